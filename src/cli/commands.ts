@@ -1,0 +1,124 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/index.js';
+import { previewSteps, WorkflowRunError } from '../workflows/index.js';
+import { withAgent, type GlobalOptions } from './context.js';
+import { formatTable } from './format-table.js';
+import { collectKeyValue, collectList } from './parse-param.js';
+import { printJson, printLine } from './print.js';
+import path from 'node:path';
+
+type Globals = (cmd: Command) => GlobalOptions;
+
+export function registerValidate(program: Command, globals: Globals): void {
+  program
+    .command('validate')
+    .description('check every file in workflows/ and integrations/; one line per problem')
+    .action(async (_opts, cmd: Command) => {
+      const g = globals(cmd);
+      const config = await loadConfig(path.resolve(g.dir));
+      const ok = config.problems.length === 0;
+      if (g.json) {
+        printJson({ ok, workflows: [...config.workflows.keys()], integrations: [...config.integrations.keys()], problems: config.problems });
+      } else if (ok) {
+        printLine(`ok: ${config.workflows.size} workflow(s), ${config.integrations.size} integration(s) in ${config.dir}`);
+      } else {
+        for (const problem of config.problems) process.stderr.write(`${problem}\n`);
+      }
+      if (!ok) process.exitCode = 1;
+    });
+}
+
+export function registerWorkflows(program: Command, globals: Globals): void {
+  const workflows = program.command('workflows').description('list and run credentials workflows');
+  workflows
+    .command('list')
+    .description('list the workflows')
+    .action(async (_opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withAgent(g, async (agent) => {
+        const list = agent.listWorkflows();
+        if (g.json) printJson({ workflows: list });
+        else printLine(formatTable(['name', 'steps', 'params', 'description'], list.map((w) => ({ ...w, steps: w.steps.join(', '), params: w.params.join(', ') }))));
+      });
+    });
+  workflows
+    .command('run')
+    .description('run a workflow and preview what it returns (secrets masked unless --reveal)')
+    .argument('<name>', 'workflow name')
+    .option('--param <key=value>', 'a param over the workflow defaults (repeatable; JSON values allowed)', collectKeyValue, {})
+    .option('--reveal', 'show secret values unmasked', false)
+    .action(async (name: string, opts: { param: Record<string, unknown>; reveal: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      await withAgent(g, async (agent) => {
+        try {
+          const preview = await agent.previewWorkflow(name, { params: opts.param, reveal: opts.reveal });
+          if (g.json) {
+            printJson(preview);
+            return;
+          }
+          printLine(`workflow ${name}: ok in ${preview.durationMs} ms${preview.masked ? ' (secrets masked; --reveal to show)' : ''}`);
+          printSteps(preview.steps);
+          printLine('response:');
+          printLine(JSON.stringify(preview.response, null, 2));
+        } catch (error) {
+          if (error instanceof WorkflowRunError && !g.json) printSteps(previewSteps(error.steps, error.masker, opts.reveal));
+          throw error;
+        }
+      });
+    });
+}
+
+function printSteps(steps: { name: string; durationMs: number; logs: string[] }[]): void {
+  for (const step of steps) {
+    printLine(`  step ${step.name} (${step.durationMs} ms)`);
+    for (const line of step.logs) printLine(`    | ${line}`);
+  }
+}
+
+export function registerIntegrations(program: Command, globals: Globals): void {
+  const integrations = program.command('integrations').description('list and test integrations');
+  integrations
+    .command('list')
+    .description('list the integrations')
+    .action(async (_opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withAgent(g, async (agent) => {
+        const list = agent.listIntegrations();
+        if (g.json) printJson({ integrations: list });
+        else printLine(formatTable(['name', 'kind', 'workflow', 'description'], list as unknown as Record<string, unknown>[]));
+      });
+    });
+  integrations
+    .command('test')
+    .description('resolve an integration and run SELECT 1; on failure, says which stage failed')
+    .argument('<name>', 'integration name')
+    .action(async (name: string, _opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withAgent(g, async (agent) => {
+        const result = await agent.testIntegration(name);
+        if (g.json) printJson(result);
+        else printLine(`ok: ${name} (${result.stages.join(' → ')}) in ${result.durationMs} ms`);
+      });
+    });
+}
+
+export function registerQuery(program: Command, globals: Globals): void {
+  program
+    .command('query')
+    .description('run a parameterised SQL query through an integration')
+    .argument('<integration>', 'integration name')
+    .argument('<sql>', 'SQL text; use $1, $2, ... for parameters')
+    .option('--param <value>', 'a query parameter, in order: $1, $2, ... (repeatable)', collectList, [])
+    .action(async (integration: string, sql: string, opts: { param: string[] }, cmd: Command) => {
+      const g = globals(cmd);
+      await withAgent(g, async (agent) => {
+        const result = await agent.query(integration, sql, opts.param);
+        if (g.json) {
+          printJson(result);
+          return;
+        }
+        if (result.fields.length > 0) printLine(formatTable(result.fields.map((f) => f.name), result.rows));
+        printLine(`(${result.rowCount ?? result.rows.length} row${(result.rowCount ?? result.rows.length) === 1 ? '' : 's'})`);
+      });
+    });
+}

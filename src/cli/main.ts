@@ -1,0 +1,40 @@
+import { Command, CommanderError } from 'commander';
+import { registerIntegrations, registerQuery, registerValidate, registerWorkflows } from './commands.js';
+import type { GlobalOptions } from './context.js';
+import { printError } from './print.js';
+import { registerServe } from './serve.js';
+
+/** Exit codes: 0 ok, 1 a failure the user must fix, 2 bad usage. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = new Command();
+  program
+    .name('credflow')
+    .description('Open database connections with credentials fetched by sandboxed workflows at the moment they are needed.')
+    .option('--dir <path>', 'folder holding workflows/ and integrations/', process.cwd())
+    .option('--json', 'machine-readable JSON output', false)
+    .option('-v, --verbose', 'log agent events to stderr', false)
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
+  registerServe(program, globals);
+  registerValidate(program, globals);
+  registerWorkflows(program, globals);
+  registerIntegrations(program, globals);
+  registerQuery(program, globals);
+  for (const cmd of program.commands) cmd.exitOverride();
+  for (const cmd of program.commands.flatMap((c) => c.commands)) cmd.exitOverride();
+
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+      return 2;
+    }
+    const json = program.opts<GlobalOptions>().json;
+    printError(error, json);
+    return 1;
+  }
+}

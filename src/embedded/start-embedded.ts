@@ -1,0 +1,67 @@
+import type { DestinationStream } from 'pino';
+import { startAgent, type RunningAgent } from '../agent/index.js';
+import { startLocalSecretsManager, type LocalSecretsManager } from '../local-secrets-manager/index.js';
+import { removeEmbeddedState, writeEmbeddedState } from './embedded-state.js';
+import { seedDemoDatabase } from './seed-demo-database.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './start-embedded-postgres.js';
+
+export const embeddedRegion = 'us-east-1';
+/** The local endpoint checks no signature; these only satisfy the SDK's signer. */
+export const embeddedAwsCredentials = { accessKeyId: 'credflow-embedded', secretAccessKey: 'credflow-embedded' };
+
+export interface EmbeddedStack {
+  agent: RunningAgent;
+  secrets: LocalSecretsManager;
+  postgres: EmbeddedPostgresHandle;
+  stop(): Promise<void>;
+}
+
+export interface StartEmbeddedOptions {
+  dir: string;
+  env?: NodeJS.ProcessEnv;
+  port?: number;
+  host?: string;
+  tokens?: string[];
+  logDestination?: DestinationStream;
+}
+
+/**
+ * The embedded default: a throw-away PostgreSQL with password auth and a demo table, a local
+ * Secrets Manager endpoint seeded with `postgresSecrets` in the RDS shape, and the agent serving
+ * the configuration in `dir`, which reaches the endpoint only through the AWS SDK.
+ */
+export async function startEmbedded(options: StartEmbeddedOptions): Promise<EmbeddedStack> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  };
+  try {
+    const postgres = await startEmbeddedPostgres();
+    cleanups.push(() => postgres.stop());
+    const demo = await seedDemoDatabase(postgres);
+    const secrets = await startLocalSecretsManager({ region: embeddedRegion });
+    cleanups.push(() => secrets.close());
+    secrets.createSecret(
+      'postgresSecrets',
+      { SecretString: JSON.stringify({ engine: 'postgres', ...demo }) },
+      { description: 'credentials of the embedded demo database' },
+    );
+    const agent = await startAgent({
+      dir: options.dir,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      ...(options.host ? { host: options.host } : {}),
+      ...(options.tokens ? { tokens: options.tokens } : {}),
+      ...(options.logDestination ? { logDestination: options.logDestination } : {}),
+      secrets: { endpoint: secrets.url, defaultRegion: embeddedRegion, defaultCredentials: embeddedAwsCredentials },
+    });
+    agent.agent.masker.add(postgres.password);
+    cleanups.push(() => agent.close());
+    await writeEmbeddedState(options.dir, { pid: process.pid, secretsEndpoint: secrets.url, region: embeddedRegion, agentUrl: agent.url });
+    cleanups.push(() => removeEmbeddedState(options.dir));
+    return { agent, secrets, postgres, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

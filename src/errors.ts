@@ -1,0 +1,61 @@
+/**
+ * The one error type of credflow. Every module wraps the foreign errors it meets (pg, AWS SDK,
+ * isolated-vm, fs) into a CredflowError with a stable code; the HTTP and CLI adapters map codes to
+ * statuses and exit codes in one place each.
+ */
+export const errorCodes = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  PAYLOAD_TOO_LARGE: 413,
+  CONFIG_INVALID: 500,
+  CONFIG_NOT_FOUND: 404,
+  ENV_VAR_MISSING: 500,
+  INTEGRATION_NOT_FOUND: 404,
+  WORKFLOW_NOT_FOUND: 404,
+  WORKFLOW_FAILED: 502,
+  WORKFLOW_TIMEOUT: 504,
+  WORKFLOW_RESPONSE_INVALID: 502,
+  SECRET_STORE_FAILED: 502,
+  TEMPLATE_INVALID: 500,
+  TEMPLATE_MISSING_VALUE: 502,
+  CONNECTION_INVALID: 502,
+  DB_AUTH_FAILED: 502,
+  DB_CONNECT_FAILED: 502,
+  DB_QUERY_FAILED: 400,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export interface CredflowErrorOptions {
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export class CredflowError extends Error {
+  override readonly name = 'CredflowError';
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: CredflowErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+
+  /** The HTTP status that fits this error's code. */
+  get status(): number {
+    return errorCodes[this.code];
+  }
+}
+
+export function isCredflowError(value: unknown): value is CredflowError {
+  return value instanceof CredflowError;
+}
+
+/** The message of anything thrown, without its stack. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

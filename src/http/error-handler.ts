@@ -1,0 +1,33 @@
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { CredflowError } from '../errors.js';
+import type { SecretMasker } from '../masking/index.js';
+
+/**
+ * The one place errors become HTTP responses: `{ error: { code, message, details? } }` with the
+ * status of the code. Unknown errors are a generic 500, logged once; every message is masked.
+ */
+export function errorHandler(logger: Logger, masker: SecretMasker): ErrorRequestHandler {
+  return (error: unknown, req, res, _next) => {
+    const known = toCredflowError(error);
+    if (!known) {
+      logger.error({ event: 'http.unhandled', method: req.method, path: req.path, err: error }, 'unhandled error');
+    }
+    const e = known ?? new CredflowError('INTERNAL', 'internal error');
+    const body: { code: string; message: string; details?: unknown } = { code: e.code, message: masker.mask(e.message) };
+    if (e.details) body.details = masker.maskValue(e.details);
+    res.status(e.status).json({ error: body });
+  };
+}
+
+/** express and body-parser errors carry a status and type; translate the ones a client causes. */
+function toCredflowError(error: unknown): CredflowError | undefined {
+  if (error instanceof CredflowError) return error;
+  const e = error as { type?: string; status?: number; limit?: number };
+  if (e?.type === 'entity.too.large') return new CredflowError('PAYLOAD_TOO_LARGE', `request body is over the limit of ${e.limit} bytes`);
+  if (e?.type === 'entity.parse.failed') return new CredflowError('BAD_REQUEST', 'request body is not valid JSON');
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new CredflowError('BAD_REQUEST', 'bad request');
+  }
+  return undefined;
+}

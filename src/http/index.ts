@@ -1,0 +1,2 @@
+export { createApp } from './create-app.js';
+export type { CreateAppOptions } from './create-app.js';

@@ -1,0 +1,70 @@
+import type { IncomingMessage } from 'node:http';
+import { isObject } from './params.js';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+const TARGET_PREFIX = 'secretsmanager.';
+
+/** What the server learns from a request before deciding how to answer it. */
+export interface IncomingCall {
+  /** The operation named by X-Amz-Target (without `secretsmanager.`), or the raw header when foreign. */
+  readonly operation: string;
+  readonly knownTarget: boolean;
+  readonly accessKeyId: string | undefined;
+  /** The parsed JSON body; `undefined` when it was not a JSON object. */
+  readonly body: Record<string, unknown> | undefined;
+  readonly tooLarge: boolean;
+  /** SecretId, or Name for CreateSecret, when the body has one. */
+  readonly secretId: string | undefined;
+}
+
+/**
+ * Reads the whole request. A body over MAX_BODY_BYTES is drained and dropped rather than kept, so
+ * the answer can still be sent on an intact connection. Resolves `undefined` if the client went away.
+ */
+export async function readRequest(req: IncomingMessage): Promise<IncomingCall | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    }
+  } catch {
+    return undefined;
+  }
+  const tooLarge = size > MAX_BODY_BYTES;
+  const body = tooLarge ? undefined : parseBody(Buffer.concat(chunks).toString('utf8'));
+  const target = header(req, 'x-amz-target') ?? '';
+  const knownTarget = target.startsWith(TARGET_PREFIX);
+  const operation = knownTarget ? target.slice(TARGET_PREFIX.length) : target;
+  const idField = operation === 'CreateSecret' ? 'Name' : 'SecretId';
+  const secretId = body?.[idField];
+  return {
+    operation,
+    knownTarget,
+    accessKeyId: accessKeyIdOf(header(req, 'authorization')),
+    body,
+    tooLarge,
+    secretId: typeof secretId === 'string' ? secretId : undefined,
+  };
+}
+
+/** The access key id of a SigV4 Authorization header (`Credential=AKID/date/region/service/aws4_request`). */
+export function accessKeyIdOf(authorization: string | undefined): string | undefined {
+  return authorization?.match(/Credential=([^/,\s]+)\//)?.[1];
+}
+
+function parseBody(text: string): Record<string, unknown> | undefined {
+  if (text.trim() === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return isObject(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

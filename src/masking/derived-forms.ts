@@ -1,0 +1,18 @@
+/**
+ * The forms a secret takes when it travels: as itself, URL-encoded (a password in a URI or a query),
+ * base64 and base64url of its UTF-8 bytes (with and without padding: Basic auth, tokens, env dumps),
+ * and JSON-escaped (a secret inside a serialized JSON string).
+ */
+export function derivedForms(secret: string): string[] {
+  const base64 = Buffer.from(secret, 'utf8').toString('base64');
+  const forms = new Set([
+    secret,
+    encodeURIComponent(secret),
+    base64,
+    base64.replace(/=+$/, ''),
+    Buffer.from(secret, 'utf8').toString('base64url'),
+    JSON.stringify(secret).slice(1, -1),
+  ]);
+  forms.delete('');
+  return [...forms];
+}

@@ -1,0 +1,2 @@
+export { MASK, SecretMasker } from './secret-masker.js';
+export { isSecretKey } from './is-secret-key.js';

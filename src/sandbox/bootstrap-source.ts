@@ -1,0 +1,131 @@
+/**
+ * JavaScript evaluated inside each fresh context before a step runs. It takes the host references
+ * and the JSON input from temporary globals, deletes those globals and keeps the references in a
+ * closure, so step code can reach the bridge functions but never an isolated-vm Reference.
+ *
+ * The finisher turns the step's return value into a JSON string inside the isolate, reading each
+ * property once (getters run here, in the sandbox) and refusing what JSON cannot hold, so the host
+ * only ever receives a string.
+ */
+export const bootstrapSource = String.raw`
+(function () {
+  'use strict';
+  const g = globalThis;
+  const bridge = g.__cf_bridge;
+  const log = g.__cf_log;
+  const input = JSON.parse(g.__cf_input);
+  const maxResponseBytes = input.maxResponseBytes;
+  delete g.__cf_bridge;
+  delete g.__cf_log;
+  delete g.__cf_input;
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const ErrorCtor = Error;
+
+  const format = (value) => {
+    if (typeof value === 'string') return value;
+    if (value instanceof ErrorCtor) return value.name + ': ' + value.message;
+    try {
+      const text = stringify(value);
+      return text === undefined ? String(value) : text;
+    } catch (e) {
+      return String(value);
+    }
+  };
+  const makeLogger = (level) => (...args) => {
+    log.applySync(undefined, [level, args.map(format).join(' ')]);
+  };
+  const console = Object.freeze({
+    log: makeLogger('info'),
+    info: makeLogger('info'),
+    warn: makeLogger('warn'),
+    error: makeLogger('error'),
+    debug: makeLogger('debug'),
+  });
+
+  const call = async (method, args) => {
+    let payload;
+    try {
+      payload = stringify(args === undefined ? null : args);
+    } catch (e) {
+      throw new TypeError(method + ': arguments must be JSON');
+    }
+    const answer = parse(await bridge.apply(undefined, [method, payload], { result: { promise: true } }));
+    if (answer.error) {
+      const error = new ErrorCtor(answer.error.message);
+      error.name = answer.error.name;
+      if (answer.error.code !== undefined) error.code = answer.error.code;
+      throw error;
+    }
+    return answer.value;
+  };
+
+  const aws = Object.freeze({
+    secretsManager: Object.freeze({
+      getSecretValue: (request) => call('secretsManager.getSecretValue', request),
+    }),
+  });
+
+  const toJson = (value, path, seen) => {
+    if (value === null) return null;
+    const type = typeof value;
+    if (type === 'string' || type === 'boolean') return value;
+    if (type === 'number') {
+      if (!Number.isFinite(value)) throw new TypeError(path + ' is ' + value + ', which JSON cannot hold');
+      return value;
+    }
+    if (type !== 'object') throw new TypeError(path + ' is a ' + type + ', which JSON cannot hold');
+    if (seen.includes(value)) throw new TypeError(path + ' refers back to itself (a cycle)');
+    if (typeof value.toJSON === 'function') return toJson(value.toJSON(), path, seen);
+    seen.push(value);
+    let out;
+    if (Array.isArray(value)) {
+      out = [];
+      for (let i = 0; i < value.length; i++) out.push(toJson(value[i], path + '[' + i + ']', seen));
+    } else {
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new TypeError(path + ' is a ' + (value.constructor && value.constructor.name || 'non-plain object') + ', which JSON cannot hold');
+      }
+      out = {};
+      for (const key of Object.keys(value)) {
+        const item = value[key];
+        if (item === undefined) continue;
+        Object.defineProperty(out, key, { value: toJson(item, path + '.' + key, seen), enumerable: true, writable: true, configurable: true });
+      }
+    }
+    seen.pop();
+    return out;
+  };
+
+  const serialize = (value) => {
+    const text = value === undefined ? 'null' : stringify(toJson(value, 'the returned value', []));
+    if (text.length > maxResponseBytes) {
+      throw new RangeError('the returned value is ' + text.length + ' bytes of JSON, over the limit of ' + maxResponseBytes);
+    }
+    return '{"ok":true,"value":' + text + '}';
+  };
+  const describe = (error) => {
+    let name = 'Error';
+    let message;
+    try {
+      const isError = error instanceof ErrorCtor;
+      name = isError && typeof error.name === 'string' ? error.name : 'Error';
+      message = isError ? String(error.message) : 'threw a non-Error value: ' + format(error);
+    } catch (e) {
+      message = 'threw a value that could not be read';
+    }
+    return stringify({ ok: false, error: { name: String(name), message: String(message) } });
+  };
+  const finish = (promise) => promise.then(serialize).then((text) => text, describe);
+
+  const define = (name, value) => Object.defineProperty(g, name, { value: value, writable: false, enumerable: false, configurable: false });
+  define('__cf_finish', finish);
+  define('console', console);
+  define('aws', aws);
+  define('params', input.params);
+  define('Env', input.env);
+  define('context', input.context);
+  for (const name of Object.keys(input.steps)) define(name, input.steps[name]);
+})();
+`;

@@ -1,0 +1,2 @@
+export { BridgeError, runInSandbox, StepFailure } from './run-in-sandbox.js';
+export type { BridgeHandler, SandboxInput, SandboxRunOptions, SandboxRunResult, SandboxStep, StepResult } from './run-in-sandbox.js';

@@ -1,0 +1,191 @@
+import ivm from 'isolated-vm';
+import { CredflowError, messageOf } from '../errors.js';
+import type { SandboxLimits } from '../config/index.js';
+import { bootstrapSource } from './bootstrap-source.js';
+
+export interface SandboxStep {
+  readonly name: string;
+  readonly code: string;
+}
+
+export type LogLevel = 'info' | 'warn' | 'error' | 'debug';
+
+/** What a step may call on the host. A rejection with a BridgeError reaches step code as that error. */
+export type BridgeHandler = (method: string, args: unknown) => Promise<unknown>;
+
+/** An error that step code sees with this name and message, and nothing else of the host. */
+export class BridgeError extends Error {
+  constructor(
+    override readonly name: string,
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface SandboxInput {
+  params: Record<string, unknown>;
+  env: Record<string, string>;
+  context: Record<string, unknown>;
+}
+
+export interface StepResult {
+  name: string;
+  durationMs: number;
+  logs: { level: LogLevel; message: string }[];
+  output: unknown;
+}
+
+export interface SandboxRunOptions {
+  workflow: string;
+  steps: readonly SandboxStep[];
+  input: SandboxInput;
+  limits: SandboxLimits;
+  bridge: BridgeHandler;
+  /** Caps the text of one log call and the number of calls per step. */
+  maxLogBytes?: number;
+  maxLogLines?: number;
+}
+
+export interface SandboxRunResult {
+  steps: StepResult[];
+  response: unknown;
+}
+
+/** A step failed; `steps` holds what ran, the failing step included. */
+export class StepFailure extends CredflowError {
+  constructor(
+    code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT',
+    message: string,
+    readonly steps: StepResult[],
+    details: Record<string, unknown>,
+  ) {
+    super(code, message, { details });
+  }
+}
+
+/**
+ * Runs a workflow's steps in one fresh isolate with a fresh context per step. Inputs go in as JSON,
+ * outputs come out as JSON strings made inside the isolate. The host enforces each step's and the
+ * whole run's wall-clock deadline by disposing the isolate, which also ends runs stuck on a promise
+ * that never settles. The isolate is always disposed before this returns.
+ */
+export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxRunResult> {
+  const { limits, workflow } = options;
+  const maxLogBytes = options.maxLogBytes ?? 8 * 1024;
+  const maxLogLines = options.maxLogLines ?? 200;
+  const isolate = new ivm.Isolate({ memoryLimit: limits.memoryMb });
+  const runDeadline = Date.now() + limits.runTimeoutMs;
+  const results: StepResult[] = [];
+  const outputs: Record<string, { output: unknown }> = {};
+  let open = true;
+
+  try {
+    for (const step of options.steps) {
+      const logs: StepResult['logs'] = [];
+      const started = performance.now();
+      const result: StepResult = { name: step.name, durationMs: 0, logs, output: null };
+      results.push(result);
+      const fail = (code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', why: string, extra: Record<string, unknown> = {}): never => {
+        result.durationMs = Math.round(performance.now() - started);
+        throw new StepFailure(code, `workflow "${workflow}" failed in step "${step.name}": ${why}`, results, {
+          workflow,
+          step: step.name,
+          ...extra,
+        });
+      };
+
+      const remaining = runDeadline - Date.now();
+      if (remaining <= 0) fail('WORKFLOW_TIMEOUT', `the run exceeded its time limit of ${limits.runTimeoutMs} ms`);
+      const stepBudget = Math.min(limits.stepTimeoutMs, remaining);
+      const timeoutMessage =
+        stepBudget === limits.stepTimeoutMs
+          ? `the step exceeded its time limit of ${limits.stepTimeoutMs} ms`
+          : `the run exceeded its time limit of ${limits.runTimeoutMs} ms`;
+
+      const context = await isolate.createContext();
+      try {
+        const jail = context.global;
+        await jail.set(
+          '__cf_bridge',
+          new ivm.Reference(async (method: string, payload: string): Promise<string> => {
+            if (!open) return JSON.stringify({ error: { name: 'Error', message: 'the run is over; no more calls are made' } });
+            try {
+              const value = await options.bridge(method, JSON.parse(payload));
+              return JSON.stringify({ value: value ?? null });
+            } catch (error) {
+              const e = error instanceof BridgeError ? error : new BridgeError('Error', `${method} failed`);
+              return JSON.stringify({ error: { name: e.name, message: e.message, code: e.code } });
+            }
+          }),
+        );
+        await jail.set(
+          '__cf_log',
+          new ivm.Reference((level: LogLevel, message: string) => {
+            if (logs.length >= maxLogLines) return;
+            const text = message.length > maxLogBytes ? `${message.slice(0, maxLogBytes)}… (truncated)` : message;
+            logs.push({ level, message: logs.length === maxLogLines - 1 ? `(log limit of ${maxLogLines} lines reached)` : text });
+          }),
+        );
+        const input = { ...options.input, steps: outputs, maxResponseBytes: limits.maxResponseBytes };
+        await jail.set('__cf_input', JSON.stringify(input));
+        await context.eval(bootstrapSource, { timeout: 1000 });
+
+        const wrapped = `__cf_finish((async function () {\n${step.code}\n}).call(undefined))`;
+        let script: ivm.Script;
+        try {
+          script = await isolate.compileScript(wrapped, { filename: `${workflow}/${step.name}.js`, lineOffset: -1 });
+        } catch (error) {
+          return fail('WORKFLOW_FAILED', `the code does not compile: ${messageOf(error)}`);
+        }
+
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), stepBudget);
+        });
+        const running = script.run(context, { timeout: stepBudget, promise: true }).then(
+          (value: unknown) => ({ value }),
+          (error: unknown) => ({ error }),
+        );
+        const outcome = await Promise.race([running, deadline]);
+        clearTimeout(timer);
+        if (outcome === 'timeout') {
+          open = false;
+          return fail('WORKFLOW_TIMEOUT', timeoutMessage);
+        }
+        if ('error' in outcome) {
+          open = false;
+          return fail(...classifyIsolateError(outcome.error, limits, timeoutMessage));
+        }
+        if (typeof outcome.value !== 'string') return fail('WORKFLOW_FAILED', 'the step did not produce a result');
+        const answer = JSON.parse(outcome.value) as { ok: true; value: unknown } | { ok: false; error: { name: string; message: string } };
+        result.durationMs = Math.round(performance.now() - started);
+        if (!answer.ok) {
+          const kind = answer.error.name === 'RangeError' && answer.error.message.startsWith('the returned value is') ? { responseTooLarge: true } : {};
+          return fail('WORKFLOW_FAILED', `${answer.error.name}: ${answer.error.message}`, { errorName: answer.error.name, ...kind });
+        }
+        result.output = answer.value;
+        outputs[step.name] = { output: answer.value };
+      } finally {
+        context.release();
+      }
+    }
+    const last = results[results.length - 1];
+    return { steps: results, response: last?.output ?? null };
+  } finally {
+    open = false;
+    if (!isolate.isDisposed) isolate.dispose();
+  }
+}
+
+function classifyIsolateError(
+  error: unknown,
+  limits: SandboxLimits,
+  timeoutMessage: string,
+): ['WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', string] {
+  const message = messageOf(error);
+  if (/memory limit/i.test(message)) return ['WORKFLOW_FAILED', `the step exceeded the memory limit of ${limits.memoryMb} MB`];
+  if (/timed out|disposed/i.test(message)) return ['WORKFLOW_TIMEOUT', timeoutMessage];
+  return ['WORKFLOW_FAILED', message.split('\n')[0] ?? 'the step failed'];
+}

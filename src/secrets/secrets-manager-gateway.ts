@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { GetSecretValueRequest, SecretValue } from './get-secret-value-request.js';
+
+export interface SecretsGatewayOptions {
+  /** Region when neither the request nor AWS_REGION names one. */
+  defaultRegion?: string;
+  /** Endpoint override (the embedded local endpoint); otherwise the SDK's own environment applies. */
+  endpoint?: string;
+  /** Credentials when the request brings none; otherwise the SDK's default chain applies. */
+  defaultCredentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** An AWS error as step code will see it: the service's error name and message. */
+export class SecretStoreError extends Error {
+  constructor(
+    override readonly name: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface SecretsGateway {
+  getSecretValue(request: GetSecretValueRequest): Promise<SecretValue>;
+  close(): void;
+}
+
+/**
+ * Performs Secrets Manager calls with the real AWS SDK. Clients are reused per region and
+ * credentials (building one is costly); the key holds a hash, never the secret access key.
+ */
+export function createSecretsGateway(options: SecretsGatewayOptions = {}): SecretsGateway {
+  const clients = new Map<string, SecretsManagerClient>();
+
+  const clientFor = (request: GetSecretValueRequest): SecretsManagerClient => {
+    const region = request.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? options.defaultRegion;
+    if (!region) {
+      throw new SecretStoreError(
+        'InvalidParameterException',
+        'no AWS region: pass region to getSecretValue, or set AWS_REGION for the agent',
+      );
+    }
+    const credentials = request.credentials ?? options.defaultCredentials;
+    const key = `${region}\u0000${credentials ? createHash('sha256').update(JSON.stringify(credentials)).digest('hex') : 'default-chain'}`;
+    let client = clients.get(key);
+    if (!client) {
+      client = new SecretsManagerClient({
+        region,
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        ...(credentials ? { credentials } : {}),
+      });
+      clients.set(key, client);
+    }
+    return client;
+  };
+
+  return {
+    async getSecretValue(request) {
+      const client = clientFor(request);
+      try {
+        const out = await client.send(
+          new GetSecretValueCommand({
+            SecretId: request.SecretId,
+            ...(request.VersionId ? { VersionId: request.VersionId } : {}),
+            ...(request.VersionStage ? { VersionStage: request.VersionStage } : {}),
+          }),
+        );
+        const value: SecretValue = {
+          Name: out.Name,
+          ARN: out.ARN,
+          VersionId: out.VersionId,
+          VersionStages: out.VersionStages ?? [],
+        };
+        if (out.SecretString !== undefined) value.SecretString = out.SecretString;
+        if (out.SecretBinary !== undefined) value.SecretBinary = Buffer.from(out.SecretBinary).toString('base64');
+        return value;
+      } catch (error) {
+        throw toSecretStoreError(error);
+      }
+    },
+    close() {
+      for (const client of clients.values()) client.destroy();
+      clients.clear();
+    },
+  };
+}
+
+function toSecretStoreError(error: unknown): SecretStoreError {
+  if (error instanceof SecretStoreError) return error;
+  if (error instanceof Error) {
+    // The SDK names service errors after the AWS error type; network errors keep Node's code.
+    const code = (error as NodeJS.ErrnoException).code;
+    const name = error.name === 'Error' && code ? code : error.name;
+    const message = error.message || name;
+    if (/credential/i.test(message) && error.name === 'CredentialsProviderError') {
+      return new SecretStoreError(name, 'no AWS credentials: pass credentials to getSecretValue, or give the agent AWS credentials');
+    }
+    return new SecretStoreError(name, message);
+  }
+  return new SecretStoreError('Error', String(error));
+}

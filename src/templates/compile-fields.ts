@@ -1,0 +1,54 @@
+import { compileValue } from './compile-value.js';
+
+/** Every template in an integration's connection fields, compiled once when the config loads. */
+export interface CompiledFields {
+  render(context: Record<string, unknown>): Record<string, unknown>;
+  /** every context path the fields read, without duplicates */
+  readonly paths: string[];
+}
+
+type Renderer = (context: Record<string, unknown>) => unknown;
+
+/**
+ * Compiles every string in a (nested) object of connection fields; non-strings pass through unchanged.
+ * Errors name fields as `connection.password`, `connection.ssl.ca`, `connection.hosts[0]`.
+ */
+export function compileFields(
+  fields: Record<string, unknown>,
+  integration: string,
+  prefix = 'connection',
+): CompiledFields {
+  const paths: string[] = [];
+  const render = compileNode(fields, prefix, integration, paths);
+  return {
+    paths: [...new Set(paths)],
+    render: (context) => render(context) as Record<string, unknown>,
+  };
+}
+
+function compileNode(value: unknown, field: string, integration: string, paths: string[]): Renderer {
+  if (typeof value === 'string') {
+    const where = { integration, field };
+    const compiled = compileValue(value, where);
+    paths.push(...compiled.paths);
+    return compiled.hasTemplates ? (context) => compiled.render(context, where) : () => value;
+  }
+  if (Array.isArray(value)) {
+    const items = value.map((item, index) => compileNode(item, `${field}[${index}]`, integration, paths));
+    return (context) => items.map((item) => item(context));
+  }
+  if (isPlainObject(value)) {
+    const entries = Object.entries(value).map(
+      ([key, item]) => [key, compileNode(item, `${field}.${key}`, integration, paths)] as const,
+    );
+    // fromEntries defines own properties, so a "__proto__" field stays a field.
+    return (context) => Object.fromEntries(entries.map(([key, item]) => [key, item(context)]));
+  }
+  return () => value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}

@@ -1,0 +1,77 @@
+import { compileExpression } from './compile-expression.js';
+import type { CompiledExpression } from './compile-expression.js';
+import { kindOf } from './resolve-path.js';
+import { templateError } from './template-error.js';
+import type { TemplateLocation } from './template-error.js';
+
+/** A field value with its `<<...>>` templates parsed once, ready to render per resolution. */
+export interface CompiledValue {
+  readonly hasTemplates: boolean;
+  /** context paths the templates read, e.g. "getSecrets.response.host", without duplicates */
+  readonly paths: string[];
+  render(context: Record<string, unknown>, where: TemplateLocation): unknown;
+}
+
+/**
+ * `<<` not followed by another `<` (so `<<<x>>` is a literal `<` then `<<x>>`), then anything without
+ * `<<` or `>>`, then `>>`. A `<<` with no `>>` after it never matches and stays literal text.
+ */
+const TEMPLATE = /<<(?!<)((?:(?!<<|>>)[\s\S])*)>>/g;
+
+/**
+ * Compiles one connection field value. Literal text is never given to Handlebars, so `{{`, `}}` and a
+ * lone `<<` stay as written; rendered values are inserted as they are and never parsed again.
+ * A field that is exactly one `<<expr>>` renders to the value itself (its JSON type kept); templates
+ * inside other text render as strings. Throws TEMPLATE_INVALID for a syntax error.
+ */
+export function compileValue(source: string, where: TemplateLocation): CompiledValue {
+  const segments: (string | CompiledExpression)[] = [];
+  let copied = 0;
+  for (const match of source.matchAll(TEMPLATE)) {
+    if (match.index > copied) segments.push(source.slice(copied, match.index));
+    segments.push(compileExpression(match[1] ?? '', where));
+    copied = match.index + match[0].length;
+  }
+  if (copied < source.length) segments.push(source.slice(copied));
+
+  const expressions = segments.filter((segment) => typeof segment !== 'string');
+  const paths = [...new Set(expressions.flatMap((expression) => expression.paths))];
+  const [only] = expressions;
+  if (only === undefined) return { hasTemplates: false, paths, render: () => source };
+  if (segments.length === 1) {
+    return { hasTemplates: true, paths, render: (context, at) => structuredClone(valueOf(only, context, at)) };
+  }
+  return {
+    hasTemplates: true,
+    paths,
+    render: (context, at) =>
+      segments.map((segment) => (typeof segment === 'string' ? segment : textOf(segment, context, at))).join(''),
+  };
+}
+
+function valueOf(expression: CompiledExpression, context: Record<string, unknown>, where: TemplateLocation): unknown {
+  const resolution = expression.evaluate(context);
+  if (!resolution.found) {
+    throw templateError('TEMPLATE_MISSING_VALUE', where, expression.text, `has no value (${resolution.reason})`);
+  }
+  return resolution.value;
+}
+
+function textOf(expression: CompiledExpression, context: Record<string, unknown>, where: TemplateLocation): string {
+  const value = valueOf(expression, context, where);
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return String(value);
+    default:
+      throw templateError(
+        'TEMPLATE_INVALID',
+        where,
+        expression.text,
+        `is ${kindOf(value)} and cannot be embedded in text; make it the whole field or pick a value inside it`,
+      );
+  }
+}

@@ -1,0 +1,114 @@
+import type { Logger } from 'pino';
+import type { SandboxLimits, Workflow } from '../config/index.js';
+import { CredflowError } from '../errors.js';
+import { SecretMasker } from '../masking/index.js';
+import { BridgeError, runInSandbox, type BridgeHandler, type StepResult } from '../sandbox/index.js';
+import { getSecretValueRequestSchema, SecretStoreError, type SecretsGateway } from '../secrets/index.js';
+
+export interface WorkflowRunnerDeps {
+  secrets: SecretsGateway;
+  /** The agent's masker: every secret a run meets is registered there too. */
+  masker: SecretMasker;
+  /** `Env` inside the sandbox (from CREDFLOW_AGENT_APP_ENV_*). */
+  appEnv: Record<string, string>;
+  limits: SandboxLimits;
+  logger: Logger;
+}
+
+export interface RunWorkflowOptions {
+  /** Merged over the workflow's default params. */
+  params?: Record<string, unknown>;
+  context?: { integration?: string; profile?: string };
+}
+
+export interface WorkflowRun {
+  workflow: string;
+  response: unknown;
+  steps: StepResult[];
+  durationMs: number;
+  /** Knows the secrets this run met (and, through its parent, all others). */
+  masker: SecretMasker;
+}
+
+export interface WorkflowRunner {
+  run(workflow: Workflow, options?: RunWorkflowOptions): Promise<WorkflowRun>;
+}
+
+/** A failed run: the error, plus the steps that ran and this run's masker for presenting them. */
+export class WorkflowRunError extends CredflowError {
+  constructor(
+    cause: CredflowError,
+    readonly steps: StepResult[],
+    readonly masker: SecretMasker,
+  ) {
+    super(cause.code, cause.message, { details: cause.details, cause });
+  }
+}
+
+export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
+  return {
+    async run(workflow, options = {}) {
+      const started = performance.now();
+      const masker = new SecretMasker(deps.masker);
+      const limits: SandboxLimits = { ...deps.limits, ...workflow.limits };
+      const bridge = createBridge(deps.secrets, masker);
+      const input = {
+        params: { ...workflow.params, ...options.params },
+        env: deps.appEnv,
+        context: { workflow: workflow.name, ...options.context },
+      };
+      try {
+        const result = await runInSandbox({ workflow: workflow.name, steps: workflow.steps, input, limits, bridge });
+        const durationMs = Math.round(performance.now() - started);
+        deps.logger.info({ event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'ok', durationMs }, 'workflow run');
+        return { workflow: workflow.name, response: result.response, steps: result.steps, durationMs, masker };
+      } catch (error) {
+        const durationMs = Math.round(performance.now() - started);
+        const failure =
+          error instanceof CredflowError ? error : new CredflowError('WORKFLOW_FAILED', `workflow "${workflow.name}" failed`, { cause: error });
+        deps.logger.warn(
+          { event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'error', code: failure.code, durationMs, error: failure.message },
+          'workflow run failed',
+        );
+        const steps = (error as { steps?: StepResult[] }).steps ?? [];
+        throw new WorkflowRunError(failure, steps, masker);
+      }
+    },
+  };
+}
+
+/** The host side of `aws.secretsManager.getSecretValue`: validate, call, remember what must be masked. */
+function createBridge(secrets: SecretsGateway, masker: SecretMasker): BridgeHandler {
+  return async (method, args) => {
+    if (method !== 'secretsManager.getSecretValue') throw new BridgeError('TypeError', `unknown bridge method ${method}`);
+    const parsed = getSecretValueRequestSchema.safeParse(args);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ');
+      throw new BridgeError('InvalidParameterException', `getSecretValue: ${problems}`);
+    }
+    if (parsed.data.credentials) {
+      masker.add(parsed.data.credentials.secretAccessKey);
+      if (parsed.data.credentials.sessionToken) masker.add(parsed.data.credentials.sessionToken);
+    }
+    try {
+      const value = await secrets.getSecretValue(parsed.data);
+      if (value.SecretString !== undefined) {
+        masker.add(value.SecretString);
+        masker.addSecretsIn(tryParseJson(value.SecretString));
+      }
+      if (value.SecretBinary !== undefined) masker.add(value.SecretBinary);
+      return value;
+    } catch (error) {
+      if (error instanceof SecretStoreError) throw new BridgeError(error.name, masker.mask(error.message));
+      throw new BridgeError('Error', 'getSecretValue failed');
+    }
+  };
+}
+
+function tryParseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

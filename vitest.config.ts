@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    // isolated-vm needs --no-node-snapshot on Node 20; worker threads cannot take it, forks can.
+    pool: 'forks',
+    execArgv: ['--no-node-snapshot'],
+    globalSetup: ['test/global-setup.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
