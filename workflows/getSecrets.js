@@ -23,5 +23,5 @@ try {
 console.log(`read secret ${secret.Name}, version ${secret.VersionId} (${secret.VersionStages.join(', ')})`);
 
 // A secret holds either a string (usually JSON) or binary data, which arrives base64-encoded.
-const text = secret.SecretString ?? atob(secret.SecretBinary);
+const text = secret.SecretString ?? base64.decode(secret.SecretBinary);
 return JSON.parse(text);

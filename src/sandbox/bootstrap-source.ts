@@ -66,6 +66,45 @@ export const bootstrapSource = String.raw`
     }),
   });
 
+  // A bare isolate has no atob/btoa; SecretBinary arrives as base64, so steps get both, plus
+  // base64.decode/encode that treat the bytes as UTF-8 text.
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const atob = (input) => {
+    const text = String(input).replace(/[\t\n\f\r ]/g, '').replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
+    if (text.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(text)) throw new TypeError('atob: the string is not valid base64');
+    let out = '';
+    let buffer = 0;
+    let bits = 0;
+    for (let i = 0; i < text.length; i++) {
+      buffer = (buffer << 6) | alphabet.indexOf(text[i]);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out += String.fromCharCode((buffer >> bits) & 0xff);
+      }
+    }
+    return out;
+  };
+  const btoa = (input) => {
+    const text = String(input);
+    let out = '';
+    for (let i = 0; i < text.length; i += 3) {
+      const a = text.charCodeAt(i);
+      const b = text.charCodeAt(i + 1);
+      const c = text.charCodeAt(i + 2);
+      if (a > 255 || b > 255 || c > 255) throw new TypeError('btoa: the string holds characters outside Latin-1');
+      const n = (a << 16) | ((b || 0) << 8) | (c || 0);
+      out += alphabet[(n >> 18) & 63] + alphabet[(n >> 12) & 63];
+      out += i + 1 < text.length ? alphabet[(n >> 6) & 63] : '=';
+      out += i + 2 < text.length ? alphabet[n & 63] : '=';
+    }
+    return out;
+  };
+  const base64 = Object.freeze({
+    decode: (input) => decodeURIComponent(escape(atob(input))),
+    encode: (input) => btoa(unescape(encodeURIComponent(String(input)))),
+  });
+
   const toJson = (value, path, seen) => {
     if (value === null) return null;
     const type = typeof value;
@@ -122,6 +161,9 @@ export const bootstrapSource = String.raw`
   const define = (name, value) => Object.defineProperty(g, name, { value: value, writable: false, enumerable: false, configurable: false });
   define('__cf_finish', finish);
   define('console', console);
+  define('atob', atob);
+  define('btoa', btoa);
+  define('base64', base64);
   define('aws', aws);
   define('params', input.params);
   define('Env', input.env);

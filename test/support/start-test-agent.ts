@@ -1,0 +1,71 @@
+import { startAgent, type RunningAgent } from '../../src/agent/index.js';
+import { startLocalSecretsManager, type LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import { captureLogs } from './capture-logs.js';
+import { writeConfigDir, type ConfigFiles } from './config-dir.js';
+
+export interface TestAgent {
+  agent: RunningAgent;
+  secrets: LocalSecretsManager;
+  url: string;
+  token: string;
+  dir: string;
+  logs: ReturnType<typeof captureLogs>;
+  /** Every response body the test received through `request`, for leak searches. */
+  bodies: string[];
+  request(method: string, route: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any; text: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The real thing on a random port: the express app and agent over a config folder, talking through
+ * the real AWS SDK to a local Secrets Manager endpoint on loopback.
+ */
+export async function startTestAgent(config: ConfigFiles, env: NodeJS.ProcessEnv = {}): Promise<TestAgent> {
+  const secrets = await startLocalSecretsManager();
+  const folder = await writeConfigDir(config);
+  const logs = captureLogs();
+  const token = 'test-token-0123456789';
+  const agent = await startAgent({
+    dir: folder.dir,
+    env: { CREDFLOW_LOG_LEVEL: 'debug', ...env },
+    port: 0,
+    host: '127.0.0.1',
+    tokens: [token, 'second-token-abcdef'],
+    logDestination: logs,
+    secrets: { endpoint: secrets.url, defaultRegion: 'us-east-1', defaultCredentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-secret' } },
+  });
+  const bodies: string[] = [];
+  return {
+    agent,
+    secrets,
+    url: agent.url,
+    token,
+    dir: folder.dir,
+    logs,
+    bodies,
+    async request(method, route, body, useToken = token) {
+      const headers: Record<string, string> = {};
+      if (useToken !== null) headers.authorization = `Bearer ${useToken}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(`${agent.url}${route}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      bodies.push(text);
+      let parsed: unknown = undefined;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      return { status: res.status, body: parsed, text };
+    },
+    async close() {
+      await agent.close();
+      await secrets.close();
+      await folder.remove();
+    },
+  };
+}

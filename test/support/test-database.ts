@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+
+export interface TestDatabase {
+  host: string;
+  port: number;
+  dbname: string;
+  username: string;
+  password: string;
+}
+
+const quote = (value: string) => `'${value.replace(/'/g, "''")}'`;
+
+/** Runs SQL as the superuser of the shared embedded PostgreSQL. */
+export async function asSuperuser<T>(use: (client: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
+  const server = inject('postgres');
+  const client = new pg.Client({ ...server, database });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A fresh role (password login) owning a fresh database with a `widgets` table of three rows.
+ * The password holds characters that must survive templates byte for byte.
+ */
+export async function createTestDatabase(prefix = 'cf'): Promise<TestDatabase> {
+  const server = inject('postgres');
+  const suffix = randomBytes(4).toString('hex');
+  const db: TestDatabase = {
+    host: server.host,
+    port: server.port,
+    dbname: `${prefix}_db_${suffix}`,
+    username: `${prefix}_user_${suffix}`,
+    password: `Pw-${randomBytes(9).toString('base64url')}&<>"'{}<<{{x}}`,
+  };
+  await asSuperuser(async (c) => {
+    await c.query(`CREATE ROLE ${db.username} LOGIN PASSWORD ${quote(db.password)}`);
+    await c.query(`CREATE DATABASE ${db.dbname} OWNER ${db.username}`);
+  });
+  const owner = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.dbname });
+  await owner.connect();
+  try {
+    await owner.query(`CREATE TABLE widgets (id int PRIMARY KEY, name text NOT NULL, price numeric(8,2) NOT NULL);
+      INSERT INTO widgets VALUES (1, 'sprocket', 2.50), (2, 'gear', 4.00), (3, 'flange', 9.75);`);
+  } finally {
+    await owner.end();
+  }
+  return db;
+}
