@@ -37,7 +37,9 @@ export interface AgentSettings {
 
 /** Parses the environment; a bad value is a CONFIG_INVALID error naming the variable. */
 export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSettings {
-  const result = agentSettingsSchema.safeParse(env);
+  // An empty variable means unset (so `PORT=` keeps the default rather than becoming port 0).
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = agentSettingsSchema.safeParse(given);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `environment variable ${String(i.path[0])}: ${i.message}`);
     throw new CredflowError('CONFIG_INVALID', lines.join('\n'), { details: { problems: lines } });

@@ -1,11 +1,13 @@
 /**
- * JavaScript evaluated inside each fresh context before a step runs. It takes the host references
- * and the JSON input from temporary globals, deletes those globals and keeps the references in a
- * closure, so step code can reach the bridge functions but never an isolated-vm Reference.
+ * JavaScript evaluated in each fresh context to run one step. It takes the host references and the
+ * JSON input from temporary globals, deletes those globals and keeps the references in a closure,
+ * so step code can reach the bridge functions but never an isolated-vm Reference.
  *
- * The finisher turns the step's return value into a JSON string inside the isolate, reading each
- * property once (getters run here, in the sandbox) and refusing what JSON cannot hold, so the host
- * only ever receives a string.
+ * The step's code arrives as a string in the input and becomes the body of an AsyncFunction, so it
+ * cannot close the wrapper and run code outside it. Its return value is turned into a JSON string
+ * inside the isolate, reading each property once (getters run here, in the sandbox) with built-ins
+ * captured before step code could replace them, and refusing what JSON cannot hold. The evaluation's
+ * result is a promise of that string, which the host checks again.
  */
 export const bootstrapSource = String.raw`
 (function () {
@@ -21,6 +23,22 @@ export const bootstrapSource = String.raw`
   const stringify = JSON.stringify;
   const parse = JSON.parse;
   const ErrorCtor = Error;
+  const TypeErrorCtor = TypeError;
+  const RangeErrorCtor = RangeError;
+  const ObjectProto = Object.prototype;
+  const keysOf = Object.keys;
+  const defineProperty = Object.defineProperty;
+  const protoOf = Object.getPrototypeOf;
+  const freeze = Object.freeze;
+  const isArray = Array.isArray;
+  const isFinite = Number.isFinite;
+  const AsyncFunction = protoOf(async function () {}).constructor;
+  const PromiseCtor = Promise;
+  const promiseThen = Promise.prototype.then;
+  const encodeUri = encodeURIComponent;
+  const unescapeText = unescape;
+  const utf8Length = (text) => unescapeText(encodeUri(text)).length;
+  const settled = (value) => new PromiseCtor((resolve) => resolve(value));
 
   const format = (value) => {
     if (typeof value === 'string') return value;
@@ -35,7 +53,7 @@ export const bootstrapSource = String.raw`
   const makeLogger = (level) => (...args) => {
     log.applySync(undefined, [level, args.map(format).join(' ')]);
   };
-  const console = Object.freeze({
+  const console = freeze({
     log: makeLogger('info'),
     info: makeLogger('info'),
     warn: makeLogger('warn'),
@@ -60,8 +78,8 @@ export const bootstrapSource = String.raw`
     return answer.value;
   };
 
-  const aws = Object.freeze({
-    secretsManager: Object.freeze({
+  const aws = freeze({
+    secretsManager: freeze({
       getSecretValue: (request) => call('secretsManager.getSecretValue', request),
     }),
   });
@@ -100,7 +118,7 @@ export const bootstrapSource = String.raw`
     }
     return out;
   };
-  const base64 = Object.freeze({
+  const base64 = freeze({
     decode: (input) => decodeURIComponent(escape(atob(input))),
     encode: (input) => btoa(unescape(encodeURIComponent(String(input)))),
   });
@@ -110,27 +128,27 @@ export const bootstrapSource = String.raw`
     const type = typeof value;
     if (type === 'string' || type === 'boolean') return value;
     if (type === 'number') {
-      if (!Number.isFinite(value)) throw new TypeError(path + ' is ' + value + ', which JSON cannot hold');
+      if (!isFinite(value)) throw new TypeErrorCtor(path + ' is ' + value + ', which JSON cannot hold');
       return value;
     }
-    if (type !== 'object') throw new TypeError(path + ' is a ' + type + ', which JSON cannot hold');
-    if (seen.includes(value)) throw new TypeError(path + ' refers back to itself (a cycle)');
+    if (type !== 'object') throw new TypeErrorCtor(path + ' is a ' + type + ', which JSON cannot hold');
+    if (seen.indexOf(value) !== -1) throw new TypeErrorCtor(path + ' refers back to itself (a cycle)');
     if (typeof value.toJSON === 'function') return toJson(value.toJSON(), path, seen);
     seen.push(value);
     let out;
-    if (Array.isArray(value)) {
+    if (isArray(value)) {
       out = [];
       for (let i = 0; i < value.length; i++) out.push(toJson(value[i], path + '[' + i + ']', seen));
     } else {
-      const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) {
-        throw new TypeError(path + ' is a ' + (value.constructor && value.constructor.name || 'non-plain object') + ', which JSON cannot hold');
+      const proto = protoOf(value);
+      if (proto !== ObjectProto && proto !== null) {
+        throw new TypeErrorCtor(path + ' is a ' + (value.constructor && value.constructor.name || 'non-plain object') + ', which JSON cannot hold');
       }
       out = {};
-      for (const key of Object.keys(value)) {
+      for (const key of keysOf(value)) {
         const item = value[key];
         if (item === undefined) continue;
-        Object.defineProperty(out, key, { value: toJson(item, path + '.' + key, seen), enumerable: true, writable: true, configurable: true });
+        defineProperty(out, key, { value: toJson(item, path + '.' + key, seen), enumerable: true, writable: true, configurable: true });
       }
     }
     seen.pop();
@@ -139,8 +157,9 @@ export const bootstrapSource = String.raw`
 
   const serialize = (value) => {
     const text = value === undefined ? 'null' : stringify(toJson(value, 'the returned value', []));
-    if (text.length > maxResponseBytes) {
-      throw new RangeError('the returned value is ' + text.length + ' bytes of JSON, over the limit of ' + maxResponseBytes);
+    const bytes = text.length > maxResponseBytes / 3 ? utf8Length(text) : text.length;
+    if (bytes > maxResponseBytes) {
+      throw new RangeErrorCtor('the returned value is ' + bytes + ' bytes of JSON, over the limit of ' + maxResponseBytes);
     }
     return '{"ok":true,"value":' + text + '}';
   };
@@ -156,10 +175,7 @@ export const bootstrapSource = String.raw`
     }
     return stringify({ ok: false, error: { name: String(name), message: String(message) } });
   };
-  const finish = (promise) => promise.then(serialize).then((text) => text, describe);
-
-  const define = (name, value) => Object.defineProperty(g, name, { value: value, writable: false, enumerable: false, configurable: false });
-  define('__cf_finish', finish);
+  const define = (name, value) => defineProperty(g, name, { value: value, writable: false, enumerable: false, configurable: false });
   define('console', console);
   define('atob', atob);
   define('btoa', btoa);
@@ -168,6 +184,21 @@ export const bootstrapSource = String.raw`
   define('params', input.params);
   define('Env', input.env);
   define('context', input.context);
-  for (const name of Object.keys(input.steps)) define(name, input.steps[name]);
+  for (const name of keysOf(input.steps)) define(name, input.steps[name]);
+
+  let body;
+  try {
+    body = new AsyncFunction(input.code);
+  } catch (error) {
+    return settled(stringify({ ok: false, compile: true, error: { name: 'SyntaxError', message: String(error && error.message) } }));
+  }
+  let running;
+  try {
+    running = body.call(undefined);
+  } catch (error) {
+    return settled(describe(error));
+  }
+  return promiseThen.call(promiseThen.call(settled(running), serialize), (text) => text, describe);
 })();
+
 `;

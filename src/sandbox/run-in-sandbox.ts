@@ -1,4 +1,5 @@
 import ivm from 'isolated-vm';
+import { z } from 'zod';
 import { CredflowError, messageOf } from '../errors.js';
 import type { SandboxLimits } from '../config/index.js';
 import { bootstrapSource } from './bootstrap-source.js';
@@ -82,6 +83,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
   let open = true;
 
   try {
+    const script = await isolate.compileScript(bootstrapSource, { filename: 'credflow-step.js' });
     for (const step of options.steps) {
       const logs: StepResult['logs'] = [];
       const started = performance.now();
@@ -128,17 +130,8 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
             logs.push({ level, message: logs.length === maxLogLines - 1 ? `(log limit of ${maxLogLines} lines reached)` : text });
           }),
         );
-        const input = { ...options.input, steps: outputs, maxResponseBytes: limits.maxResponseBytes };
+        const input = { ...options.input, steps: outputs, code: step.code, maxResponseBytes: limits.maxResponseBytes };
         await jail.set('__cf_input', JSON.stringify(input));
-        await context.eval(bootstrapSource, { timeout: 1000 });
-
-        const wrapped = `__cf_finish((async function () {\n${step.code}\n}).call(undefined))`;
-        let script: ivm.Script;
-        try {
-          script = await isolate.compileScript(wrapped, { filename: `${workflow}/${step.name}.js`, lineOffset: -1 });
-        } catch (error) {
-          return fail('WORKFLOW_FAILED', `the code does not compile: ${messageOf(error)}`);
-        }
 
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<'timeout'>((resolve) => {
@@ -158,12 +151,13 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
           open = false;
           return fail(...classifyIsolateError(outcome.error, limits, timeoutMessage));
         }
-        if (typeof outcome.value !== 'string') return fail('WORKFLOW_FAILED', 'the step did not produce a result');
-        const answer = JSON.parse(outcome.value) as { ok: true; value: unknown } | { ok: false; error: { name: string; message: string } };
         result.durationMs = Math.round(performance.now() - started);
+        const answer = readAnswer(outcome.value, limits.maxResponseBytes);
         if (!answer.ok) {
-          const kind = answer.error.name === 'RangeError' && answer.error.message.startsWith('the returned value is') ? { responseTooLarge: true } : {};
-          return fail('WORKFLOW_FAILED', `${answer.error.name}: ${answer.error.message}`, { errorName: answer.error.name, ...kind });
+          if (answer.compile) return fail('WORKFLOW_FAILED', `the code does not compile: ${answer.error.message}`, { errorName: 'SyntaxError' });
+          const message = answer.error.message.length > 2000 ? `${answer.error.message.slice(0, 2000)}… (truncated)` : answer.error.message;
+          const tooLarge = answer.error.name === 'RangeError' && /^the returned value is .* bytes of JSON/.test(message);
+          return fail('WORKFLOW_FAILED', `${answer.error.name}: ${message}`, { errorName: answer.error.name, ...(tooLarge ? { responseTooLarge: true } : {}) });
         }
         result.output = answer.value;
         outputs[step.name] = { output: answer.value };
@@ -177,6 +171,39 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
     open = false;
     if (!isolate.isDisposed) isolate.dispose();
   }
+}
+
+const answerSchema = z.union([
+  z.strictObject({ ok: z.literal(true), value: z.unknown() }),
+  z.strictObject({
+    ok: z.literal(false),
+    compile: z.literal(true).optional(),
+    error: z.strictObject({ name: z.string().max(200), message: z.string() }),
+  }),
+]);
+
+type Answer = z.infer<typeof answerSchema>;
+
+/**
+ * The isolate's answer is untrusted: step code can tamper with the built-ins the bootstrap uses. The
+ * host checks that it is a string of JSON in the expected shape and within the size limit (in bytes).
+ */
+function readAnswer(raw: unknown, maxResponseBytes: number): Answer {
+  const invalid = (why: string): Answer => ({ ok: false, error: { name: 'Error', message: `the step did not produce a valid result (${why})` } });
+  if (typeof raw !== 'string') return invalid(`got a ${typeof raw} instead of JSON text`);
+  // The envelope adds a few bytes around the value; the value alone is what the limit is about.
+  const bytes = Buffer.byteLength(raw) - '{"ok":true,"value":}'.length;
+  if (bytes > maxResponseBytes) {
+    return { ok: false, error: { name: 'RangeError', message: `the returned value is ${bytes} bytes of JSON, over the limit of ${maxResponseBytes}` } };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return invalid('not JSON');
+  }
+  const checked = answerSchema.safeParse(parsed);
+  return checked.success ? checked.data : invalid('unexpected shape');
 }
 
 function classifyIsolateError(

@@ -67,7 +67,7 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
         const failure =
           error instanceof CredflowError ? error : new CredflowError('WORKFLOW_FAILED', `workflow "${workflow.name}" failed`, { cause: error });
         deps.logger.warn(
-          { event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'error', code: failure.code, durationMs, error: failure.message },
+          { event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'error', code: failure.code, durationMs, error: masker.mask(failure.message) },
           'workflow run failed',
         );
         const steps = (error as { steps?: StepResult[] }).steps ?? [];

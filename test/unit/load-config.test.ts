@@ -1,0 +1,356 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it, expect } from 'vitest';
+import { jsonSchemas, loadConfig, loadValidConfig, readAgentSettings, readAppEnv } from '../../src/config/index.js';
+import type { LoadedConfig } from '../../src/config/index.js';
+import { expandEnv } from '../../src/config/expand-env.js';
+import { CredflowError } from '../../src/errors.js';
+import { postgresIntegration, secretsWorkflow, writeConfigDir } from '../support/config-dir.js';
+import type { ConfigFiles } from '../support/config-dir.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Loads a throw-away config folder; the folder is gone by the time the result is inspected. */
+async function load(files: ConfigFiles, env: NodeJS.ProcessEnv = {}): Promise<LoadedConfig> {
+  const folder = await writeConfigDir(files);
+  try {
+    return await loadConfig(folder.dir, env);
+  } finally {
+    await folder.remove();
+  }
+}
+
+/** The shipped workflow plus one integration `x` built from the shipped integration shape. */
+function withIntegration(overrides: Record<string, unknown>): ConfigFiles {
+  return {
+    workflows: { getSecrets: secretsWorkflow() },
+    integrations: { x: { ...postgresIntegration('x'), ...overrides } },
+  };
+}
+
+function workflowWithSteps(name: string, steps: unknown[]): Record<string, unknown> {
+  return { name, steps };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<CredflowError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof CredflowError) return error;
+    throw error;
+  }
+  throw new Error('expected a CredflowError');
+}
+
+function thrown(run: () => unknown): CredflowError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof CredflowError) return error;
+    throw error;
+  }
+  throw new Error('expected a CredflowError');
+}
+
+describe('loadConfig on the shipped example folder', () => {
+  it('loads workflows/getSecrets.json and integrations/demo-postgres.json with zero problems', async () => {
+    const config = await loadConfig(repoRoot, {});
+    expect(config.problems).toEqual([]);
+    expect([...config.workflows.keys()]).toEqual(['getSecrets']);
+    expect([...config.integrations.keys()]).toEqual(['demo-postgres']);
+    const step = config.workflows.get('getSecrets')?.steps[0];
+    expect(step?.source).toBe(path.join('workflows', 'getSecrets.js'));
+    expect(step?.code).toContain('aws.secretsManager.getSecretValue');
+  });
+});
+
+describe('loadConfig reports a bad file by name and JSON path', () => {
+  it('names the file of malformed JSON', async () => {
+    const config = await load({ workflows: { getSecrets: secretsWorkflow() }, integrations: { broken: '{ "name": "broken",' } });
+    expect(config.problems).toHaveLength(1);
+    expect(config.problems[0]).toMatch(/^integrations\/broken\.json: not valid JSON: /);
+    expect(config.integrations.size).toBe(0);
+  });
+
+  it('names the file and the JSON path of a wrongly typed field', async () => {
+    const config = await load(withIntegration({ connection: { host: 'db', port: true } }));
+    expect(config.problems).toEqual([expect.stringMatching(/^integrations\/x\.json: connection\.port: \S/)]);
+    expect(config.integrations.has('x')).toBe(false);
+  });
+
+  it('names an unknown field, so a typo such as "conection" is caught', async () => {
+    const { connection, ...rest } = postgresIntegration('x');
+    const config = await load({ workflows: { getSecrets: secretsWorkflow() }, integrations: { x: { ...rest, conection: connection } } });
+    expect(config.problems).toContainEqual(expect.stringMatching(/^integrations\/x\.json: .*"conection"/));
+    expect(config.problems).toContainEqual(expect.stringMatching(/^integrations\/x\.json: connection: /));
+  });
+
+  it('rejects a kind other than postgres at the kind field', async () => {
+    const config = await load(withIntegration({ kind: 'mysql' }));
+    expect(config.problems).toEqual([expect.stringMatching(/^integrations\/x\.json: kind: .*postgres/)]);
+  });
+
+  it('requires the name to match the file name', async () => {
+    const config = await load({ workflows: { getSecrets: secretsWorkflow() }, integrations: { x: postgresIntegration('y') } });
+    expect(config.problems).toEqual(['integrations/x.json: name: "y" must match the file name "x"']);
+    expect(config.integrations.size).toBe(0);
+  });
+
+  it('rejects an integration whose workflow does not exist', async () => {
+    const config = await load({ workflows: {}, integrations: { x: postgresIntegration('x', 'nope') } });
+    expect(config.problems).toEqual(['integrations/x.json: fetchCredentialsDynamically.workflow: no workflow named "nope" in workflows/']);
+  });
+});
+
+describe('loadConfig checks templates when the config loads', () => {
+  it('rejects a template rooted at something other than the workflow, credentials or Env', async () => {
+    const config = await load(withIntegration({ connection: { host: '<<other.response.host>>' } }));
+    expect(config.problems).toEqual([
+      'integrations/x.json: connection: template <<other.response.host>> must start with "getSecrets", "credentials" or "Env"',
+    ]);
+  });
+
+  it('rejects a workflow template when fetchCredentialsDynamically is off', async () => {
+    const config = await load(
+      withIntegration({
+        fetchCredentialsDynamically: { enabled: false, workflow: 'getSecrets' },
+        connection: { host: '<<getSecrets.response.host>>', user: '<<Env.db_user>>' },
+      }),
+    );
+    expect(config.problems).toHaveLength(1);
+    expect(config.problems[0]).toMatch(/^integrations\/x\.json: connection: template <<getSecrets\.response\.host>> must start with "Env"/);
+  });
+
+  it('names the file and field of a template syntax error', async () => {
+    const config = await load(withIntegration({ connection: { host: '<<#if getSecrets>>' } }));
+    expect(config.problems).toHaveLength(1);
+    expect(config.problems[0]).toMatch(/^integrations\/x\.json: .*connection\.host: <<#if getSecrets>> is not a valid template expression/);
+  });
+});
+
+describe('${VAR} expansion', () => {
+  const env = { DB_HOST: 'db.internal', CA_PEM: '-----BEGIN CERTIFICATE-----', DB_NAME: 'orders' };
+
+  it('fills integration string fields from the environment, nested ones too, keeping the written document', async () => {
+    const config = await load(
+      withIntegration({
+        description: 'orders in ${DB_NAME}',
+        connection: { host: '${DB_HOST}', database: 'app_${DB_NAME}', ssl: { ca: '${CA_PEM}' } },
+      }),
+      env,
+    );
+    expect(config.problems).toEqual([]);
+    const integration = config.integrations.get('x');
+    expect(integration?.connection).toEqual({ host: 'db.internal', database: 'app_orders', ssl: { ca: '-----BEGIN CERTIFICATE-----' } });
+    expect(integration?.description).toBe('orders in orders');
+    expect(integration?.written).toMatchObject({ connection: { host: '${DB_HOST}' } });
+  });
+
+  it('treats an unset variable as an error naming file and field, never as an empty string', async () => {
+    const config = await load(withIntegration({ connection: { host: 'db', password: 'pw-${DB_PASSWORD}' } }), env);
+    expect(config.problems).toEqual(['integrations/x.json: connection.password: environment variable DB_PASSWORD is not set']);
+    expect(config.integrations.has('x')).toBe(false);
+  });
+
+  it('treats a variable set to the empty string as set', () => {
+    expect(expandEnv({ a: 'x${EMPTY}y' }, 'f.json', { EMPTY: '' })).toEqual({ a: 'xy' });
+  });
+
+  it('keeps $${VAR} as a literal ${VAR}', async () => {
+    const config = await load(withIntegration({ connection: { host: 'db', password: 'a$${DB_HOST}b' } }), env);
+    expect(config.problems).toEqual([]);
+    expect(config.integrations.get('x')?.connection.password).toBe('a${DB_HOST}b');
+  });
+
+  it('names array positions in the path of an unset variable', () => {
+    const error = thrown(() => expandEnv({ hosts: ['a', '${NOPE}'] }, 'integrations/y.json', {}));
+    expect(error.code).toBe('ENV_VAR_MISSING');
+    expect(error.message).toBe('integrations/y.json: hosts[1]: environment variable NOPE is not set');
+  });
+
+  it('leaves ${...} inside step code alone (JavaScript template literals) but expands workflow params', async () => {
+    const code = 'const who = params.region; return `in ${who}`;';
+    const config = await load({
+      workflows: { wf: { name: 'wf', params: { region: '${REGION}' }, steps: [{ name: 'a', code }] } },
+    }, { REGION: 'eu-west-1' });
+    expect(config.problems).toEqual([]);
+    const workflow = config.workflows.get('wf');
+    expect(workflow?.steps[0]?.code).toBe(code);
+    expect(workflow?.params).toEqual({ region: 'eu-west-1' });
+  });
+});
+
+describe('workflow steps', () => {
+  it('reads codeFile from beside the workflow', async () => {
+    const config = await load({
+      workflows: { wf: workflowWithSteps('wf', [{ name: 'fetch', codeFile: 'lib/fetch.js' }]) },
+      files: { 'workflows/lib/fetch.js': 'return `${params.x}`;' },
+    });
+    expect(config.problems).toEqual([]);
+    expect(config.workflows.get('wf')?.steps[0]).toEqual({
+      name: 'fetch',
+      code: 'return `${params.x}`;',
+      source: path.join('workflows', 'lib', 'fetch.js'),
+    });
+  });
+
+  it('reports a missing codeFile', async () => {
+    const config = await load({ workflows: { wf: workflowWithSteps('wf', [{ name: 'fetch', codeFile: 'missing.js' }]) } });
+    expect(config.problems).toEqual(['workflows/wf.json: steps[0].codeFile: missing.js: file not found']);
+    expect(config.workflows.size).toBe(0);
+  });
+
+  it('refuses a codeFile that escapes workflows/ with ../', async () => {
+    const config = await load({
+      workflows: { wf: workflowWithSteps('wf', [{ name: 'fetch', codeFile: '../outside.js' }]) },
+      files: { 'outside.js': 'return 1' },
+    });
+    expect(config.problems).toEqual(['workflows/wf.json: steps[0].codeFile: "../outside.js" must stay inside workflows/']);
+    expect(config.workflows.size).toBe(0);
+  });
+
+  it('rejects duplicate step names', async () => {
+    const config = await load({
+      workflows: { wf: workflowWithSteps('wf', [{ name: 'a', code: 'return 1' }, { name: 'a', code: 'return 2' }]) },
+    });
+    expect(config.problems).toEqual(['workflows/wf.json: steps[1].name: duplicate step name "a"']);
+  });
+
+  it('requires exactly one of code and codeFile', async () => {
+    const config = await load({
+      workflows: {
+        both: workflowWithSteps('both', [{ name: 'a', code: 'return 1', codeFile: 'a.js' }]),
+        neither: workflowWithSteps('neither', [{ name: 'a' }]),
+      },
+      files: { 'workflows/a.js': 'return 1' },
+    });
+    expect(config.problems).toEqual([
+      'workflows/both.json: steps[0]: a step needs exactly one of "code" or "codeFile"',
+      'workflows/neither.json: steps[0]: a step needs exactly one of "code" or "codeFile"',
+    ]);
+  });
+
+  it.each(['params', 'Env', 'context', 'aws', 'console', 'globalThis'])('rejects the reserved step name %s', async (name) => {
+    const config = await load({ workflows: { wf: workflowWithSteps('wf', [{ name, code: 'return 1' }]) } });
+    expect(config.problems).toEqual([expect.stringMatching(/^workflows\/wf\.json: steps\[0\]\.name: must not be a JavaScript keyword, a built-in global/)]);
+  });
+
+  // Step outputs become globals of later steps: a name that is a keyword, a V8 built-in or one of the
+  // sandbox's own globals could not be defined, or would replace something steps rely on.
+  it.each(['__cf_anything', 'atob', 'undefined', 'Object', 'JSON', 'class'])('rejects the step name %s, which would shadow a keyword or a global', async (name) => {
+    const config = await load({
+      workflows: { wf: workflowWithSteps('wf', [{ name, code: 'return 1' }, { name: 'next', code: 'return 2' }]) },
+    });
+    expect(config.problems).toEqual([expect.stringMatching(/^workflows\/wf\.json: steps\[0\]\.name: /)]);
+  });
+});
+
+describe('loadConfig with several bad files', () => {
+  const files: ConfigFiles = {
+    workflows: {
+      getSecrets: secretsWorkflow(),
+      dup: workflowWithSteps('dup', [{ name: 'a', code: 'return 1' }, { name: 'a', code: 'return 2' }]),
+    },
+    integrations: {
+      good: postgresIntegration('good'),
+      broken: '{',
+      port: { ...postgresIntegration('port'), connection: { host: 'db', port: false } },
+      orphan: postgresIntegration('orphan', 'missing'),
+    },
+  };
+
+  it('reports every problem, one line each, and still loads the good files', async () => {
+    const config = await load(files);
+    expect(config.problems).toHaveLength(4);
+    for (const line of config.problems) expect(line).not.toContain('\n');
+    for (const file of ['workflows/dup.json', 'integrations/broken.json', 'integrations/port.json', 'integrations/orphan.json']) {
+      expect(config.problems.filter((line) => line.startsWith(`${file}: `))).toHaveLength(1);
+    }
+    expect([...config.workflows.keys()]).toEqual(['getSecrets']);
+    expect([...config.integrations.keys()]).toEqual(['good']);
+  });
+
+  it('makes loadValidConfig throw CONFIG_INVALID listing them all', async () => {
+    const folder = await writeConfigDir(files);
+    try {
+      const error = await rejection(loadValidConfig(folder.dir, {}));
+      expect(error.code).toBe('CONFIG_INVALID');
+      const problems = (error.details as { problems: string[] }).problems;
+      expect(problems).toHaveLength(4);
+      for (const line of problems) expect(error.message).toContain(line);
+    } finally {
+      await folder.remove();
+    }
+  });
+
+  it('makes loadValidConfig return the config when there is no problem', async () => {
+    const folder = await writeConfigDir({ workflows: { getSecrets: secretsWorkflow() }, integrations: { good: postgresIntegration('good') } });
+    try {
+      const config = await loadValidConfig(folder.dir, {});
+      expect(config.integrations.get('good')?.templates.paths).toContain('credentials.response.password');
+    } finally {
+      await folder.remove();
+    }
+  });
+});
+
+describe('readAppEnv', () => {
+  it('maps CREDFLOW_AGENT_APP_ENV_* to lower-case names and ignores everything else', () => {
+    expect(
+      readAppEnv({
+        CREDFLOW_AGENT_APP_ENV_AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        CREDFLOW_AGENT_APP_ENV_Region: 'eu-west-1',
+        CREDFLOW_AGENT_APP_ENV_: 'no name',
+        CREDFLOW_LOG_LEVEL: 'debug',
+        AWS_SECRET_ACCESS_KEY: 'not-for-the-sandbox',
+      }),
+    ).toEqual({ aws_access_key_id: 'AKIDEXAMPLE', region: 'eu-west-1' });
+  });
+});
+
+describe('readAgentSettings', () => {
+  it('falls back to defaults for an empty environment', () => {
+    expect(readAgentSettings({})).toEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      apiTokens: [],
+      logLevel: 'info',
+      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024 },
+      poolMax: 10,
+      connectTimeoutMs: 10_000,
+    });
+  });
+
+  it('reads numbers and comma-separated tokens from strings', () => {
+    const settings = readAgentSettings({ PORT: '9090', CREDFLOW_API_TOKENS: ' one, ,two ', CREDFLOW_SANDBOX_MEMORY_MB: '128' });
+    expect(settings.port).toBe(9090);
+    expect(settings.apiTokens).toEqual(['one', 'two']);
+    expect(settings.sandbox.memoryMb).toBe(128);
+  });
+
+  it('names the variable of a bad value', () => {
+    const error = thrown(() => readAgentSettings({ PORT: 'abc', CREDFLOW_LOG_LEVEL: 'loud' }));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toMatch(/^environment variable PORT: /m);
+    expect(error.message).toMatch(/^environment variable CREDFLOW_LOG_LEVEL: /m);
+  });
+});
+
+describe('JSON Schemas', () => {
+  // If this fails, regenerate them: npm run build && npm run schemas
+  it.each(['integration', 'workflow'] as const)('the committed schemas/%s.schema.json equals jsonSchemas() output', async (kind) => {
+    const committed = await readFile(path.join(repoRoot, 'schemas', `${kind}.schema.json`), 'utf8');
+    expect(committed).toBe(`${JSON.stringify(jsonSchemas()[kind], null, 2)}\n`);
+  });
+
+  it.each([
+    ['workflows/getSecrets.json', 'workflow'],
+    ['integrations/demo-postgres.json', 'integration'],
+  ])('%s points its $schema at the %s schema', async (file, kind) => {
+    const document = JSON.parse(await readFile(path.join(repoRoot, file), 'utf8')) as { $schema?: string };
+    expect(document.$schema).toBeDefined();
+    const target = path.resolve(path.dirname(path.join(repoRoot, file)), document.$schema ?? '');
+    expect(target).toBe(path.join(repoRoot, 'schemas', `${kind}.schema.json`));
+  });
+});

@@ -1,0 +1,357 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, it, expect } from 'vitest';
+import { loadValidConfig } from '../../src/config/index.js';
+import type { Workflow } from '../../src/config/index.js';
+import { startLocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import type { LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import { MASK, SecretMasker } from '../../src/masking/index.js';
+import { BridgeError, runInSandbox, StepFailure } from '../../src/sandbox/index.js';
+import type { BridgeHandler, SandboxRunResult } from '../../src/sandbox/index.js';
+import { createSecretsGateway } from '../../src/secrets/index.js';
+import type { SecretsGateway } from '../../src/secrets/index.js';
+import { createWorkflowRunner, WorkflowRunError } from '../../src/workflows/index.js';
+import type { WorkflowRunner } from '../../src/workflows/index.js';
+import { captureLogs } from '../support/capture-logs.js';
+
+const limits = { memoryMb: 32, stepTimeoutMs: 1000, runTimeoutMs: 3000, maxResponseBytes: 10000 };
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The host side a step calls: one known secret, ResourceNotFoundException for anything else. */
+const bridge: BridgeHandler = async (method, args) => {
+  const { SecretId } = args as { SecretId?: unknown };
+  if (method === 'secretsManager.getSecretValue' && SecretId === 'db') return { SecretString: '{"user":"app"}' };
+  if (SecretId === 'crash') throw new Error(`host failure in ${fileURLToPath(import.meta.url)}`);
+  throw new BridgeError('ResourceNotFoundException', `Secrets Manager can't find the secret ${String(SecretId)}`, 'NotFound');
+};
+
+function run(steps: string | string[], input: { params?: Record<string, unknown>; env?: Record<string, string> } = {}): Promise<SandboxRunResult> {
+  const codes = Array.isArray(steps) ? steps : [steps];
+  return runInSandbox({
+    workflow: 'wf',
+    steps: codes.map((code, i) => ({ name: `step${i + 1}`, code })),
+    input: { params: input.params ?? {}, env: input.env ?? {}, context: { workflow: 'wf', integration: 'orders' } },
+    limits,
+    bridge,
+  });
+}
+
+async function responseOf(steps: string | string[], input?: Parameters<typeof run>[1]): Promise<unknown> {
+  return (await run(steps, input)).response;
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<StepFailure> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof StepFailure) return error;
+    throw error;
+  }
+  throw new Error('expected the run to fail');
+}
+
+describe('runInSandbox', () => {
+  it('makes the JSON a step returns the response', async () => {
+    const result = await run('return { host: "db", port: 5432, ok: true, tags: ["a"], none: null };');
+    expect(result.response).toEqual({ host: 'db', port: 5432, ok: true, tags: ['a'], none: null });
+    expect(result.steps.map((s) => s.name)).toEqual(['step1']);
+  });
+
+  it('shows params, Env and context to step code', async () => {
+    const response = await responseOf('return { params, Env, context };', { params: { secretName: 'db' }, env: { region: 'eu-west-1' } });
+    expect(response).toEqual({ params: { secretName: 'db' }, Env: { region: 'eu-west-1' }, context: { workflow: 'wf', integration: 'orders' } });
+  });
+
+  it("shows an earlier step's output to later steps as <stepName>.output", async () => {
+    const response = await responseOf(['return { n: 20 };', 'return step1.output.n + 1;', 'return [step1.output.n, step2.output];']);
+    expect(response).toEqual([20, 21]);
+  });
+
+  it('captures console output per step, formatting objects as JSON', async () => {
+    const result = await run(['console.log("first", { a: 1 }, [2]); return 1;', 'console.warn("second"); console.error(new TypeError("bad")); return 2;']);
+    expect(result.steps.map((s) => s.logs)).toEqual([
+      [{ level: 'info', message: 'first {"a":1} [2]' }],
+      [
+        { level: 'warn', message: 'second' },
+        { level: 'error', message: 'TypeError: bad' },
+      ],
+    ]);
+  });
+
+  it('fails with WORKFLOW_FAILED naming the step and the message when a step throws', async () => {
+    const failure = await failureOf(run(['return 1;', 'console.log("about to fail"); throw new Error("no secret for you");']));
+    expect(failure.code).toBe('WORKFLOW_FAILED');
+    expect(failure.message).toBe('workflow "wf" failed in step "step2": Error: no secret for you');
+    expect(failure.details).toMatchObject({ workflow: 'wf', step: 'step2' });
+    expect(failure.steps.map((s) => [s.name, s.logs.length])).toEqual([['step1', 0], ['step2', 1]]);
+  });
+
+  it("keeps the thrown error's name", async () => {
+    const failure = await failureOf(run('throw new TypeError("expected a string");'));
+    expect(failure.message).toContain('TypeError: expected a string');
+    expect(failure.details).toMatchObject({ errorName: 'TypeError' });
+  });
+
+  it('hands a BridgeError to the step as an Error with that name, message and code, so code can branch on it', async () => {
+    const response = await responseOf(`
+      try {
+        await aws.secretsManager.getSecretValue({ SecretId: 'missing' });
+        return 'found';
+      } catch (e) {
+        return { isError: e instanceof Error, name: e.name, message: e.message, code: e.code };
+      }`);
+    expect(response).toEqual({
+      isError: true,
+      name: 'ResourceNotFoundException',
+      message: "Secrets Manager can't find the secret missing",
+      code: 'NotFound',
+    });
+  });
+
+  it("never lets the host error's stack or host file paths reach the step", async () => {
+    const response = (await responseOf(`
+      const seen = [];
+      for (const SecretId of ['missing', 'crash']) {
+        try { await aws.secretsManager.getSecretValue({ SecretId }); } catch (e) {
+          seen.push({ name: e.name, message: e.message, stack: String(e.stack), props: Object.getOwnPropertyNames(e).join(',') });
+        }
+      }
+      return seen;`)) as { name: string; message: string; stack: string; props: string }[];
+    expect(response).toHaveLength(2);
+    for (const error of response) {
+      for (const text of [error.message, error.stack, error.props]) {
+        expect(text).not.toContain('/work/');
+        expect(text).not.toContain('node_modules');
+        expect(text).not.toContain('src/');
+      }
+    }
+    // A host error that is not a BridgeError reaches the step without its message.
+    expect(response[1]).toMatchObject({ name: 'Error', message: 'secretsManager.getSecretValue failed' });
+  });
+
+  it.each([
+    ['an infinite loop', 'while (true) {}'],
+    ['a promise that never settles', 'await new Promise(() => {});'],
+    ['a microtask loop', 'const spin = () => { Promise.resolve().then(spin); }; spin(); await new Promise(() => {});'],
+  ])('ends %s with WORKFLOW_TIMEOUT', async (_label, code) => {
+    const failure = await failureOf(run(code));
+    expect(failure.code).toBe('WORKFLOW_TIMEOUT');
+    expect(failure.message).toBe('workflow "wf" failed in step "step1": the step exceeded its time limit of 1000 ms');
+  });
+
+  it.each([
+    ['a function', 'return { f() {} };', 'TypeError: the returned value.f is a function, which JSON cannot hold'],
+    ['a cycle', 'const a = { b: {} }; a.b.a = a; return a;', 'TypeError: the returned value.b.a refers back to itself (a cycle)'],
+    ['NaN', 'return { port: NaN };', 'TypeError: the returned value.port is NaN, which JSON cannot hold'],
+    ['a Map', 'return new Map([["a", 1]]);', 'TypeError: the returned value is a Map, which JSON cannot hold'],
+    ['a BigInt', 'return { n: 10n };', 'TypeError: the returned value.n is a bigint, which JSON cannot hold'],
+  ])('refuses a response holding %s with a clear WORKFLOW_FAILED', async (_label, code, expected) => {
+    const failure = await failureOf(run(code));
+    expect(failure.code).toBe('WORKFLOW_FAILED');
+    expect(failure.message).toBe(`workflow "wf" failed in step "step1": ${expected}`);
+  });
+
+  it('drops undefined object properties, as JSON does', async () => {
+    expect(await responseOf('return { a: 1, b: undefined };')).toEqual({ a: 1 });
+  });
+
+  it('fails a response over maxResponseBytes, naming the limit', async () => {
+    const failure = await failureOf(run('return "x".repeat(20000);'));
+    expect(failure.code).toBe('WORKFLOW_FAILED');
+    expect(failure.message).toContain('over the limit of 10000');
+    expect(failure.details).toMatchObject({ responseTooLarge: true });
+  });
+
+  it('counts the response limit in UTF-8 bytes, not characters', async () => {
+    // 6000 × "é" is 12002 bytes of JSON but only 6002 UTF-16 code units.
+    const failure = await failureOf(run('return "é".repeat(6000);'));
+    expect(failure.message).toContain('over the limit of 10000');
+  });
+
+  it('fails a step that exhausts the heap, naming the memory limit', async () => {
+    // Arrays of 2^20 slots make the heap grow by megabytes per turn, so the limit is met well before the deadline.
+    const failure = await failureOf(run('const hoard = []; while (true) hoard.push(new Array(1 << 20).fill("row " + hoard.length));'));
+    expect(failure.code).toBe('WORKFLOW_FAILED');
+    expect(failure.message).toContain('memory limit of 32 MB');
+  });
+
+  it('does not carry globalThis state from one step to the next, nor from one run to the next', async () => {
+    const leave = 'globalThis.leftover = "x"; Object.prototype.polluted = true; return 1;';
+    const look = 'return [typeof globalThis.leftover, typeof ({}).polluted];';
+    expect(await responseOf([leave, look])).toEqual(['undefined', 'undefined']);
+    await run(leave);
+    expect(await responseOf(look)).toEqual(['undefined', 'undefined']);
+  });
+
+  it('reaches no isolated-vm Reference: the __cf_ globals are gone and the bridge is a plain function', async () => {
+    const response = await responseOf(`return {
+      cfGlobals: Object.getOwnPropertyNames(globalThis).filter((n) => n.startsWith('__cf_')),
+      bridge: typeof __cf_bridge, log: typeof __cf_log, input: typeof __cf_input,
+      getSecretValue: typeof aws.secretsManager.getSecretValue,
+      processViaConstructor: aws.secretsManager.getSecretValue.constructor('return typeof process')(),
+    };`);
+    expect(response).toEqual({
+      cfGlobals: [],
+      bridge: 'undefined',
+      log: 'undefined',
+      input: 'undefined',
+      getSecretValue: 'function',
+      processViaConstructor: 'undefined',
+    });
+  });
+
+  it('has no require or process', async () => {
+    expect(await responseOf('return [typeof require, typeof process, typeof globalThis.process];')).toEqual(['undefined', 'undefined', 'undefined']);
+  });
+
+  it('runs a getter of the returned object inside the sandbox and copies its value', async () => {
+    const response = await responseOf('let reads = 0; return { get where() { reads += 1; return typeof process + " " + reads; } };');
+    expect(response).toEqual({ where: 'undefined 1' });
+    expect(Object.getOwnPropertyDescriptor(response, 'where')?.get).toBeUndefined();
+  });
+
+  it('fails cleanly when the code does not compile', async () => {
+    const failure = await failureOf(run('return {;'));
+    expect(failure.code).toBe('WORKFLOW_FAILED');
+    expect(failure.message).toMatch(/^workflow "wf" failed in step "step1": the code does not compile: /);
+  });
+
+  // Step code becomes the body of an AsyncFunction built inside the isolate; code that tries to close
+  // a wrapper and hand the host its own completion value must fail instead of passing unchecked.
+  it.each([
+    ['a response over the limit', `}).call(undefined)); true ? '{"ok":true,"value":"' + 'x'.repeat(50000) + '"}' : ((function () {`],
+    ['text that is not JSON', `}).call(undefined)); true ? 'not json' : ((function () {`],
+  ])('does not let step code break out of its function to hand the host %s', async (_label, code) => {
+    const failure = await failureOf(run(code));
+    expect(failure.code).toBe('WORKFLOW_FAILED');
+  });
+
+  it('fails as WORKFLOW_FAILED, not with a raw error, when a step name clashes with a sandbox global', async () => {
+    const steps = [{ name: 'undefined', code: 'return 1;' }, { name: 'next', code: 'return 2;' }];
+    const failure = await failureOf(runInSandbox({ workflow: 'wf', steps, input: { params: {}, env: {}, context: {} }, limits, bridge }));
+    expect(failure.code).toBe('WORKFLOW_FAILED');
+  });
+
+  it('still runs a normal workflow after all of the above', async () => {
+    expect(await responseOf(['const s = await aws.secretsManager.getSecretValue({ SecretId: "db" }); return JSON.parse(s.SecretString);', 'return step1.output.user;'])).toBe('app');
+  });
+});
+
+describe('createWorkflowRunner with the real secrets gateway and a local Secrets Manager', () => {
+  const password = 'Pw-runner-7f3a&<>"q';
+  const dbSecret = { engine: 'postgres', host: 'db.internal', port: 5432, username: 'app', password, dbname: 'orders' };
+  const binarySecret = { token: 'binary-token-9c1d' };
+
+  let lsm: LocalSecretsManager;
+  let gateway: SecretsGateway;
+
+  /** A runner with its own agent masker and captured logs, so each test sees only what it caused. */
+  function runnerWith(appEnv: Record<string, string> = {}): { runner: WorkflowRunner; masker: SecretMasker; logs: ReturnType<typeof captureLogs> } {
+    const masker = new SecretMasker();
+    const logs = captureLogs();
+    const runner = createWorkflowRunner({ secrets: gateway, masker, appEnv, limits, logger: pino({ level: 'debug' }, logs) });
+    return { runner, masker, logs };
+  }
+
+  function inlineWorkflow(code: string, params: Record<string, unknown> = {}): Workflow {
+    return { name: 'inline', file: 'workflows/inline.json', description: undefined, params, limits: {}, steps: [{ name: 'fetch', code, source: 'inline' }], written: {} };
+  }
+
+  const fetchCode = (request: string) => `
+    try {
+      return { ok: await aws.secretsManager.getSecretValue(${request}) };
+    } catch (e) {
+      return { name: e.name, message: e.message };
+    }`;
+
+  beforeAll(async () => {
+    lsm = await startLocalSecretsManager();
+    lsm.createSecret('db', { SecretString: JSON.stringify(dbSecret) });
+    lsm.createSecret('bin', { SecretBinary: new TextEncoder().encode(JSON.stringify(binarySecret)) });
+    gateway = createSecretsGateway({
+      endpoint: lsm.url,
+      defaultRegion: 'us-east-1',
+      defaultCredentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-secret-key' },
+    });
+  });
+
+  afterAll(async () => {
+    gateway.close();
+    await lsm.close();
+  });
+
+  it('fetches a secret and returns it as the response', async () => {
+    const run = await runnerWith().runner.run(inlineWorkflow('const r = await aws.secretsManager.getSecretValue({ SecretId: params.secretName }); return JSON.parse(r.SecretString);', { secretName: 'db' }));
+    expect(run.response).toEqual(dbSecret);
+    expect(run.steps.map((s) => s.name)).toEqual(['fetch']);
+  });
+
+  it('runs the shipped getSecrets workflow with the credentials it finds in Env', async () => {
+    const config = await loadValidConfig(repoRoot, {});
+    const workflow = config.workflows.get('getSecrets');
+    if (!workflow) throw new Error('the shipped getSecrets workflow did not load');
+    lsm.resetRequests();
+    const run = await runnerWith({ aws_access_key_id: 'AKIDFROMENV', aws_secret_access_key: 'env-secret-key-55' }).runner.run(workflow, { params: { secretName: 'db' } });
+    expect(run.response).toEqual(dbSecret);
+    expect(lsm.requests.map((r) => [r.operation, r.secretId, r.accessKeyId])).toEqual([['GetSecretValue', 'db', 'AKIDFROMENV']]);
+  });
+
+  it('delivers SecretBinary as base64 that atob decodes', async () => {
+    const run = await runnerWith().runner.run(inlineWorkflow('const r = await aws.secretsManager.getSecretValue({ SecretId: "bin" }); return { raw: r.SecretBinary, value: JSON.parse(atob(r.SecretBinary)) };'));
+    expect(run.response).toEqual({ raw: Buffer.from(JSON.stringify(binarySecret)).toString('base64'), value: binarySecret });
+  });
+
+  it('lets the step see ResourceNotFoundException for a missing secret', async () => {
+    const run = await runnerWith().runner.run(inlineWorkflow(fetchCode('{ SecretId: "does-not-exist" }')));
+    expect(run.response).toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+
+  it('answers an invalid argument with InvalidParameterException without calling the endpoint', async () => {
+    lsm.resetRequests();
+    const run = await runnerWith().runner.run(inlineWorkflow(fetchCode('{ SecretId: 42 }')));
+    expect(run.response).toMatchObject({ name: 'InvalidParameterException', message: expect.stringContaining('SecretId') });
+    expect(lsm.countRequests()).toBe(0);
+  });
+
+  it('signs with the credentials the step passes, and with the default ones otherwise', async () => {
+    lsm.resetRequests();
+    const { runner, masker } = runnerWith();
+    await runner.run(inlineWorkflow(fetchCode('{ SecretId: "db", credentials: { accessKeyId: "AKIDSTEP", secretAccessKey: "step-secret-key-77" } }')));
+    await runner.run(inlineWorkflow(fetchCode('{ SecretId: "db" }')));
+    expect(lsm.requests.map((r) => r.accessKeyId)).toEqual(['AKIDSTEP', 'AKIDAGENT']);
+    expect(masker.knows('step-secret-key-77')).toBe(true);
+  });
+
+  it("teaches the agent's masker and the run's masker the secret's password", async () => {
+    const { runner, masker } = runnerWith();
+    expect(masker.knows(password)).toBe(false);
+    const run = await runner.run(inlineWorkflow(fetchCode('{ SecretId: "db" }')));
+    expect(masker.knows(password)).toBe(true);
+    expect(run.masker.knows(password)).toBe(true);
+    expect(masker.mask(`login as app with ${password}`)).toBe(`login as app with ${MASK}`);
+  });
+
+  it('throws WorkflowRunError with the steps and the masker when a step fails', async () => {
+    const code = 'await aws.secretsManager.getSecretValue({ SecretId: "db" }); throw new Error("no luck");';
+    const error = await runnerWith().runner.run(inlineWorkflow(code)).then(() => undefined, (e: unknown) => e);
+    if (!(error instanceof WorkflowRunError)) throw new Error('expected a WorkflowRunError');
+    expect(error.code).toBe('WORKFLOW_FAILED');
+    expect(error.message).toBe('workflow "inline" failed in step "fetch": Error: no luck');
+    expect(error.steps.map((s) => s.name)).toEqual(['fetch']);
+    expect(error.masker.knows(password)).toBe(true);
+  });
+
+  it('never writes the secret password to the logs, whether the run succeeds or fails', async () => {
+    const { runner, logs } = runnerWith();
+    await runner.run(inlineWorkflow('const r = await aws.secretsManager.getSecretValue({ SecretId: "db" }); console.log(r.SecretString); return JSON.parse(r.SecretString);'));
+    await runner.run(inlineWorkflow('await aws.secretsManager.getSecretValue({ SecretId: "bin" }); throw new Error("no luck");')).catch(() => undefined);
+    const text = logs.text();
+    expect(logs.lines).toHaveLength(2);
+    expect(text).toContain('"outcome":"ok"');
+    expect(text).toContain('"outcome":"error"');
+    expect(text).not.toContain(password);
+    expect(text).not.toContain(JSON.stringify(password).slice(1, -1));
+    expect(text).not.toContain(binarySecret.token);
+  });
+});
