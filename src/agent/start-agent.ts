@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
+import { CredflowError } from '../errors.js';
 import { loadValidConfig, readAgentSettings, readAppEnv, type AgentSettings } from '../config/index.js';
 import { createApp } from '../http/index.js';
 import { createLogger } from '../logging/index.js';
@@ -65,7 +66,10 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     const s = app.listen(options.port ?? settings.port, host, (error?: Error) => (error ? reject(error) : resolve(s)));
   }).catch(async (error: unknown) => {
     await agent.close();
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${host}:${options.port ?? settings.port}`;
+    const why = code === 'EADDRINUSE' ? 'the port is already in use (pass --port or set PORT)' : code === 'EACCES' ? 'permission denied' : String(code ?? error);
+    throw new CredflowError('LISTEN_FAILED', `cannot listen on ${where}: ${why}`, { cause: error });
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

@@ -4,20 +4,23 @@ import { configNameSchema } from './names.js';
 /** A string that may hold `<<path>>` templates; rendered before connecting. */
 const templatable = z.string();
 
-const sslSchema = z.union([
-  z.boolean(),
-  templatable,
-  z.strictObject({
-    enabled: z.union([z.boolean(), templatable]).optional(),
-    ca: templatable.optional().describe('PEM text of the CA certificate(s) to trust'),
-    rejectUnauthorized: z.union([z.boolean(), templatable]).optional(),
-  }),
-]);
+const sslSchema = z.union(
+  [
+    z.boolean(),
+    templatable,
+    z.strictObject({
+      enabled: z.union([z.boolean(), templatable]).optional(),
+      ca: templatable.optional().describe('PEM text of the CA certificate(s) to trust'),
+      rejectUnauthorized: z.union([z.boolean(), templatable]).optional(),
+    }),
+  ],
+  { message: 'expected true, false, a <<template>> string or { enabled, ca, rejectUnauthorized }' },
+);
 
 export const connectionSchema = z
   .strictObject({
     host: templatable.optional(),
-    port: z.union([z.number().int(), templatable]).optional(),
+    port: z.union([z.number().int(), templatable], { message: 'expected a port number or a <<template>> string' }).optional(),
     database: templatable.optional(),
     user: templatable.optional(),
     password: templatable.optional(),

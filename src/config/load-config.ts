@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { CredflowError, isCredflowError, messageOf } from '../errors.js';
@@ -50,6 +50,12 @@ export interface LoadedConfig {
 export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
   const problems: string[] = [];
   const workflows = new Map<string, Workflow>();
+  const found = await Promise.all(['', 'workflows', 'integrations'].map((sub) => isDirectory(path.join(dir, sub))));
+  if (!found[0]) {
+    problems.push(`${dir}: folder not found (it should hold workflows/ and integrations/)`);
+  } else if (!found[1] && !found[2]) {
+    problems.push(`${dir}: holds neither workflows/ nor integrations/ (pass --dir with the folder that does)`);
+  }
   const integrations = new Map<string, Integration>();
 
   for (const file of await listJson(dir, 'workflows', problems)) {
@@ -87,6 +93,10 @@ export async function loadValidConfig(dir: string, env: NodeJS.ProcessEnv = proc
     });
   }
   return config;
+}
+
+async function isDirectory(target: string): Promise<boolean> {
+  return stat(target).then((s) => s.isDirectory(), () => false);
 }
 
 async function listJson(dir: string, sub: string, problems: string[]): Promise<string[]> {

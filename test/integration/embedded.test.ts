@@ -115,6 +115,7 @@ const embeddedDataDirs = async (): Promise<string[]> =>
 async function forceStop(server: Server | undefined, dataDir: string | undefined): Promise<void> {
   if (!server) return;
   if (server.child.exitCode === null && server.child.signalCode === null) {
+    dataDir ??= postgresDataDirOf(server.child.pid);
     server.child.kill('SIGTERM');
     if (!(await exitWithin(server, exitTimeoutMs))) {
       server.child.kill('SIGKILL');
@@ -307,7 +308,7 @@ describe('credflow serve --embedded when its port is taken', () => {
 
     const exit = await exitWithin(server, bannerTimeoutMs);
 
-    expect(server.stderr()).toContain(`EADDRINUSE: address already in use 127.0.0.1:${occupied.port}`);
+    expect(server.stderr()).toContain(`LISTEN_FAILED]: cannot listen on 127.0.0.1:${occupied.port}: the port is already in use`);
     expect(exit).toEqual({ code: 1, signal: null });
     expect(existsSync(path.join(dir, '.credflow'))).toBe(false);
     const leftovers = (await embeddedDataDirs()).filter((d) => !dataDirsBefore.includes(d) && postgresServing(d).length === 0);
