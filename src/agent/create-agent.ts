@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import type { AgentSettings, Integration, LoadedConfig, Workflow } from '../config/index.js';
-import { resolveConnection, stageOf } from '../credentials/index.js';
+import { createResolver, stageOf, type IntegrationStatus } from '../credentials/index.js';
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
-import { createPoolRegistry, runQuery, type QueryResult } from '../postgres/index.js';
+import { createMetrics, type Metrics } from '../metrics/index.js';
+import { createPoolRegistry, type QueryResult } from '../postgres/index.js';
 import type { SecretsGateway } from '../secrets/index.js';
 import { createWorkflowRunner, toPreview, type Preview } from '../workflows/index.js';
+import { queryIntegration } from './query-integration.js';
 import { redactConfig } from './redact-config.js';
 
 export interface AgentDeps {
@@ -15,6 +17,7 @@ export interface AgentDeps {
   masker: SecretMasker;
   logger: Logger;
   appEnv: Record<string, string>;
+  metrics?: Metrics;
 }
 
 export interface IntegrationSummary {
@@ -34,21 +37,35 @@ export interface WorkflowSummary {
 export interface TestResult {
   ok: true;
   integration: string;
+  profile: string;
   durationMs: number;
   stages: string[];
+}
+
+export interface ProfileOption {
+  /** Defaults to the agent's default profile. */
+  profile?: string;
+}
+
+export interface AgentStatus extends IntegrationStatus {
+  pools: { total: number; idle: number; waiting: number };
 }
 
 export interface Agent {
   readonly config: LoadedConfig;
   readonly masker: SecretMasker;
   readonly logger: Logger;
+  readonly metrics: Metrics;
   listIntegrations(): IntegrationSummary[];
   describeIntegration(name: string): unknown;
   listWorkflows(): WorkflowSummary[];
   describeWorkflow(name: string): unknown;
-  previewWorkflow(name: string, options?: { params?: Record<string, unknown>; reveal?: boolean }): Promise<Preview>;
-  testIntegration(name: string): Promise<TestResult>;
-  query(name: string, sql: string, params?: readonly unknown[]): Promise<QueryResult>;
+  previewWorkflow(name: string, options?: { params?: Record<string, unknown>; reveal?: boolean } & ProfileOption): Promise<Preview>;
+  testIntegration(name: string, options?: ProfileOption): Promise<TestResult>;
+  query(name: string, sql: string, params?: readonly unknown[], options?: ProfileOption): Promise<QueryResult>;
+  /** Drops the integration's cached responses and drains its pools; running queries finish on the old pools. */
+  invalidate(name: string): { integration: string; droppedResponses: number; drainedPools: number };
+  status(name: string, options?: ProfileOption): AgentStatus;
   close(): Promise<void>;
 }
 
@@ -57,14 +74,19 @@ export function createAgent(deps: AgentDeps): Agent {
   const { config, masker, logger } = deps;
   // Values of the agent's Env under secret-named keys (aws_secret_access_key, ...) are secrets too.
   masker.addSecretsIn(deps.appEnv);
+  const metrics = deps.metrics ?? createMetrics();
   const runner = createWorkflowRunner({
     secrets: deps.secrets,
     masker,
     appEnv: deps.appEnv,
     limits: deps.settings.sandbox,
     logger,
+    metrics,
   });
   const pools = createPoolRegistry({ logger, max: deps.settings.poolMax, connectTimeoutMs: deps.settings.connectTimeoutMs });
+  metrics.setPoolSource(() => pools.stats());
+  const resolver = createResolver({ config, settings: deps.settings, runner, appEnv: deps.appEnv, masker, logger, metrics });
+  const queryDeps = { resolver, pools, masker, metrics, authRetries: deps.settings.authRetries };
 
   const integration = (name: string): Integration => {
     const found = config.integrations.get(name);
@@ -77,28 +99,11 @@ export function createAgent(deps: AgentDeps): Agent {
     return found;
   };
 
-  const poolFor = async (target: Integration) => {
-    const started = performance.now();
-    try {
-      const connection = await resolveConnection(target, { runner, workflows: config.workflows, appEnv: deps.appEnv, masker });
-      logger.info(
-        { event: 'credentials.resolve', integration: target.name, workflow: target.fetchCredentialsDynamically?.workflow, outcome: 'ok', durationMs: Math.round(performance.now() - started) },
-        'resolved credentials',
-      );
-      return pools.poolFor(target.name, connection);
-    } catch (error) {
-      logger.warn(
-        { event: 'credentials.resolve', integration: target.name, outcome: 'error', stage: stageOf(error), code: (error as CredflowError).code, durationMs: Math.round(performance.now() - started) },
-        'could not resolve credentials',
-      );
-      throw error;
-    }
-  };
-
   return {
     config,
     masker,
     logger,
+    metrics,
     listIntegrations: () =>
       [...config.integrations.values()].map((i) => ({
         name: i.name,
@@ -123,17 +128,19 @@ export function createAgent(deps: AgentDeps): Agent {
       };
     },
     async previewWorkflow(name, options = {}) {
-      const run = await runner.run(workflow(name), { params: options.params ?? {} });
+      const profile = options.profile ?? deps.settings.defaultProfile;
+      const run = await runner.run(workflow(name), { params: options.params ?? {}, context: { profile } });
       const preview = toPreview(run, options.reveal === true);
       logger.info({ event: 'workflow.preview', workflow: name, reveal: options.reveal === true }, 'workflow preview');
       return preview;
     },
-    async testIntegration(name) {
+    async testIntegration(name, options = {}) {
       const target = integration(name);
       const started = performance.now();
+      let profile = options.profile ?? deps.settings.defaultProfile;
       try {
-        const pool = await poolFor(target);
-        await runQuery(pool, name, 'SELECT 1', [], masker);
+        profile = resolver.profileFor(target, options.profile);
+        await queryIntegration(queryDeps, target, profile, 'SELECT 1', []);
       } catch (error) {
         if (error instanceof CredflowError) {
           const stage = stageOf(error) ?? 'internal';
@@ -144,20 +151,36 @@ export function createAgent(deps: AgentDeps): Agent {
       const stages = target.fetchCredentialsDynamically?.enabled
         ? ['workflow', 'template', 'validation', 'connect', 'auth', 'query']
         : ['template', 'validation', 'connect', 'auth', 'query'];
-      return { ok: true, integration: name, durationMs: Math.round(performance.now() - started), stages };
+      return { ok: true, integration: name, profile, durationMs: Math.round(performance.now() - started), stages };
     },
-    async query(name, sql, params = []) {
+    async query(name, sql, params = [], options = {}) {
       const target = integration(name);
       const started = performance.now();
-      const pool = await poolFor(target);
+      const observe = (outcome: string) => metrics.queries.observe({ integration: name, outcome }, (performance.now() - started) / 1000);
       try {
-        const result = await runQuery(pool, name, sql, params, masker);
-        logger.info({ event: 'query', integration: name, outcome: 'ok', rowCount: result.rowCount, durationMs: Math.round(performance.now() - started) }, 'query');
+        const result = await queryIntegration(queryDeps, target, options.profile, sql, params);
+        observe('ok');
+        logger.debug({ event: 'query', integration: name, outcome: 'ok', rowCount: result.rowCount, durationMs: Math.round(performance.now() - started) }, 'query');
         return result;
       } catch (error) {
-        logger.info({ event: 'query', integration: name, outcome: 'error', code: (error as CredflowError).code, durationMs: Math.round(performance.now() - started) }, 'query failed');
+        const code = error instanceof CredflowError ? error.code : 'INTERNAL';
+        observe(code);
+        logger.info({ event: 'query', integration: name, outcome: 'error', code, durationMs: Math.round(performance.now() - started) }, 'query failed');
         throw error;
       }
+    },
+    invalidate(name) {
+      const target = integration(name);
+      const droppedResponses = resolver.invalidate(target);
+      const drainedPools = pools.drop(name);
+      logger.info({ event: 'credentials.invalidate', integration: name, droppedResponses, drainedPools }, 'invalidated cached credentials');
+      return { integration: name, droppedResponses, drainedPools };
+    },
+    status(name, options = {}) {
+      const target = integration(name);
+      const base = resolver.status(target, options.profile);
+      const pool = pools.stats().find((p) => p.integration === name && p.profile === base.profile);
+      return { ...base, pools: { total: pool?.total ?? 0, idle: pool?.idle ?? 0, waiting: pool?.waiting ?? 0 } };
     },
     async close() {
       await pools.close();

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { previewSteps, WorkflowRunError } from '../workflows/index.js';
+import { callAgent } from './agent-client.js';
 import { withAgent, type GlobalOptions } from './context.js';
 import { formatTable } from './format-table.js';
 import { collectKeyValue, collectList } from './parse-param.js';
@@ -47,11 +48,12 @@ export function registerWorkflows(program: Command, globals: Globals): void {
     .argument('<name>', 'workflow name')
     .option('--param <key=value>', 'a param over the workflow defaults (repeatable; JSON values allowed)', collectKeyValue, {})
     .option('--reveal', 'show secret values unmasked', false)
-    .action(async (name: string, opts: { param: Record<string, unknown>; reveal: boolean }, cmd: Command) => {
+    .option('--profile <name>', 'profile the workflow sees as context.profile (default: CREDFLOW_DEFAULT_PROFILE or "default")')
+    .action(async (name: string, opts: { param: Record<string, unknown>; reveal: boolean; profile?: string }, cmd: Command) => {
       const g = globals(cmd);
       await withAgent(g, async (agent) => {
         try {
-          const preview = await agent.previewWorkflow(name, { params: opts.param, reveal: opts.reveal });
+          const preview = await agent.previewWorkflow(name, { params: opts.param, reveal: opts.reveal, ...(opts.profile ? { profile: opts.profile } : {}) });
           if (g.json) {
             printJson(preview);
             return;
@@ -92,14 +94,46 @@ export function registerIntegrations(program: Command, globals: Globals): void {
     .command('test')
     .description('resolve an integration and run SELECT 1; on failure, says which stage failed')
     .argument('<name>', 'integration name')
-    .action(async (name: string, _opts, cmd: Command) => {
+    .option('--profile <name>', 'profile to resolve (default: CREDFLOW_DEFAULT_PROFILE or "default")')
+    .action(async (name: string, opts: { profile?: string }, cmd: Command) => {
       const g = globals(cmd);
       await withAgent(g, async (agent) => {
-        const result = await agent.testIntegration(name);
+        const result = await agent.testIntegration(name, opts.profile ? { profile: opts.profile } : {});
         if (g.json) printJson(result);
-        else printLine(`ok: ${name} (${result.stages.join(' → ')}) in ${result.durationMs} ms`);
+        else printLine(`ok: ${name} [${result.profile}] (${result.stages.join(' → ')}) in ${result.durationMs} ms`);
       });
     });
+  const remote = (command: Command) =>
+    command
+      .option('--url <url>', 'the running agent (default: CREDFLOW_URL, or the agent npm start runs in --dir)')
+      .option('--token <token>', 'API token (default: CREDFLOW_TOKEN, or the first of CREDFLOW_API_TOKENS)');
+  remote(
+    integrations
+      .command('invalidate')
+      .description("make a running agent drop the integration's cached credentials and drain its pools")
+      .argument('<name>', 'integration name'),
+  ).action(async (name: string, opts: { url?: string; token?: string }, cmd: Command) => {
+    const g = globals(cmd);
+    const result = (await callAgent({ ...opts, dir: g.dir }, 'POST', `/api/v1/integrations/${encodeURIComponent(name)}/invalidate`)) as {
+      droppedResponses: number;
+      drainedPools: number;
+    };
+    if (g.json) printJson(result);
+    else printLine(`ok: ${name}: dropped ${result.droppedResponses} cached response(s), draining ${result.drainedPools} pool(s)`);
+  });
+  remote(
+    integrations
+      .command('status')
+      .description("show a running agent's cache and pool state for an integration (never a secret)")
+      .argument('<name>', 'integration name')
+      .option('--profile <name>', 'profile (default: the agent\'s default profile)'),
+  ).action(async (name: string, opts: { url?: string; token?: string; profile?: string }, cmd: Command) => {
+    const g = globals(cmd);
+    const query = opts.profile ? `?profile=${encodeURIComponent(opts.profile)}` : '';
+    const status = (await callAgent({ ...opts, dir: g.dir }, 'GET', `/api/v1/integrations/${encodeURIComponent(name)}/status${query}`)) as Record<string, unknown>;
+    if (g.json) printJson(status);
+    else printLine(formatTable(['field', 'value'], Object.entries(status).map(([field, value]) => ({ field, value }))));
+  });
 }
 
 export function registerQuery(program: Command, globals: Globals): void {
@@ -109,10 +143,11 @@ export function registerQuery(program: Command, globals: Globals): void {
     .argument('<integration>', 'integration name')
     .argument('<sql>', 'SQL text; use $1, $2, ... for parameters')
     .option('--param <value>', 'a query parameter, in order: $1, $2, ... (repeatable)', collectList, [])
-    .action(async (integration: string, sql: string, opts: { param: string[] }, cmd: Command) => {
+    .option('--profile <name>', 'profile to resolve (default: CREDFLOW_DEFAULT_PROFILE or "default")')
+    .action(async (integration: string, sql: string, opts: { param: string[]; profile?: string }, cmd: Command) => {
       const g = globals(cmd);
       await withAgent(g, async (agent) => {
-        const result = await agent.query(integration, sql, opts.param);
+        const result = await agent.query(integration, sql, opts.param, opts.profile ? { profile: opts.profile } : {});
         if (g.json) {
           printJson(result);
           return;

@@ -16,6 +16,14 @@ export const agentSettingsSchema = z.object({
   CREDFLOW_MAX_RESPONSE_BYTES: intFrom(256 * 1024, 2, 16 * 1024 * 1024),
   CREDFLOW_POOL_MAX: intFrom(10, 1, 1000),
   CREDFLOW_CONNECT_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
+  CREDFLOW_CACHE_TTL_SECONDS: intFrom(300, 0, 7 * 24 * 3600),
+  CREDFLOW_MAX_STALE_SECONDS: intFrom(600, 0, 7 * 24 * 3600),
+  CREDFLOW_CACHE_MAX_ENTRIES: intFrom(1000, 1, 1_000_000),
+  CREDFLOW_AUTH_RETRIES: intFrom(2, 0, 10),
+  CREDFLOW_DEFAULT_PROFILE: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'must be letters, digits, "_", "." or "-"' })
+    .default('default'),
 });
 
 export interface SandboxLimits {
@@ -33,6 +41,9 @@ export interface AgentSettings {
   sandbox: SandboxLimits;
   poolMax: number;
   connectTimeoutMs: number;
+  cache: { ttlSeconds: number; maxStaleSeconds: number; maxEntries: number };
+  authRetries: number;
+  defaultProfile: string;
 }
 
 /** Parses the environment; a bad value is a CONFIG_INVALID error naming the variable. */
@@ -58,6 +69,13 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
     },
     poolMax: s.CREDFLOW_POOL_MAX,
     connectTimeoutMs: s.CREDFLOW_CONNECT_TIMEOUT_MS,
+    cache: {
+      ttlSeconds: s.CREDFLOW_CACHE_TTL_SECONDS,
+      maxStaleSeconds: s.CREDFLOW_MAX_STALE_SECONDS,
+      maxEntries: s.CREDFLOW_CACHE_MAX_ENTRIES,
+    },
+    authRetries: s.CREDFLOW_AUTH_RETRIES,
+    defaultProfile: s.CREDFLOW_DEFAULT_PROFILE,
   };
 }
 

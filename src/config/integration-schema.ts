@@ -36,13 +36,34 @@ export const connectionSchema = z
     { message: 'give either connectionString or host/port/database/user/password, not both' },
   );
 
+const paramsSchema = z.record(z.string(), z.unknown());
+
+export const profileNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'must be letters, digits, "_", "." or "-" (at most 64)' });
+
 export const fetchCredentialsSchema = z.strictObject({
   enabled: z.boolean(),
   workflow: configNameSchema.describe('name of a workflow in workflows/'),
-  params: z
-    .record(z.string(), z.unknown())
+  params: paramsSchema.optional().describe("overrides for the workflow's default params"),
+  profiles: z
+    .record(profileNameSchema, z.strictObject({ params: paramsSchema.optional() }))
     .optional()
-    .describe("overrides for the workflow's default params"),
+    .describe('per-profile params laid over params (e.g. a different secret name for staging); when set, only these profiles are accepted'),
+  cacheTtlSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .optional()
+    .describe('how long a workflow response is reused (0: run the workflow every time); capped by the response\'s own expiresAt/ttlSeconds'),
+  maxStaleSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .optional()
+    .describe('how long past expiry the last good response may be served while refreshing fails'),
 });
 
 export const integrationSchema = z.strictObject({

@@ -1,4 +1,10 @@
-export { resolveConnection, stageOf } from './resolve-connection.js';
-export type { ResolveDeps, ResolveOptions, ResolveStage } from './resolve-connection.js';
+export { createResolver } from './create-resolver.js';
+export type { IntegrationStatus, Resolved, Resolver, ResolverDeps } from './create-resolver.js';
+export { CredentialCache } from './credential-cache.js';
+export type { CacheEntry, CacheEvent, CacheOptions, CacheOutcome, Loaded, Loader } from './credential-cache.js';
+export { renderConnection, stageOf } from './resolve-connection.js';
+export type { ResolveStage } from './resolve-connection.js';
 export { parseResolvedConnection } from './resolved-connection.js';
 export type { ResolvedConnection } from './resolved-connection.js';
+export { responseTtlMs } from './response-ttl.js';
+export { neededPathsByWorkflow, pruneResponse } from './prune-response.js';

@@ -1,25 +1,13 @@
-import type { Integration, Workflow } from '../config/index.js';
+import type { Integration } from '../config/index.js';
 import { formatPath } from '../config/index.js';
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
-import type { WorkflowRunner } from '../workflows/index.js';
 import { parseResolvedConnection, type ResolvedConnection } from './resolved-connection.js';
 
-export type ResolveStage = 'workflow' | 'template' | 'validation';
-
-export interface ResolveDeps {
-  runner: WorkflowRunner;
-  workflows: ReadonlyMap<string, Workflow>;
-  appEnv: Record<string, string>;
-  masker: SecretMasker;
-}
-
-export interface ResolveOptions {
-  profile?: string;
-}
+export type ResolveStage = 'workflow' | 'template' | 'validation' | 'connect' | 'auth' | 'query';
 
 /** Which stage failed, for `integrations test` and the logs. */
-export function stageOf(error: unknown): ResolveStage | 'connect' | 'auth' | 'query' | undefined {
+export function stageOf(error: unknown): ResolveStage | undefined {
   if (!(error instanceof CredflowError)) return undefined;
   switch (error.code) {
     case 'WORKFLOW_FAILED':
@@ -27,6 +15,7 @@ export function stageOf(error: unknown): ResolveStage | 'connect' | 'auth' | 'qu
     case 'WORKFLOW_RESPONSE_INVALID':
     case 'WORKFLOW_NOT_FOUND':
     case 'SECRET_STORE_FAILED':
+    case 'CREDENTIALS_UNAVAILABLE':
       return 'workflow';
     case 'TEMPLATE_MISSING_VALUE':
     case 'TEMPLATE_INVALID':
@@ -45,30 +34,11 @@ export function stageOf(error: unknown): ResolveStage | 'connect' | 'auth' | 'qu
 }
 
 /**
- * Resolves an integration: runs its workflow when it fetches credentials dynamically, renders the
- * connection templates and validates the result. The password and connection string are registered
- * with the masker before anything else can print them.
+ * Renders an integration's connection templates against a context (`<workflow>.response`,
+ * `credentials.response`, `Env`) and validates the result. The password and connection string are
+ * registered with the masker before anything else can print them.
  */
-export async function resolveConnection(
-  integration: Integration,
-  deps: ResolveDeps,
-  options: ResolveOptions = {},
-): Promise<ResolvedConnection> {
-  const context: Record<string, unknown> = { Env: deps.appEnv };
-  const dynamic = integration.fetchCredentialsDynamically;
-  if (dynamic?.enabled) {
-    const workflow = deps.workflows.get(dynamic.workflow);
-    if (!workflow) {
-      throw new CredflowError('WORKFLOW_NOT_FOUND', `integration "${integration.name}": workflow "${dynamic.workflow}" does not exist`);
-    }
-    const run = await deps.runner.run(workflow, {
-      params: dynamic.params ?? {},
-      context: { integration: integration.name, ...(options.profile ? { profile: options.profile } : {}) },
-    });
-    deps.masker.addSecretsIn(run.response);
-    context[workflow.name] = { response: run.response };
-    context.credentials = { response: run.response };
-  }
+export function renderConnection(integration: Integration, context: Record<string, unknown>, masker: SecretMasker): ResolvedConnection {
   const rendered = integration.templates.render(context);
   const parsed = parseResolvedConnection(rendered);
   if (!parsed.success) {
@@ -79,10 +49,10 @@ export async function resolveConnection(
     });
   }
   const connection = parsed.data;
-  if ('password' in connection && connection.password) deps.masker.add(connection.password);
+  if ('password' in connection && connection.password) masker.add(connection.password);
   if ('connectionString' in connection) {
-    deps.masker.add(connection.connectionString);
-    deps.masker.addSecretsIn({ connectionString: connection.connectionString });
+    masker.add(connection.connectionString);
+    masker.addSecretsIn({ connectionString: connection.connectionString });
   }
   return connection;
 }

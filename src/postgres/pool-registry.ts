@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { ResolvedConnection } from '../credentials/index.js';
+import type { PoolStats } from '../metrics/index.js';
 
 export interface PoolRegistryOptions {
   logger: Logger;
@@ -11,35 +11,40 @@ export interface PoolRegistryOptions {
 }
 
 interface Entry {
-  key: string;
+  integration: string;
+  profile: string;
+  /** Hash of the resolved connection; the registry never keys anything by a password. */
+  connectionKey: string;
   pool: pg.Pool;
 }
 
 export interface PoolRegistry {
-  /** The pool for these credentials; a pool built on older credentials of the integration is drained. */
-  poolFor(integration: string, connection: ResolvedConnection): pg.Pool;
-  size(integration: string): number;
+  /** The pool for these credentials; a pool built on older credentials of the same integration and profile is drained. */
+  poolFor(integration: string, profile: string, connectionKey: string, connection: ResolvedConnection): pg.Pool;
+  /** Drains every pool of an integration (all profiles); running queries finish first. */
+  drop(integration: string): number;
+  stats(): PoolStats[];
   close(): Promise<void>;
 }
 
 /**
- * One pg.Pool per integration and set of resolved credentials. The key is a hash of the connection,
- * so the registry never holds a password as a map key. When credentials change, the old pool ends
- * gracefully: checked-out clients finish their queries, then disconnect.
+ * One pg.Pool per integration, profile and set of resolved credentials. When credentials change,
+ * the old pool ends gracefully: checked-out clients finish their queries, then disconnect.
  */
 export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
   const entries = new Map<string, Entry>();
+  const idOf = (integration: string, profile: string) => `${integration}\u0000${profile}`;
 
-  const retire = (integration: string, entry: Entry): void => {
-    options.logger.info({ event: 'pool.retire', integration }, 'draining pool built on replaced credentials');
+  const retire = (entry: Entry, why: string): void => {
+    options.logger.info({ event: 'pool.retire', integration: entry.integration, profile: entry.profile, reason: why }, 'draining pool');
     entry.pool.end().catch(() => undefined);
   };
 
   return {
-    poolFor(integration, connection) {
-      const key = createHash('sha256').update(JSON.stringify(connection)).digest('hex');
-      const current = entries.get(integration);
-      if (current?.key === key) return current.pool;
+    poolFor(integration, profile, connectionKey, connection) {
+      const id = idOf(integration, profile);
+      const current = entries.get(id);
+      if (current?.connectionKey === connectionKey) return current.pool;
       const pool = new pg.Pool({
         ...connection,
         max: options.max,
@@ -49,15 +54,31 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
       });
       // An idle client losing its server (restart, terminated backend) must not crash the agent.
       pool.on('error', (error) => {
-        options.logger.warn({ event: 'pool.idle_error', integration, code: (error as { code?: string }).code }, 'idle database connection failed');
+        options.logger.warn({ event: 'pool.idle_error', integration, profile, code: (error as { code?: string }).code }, 'idle database connection failed');
       });
-      entries.set(integration, { key, pool });
-      if (current) retire(integration, current);
-      options.logger.info({ event: 'pool.create', integration }, 'created connection pool');
+      entries.set(id, { integration, profile, connectionKey, pool });
+      if (current) retire(current, 'credentials replaced');
+      options.logger.info({ event: 'pool.create', integration, profile }, 'created connection pool');
       return pool;
     },
-    size(integration) {
-      return entries.get(integration)?.pool.totalCount ?? 0;
+    drop(integration) {
+      let dropped = 0;
+      for (const [id, entry] of entries) {
+        if (entry.integration !== integration) continue;
+        entries.delete(id);
+        retire(entry, 'invalidated');
+        dropped += 1;
+      }
+      return dropped;
+    },
+    stats() {
+      return [...entries.values()].map((e) => ({
+        integration: e.integration,
+        profile: e.profile,
+        total: e.pool.totalCount,
+        idle: e.pool.idleCount,
+        waiting: e.pool.waitingCount,
+      }));
     },
     async close() {
       const all = [...entries.values()];

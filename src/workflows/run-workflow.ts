@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { SandboxLimits, Workflow } from '../config/index.js';
 import { CredflowError } from '../errors.js';
+import type { Metrics } from '../metrics/index.js';
 import { SecretMasker } from '../masking/index.js';
 import { BridgeError, runInSandbox, type BridgeHandler, type StepResult } from '../sandbox/index.js';
 import { getSecretValueRequestSchema, SecretStoreError, type SecretsGateway } from '../secrets/index.js';
@@ -13,6 +14,7 @@ export interface WorkflowRunnerDeps {
   appEnv: Record<string, string>;
   limits: SandboxLimits;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 export interface RunWorkflowOptions {
@@ -51,7 +53,7 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
       const started = performance.now();
       const masker = new SecretMasker(deps.masker);
       const limits: SandboxLimits = { ...deps.limits, ...workflow.limits };
-      const bridge = createBridge(deps.secrets, masker);
+      const bridge = createBridge(deps.secrets, masker, deps.metrics);
       const input = {
         params: { ...workflow.params, ...options.params },
         env: deps.appEnv,
@@ -60,12 +62,17 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
       try {
         const result = await runInSandbox({ workflow: workflow.name, steps: workflow.steps, input, limits, bridge });
         const durationMs = Math.round(performance.now() - started);
+        deps.metrics?.workflowRuns.observe({ workflow: workflow.name, outcome: 'ok' }, durationMs / 1000);
         deps.logger.info({ event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'ok', durationMs }, 'workflow run');
         return { workflow: workflow.name, response: result.response, steps: result.steps, durationMs, masker };
       } catch (error) {
         const durationMs = Math.round(performance.now() - started);
         const failure =
           error instanceof CredflowError ? error : new CredflowError('WORKFLOW_FAILED', `workflow "${workflow.name}" failed`, { cause: error });
+        deps.metrics?.workflowRuns.observe(
+          { workflow: workflow.name, outcome: failure.code === 'WORKFLOW_TIMEOUT' ? 'timeout' : 'error' },
+          (performance.now() - started) / 1000,
+        );
         deps.logger.warn(
           { event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'error', code: failure.code, durationMs, error: masker.mask(failure.message) },
           'workflow run failed',
@@ -78,7 +85,7 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
 }
 
 /** The host side of `aws.secretsManager.getSecretValue`: validate, call, remember what must be masked. */
-function createBridge(secrets: SecretsGateway, masker: SecretMasker): BridgeHandler {
+function createBridge(secrets: SecretsGateway, masker: SecretMasker, metrics: Metrics | undefined): BridgeHandler {
   return async (method, args) => {
     if (method !== 'secretsManager.getSecretValue') throw new BridgeError('TypeError', `unknown bridge method ${method}`);
     const parsed = getSecretValueRequestSchema.safeParse(args);
@@ -90,8 +97,12 @@ function createBridge(secrets: SecretsGateway, masker: SecretMasker): BridgeHand
       masker.add(parsed.data.credentials.secretAccessKey);
       if (parsed.data.credentials.sessionToken) masker.add(parsed.data.credentials.sessionToken);
     }
+    const started = performance.now();
+    const observe = (outcome: string) =>
+      metrics?.secretStoreCalls.observe({ operation: 'GetSecretValue', outcome }, (performance.now() - started) / 1000);
     try {
       const value = await secrets.getSecretValue(parsed.data);
+      observe('ok');
       if (value.SecretString !== undefined) {
         masker.add(value.SecretString);
         masker.addSecretsIn(tryParseJson(value.SecretString));
@@ -99,6 +110,7 @@ function createBridge(secrets: SecretsGateway, masker: SecretMasker): BridgeHand
       if (value.SecretBinary !== undefined) masker.add(value.SecretBinary);
       return value;
     } catch (error) {
+      observe(error instanceof SecretStoreError ? error.name : 'Error');
       if (error instanceof SecretStoreError) throw new BridgeError(error.name, masker.mask(error.message));
       throw new BridgeError('Error', 'getSecretValue failed');
     }

@@ -265,7 +265,7 @@ describe('the credflow CLI, run as a separate process', () => {
     it('exits 0 and names the stages it went through', async () => {
       const run = await cli('integrations', 'test', 'widgets-db', '--dir', dir);
       expect(run.code).toBe(0);
-      expect(run.stdout).toMatch(/^ok: widgets-db \(workflow → template → validation → connect → auth → query\)/);
+      expect(run.stdout).toMatch(/^ok: widgets-db \[default\] \(workflow → template → validation → connect → auth → query\)/);
     });
 
     it('exits 1 at the auth stage when the secret holds a wrong password, and prints neither password', async () => {

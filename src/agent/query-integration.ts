@@ -1,0 +1,68 @@
+import type { Integration } from '../config/index.js';
+import type { Resolved, Resolver } from '../credentials/index.js';
+import { CredflowError } from '../errors.js';
+import type { SecretMasker } from '../masking/index.js';
+import type { Metrics } from '../metrics/index.js';
+import { runQuery, type PoolRegistry, type QueryResult } from '../postgres/index.js';
+
+export interface QueryDeps {
+  resolver: Resolver;
+  pools: PoolRegistry;
+  masker: SecretMasker;
+  metrics: Metrics;
+  /** How many times an authentication failure may trigger fresh credentials and a retry. */
+  authRetries: number;
+}
+
+/** The server ended the session (admin shutdown, crash recovery, cannot connect now); PostgreSQL rolled the statement back. */
+const sessionEndedCodes = new Set(['57P01', '57P02', '57P03']);
+
+const sqlstateOf = (error: unknown) =>
+  error instanceof CredflowError && typeof error.details?.sqlstate === 'string' ? error.details.sqlstate : undefined;
+
+/**
+ * Runs a query through an integration's current pool. When the database refuses the credentials
+ * (28P01, 28000), the credentials are fetched again (single-flight), a pool is built on them and the
+ * query retried, a bounded number of times; if the secret store still returns the refused
+ * credentials, the auth failure is reported instead of looping. A statement cut off because the
+ * server ended the session is retried once on a fresh connection.
+ */
+export async function queryIntegration(
+  deps: QueryDeps,
+  integration: Integration,
+  profile: string | undefined,
+  sql: string,
+  params: readonly unknown[],
+): Promise<QueryResult> {
+  let resolved: Resolved = await deps.resolver.resolve(integration, profile);
+  let authRetries = 0;
+  let sessionRetried = false;
+  for (;;) {
+    const pool = deps.pools.poolFor(integration.name, resolved.profile, resolved.connectionKey, resolved.connection);
+    try {
+      return await runQuery(pool, integration.name, sql, params, deps.masker);
+    } catch (error) {
+      const code = error instanceof CredflowError ? error.code : undefined;
+      if (code === 'DB_AUTH_FAILED' && integration.fetchCredentialsDynamically?.enabled && authRetries < deps.authRetries) {
+        authRetries += 1;
+        deps.metrics.authRetries.inc({ integration: integration.name });
+        const fresh = await deps.resolver.reloadAfterAuthFailure(integration, resolved);
+        if (fresh.connectionKey === resolved.connectionKey) {
+          throw new CredflowError(
+            'DB_AUTH_FAILED',
+            `${(error as CredflowError).message} (fetched the credentials again: the secret store still returns the ones the database refused)`,
+            { details: (error as CredflowError).details, cause: error },
+          );
+        }
+        resolved = fresh;
+        continue;
+      }
+      const sqlstate = sqlstateOf(error);
+      if (!sessionRetried && sqlstate && sessionEndedCodes.has(sqlstate)) {
+        sessionRetried = true;
+        continue;
+      }
+      throw error;
+    }
+  }
+}

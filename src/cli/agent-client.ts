@@ -1,0 +1,40 @@
+import path from 'node:path';
+import { readEmbeddedState } from '../embedded/embedded-state.js';
+import { CredflowError, errorCodes, type ErrorCode } from '../errors.js';
+
+export interface RemoteOptions {
+  url?: string;
+  token?: string;
+  dir: string;
+}
+
+/**
+ * Calls a running agent's HTTP API, for commands that act on its state (its cache and pools live in
+ * that process). The URL comes from --url, CREDFLOW_URL, or the embedded agent started by `npm start`
+ * in the same folder; the token from --token, CREDFLOW_TOKEN or the first of CREDFLOW_API_TOKENS.
+ */
+export async function callAgent(options: RemoteOptions, method: 'GET' | 'POST', route: string): Promise<unknown> {
+  const url = options.url ?? process.env.CREDFLOW_URL ?? (await readEmbeddedState(path.resolve(options.dir)))?.agentUrl;
+  if (!url) {
+    throw new CredflowError('BAD_REQUEST', 'no running agent to talk to: pass --url (or set CREDFLOW_URL), or start one with npm start in this folder');
+  }
+  const token = options.token ?? process.env.CREDFLOW_TOKEN ?? process.env.CREDFLOW_API_TOKENS?.split(',')[0]?.trim();
+  if (!token) throw new CredflowError('UNAUTHORIZED', 'no API token: pass --token or set CREDFLOW_TOKEN');
+  let response: Response;
+  try {
+    response = await fetch(new URL(route, url), {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+      ...(method === 'POST' ? { body: '{}' } : {}),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    throw new CredflowError('BAD_REQUEST', `cannot reach the agent at ${url}: ${(error as Error).message}`);
+  }
+  const body = (await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined;
+  if (!response.ok) {
+    const code = (body?.error?.code && body.error.code in errorCodes ? body.error.code : 'INTERNAL') as ErrorCode;
+    throw new CredflowError(code, body?.error?.message ?? `the agent answered HTTP ${response.status}`, body?.error?.details ? { details: body.error.details } : {});
+  }
+  return body;
+}

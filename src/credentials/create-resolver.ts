@@ -1,0 +1,229 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AgentSettings, Integration, LoadedConfig } from '../config/index.js';
+import { CredflowError } from '../errors.js';
+import type { SecretMasker } from '../masking/index.js';
+import type { Metrics } from '../metrics/index.js';
+import type { WorkflowRunner } from '../workflows/index.js';
+import { CredentialCache, type CacheEntry, type CacheOutcome, type Loader } from './credential-cache.js';
+import { neededPathsByWorkflow, pruneResponse } from './prune-response.js';
+import { renderConnection, stageOf } from './resolve-connection.js';
+import type { ResolvedConnection } from './resolved-connection.js';
+import { responseTtlMs } from './response-ttl.js';
+
+export interface ResolverDeps {
+  config: LoadedConfig;
+  settings: Pick<AgentSettings, 'cache' | 'defaultProfile'>;
+  runner: WorkflowRunner;
+  appEnv: Record<string, string>;
+  masker: SecretMasker;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+export interface Resolved {
+  integration: string;
+  profile: string;
+  connection: ResolvedConnection;
+  /** A hash of the connection: equal keys mean equal credentials. */
+  connectionKey: string;
+  /** The cache generation the connection came from (0 for integrations without a workflow). */
+  generation: number;
+  outcome: CacheOutcome | 'static';
+}
+
+export interface IntegrationStatus {
+  integration: string;
+  profile: string;
+  workflow: string | undefined;
+  cached: boolean;
+  refreshing: boolean;
+  fetchedAt: string | undefined;
+  ageSeconds: number | undefined;
+  expiresAt: string | undefined;
+  staleUntil: string | undefined;
+  lastRefreshError: { message: string; at: string } | undefined;
+  failingSince: string | undefined;
+}
+
+export interface Resolver {
+  /** The profile a request means: the one given, else the configured default; checked against the integration's profiles. */
+  profileFor(integration: Integration, profile: string | undefined): string;
+  resolve(integration: Integration, profile?: string): Promise<Resolved>;
+  /** After the database refused `failed`: load the credentials again (once for all callers that saw the same value). */
+  reloadAfterAuthFailure(integration: Integration, failed: Resolved): Promise<Resolved>;
+  /** Drops the cached responses of an integration (every profile); returns how many were dropped. */
+  invalidate(integration: Integration): number;
+  status(integration: Integration, profile?: string): IntegrationStatus;
+}
+
+interface Rendered {
+  connection: ResolvedConnection;
+  connectionKey: string;
+}
+
+const hashOf = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
+
+/** JSON with sorted keys, so equal params give equal cache keys. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${stableJson((value as Record<string, unknown>)[key])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * Resolves integrations to connections: runs (or reuses) the workflow response per (workflow,
+ * merged params, profile), renders the templates once per cached response and integration, and
+ * validates the result. One structured log line per resolution.
+ */
+export function createResolver(deps: ResolverDeps): Resolver {
+  const { config, masker, logger, metrics } = deps;
+  const now = deps.now ?? Date.now;
+  const needed = neededPathsByWorkflow(config.integrations.values());
+  const cache = new CredentialCache<unknown>({
+    maxEntries: deps.settings.cache.maxEntries,
+    maxStaleMs: deps.settings.cache.maxStaleSeconds * 1000,
+    now,
+    onEvent: (event) => {
+      if (event.type === 'refresh-error') {
+        logger.warn(
+          { event: 'credentials.refresh', key: describeKey(event.key), background: event.background, outcome: 'error', failingSince: new Date(event.failingSince).toISOString(), error: masker.mask(String((event.error as Error)?.message ?? event.error)) },
+          'refreshing credentials failed',
+        );
+      }
+      if (event.type === 'refresh-ok' || event.type === 'refresh-error') {
+        metrics.refreshes.inc({ workflow: describeKey(event.key).workflow, mode: event.background ? 'background' : 'foreground', outcome: event.type === 'refresh-ok' ? 'ok' : 'error' });
+      }
+    },
+  });
+  const rendered = new WeakMap<CacheEntry<unknown>, Map<string, Rendered>>();
+  const staticConnections = new Map<string, Rendered>();
+
+  const profileFor = (integration: Integration, profile: string | undefined): string => {
+    const chosen = profile ?? deps.settings.defaultProfile;
+    const profiles = integration.fetchCredentialsDynamically?.profiles;
+    if (profiles && !Object.hasOwn(profiles, chosen)) {
+      throw new CredflowError(
+        'PROFILE_NOT_FOUND',
+        `integration "${integration.name}" has no profile "${chosen}" (it has: ${Object.keys(profiles).join(', ')})`,
+        { details: { integration: integration.name, profile: chosen } },
+      );
+    }
+    return chosen;
+  };
+
+  const keyFor = (integration: Integration, profile: string) => {
+    const dynamic = integration.fetchCredentialsDynamically;
+    if (!dynamic?.enabled) return undefined;
+    const workflow = config.workflows.get(dynamic.workflow);
+    if (!workflow) throw new CredflowError('WORKFLOW_NOT_FOUND', `integration "${integration.name}": workflow "${dynamic.workflow}" does not exist`);
+    const params = { ...dynamic.params, ...dynamic.profiles?.[profile]?.params };
+    const key = [workflow.name, profile, stableJson({ ...workflow.params, ...params })].join('\u0000');
+    const ttlSeconds = dynamic.cacheTtlSeconds ?? deps.settings.cache.ttlSeconds;
+    const load: Loader<unknown> = async () => {
+      const run = await deps.runner.run(workflow, { params, context: { integration: integration.name, profile } });
+      masker.addSecretsIn(run.response);
+      return { value: pruneResponse(run.response, needed.get(workflow.name)), ttlMs: responseTtlMs(run.response, ttlSeconds, now()) };
+    };
+    return { key, load, workflow: workflow.name };
+  };
+
+  const render = (integration: Integration, response: unknown, workflow: string | undefined): Rendered => {
+    const context: Record<string, unknown> = { Env: deps.appEnv };
+    if (workflow) {
+      context[workflow] = { response };
+      context.credentials = { response };
+    }
+    const connection = renderConnection(integration, context, masker);
+    return { connection, connectionKey: hashOf(connection) };
+  };
+
+  const renderEntry = (integration: Integration, entry: CacheEntry<unknown>, workflow: string): Rendered => {
+    let perIntegration = rendered.get(entry);
+    if (!perIntegration) rendered.set(entry, (perIntegration = new Map()));
+    let result = perIntegration.get(integration.name);
+    if (!result) perIntegration.set(integration.name, (result = render(integration, entry.value, workflow)));
+    return result;
+  };
+
+  const resolve = async (integration: Integration, requested?: string): Promise<Resolved> => {
+    const started = performance.now();
+    const profile = profileFor(integration, requested);
+    const base = { integration: integration.name, workflow: integration.fetchCredentialsDynamically?.workflow, profile };
+    try {
+      const keyed = keyFor(integration, profile);
+      let result: Resolved;
+      if (!keyed) {
+        let fixed = staticConnections.get(integration.name);
+        if (!fixed) staticConnections.set(integration.name, (fixed = render(integration, undefined, undefined)));
+        result = { integration: integration.name, profile, ...fixed, generation: 0, outcome: 'static' };
+      } else {
+        const { entry, outcome } = await cache.get(keyed.key, keyed.load);
+        result = { integration: integration.name, profile, ...renderEntry(integration, entry, keyed.workflow), generation: entry.generation, outcome };
+      }
+      metrics.cache.inc({ integration: integration.name, result: result.outcome });
+      logger.info({ event: 'credentials.resolve', ...base, cache: result.outcome, outcome: 'ok', durationMs: Math.round(performance.now() - started) }, 'resolved credentials');
+      return result;
+    } catch (error) {
+      logger.warn(
+        { event: 'credentials.resolve', ...base, outcome: 'error', stage: stageOf(error), code: (error as CredflowError).code, durationMs: Math.round(performance.now() - started) },
+        'could not resolve credentials',
+      );
+      throw error;
+    }
+  };
+
+  return {
+    profileFor,
+    resolve,
+    async reloadAfterAuthFailure(integration, failed) {
+      const keyed = keyFor(integration, failed.profile);
+      if (!keyed) return failed;
+      const entry = await cache.reload(keyed.key, failed.generation, keyed.load);
+      return { integration: integration.name, profile: failed.profile, ...renderEntry(integration, entry, keyed.workflow), generation: entry.generation, outcome: 'refresh' };
+    },
+    invalidate(integration) {
+      staticConnections.delete(integration.name);
+      const dynamic = integration.fetchCredentialsDynamically;
+      if (!dynamic?.enabled) return 0;
+      const profiles = new Set([deps.settings.defaultProfile, ...Object.keys(dynamic.profiles ?? {})]);
+      let dropped = 0;
+      for (const profile of profiles) {
+        const keyed = keyFor(integration, profile);
+        if (keyed && cache.invalidate(keyed.key)) dropped += 1;
+      }
+      return dropped;
+    },
+    status(integration, requested) {
+      const profile = profileFor(integration, requested);
+      const keyed = keyFor(integration, profile);
+      const slot = keyed ? cache.status(keyed.key) : undefined;
+      const entry = slot?.entry;
+      const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+      return {
+        integration: integration.name,
+        profile,
+        workflow: keyed?.workflow,
+        cached: entry !== undefined,
+        refreshing: slot?.refreshing ?? false,
+        fetchedAt: iso(entry?.fetchedAt),
+        ageSeconds: entry ? Math.round((now() - entry.fetchedAt) / 100) / 10 : undefined,
+        expiresAt: iso(entry?.expiresAt),
+        staleUntil: iso(entry ? entry.expiresAt + deps.settings.cache.maxStaleSeconds * 1000 : undefined),
+        lastRefreshError: slot?.lastError ? { message: masker.mask(slot.lastError.message), at: new Date(slot.lastError.at).toISOString() } : undefined,
+        failingSince: iso(slot?.failingSince),
+      };
+    },
+  };
+}
+
+function describeKey(key: string): { workflow: string; profile: string } {
+  const [workflow = '', profile = ''] = key.split('\u0000');
+  return { workflow, profile };
+}

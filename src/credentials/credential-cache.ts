@@ -1,0 +1,198 @@
+import { CredflowError, messageOf } from '../errors.js';
+
+/** One cached workflow response. `generation` grows with every successful load of its key. */
+export interface CacheEntry<T> {
+  readonly value: T;
+  readonly generation: number;
+  readonly fetchedAt: number;
+  readonly expiresAt: number;
+  /** The jittered moment after which a use starts a background refresh. */
+  readonly refreshAt: number;
+}
+
+export interface Loaded<T> {
+  value: T;
+  /** How long the value may be used; 0 or less: do not keep it. */
+  ttlMs: number;
+}
+
+export type Loader<T> = () => Promise<Loaded<T>>;
+
+/** How a value was obtained: from the cache, by loading it, or past its expiry because refreshing failed. */
+export type CacheOutcome = 'hit' | 'miss' | 'refresh' | 'stale';
+
+export type CacheEvent =
+  | { type: 'refresh-start'; key: string; background: boolean }
+  | { type: 'refresh-ok'; key: string; background: boolean }
+  | { type: 'refresh-error'; key: string; background: boolean; error: unknown; failingSince: number }
+  | { type: 'evict'; key: string };
+
+export interface CacheOptions {
+  maxEntries: number;
+  /** How long past expiry the last good value may be served while refreshing fails. */
+  maxStaleMs: number;
+  /** Background refresh starts at a random point in [from, to] of the TTL. */
+  refreshWindow?: readonly [number, number];
+  /** After a failed refresh, wait this long (doubling, capped) before trying again. */
+  retryBackoffMs?: readonly [number, number];
+  now?: () => number;
+  random?: () => number;
+  onEvent?: (event: CacheEvent) => void;
+}
+
+export interface SlotStatus<T> {
+  entry: CacheEntry<T> | undefined;
+  refreshing: boolean;
+  lastError: { message: string; at: number } | undefined;
+  failingSince: number | undefined;
+}
+
+interface Slot<T> {
+  entry?: CacheEntry<T>;
+  inflight?: Promise<CacheEntry<T>>;
+  lastError?: { message: string; at: number };
+  lastFailure?: unknown;
+  failingSince?: number;
+  failures: number;
+  nextAttemptAt: number;
+}
+
+/**
+ * Cached values with single-flight loading, jittered refresh ahead of expiry, stale-if-error up to
+ * a bound, and LRU eviction. Concurrent requests for a key share one load and its outcome.
+ */
+export class CredentialCache<T> {
+  private readonly slots = new Map<string, Slot<T>>();
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private generations = 0;
+
+  constructor(private readonly options: CacheOptions) {
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  /** The value for `key`, loading it when missing or expired; see CacheOutcome. */
+  async get(key: string, load: Loader<T>): Promise<{ entry: CacheEntry<T>; outcome: CacheOutcome }> {
+    const slot = this.touch(key);
+    const now = this.now();
+    const entry = slot.entry;
+    if (entry && now < entry.expiresAt) {
+      if (now >= entry.refreshAt && !slot.inflight && now >= slot.nextAttemptAt) {
+        this.load(key, slot, load, true).catch(() => undefined);
+      }
+      return { entry, outcome: 'hit' };
+    }
+    if (entry && now < entry.expiresAt + this.options.maxStaleMs) {
+      // Expired but still within the stale bound: refresh, and fall back to the old value on failure.
+      if (!slot.inflight && now < slot.nextAttemptAt) return { entry, outcome: 'stale' };
+      try {
+        return { entry: await (slot.inflight ?? this.load(key, slot, load, false)), outcome: 'refresh' };
+      } catch {
+        return { entry, outcome: 'stale' };
+      }
+    }
+    if (!entry && !slot.inflight && now < slot.nextAttemptAt && slot.lastFailure !== undefined) {
+      // A cold key that just failed fails fast until its next attempt, so callers do not pile up.
+      throw slot.lastFailure;
+    }
+    try {
+      return { entry: await (slot.inflight ?? this.load(key, slot, load, false)), outcome: entry ? 'refresh' : 'miss' };
+    } catch (error) {
+      if (!entry) throw error;
+      const since = new Date(slot.failingSince ?? now).toISOString();
+      throw new CredflowError(
+        'CREDENTIALS_UNAVAILABLE',
+        `credentials could not be refreshed since ${since} and the last good value is more than ${Math.round(this.options.maxStaleMs / 1000)} s past its expiry: ${messageOf(error)}`,
+        { details: { failingSince: since }, cause: error },
+      );
+    }
+  }
+
+  /**
+   * Loads `key` again unless a newer generation than `staleGeneration` already exists (then that
+   * one is returned): concurrent callers that saw the same failing value share one load.
+   */
+  async reload(key: string, staleGeneration: number, load: Loader<T>): Promise<CacheEntry<T>> {
+    const slot = this.touch(key);
+    if (slot.entry && slot.entry.generation > staleGeneration) return slot.entry;
+    return slot.inflight ?? this.load(key, slot, load, false);
+  }
+
+  invalidate(key: string): boolean {
+    return this.slots.delete(key);
+  }
+
+  status(key: string): SlotStatus<T> {
+    const slot = this.slots.get(key);
+    return {
+      entry: slot?.entry,
+      refreshing: slot?.inflight !== undefined,
+      lastError: slot?.lastError,
+      failingSince: slot?.failingSince,
+    };
+  }
+
+  private touch(key: string): Slot<T> {
+    let slot = this.slots.get(key);
+    if (slot) {
+      // Map order is insertion order: re-inserting marks the key as most recently used.
+      this.slots.delete(key);
+    } else {
+      slot = { failures: 0, nextAttemptAt: 0 };
+    }
+    this.slots.set(key, slot);
+    while (this.slots.size > this.options.maxEntries) {
+      const oldest = this.slots.keys().next().value as string;
+      this.slots.delete(oldest);
+      this.options.onEvent?.({ type: 'evict', key: oldest });
+    }
+    return slot;
+  }
+
+  private load(key: string, slot: Slot<T>, load: Loader<T>, background: boolean): Promise<CacheEntry<T>> {
+    this.options.onEvent?.({ type: 'refresh-start', key, background });
+    const run = (async () => {
+      try {
+        const loaded = await load();
+        const fetchedAt = this.now();
+        const ttl = Math.max(0, loaded.ttlMs);
+        const [from, to] = this.options.refreshWindow ?? [0.75, 0.9];
+        const entry: CacheEntry<T> = {
+          value: loaded.value,
+          generation: ++this.generations,
+          fetchedAt,
+          expiresAt: fetchedAt + ttl,
+          refreshAt: fetchedAt + ttl * (from + (to - from) * this.random()),
+        };
+        // A value with no lifetime serves this request (and those sharing it) only.
+        if (ttl > 0 && this.slots.get(key) === slot) slot.entry = entry;
+        slot.failures = 0;
+        slot.nextAttemptAt = 0;
+        slot.failingSince = undefined;
+        slot.lastError = undefined;
+        slot.lastFailure = undefined;
+        this.options.onEvent?.({ type: 'refresh-ok', key, background });
+        return entry;
+      } catch (error) {
+        const now = this.now();
+        const [base, cap] = this.options.retryBackoffMs ?? [1000, 30_000];
+        slot.failures += 1;
+        slot.nextAttemptAt = now + Math.min(cap, base * 2 ** (slot.failures - 1));
+        slot.failingSince ??= now;
+        slot.lastError = { message: messageOf(error), at: now };
+        slot.lastFailure = error;
+        this.options.onEvent?.({ type: 'refresh-error', key, background, error, failingSince: slot.failingSince });
+        throw error;
+      } finally {
+        slot.inflight = undefined;
+      }
+    })();
+    slot.inflight = run;
+    return run;
+  }
+}

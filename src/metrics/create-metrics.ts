@@ -1,0 +1,105 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface PoolStats {
+  integration: string;
+  profile: string;
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly workflowRuns: Histogram<'workflow' | 'outcome'>;
+  readonly cache: Counter<'integration' | 'result'>;
+  readonly refreshes: Counter<'workflow' | 'mode' | 'outcome'>;
+  readonly secretStoreCalls: Histogram<'operation' | 'outcome'>;
+  readonly queries: Histogram<'integration' | 'outcome'>;
+  readonly authRetries: Counter<'integration'>;
+  /** Pool figures are read at scrape time from this source. */
+  setPoolSource(source: () => PoolStats[]): void;
+}
+
+const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** The agent's Prometheus metrics, in a registry of its own (so several agents can live in one process). */
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'credflow_' });
+  let poolSource: () => PoolStats[] = () => [];
+
+  const workflowRuns = new Histogram({
+    name: 'credflow_workflow_run_duration_seconds',
+    help: 'Workflow runs by workflow and outcome (ok, error, timeout); _count is the number of runs.',
+    labelNames: ['workflow', 'outcome'] as const,
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const cache = new Counter({
+    name: 'credflow_credential_cache_total',
+    help: 'Credential resolutions by integration and cache result (hit, miss, refresh, stale, static).',
+    labelNames: ['integration', 'result'] as const,
+    registers: [registry],
+  });
+  const refreshes = new Counter({
+    name: 'credflow_credential_refreshes_total',
+    help: 'Loads of cached workflow responses, foreground or background (refresh ahead), by outcome.',
+    labelNames: ['workflow', 'mode', 'outcome'] as const,
+    registers: [registry],
+  });
+  const secretStoreCalls = new Histogram({
+    name: 'credflow_secret_store_call_duration_seconds',
+    help: 'Secret store calls by operation and outcome (ok or the AWS error name); _count is the number of calls.',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const queries = new Histogram({
+    name: 'credflow_query_duration_seconds',
+    help: 'Queries by integration and outcome (ok or the error code).',
+    labelNames: ['integration', 'outcome'] as const,
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const authRetries = new Counter({
+    name: 'credflow_auth_failure_retries_total',
+    help: 'Times an authentication failure made the agent fetch credentials again and retry.',
+    labelNames: ['integration'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'credflow_pools',
+    help: 'Open connection pools.',
+    registers: [registry],
+    collect() {
+      this.set(poolSource().length);
+    },
+  });
+  new Gauge({
+    name: 'credflow_pool_connections',
+    help: 'Connections of each pool by state (total, idle) and queued requests (waiting).',
+    labelNames: ['integration', 'profile', 'state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const pool of poolSource()) {
+        for (const state of ['total', 'idle', 'waiting'] as const) {
+          this.inc({ integration: pool.integration, profile: pool.profile, state }, pool[state]);
+        }
+      }
+    },
+  });
+
+  return {
+    registry,
+    workflowRuns,
+    cache,
+    refreshes,
+    secretStoreCalls,
+    queries,
+    authRetries,
+    setPoolSource(source) {
+      poolSource = source;
+    },
+  };
+}
