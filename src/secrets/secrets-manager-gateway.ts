@@ -47,6 +47,8 @@ export function createSecretsGateway(options: SecretsGatewayOptions = {}): Secre
     if (!client) {
       client = new SecretsManagerClient({
         region,
+        // Bound every attempt, so an endpoint that accepts but never answers cannot hold a run.
+        requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         ...(credentials ? { credentials } : {}),
       });
