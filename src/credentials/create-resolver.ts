@@ -129,7 +129,11 @@ export function createResolver(deps: ResolverDeps): Resolver {
     const load: Loader<unknown> = async () => {
       const run = await deps.runner.run(workflow, { params, context: { integration: integration.name, profile } });
       masker.addSecretsIn(run.response);
-      return { value: pruneResponse(run.response, needed.get(workflow.name)), ttlMs: responseTtlMs(run.response, ttlSeconds, now()) };
+      return {
+        value: pruneResponse(run.response, needed.get(workflow.name)),
+        ttlMs: responseTtlMs(run.response, ttlSeconds, now()),
+        maxStaleMs: (dynamic.maxStaleSeconds ?? deps.settings.cache.maxStaleSeconds) * 1000,
+      };
     };
     return { key, load, workflow: workflow.name };
   };
@@ -215,7 +219,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
         fetchedAt: iso(entry?.fetchedAt),
         ageSeconds: entry ? Math.round((now() - entry.fetchedAt) / 100) / 10 : undefined,
         expiresAt: iso(entry?.expiresAt),
-        staleUntil: iso(entry ? entry.expiresAt + deps.settings.cache.maxStaleSeconds * 1000 : undefined),
+        staleUntil: iso(entry?.staleUntil),
         lastRefreshError: slot?.lastError ? { message: masker.mask(slot.lastError.message), at: new Date(slot.lastError.at).toISOString() } : undefined,
         failingSince: iso(slot?.failingSince),
       };

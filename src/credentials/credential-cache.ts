@@ -6,6 +6,8 @@ export interface CacheEntry<T> {
   readonly generation: number;
   readonly fetchedAt: number;
   readonly expiresAt: number;
+  /** Until when the value may still be served while refreshing fails. */
+  readonly staleUntil: number;
   /** The jittered moment after which a use starts a background refresh. */
   readonly refreshAt: number;
 }
@@ -14,6 +16,8 @@ export interface Loaded<T> {
   value: T;
   /** How long the value may be used; 0 or less: do not keep it. */
   ttlMs: number;
+  /** How long past expiry it may be served while refreshing fails (default: the cache's maxStaleMs). */
+  maxStaleMs?: number;
 }
 
 export type Loader<T> = () => Promise<Loaded<T>>;
@@ -29,7 +33,7 @@ export type CacheEvent =
 
 export interface CacheOptions {
   maxEntries: number;
-  /** How long past expiry the last good value may be served while refreshing fails. */
+  /** How long past expiry the last good value may be served while refreshing fails, unless a load says otherwise. */
   maxStaleMs: number;
   /** Background refresh starts at a random point in [from, to] of the TTL. */
   refreshWindow?: readonly [number, number];
@@ -87,7 +91,7 @@ export class CredentialCache<T> {
       }
       return { entry, outcome: 'hit' };
     }
-    if (entry && now < entry.expiresAt + this.options.maxStaleMs) {
+    if (entry && now < entry.staleUntil) {
       // Expired but still within the stale bound: refresh, and fall back to the old value on failure.
       if (!slot.inflight && now < slot.nextAttemptAt) return { entry, outcome: 'stale' };
       try {
@@ -96,20 +100,22 @@ export class CredentialCache<T> {
         return { entry, outcome: 'stale' };
       }
     }
-    if (!entry && !slot.inflight && now < slot.nextAttemptAt && slot.lastFailure !== undefined) {
-      // A cold key that just failed fails fast until its next attempt, so callers do not pile up.
-      throw slot.lastFailure;
+    const unavailable = (error: unknown, last: CacheEntry<T>) => {
+      const since = new Date(slot.failingSince ?? now).toISOString();
+      return new CredflowError(
+        'CREDENTIALS_UNAVAILABLE',
+        `credentials could not be refreshed since ${since}, and the last good value may only be used until ${new Date(last.staleUntil).toISOString()}: ${messageOf(error)}`,
+        { details: { failingSince: since }, cause: error },
+      );
+    };
+    if (!slot.inflight && now < slot.nextAttemptAt && slot.lastFailure !== undefined) {
+      // A key that just failed fails fast until its next attempt, so callers do not pile up.
+      throw entry ? unavailable(slot.lastFailure, entry) : slot.lastFailure;
     }
     try {
       return { entry: await (slot.inflight ?? this.load(key, slot, load, false)), outcome: entry ? 'refresh' : 'miss' };
     } catch (error) {
-      if (!entry) throw error;
-      const since = new Date(slot.failingSince ?? now).toISOString();
-      throw new CredflowError(
-        'CREDENTIALS_UNAVAILABLE',
-        `credentials could not be refreshed since ${since} and the last good value is more than ${Math.round(this.options.maxStaleMs / 1000)} s past its expiry: ${messageOf(error)}`,
-        { details: { failingSince: since }, cause: error },
-      );
+      throw entry ? unavailable(error, entry) : error;
     }
   }
 
@@ -167,10 +173,12 @@ export class CredentialCache<T> {
           generation: ++this.generations,
           fetchedAt,
           expiresAt: fetchedAt + ttl,
+          staleUntil: fetchedAt + ttl + (loaded.maxStaleMs ?? this.options.maxStaleMs),
           refreshAt: fetchedAt + ttl * (from + (to - from) * this.random()),
         };
-        // A value with no lifetime serves this request (and those sharing it) only.
-        if (ttl > 0 && this.slots.get(key) === slot) slot.entry = entry;
+        // A value with no lifetime serves this request (and those sharing it) only, and replaces
+        // whatever was kept before.
+        if (this.slots.get(key) === slot) slot.entry = ttl > 0 ? entry : undefined;
         slot.failures = 0;
         slot.nextAttemptAt = 0;
         slot.failingSince = undefined;

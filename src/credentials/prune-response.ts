@@ -14,8 +14,7 @@ export function neededPathsByWorkflow(integrations: Iterable<Integration>): Map<
     const dynamic = integration.fetchCredentialsDynamically;
     if (!dynamic?.enabled) continue;
     let paths = needed.get(dynamic.workflow) ?? [];
-    for (const path of integration.templates.paths) {
-      const parts = path.split('.');
+    for (const parts of integration.templates.pathParts) {
       if (parts[0] !== dynamic.workflow && parts[0] !== 'credentials') continue;
       const inner = parts.slice(2);
       if (parts[1] !== 'response' || inner.length === 0) paths = 'all';

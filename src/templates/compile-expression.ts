@@ -11,6 +11,8 @@ export interface CompiledExpression {
   readonly text: string;
   /** context paths it reads, e.g. "getSecrets.response.host" */
   readonly paths: string[];
+  /** the same paths as segments (a key may hold a dot: `[db.host]`) */
+  readonly pathParts: string[][];
   evaluate(context: Record<string, unknown>): Resolution;
 }
 
@@ -56,15 +58,16 @@ export function compileExpression(expression: string, where: TemplateLocation): 
   if (mustache.params.length === 0 && !mustache.hash) {
     const parts = contextParts(path, invalid);
     if (parts.length === 0) throw invalid('expected a path such as getSecrets.response.host');
-    return { text, paths: [parts.join('.')], evaluate: (context) => resolvePath(context, parts) };
+    return { text, paths: [parts.join('.')], pathParts: [parts], evaluate: (context) => resolvePath(context, parts) };
   }
 
-  const paths: string[] = [];
-  checkHelperCall(path, mustache.params, mustache.hash, paths, invalid);
+  const pathParts: string[][] = [];
+  checkHelperCall(path, mustache.params, mustache.hash, pathParts, invalid);
   const template = engine.compile(captureProgram(mustache), OPTIONS);
   return {
     text,
-    paths,
+    paths: pathParts.map((parts) => parts.join('.')),
+    pathParts,
     evaluate(context) {
       const box: { value: unknown } = { value: undefined };
       try {
@@ -93,7 +96,7 @@ function checkHelperCall(
   path: hbs.AST.PathExpression,
   params: hbs.AST.Expression[],
   hash: hbs.AST.Hash | undefined,
-  paths: string[],
+  paths: string[][],
   invalid: Invalid,
 ): void {
   const name = path.parts[0];
@@ -105,11 +108,11 @@ function checkHelperCall(
   }
 }
 
-function checkParam(node: hbs.AST.Expression, paths: string[], invalid: Invalid): void {
+function checkParam(node: hbs.AST.Expression, paths: string[][], invalid: Invalid): void {
   switch (node.type) {
     case 'PathExpression': {
       const parts = contextParts(node as hbs.AST.PathExpression, invalid);
-      if (parts.length > 0) paths.push(parts.join('.'));
+      if (parts.length > 0) paths.push(parts);
       return;
     }
     case 'SubExpression': {

@@ -5,6 +5,8 @@ export interface CompiledFields {
   render(context: Record<string, unknown>): Record<string, unknown>;
   /** every context path the fields read, without duplicates */
   readonly paths: string[];
+  /** the same paths as segments (a key may hold a dot) */
+  readonly pathParts: string[][];
 }
 
 type Renderer = (context: Record<string, unknown>) => unknown;
@@ -18,19 +20,20 @@ export function compileFields(
   integration: string,
   prefix = 'connection',
 ): CompiledFields {
-  const paths: string[] = [];
-  const render = compileNode(fields, prefix, integration, paths);
+  const pathParts: string[][] = [];
+  const render = compileNode(fields, prefix, integration, pathParts);
   return {
-    paths: [...new Set(paths)],
+    paths: [...new Set(pathParts.map((parts) => parts.join('.')))],
+    pathParts,
     render: (context) => render(context) as Record<string, unknown>,
   };
 }
 
-function compileNode(value: unknown, field: string, integration: string, paths: string[]): Renderer {
+function compileNode(value: unknown, field: string, integration: string, paths: string[][]): Renderer {
   if (typeof value === 'string') {
     const where = { integration, field };
     const compiled = compileValue(value, where);
-    paths.push(...compiled.paths);
+    paths.push(...compiled.pathParts);
     return compiled.hasTemplates ? (context) => compiled.render(context, where) : () => value;
   }
   if (Array.isArray(value)) {

@@ -9,6 +9,8 @@ export interface CompiledValue {
   readonly hasTemplates: boolean;
   /** context paths the templates read, e.g. "getSecrets.response.host", without duplicates */
   readonly paths: string[];
+  /** the same paths as segments (a key may hold a dot) */
+  readonly pathParts: string[][];
   render(context: Record<string, unknown>, where: TemplateLocation): unknown;
 }
 
@@ -36,14 +38,16 @@ export function compileValue(source: string, where: TemplateLocation): CompiledV
 
   const expressions = segments.filter((segment) => typeof segment !== 'string');
   const paths = [...new Set(expressions.flatMap((expression) => expression.paths))];
+  const pathParts = expressions.flatMap((expression) => expression.pathParts);
   const [only] = expressions;
-  if (only === undefined) return { hasTemplates: false, paths, render: () => source };
+  if (only === undefined) return { hasTemplates: false, paths, pathParts, render: () => source };
   if (segments.length === 1) {
-    return { hasTemplates: true, paths, render: (context, at) => structuredClone(valueOf(only, context, at)) };
+    return { hasTemplates: true, paths, pathParts, render: (context, at) => structuredClone(valueOf(only, context, at)) };
   }
   return {
     hasTemplates: true,
     paths,
+    pathParts,
     render: (context, at) =>
       segments.map((segment) => (typeof segment === 'string' ? segment : textOf(segment, context, at))).join(''),
   };
