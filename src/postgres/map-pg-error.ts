@@ -19,7 +19,8 @@ export function mapPgError(error: unknown, integration: string, masker: SecretMa
   }
   if (phase === 'connect' || (code && connectCodes.has(code)) || !code || !/^[0-9A-Z]{5}$/.test(code)) {
     const why = code && connectCodes.has(code) ? `${code}` : message;
-    return new CredflowError('DB_CONNECT_FAILED', `integration "${integration}": could not connect to the database: ${why}`, {
+    const what = phase === 'connect' ? 'could not connect to the database' : 'lost the connection to the database';
+    return new CredflowError('DB_CONNECT_FAILED', `integration "${integration}": ${what}: ${why}`, {
       details: { integration, ...(code ? { errorCode: code } : {}) },
     });
   }

@@ -26,6 +26,12 @@ export async function runQuery(
     throw mapPgError(error, integration, masker, 'connect');
   }
   let broken: Error | undefined;
+  // pg-pool detaches its own listener while a client is checked out; a server that goes away
+  // mid-query then emits 'error' on the client, which must not become an uncaught exception.
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  client.on('error', onError);
   try {
     const result = await client.query({ text: sql, values: params as unknown[] });
     return {
@@ -36,9 +42,10 @@ export async function runQuery(
   } catch (error) {
     const e = error as { code?: string };
     // A socket error leaves the client unusable; a SQL error does not.
-    if (!e.code || !/^[0-9A-Z]{5}$/.test(e.code)) broken = error as Error;
+    if (!e.code || !/^[0-9A-Z]{5}$/.test(e.code)) broken ??= error as Error;
     throw mapPgError(error, integration, masker, 'query');
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }

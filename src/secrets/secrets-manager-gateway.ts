@@ -92,8 +92,9 @@ function toSecretStoreError(error: unknown): SecretStoreError {
   if (error instanceof SecretStoreError) return error;
   if (error instanceof Error) {
     // The SDK names service errors after the AWS error type; network errors keep Node's code.
+    // Network failures keep Node's code (ECONNRESET, ECONNREFUSED), which the SDK may have renamed.
     const code = (error as NodeJS.ErrnoException).code;
-    const name = error.name === 'Error' && code ? code : error.name;
+    const name = code && /^E[A-Z]+$/.test(code) ? code : error.name;
     const message = error.message || name;
     if (/credential/i.test(message) && error.name === 'CredentialsProviderError') {
       return new SecretStoreError(name, 'no AWS credentials: pass credentials to getSecretValue, or give the agent AWS credentials');
