@@ -86,7 +86,7 @@ export function createAgent(deps: AgentDeps): Agent {
   const pools = createPoolRegistry({ logger, max: deps.settings.poolMax, connectTimeoutMs: deps.settings.connectTimeoutMs });
   metrics.setPoolSource(() => pools.stats());
   const resolver = createResolver({ config, settings: deps.settings, runner, appEnv: deps.appEnv, masker, logger, metrics });
-  const queryDeps = { resolver, pools, masker, metrics, authRetries: deps.settings.authRetries };
+  const queryDeps = { resolver, pools, masker, metrics, authRetries: deps.settings.authRetries, poolMax: deps.settings.poolMax };
 
   const integration = (name: string): Integration => {
     const found = config.integrations.get(name);

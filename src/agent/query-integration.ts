@@ -12,6 +12,8 @@ export interface QueryDeps {
   metrics: Metrics;
   /** How many times an authentication failure may trigger fresh credentials and a retry. */
   authRetries: number;
+  /** The pool size: bounds the retries of statements whose session the server ended. */
+  poolMax: number;
 }
 
 /** The server ended the session (admin shutdown, crash recovery, cannot connect now); PostgreSQL rolled the statement back. */
@@ -25,7 +27,8 @@ const sqlstateOf = (error: unknown) =>
  * (28P01, 28000), the credentials are fetched again (single-flight), a pool is built on them and the
  * query retried, a bounded number of times; if the secret store still returns the refused
  * credentials, the auth failure is reported instead of looping. A statement cut off because the
- * server ended the session is retried once on a fresh connection.
+ * server ended the session is retried on another connection (at most pool size + 1 times, since
+ * each retry discards one dead connection).
  */
 export async function queryIntegration(
   deps: QueryDeps,
@@ -36,9 +39,10 @@ export async function queryIntegration(
 ): Promise<QueryResult> {
   let resolved: Resolved = await deps.resolver.resolve(integration, profile);
   let authRetries = 0;
-  let sessionRetried = false;
+  let sessionRetries = 0;
   for (;;) {
-    const pool = deps.pools.poolFor(integration.name, resolved.profile, resolved.connectionKey, resolved.connection);
+    const pool = deps.pools.poolFor(integration.name, resolved.profile, resolved.connectionKey, resolved.connection, resolved.generation);
+    const attemptStartedAt = Date.now();
     try {
       return await runQuery(pool, integration.name, sql, params, deps.masker);
     } catch (error) {
@@ -46,7 +50,7 @@ export async function queryIntegration(
       if (code === 'DB_AUTH_FAILED' && integration.fetchCredentialsDynamically?.enabled && authRetries < deps.authRetries) {
         authRetries += 1;
         deps.metrics.authRetries.inc({ integration: integration.name });
-        const fresh = await deps.resolver.reloadAfterAuthFailure(integration, resolved);
+        const fresh = await deps.resolver.reloadAfterAuthFailure(integration, resolved, attemptStartedAt);
         if (fresh.connectionKey === resolved.connectionKey) {
           throw new CredflowError(
             'DB_AUTH_FAILED',
@@ -58,8 +62,9 @@ export async function queryIntegration(
         continue;
       }
       const sqlstate = sqlstateOf(error);
-      if (!sessionRetried && sqlstate && sessionEndedCodes.has(sqlstate)) {
-        sessionRetried = true;
+      // Every idle connection of the pool may have been cut at once: each retry discards one.
+      if (sessionRetries <= deps.poolMax && sqlstate && sessionEndedCodes.has(sqlstate)) {
+        sessionRetries += 1;
         continue;
       }
       throw error;

@@ -51,8 +51,11 @@ export interface Resolver {
   /** The profile a request means: the one given, else the configured default; checked against the integration's profiles. */
   profileFor(integration: Integration, profile: string | undefined): string;
   resolve(integration: Integration, profile?: string): Promise<Resolved>;
-  /** After the database refused `failed`: load the credentials again (once for all callers that saw the same value). */
-  reloadAfterAuthFailure(integration: Integration, failed: Resolved): Promise<Resolved>;
+  /**
+   * After the database refused `failed` in an attempt that started at `attemptStartedAt`: load the
+   * credentials again, once for all callers whose attempts started before that load did.
+   */
+  reloadAfterAuthFailure(integration: Integration, failed: Resolved, attemptStartedAt?: number): Promise<Resolved>;
   /** Drops the cached responses of an integration (every profile); returns how many were dropped. */
   invalidate(integration: Integration): number;
   status(integration: Integration, profile?: string): IntegrationStatus;
@@ -186,10 +189,10 @@ export function createResolver(deps: ResolverDeps): Resolver {
   return {
     profileFor,
     resolve,
-    async reloadAfterAuthFailure(integration, failed) {
+    async reloadAfterAuthFailure(integration, failed, attemptStartedAt) {
       const keyed = keyFor(integration, failed.profile);
       if (!keyed) return failed;
-      const entry = await cache.reload(keyed.key, failed.generation, keyed.load);
+      const entry = await cache.reload(keyed.key, failed.generation, keyed.load, attemptStartedAt);
       return { integration: integration.name, profile: failed.profile, ...renderEntry(integration, entry, keyed.workflow), generation: entry.generation, outcome: 'refresh' };
     },
     invalidate(integration) {

@@ -4,6 +4,8 @@ import { CredflowError, messageOf } from '../errors.js';
 export interface CacheEntry<T> {
   readonly value: T;
   readonly generation: number;
+  /** When the load that produced it started (it read the store no earlier than this). */
+  readonly loadStartedAt: number;
   readonly fetchedAt: number;
   readonly expiresAt: number;
   /** Until when the value may still be served while refreshing fails. */
@@ -54,6 +56,7 @@ export interface SlotStatus<T> {
 interface Slot<T> {
   entry?: CacheEntry<T>;
   inflight?: Promise<CacheEntry<T>>;
+  inflightStartedAt?: number;
   lastError?: { message: string; at: number };
   lastFailure?: unknown;
   failingSince?: number;
@@ -120,13 +123,20 @@ export class CredentialCache<T> {
   }
 
   /**
-   * Loads `key` again unless a newer generation than `staleGeneration` already exists (then that
-   * one is returned): concurrent callers that saw the same failing value share one load.
+   * Loads `key` again after `staleGeneration` was found bad. A newer entry, or a load in flight, is
+   * used instead when it started reading the store no earlier than `notBefore` (when the caller
+   * began the attempt that failed), so concurrent callers that saw the same failing value share one
+   * load, and nobody is answered by a load that may have read the store before the change.
    */
-  async reload(key: string, staleGeneration: number, load: Loader<T>): Promise<CacheEntry<T>> {
+  async reload(key: string, staleGeneration: number, load: Loader<T>, notBefore = -Infinity): Promise<CacheEntry<T>> {
     const slot = this.touch(key);
-    if (slot.entry && slot.entry.generation > staleGeneration) return slot.entry;
-    return slot.inflight ?? this.load(key, slot, load, false);
+    for (;;) {
+      if (slot.entry && slot.entry.generation > staleGeneration && slot.entry.loadStartedAt >= notBefore) return slot.entry;
+      if (!slot.inflight) return this.load(key, slot, load, false);
+      if ((slot.inflightStartedAt ?? -Infinity) >= notBefore) return slot.inflight;
+      // A load that started too early: let it finish, then look again.
+      await slot.inflight.catch(() => undefined);
+    }
   }
 
   invalidate(key: string): boolean {
@@ -162,6 +172,7 @@ export class CredentialCache<T> {
 
   private load(key: string, slot: Slot<T>, load: Loader<T>, background: boolean): Promise<CacheEntry<T>> {
     this.options.onEvent?.({ type: 'refresh-start', key, background });
+    const loadStartedAt = this.now();
     const run = (async () => {
       try {
         const loaded = await load();
@@ -171,6 +182,7 @@ export class CredentialCache<T> {
         const entry: CacheEntry<T> = {
           value: loaded.value,
           generation: ++this.generations,
+          loadStartedAt,
           fetchedAt,
           expiresAt: fetchedAt + ttl,
           staleUntil: fetchedAt + ttl + (loaded.maxStaleMs ?? this.options.maxStaleMs),
@@ -198,9 +210,11 @@ export class CredentialCache<T> {
         throw error;
       } finally {
         slot.inflight = undefined;
+        slot.inflightStartedAt = undefined;
       }
     })();
     slot.inflight = run;
+    slot.inflightStartedAt = loadStartedAt;
     return run;
   }
 }

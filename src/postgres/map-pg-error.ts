@@ -24,6 +24,12 @@ export function mapPgError(error: unknown, integration: string, masker: SecretMa
       details: { integration, ...(code ? { errorCode: code } : {}) },
     });
   }
+  if (code.startsWith('57P') || code.startsWith('08')) {
+    // The server ended the session or the connection broke: not the caller's fault.
+    return new CredflowError('DB_CONNECT_FAILED', `integration "${integration}": lost the connection to the database (SQLSTATE ${code}): ${message}`, {
+      details: { integration, sqlstate: code },
+    });
+  }
   return new CredflowError('DB_QUERY_FAILED', `integration "${integration}": query failed (SQLSTATE ${code}): ${message}`, {
     details: {
       integration,

@@ -15,12 +15,17 @@ interface Entry {
   profile: string;
   /** Hash of the resolved connection; the registry never keys anything by a password. */
   connectionKey: string;
+  generation: number;
   pool: pg.Pool;
 }
 
 export interface PoolRegistry {
-  /** The pool for these credentials; a pool built on older credentials of the same integration and profile is drained. */
-  poolFor(integration: string, profile: string, connectionKey: string, connection: ResolvedConnection): pg.Pool;
+  /**
+   * The pool for these credentials; a pool built on older credentials of the same integration and
+   * profile is drained. A request still holding credentials older than the current pool's (a lower
+   * `generation`) gets the current pool rather than replacing it.
+   */
+  poolFor(integration: string, profile: string, connectionKey: string, connection: ResolvedConnection, generation?: number): pg.Pool;
   /** Drains every pool of an integration (all profiles); running queries finish first. */
   drop(integration: string): number;
   stats(): PoolStats[];
@@ -41,10 +46,11 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
   };
 
   return {
-    poolFor(integration, profile, connectionKey, connection) {
+    poolFor(integration, profile, connectionKey, connection, generation = 0) {
       const id = idOf(integration, profile);
       const current = entries.get(id);
       if (current?.connectionKey === connectionKey) return current.pool;
+      if (current && current.generation > generation) return current.pool;
       const pool = new pg.Pool({
         ...connection,
         max: options.max,
@@ -56,7 +62,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
       pool.on('error', (error) => {
         options.logger.warn({ event: 'pool.idle_error', integration, profile, code: (error as { code?: string }).code }, 'idle database connection failed');
       });
-      entries.set(id, { integration, profile, connectionKey, pool });
+      entries.set(id, { integration, profile, connectionKey, generation, pool });
       if (current) retire(current, 'credentials replaced');
       options.logger.info({ event: 'pool.create', integration, profile }, 'created connection pool');
       return pool;

@@ -40,9 +40,9 @@ export async function runQuery(
       rowCount: result.rowCount,
     };
   } catch (error) {
-    const e = error as { code?: string };
-    // A socket error leaves the client unusable; a SQL error does not.
-    if (!e.code || !/^[0-9A-Z]{5}$/.test(e.code)) broken ??= error as Error;
+    const e = error as { code?: string; severity?: string };
+    // A socket error, or a FATAL (the server ended the session), leaves the client unusable; a SQL error does not.
+    if (!e.code || !/^[0-9A-Z]{5}$/.test(e.code) || e.severity === 'FATAL' || e.severity === 'PANIC') broken ??= error as Error;
     throw mapPgError(error, integration, masker, 'query');
   } finally {
     client.off('error', onError);

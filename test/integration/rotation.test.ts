@@ -1,0 +1,500 @@
+import { SecretsManagerClient, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresIntegration, secretsWorkflow } from '../support/config-dir.js';
+import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
+import { asSuperuser, createTestDatabase, type TestDatabase } from '../support/test-database.js';
+
+const POOL_MAX = 5;
+const AUTH_RETRIES = 2;
+
+const rdsSecret = (db: TestDatabase, overrides: Record<string, unknown> = {}) =>
+  JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname, ...overrides });
+
+/** A new password with the characters that must survive templates byte for byte. */
+const freshPassword = () => `Rot-${randomBytes(9).toString('base64url')}&<>"'{}<<{{y}}`;
+
+/** The forms a password could leak in: as is, and escaped inside a JSON string. */
+const leakForms = (password: string) => [password, JSON.stringify(password).slice(1, -1)];
+
+type Order = 'db-first' | 'secret-first';
+
+interface Rotation {
+  integration: string;
+  order: Order;
+  terminate: boolean;
+}
+
+const rotations: Rotation[] = [
+  { integration: 'rotate-db-first', order: 'db-first', terminate: false },
+  { integration: 'rotate-db-first-terminated', order: 'db-first', terminate: true },
+  { integration: 'rotate-secret-first', order: 'secret-first', terminate: false },
+  { integration: 'rotate-secret-first-terminated', order: 'secret-first', terminate: true },
+];
+
+const workflowFor = (integration: string) => `get-${integration}`;
+const secretFor = (integration: string) => `${integration}-secret`;
+
+/** One request of a query stream, with when it started and ended (performance.now()). */
+interface Sample {
+  loop: number;
+  startedAt: number;
+  endedAt: number;
+  status: number;
+  body: any;
+  text: string;
+}
+
+interface QueryStream {
+  readonly samples: Sample[];
+  /** Waits (bounded) until `count` more requests have completed. */
+  waitForMore(count: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** `loops` clients, each sending one query after another until stopped (or a per-loop cap). */
+function startStream(t: TestAgent, integration: string, sql: string, loops: number, maxPerLoop = 3000): QueryStream {
+  const samples: Sample[] = [];
+  let stopped = false;
+  const done = Promise.all(
+    Array.from({ length: loops }, async (_, loop) => {
+      for (let i = 0; i < maxPerLoop && !stopped; i += 1) {
+        const startedAt = performance.now();
+        const res = await t.request('POST', `/api/v1/integrations/${integration}/query`, { sql });
+        samples.push({ loop, startedAt, endedAt: performance.now(), status: res.status, body: res.body, text: res.text });
+      }
+    }),
+  );
+  let finished = false;
+  void done.finally(() => (finished = true));
+  return {
+    samples,
+    async waitForMore(count, timeoutMs = 5_000) {
+      const target = samples.length + count;
+      const deadline = Date.now() + timeoutMs;
+      while (samples.length < target && !finished && Date.now() < deadline) await sleep(5);
+    },
+    async stop() {
+      stopped = true;
+      await done;
+    },
+  };
+}
+
+/** Sums the samples of a Prometheus metric whose labels include `labels`. */
+async function metric(t: TestAgent, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const res = await t.request('GET', '/metrics');
+  expect(res.status).toBe(200);
+  let sum = 0;
+  for (const line of res.text.split('\n')) {
+    const match = /^([A-Za-z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const got = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([key, value]) => got[key] === value)) sum += Number(match[3]);
+  }
+  return sum;
+}
+
+const logEvents = (t: TestAgent, event: string): Record<string, any>[] =>
+  t.logs.lines.map((line) => JSON.parse(line) as Record<string, any>).filter((entry) => entry.event === event);
+
+const getSecretValueCalls = (t: TestAgent, secretId: string) =>
+  t.secrets.requests.filter((r) => r.operation === 'GetSecretValue' && r.secretId === secretId).length;
+
+const query = (t: TestAgent, integration: string, sql: string, params?: unknown[]) =>
+  t.request('POST', `/api/v1/integrations/${integration}/query`, params ? { sql, params } : { sql });
+
+async function alterPassword(admin: pg.Client, user: string, password: string): Promise<void> {
+  await admin.query(`ALTER ROLE ${admin.escapeIdentifier(user)} PASSWORD ${admin.escapeLiteral(password)}`);
+}
+
+async function terminateConnectionsOf(admin: pg.Client, user: string): Promise<number> {
+  const res = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [user]);
+  return res.rowCount ?? 0;
+}
+
+/** Polls (bounded) until `check` holds; returns whether it did. */
+async function eventually(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(25);
+  }
+}
+
+describe('credential lifecycle under rotation, against real PostgreSQL and a Secrets Manager endpoint', () => {
+  let t: TestAgent;
+  const dbs = new Map<string, TestDatabase>();
+  const db = (name: string): TestDatabase => {
+    const found = dbs.get(name);
+    if (!found) throw new Error(`no test database for ${name}`);
+    return found;
+  };
+
+  beforeAll(async () => {
+    // Sequential: each makes a role and a database of its own, so no test sees another's connections.
+    for (const name of ['cold', 'wrong', 'drain', 'cut', 'staged', ...rotations.map((r) => r.integration)]) {
+      dbs.set(name, await createTestDatabase(`rot_${name.replace(/-/g, '_').slice(0, 12)}`));
+    }
+    const workflows: Record<string, unknown> = {
+      getCold: secretsWorkflow('getCold', 'coldSecret'),
+      getColdMissing: secretsWorkflow('getColdMissing', 'noSuchColdSecret'),
+      getWrongStays: secretsWorkflow('getWrongStays', 'wrongStaysSecret'),
+      getDrain: secretsWorkflow('getDrain', 'drainSecret'),
+      getCut: secretsWorkflow('getCut', 'cutSecret'),
+      getStaged: {
+        name: 'getStaged',
+        params: { secretName: 'stagedSecret', stage: 'AWSCURRENT', region: 'us-east-1' },
+        steps: [
+          {
+            name: 'fetch',
+            code: 'const r = await aws.secretsManager.getSecretValue({ SecretId: params.secretName, VersionStage: params.stage, region: params.region }); return JSON.parse(r.SecretString);',
+          },
+        ],
+      },
+    };
+    const integrations: Record<string, unknown> = {
+      cold: postgresIntegration('cold', 'getCold'),
+      'cold-missing': postgresIntegration('cold-missing', 'getColdMissing'),
+      'wrong-stays': postgresIntegration('wrong-stays', 'getWrongStays'),
+      drain: postgresIntegration('drain', 'getDrain'),
+      cut: postgresIntegration('cut', 'getCut'),
+      'staged-current': postgresIntegration('staged-current', 'getStaged'),
+      'staged-pending': {
+        ...postgresIntegration('staged-pending', 'getStaged'),
+        fetchCredentialsDynamically: { enabled: true, workflow: 'getStaged', params: { stage: 'AWSPENDING' } },
+      },
+    };
+    for (const { integration } of rotations) {
+      workflows[workflowFor(integration)] = secretsWorkflow(workflowFor(integration), secretFor(integration));
+      integrations[integration] = postgresIntegration(integration, workflowFor(integration));
+    }
+    // The default cache TTL (300 s) stays: credentials change only through the auth-failure path here.
+    t = await startTestAgent({ workflows, integrations }, { CREDFLOW_POOL_MAX: String(POOL_MAX), CREDFLOW_AUTH_RETRIES: String(AUTH_RETRIES) });
+    t.secrets.createSecret('coldSecret', { SecretString: rdsSecret(db('cold')) });
+    t.secrets.createSecret('wrongStaysSecret', { SecretString: rdsSecret(db('wrong'), { password: 'Not-the-password-&<>"\'{}' }) });
+    t.secrets.createSecret('drainSecret', { SecretString: rdsSecret(db('drain')) });
+    t.secrets.createSecret('cutSecret', { SecretString: rdsSecret(db('cut')) });
+    for (const { integration } of rotations) t.secrets.createSecret(secretFor(integration), { SecretString: rdsSecret(db(integration)) });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  describe('single-flight', () => {
+    it('runs the workflow once and calls GetSecretValue once for 200 concurrent queries at a cold integration, on one pool', async ({ annotate }) => {
+      const n = 200;
+      const poolsBefore = await metric(t, 'credflow_pools');
+      // A slow secret store keeps the one load in flight while the 200 requests arrive.
+      t.secrets.setFaults({ latencyMs: 300, operations: ['GetSecretValue'] });
+      const responses = await Promise.all(
+        Array.from({ length: n }, (_, i) => query(t, 'cold', 'SELECT $1::int AS i, count(*)::int AS widgets FROM widgets', [i])),
+      ).finally(() => t.secrets.clearFaults());
+
+      const failed = responses.filter((r) => r.status !== 200).map((r) => r.text);
+      expect(failed).toEqual([]);
+      responses.forEach((r, i) => expect(r.body.rows).toEqual([{ i, widgets: 3 }]));
+
+      const getSecretValue = getSecretValueCalls(t, 'coldSecret');
+      const runsOk = await metric(t, 'credflow_workflow_run_duration_seconds_count', { workflow: 'getCold', outcome: 'ok' });
+      const runsAll = await metric(t, 'credflow_workflow_run_duration_seconds_count', { workflow: 'getCold' });
+      const runLines = logEvents(t, 'workflow.run').filter((e) => e.workflow === 'getCold');
+      const resolutions = logEvents(t, 'credentials.resolve').filter((e) => e.integration === 'cold');
+      const poolsCreated = logEvents(t, 'pool.create').filter((e) => e.integration === 'cold').length;
+      const poolsAfter = await metric(t, 'credflow_pools');
+      const connections = await metric(t, 'credflow_pool_connections', { integration: 'cold', state: 'total' });
+      const status = await t.request('GET', '/api/v1/integrations/cold/status');
+
+      expect(getSecretValue).toBe(1);
+      expect(runsOk).toBe(1);
+      expect(runsAll).toBe(1);
+      expect(runLines).toHaveLength(1);
+      expect(runLines[0]).toMatchObject({ outcome: 'ok', integration: 'cold' });
+      // One resolution each; those that arrived while the load was in flight waited for it (miss),
+      // any later ones found its result (hit).
+      const misses = resolutions.filter((e) => e.cache === 'miss').length;
+      const hits = resolutions.filter((e) => e.cache === 'hit').length;
+      expect(resolutions).toHaveLength(n);
+      expect(resolutions.every((e) => e.outcome === 'ok')).toBe(true);
+      expect(misses + hits).toBe(n);
+      expect(misses).toBeGreaterThan(1);
+      expect(poolsCreated).toBe(1);
+      expect(poolsAfter - poolsBefore).toBe(1);
+      expect(connections).toBeGreaterThan(0);
+      expect(connections).toBeLessThanOrEqual(POOL_MAX);
+      expect(status.status).toBe(200);
+      expect(status.body).toMatchObject({ cached: true, workflow: 'getCold' });
+      expect(status.body.pools.total).toBeGreaterThan(0);
+      expect(status.body.pools.total).toBeLessThanOrEqual(POOL_MAX);
+      await annotate(
+        `${n} concurrent queries: ${n} x 200; GetSecretValue=${getSecretValue}; workflow runs (metric ok)=${runsOk}; workflow.run log lines=${runLines.length}; ` +
+          `resolutions: ${misses} joined the load (miss), ${hits} hit; pools created=${poolsCreated}; pool connections=${connections} (max ${POOL_MAX})`,
+      );
+
+      // Warm now: more queries reuse the response and the pool.
+      const again = await query(t, 'cold', 'SELECT 1 AS one');
+      expect(again.status).toBe(200);
+      expect(getSecretValueCalls(t, 'coldSecret')).toBe(1);
+    });
+
+    it('gives all 200 concurrent queries the same error, from one GetSecretValue request, when the cold load fails', async ({ annotate }) => {
+      const n = 200;
+      t.secrets.setFaults({ latencyMs: 300, operations: ['GetSecretValue'] });
+      const responses = await Promise.all(Array.from({ length: n }, () => query(t, 'cold-missing', 'SELECT 1'))).finally(() => t.secrets.clearFaults());
+
+      expect(responses.map((r) => r.status)).toEqual(Array(n).fill(502));
+      const errors = new Set(responses.map((r) => JSON.stringify(r.body.error)));
+      expect(errors.size).toBe(1);
+      const [error] = responses.map((r) => r.body.error);
+      expect(error.code).toBe('WORKFLOW_FAILED');
+      expect(error.message).toContain('ResourceNotFoundException');
+      const calls = getSecretValueCalls(t, 'noSuchColdSecret');
+      const runs = await metric(t, 'credflow_workflow_run_duration_seconds_count', { workflow: 'getColdMissing' });
+      const runLines = logEvents(t, 'workflow.run').filter((e) => e.workflow === 'getColdMissing');
+      expect(calls).toBe(1);
+      expect(runs).toBe(1);
+      expect(runLines).toHaveLength(1);
+      expect(runLines[0]).toMatchObject({ outcome: 'error' });
+      expect(logEvents(t, 'pool.create').filter((e) => e.integration === 'cold-missing')).toEqual([]);
+      await annotate(`${n} concurrent queries at a missing secret: ${n} x 502 ${error.code}, ${errors.size} distinct error; GetSecretValue=${calls}; workflow runs=${runs}`);
+    });
+  });
+
+  describe('rotation without failed queries', () => {
+    for (const rotation of rotations) {
+      const { integration, order, terminate } = rotation;
+      const steps = order === 'db-first' ? 'ALTER ROLE, then PutSecretValue' : 'PutSecretValue, then ALTER ROLE';
+      const expectation =
+        order === 'db-first'
+          ? 'every query succeeds or fails with a clear auth error only while the secret lags behind'
+          : 'no query fails';
+      it(`${expectation}, and the stream recovers by itself (${steps}${terminate ? ', role connections terminated' : ''})`, async ({ annotate }) => {
+        const target = db(integration);
+        const oldPassword = target.password;
+        const newPassword = freshPassword();
+        const retriesBefore = await metric(t, 'credflow_auth_failure_retries_total', { integration });
+        const callsBefore = getSecretValueCalls(t, secretFor(integration));
+        const poolsCreatedBefore = logEvents(t, 'pool.create').filter((e) => e.integration === integration).length;
+        const marks = { alterStarted: 0, alterFinished: 0, putStarted: 0, putFinished: 0 };
+        let terminated = 0;
+
+        const stream = startStream(t, integration, 'SELECT count(*)::int AS widgets FROM widgets', 4);
+        await asSuperuser(async (admin) => {
+          await stream.waitForMore(40);
+          const alterRole = async () => {
+            marks.alterStarted = performance.now();
+            await alterPassword(admin, target.username, newPassword);
+            if (terminate) terminated = await terminateConnectionsOf(admin, target.username);
+            marks.alterFinished = performance.now();
+          };
+          const putSecret = () => {
+            marks.putStarted = performance.now();
+            t.secrets.putSecretValue(secretFor(integration), { SecretString: rdsSecret(target, { password: newPassword }) });
+            marks.putFinished = performance.now();
+          };
+          if (order === 'db-first') {
+            await alterRole();
+            await stream.waitForMore(40);
+            putSecret();
+          } else {
+            putSecret();
+            await stream.waitForMore(40);
+            await alterRole();
+          }
+          await stream.waitForMore(100);
+        });
+        await stream.stop();
+        target.password = newPassword;
+
+        const { samples } = stream;
+        // In order (a) the secret lags behind the database between ALTER ROLE and PutSecretValue: a
+        // request that was in flight at any moment of that window may fail, with a clear auth error.
+        const inWindow = (s: Sample) => order === 'db-first' && s.endedAt >= marks.alterStarted && s.startedAt <= marks.putFinished;
+        const clearAuthFailure = (s: Sample) =>
+          s.status === 502 &&
+          s.body?.error?.code === 'DB_AUTH_FAILED' &&
+          /refused the credentials/.test(s.body.error.message) &&
+          s.body.error.message.includes(target.username) &&
+          [...leakForms(oldPassword), ...leakForms(newPassword)].every((p) => !s.text.includes(p));
+        const failures = samples.filter((s) => s.status !== 200);
+        const unexpected = failures
+          .filter((s) => !(inWindow(s) && clearAuthFailure(s)))
+          .map((s) => ({
+            status: s.status,
+            error: s.body?.error,
+            startedMs: Math.round(s.startedAt - marks.alterStarted),
+            endedMs: Math.round(s.endedAt - marks.alterStarted),
+            putFinishedMs: Math.round(marks.putFinished - marks.alterStarted),
+          }));
+        expect(unexpected, 'failures outside the window (ms relative to ALTER ROLE)').toEqual([]);
+        if (order === 'secret-first') expect(failures).toEqual([]);
+
+        const afterBoth = samples.filter((s) => s.startedAt > Math.max(marks.alterFinished, marks.putFinished));
+        expect(afterBoth.length).toBeGreaterThanOrEqual(40);
+        const last = [...samples].sort((a, b) => a.endedAt - b.endedAt).slice(-40);
+        expect(last.every((s) => s.status === 200 && s.body.rows[0].widgets === 3)).toBe(true);
+
+        const retriesDuring = (await metric(t, 'credflow_auth_failure_retries_total', { integration })) - retriesBefore;
+        const callsDuring = getSecretValueCalls(t, secretFor(integration)) - callsBefore;
+        const poolsCreatedDuring = logEvents(t, 'pool.create').filter((e) => e.integration === integration).length - poolsCreatedBefore;
+        if (terminate) {
+          // New connections had to be made after ALTER ROLE: only a retry with fresh credentials let them in.
+          expect(terminated).toBeGreaterThan(0);
+          expect(retriesDuring).toBeGreaterThan(0);
+        }
+
+        // The new password is what the agent uses from now on: with every old session gone, a fresh
+        // connection is refused the old password and the agent recovers through a retry on its own.
+        const proof = await asSuperuser(async (admin) => {
+          await terminateConnectionsOf(admin, target.username);
+          return eventually(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE usename = $1', [target.username])).rowCount === 0);
+        });
+        expect(proof).toBe(true);
+        const fresh = await query(t, integration, 'SELECT current_user AS who');
+        expect(fresh.status).toBe(200);
+        expect(fresh.body.rows).toEqual([{ who: target.username }]);
+        const retriesTotal = (await metric(t, 'credflow_auth_failure_retries_total', { integration })) - retriesBefore;
+        expect(retriesTotal).toBeGreaterThan(0);
+
+        const logs = t.logs.text();
+        for (const secret of [...leakForms(oldPassword), ...leakForms(newPassword)]) expect(logs).not.toContain(secret);
+
+        const byCode = failures.reduce<Record<string, number>>((acc, s) => {
+          const code = String(s.body?.error?.code ?? s.status);
+          acc[code] = (acc[code] ?? 0) + 1;
+          return acc;
+        }, {});
+        await annotate(
+          `${order}${terminate ? ' + terminate' : ''}: ${samples.length} queries, ${failures.length} failed ${JSON.stringify(byCode)}, ` +
+            `${afterBoth.length} after both steps, ${terminated} sessions terminated; auth retries during stream=${retriesDuring}, ` +
+            `GetSecretValue during stream=${callsDuring}, pools created=${poolsCreatedDuring}; window ALTER->Put ${Math.round(marks.putFinished - marks.alterStarted)} ms`,
+        );
+      });
+    }
+  });
+
+  it('reruns a statement cut off by pg_terminate_backend on a fresh connection, not on the dead one', async () => {
+    const target = db('cut');
+    const warm = await query(t, 'cut', 'SELECT pg_backend_pid() AS pid');
+    expect(warm.status).toBe(200);
+    const cutPid = warm.body.rows[0].pid as number;
+    // The pool's only connection runs this statement when its backend is terminated.
+    const long = query(t, 'cut', 'SELECT pg_backend_pid() AS pid, pg_sleep(0.3)::text AS slept');
+    await asSuperuser(async (admin) => {
+      const running = await eventually(
+        async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE '%pg_sleep%'", [cutPid])).rowCount === 1,
+      );
+      expect(running).toBe(true);
+      expect(await terminateConnectionsOf(admin, target.username)).toBe(1);
+    });
+    const res = await long;
+    expect(res.body.error).toBeUndefined();
+    expect(res.status).toBe(200);
+    expect(res.body.rows[0].pid).not.toBe(cutPid);
+  });
+
+  it('fails with DB_AUTH_FAILED after a bounded number of fetches when the secret store keeps returning a refused password', async () => {
+    const res = await query(t, 'wrong-stays', 'SELECT 1');
+    expect(res.status).toBe(502);
+    expect(res.body.error.code).toBe('DB_AUTH_FAILED');
+    expect(res.body.error.message).toMatch(/refused the credentials/);
+    expect(res.body.error.message).toMatch(/the secret store still returns the ones the database refused/);
+    expect(res.body.error.details.sqlstate).toBe('28P01');
+    expect(res.text).not.toContain('Not-the-password');
+    const calls = getSecretValueCalls(t, 'wrongStaysSecret');
+    // One load, then one reload that came back with the same credentials: no loop.
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(calls).toBeLessThanOrEqual(1 + AUTH_RETRIES);
+    expect(await metric(t, 'credflow_auth_failure_retries_total', { integration: 'wrong-stays' })).toBeLessThanOrEqual(AUTH_RETRIES);
+  });
+
+  it('lets a query running on a pool whose credentials were replaced finish, then closes that pool', async () => {
+    const target = db('drain');
+    const newPassword = freshPassword();
+    const long = query(t, 'drain', 'SELECT pg_backend_pid() AS pid, pg_sleep(1.5)::text AS slept');
+
+    await asSuperuser(async (admin) => {
+      const running = await eventually(
+        async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND state = 'active' AND query LIKE '%pg_sleep%'", [target.username])).rowCount === 1,
+      );
+      expect(running).toBe(true);
+      t.secrets.putSecretValue('drainSecret', { SecretString: rdsSecret(target, { password: newPassword }) });
+      await alterPassword(admin, target.username, newPassword);
+    });
+    target.password = newPassword;
+
+    // The old pool's only connection is busy: this query needs a new one, is refused the old
+    // password, fetches the new one and runs on a new pool.
+    const retriesBefore = await metric(t, 'credflow_auth_failure_retries_total', { integration: 'drain' });
+    const next = await query(t, 'drain', 'SELECT pg_backend_pid() AS pid');
+    expect(next.status).toBe(200);
+    expect(await metric(t, 'credflow_auth_failure_retries_total', { integration: 'drain' })).toBeGreaterThan(retriesBefore);
+    expect(logEvents(t, 'pool.retire').filter((e) => e.integration === 'drain')).toMatchObject([{ reason: 'credentials replaced' }]);
+
+    const done = await long;
+    expect(done.status).toBe(200);
+    const oldPid = done.body.rows[0].pid as number;
+    expect(oldPid).not.toBe(next.body.rows[0].pid);
+
+    const gone = await asSuperuser(async (admin) =>
+      eventually(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [oldPid])).rowCount === 0),
+    );
+    expect(gone).toBe(true);
+    const status = await t.request('GET', '/api/v1/integrations/drain/status');
+    const roleConnections = await asSuperuser(async (admin) => (await admin.query('SELECT pid FROM pg_stat_activity WHERE usename = $1', [target.username])).rows);
+    expect(roleConnections.map((r) => r.pid)).not.toContain(oldPid);
+    expect(roleConnections.length).toBe(status.body.pools.total);
+  });
+
+  it('serves AWSPENDING to a workflow that asks for it while AWSCURRENT is still served, and keeps queries succeeding through a two-user rotation', async ({ annotate }) => {
+    const staged = db('staged');
+    const userA = { ...staged };
+    const userB = { ...staged, username: `${staged.username}_b`, password: freshPassword() };
+    await asSuperuser(async (admin) => {
+      await admin.query(`CREATE ROLE ${admin.escapeIdentifier(userB.username)} LOGIN PASSWORD ${admin.escapeLiteral(userB.password)}`);
+    });
+    const { VersionId: currentVersion } = t.secrets.createSecret('stagedSecret', { SecretString: rdsSecret(userA) });
+    // createSecret: the rotation's createSecret step puts the other user's credentials under AWSPENDING.
+    const { VersionId: pendingVersion } = t.secrets.putSecretValue('stagedSecret', { SecretString: rdsSecret(userB) }, ['AWSPENDING']);
+
+    const whoAmI = async (integration: string) => {
+      const res = await query(t, integration, 'SELECT current_user AS who');
+      expect(res.status, res.text).toBe(200);
+      return res.body.rows[0].who as string;
+    };
+    expect(await whoAmI('staged-current')).toBe(userA.username);
+    expect(await whoAmI('staged-pending')).toBe(userB.username);
+
+    // finishSecret: AWSCURRENT moves to the pending version, through the SDK like a rotation Lambda.
+    const stream = startStream(t, 'staged-current', 'SELECT current_user AS who', 2);
+    await stream.waitForMore(20);
+    const sdk = new SecretsManagerClient({ region: 'us-east-1', endpoint: t.secrets.url, credentials: { accessKeyId: 'AKIDROTATOR', secretAccessKey: 'rotator-secret' } });
+    try {
+      await sdk.send(
+        new UpdateSecretVersionStageCommand({ SecretId: 'stagedSecret', VersionStage: 'AWSCURRENT', MoveToVersionId: pendingVersion, RemoveFromVersionId: currentVersion }),
+      );
+    } finally {
+      sdk.destroy();
+    }
+    await stream.waitForMore(20);
+    // The next rotation alternates: user A's password changes while B is current. Sessions of A
+    // are cut; new connections with A's cached credentials are refused and the agent moves to B.
+    await asSuperuser(async (admin) => {
+      await alterPassword(admin, userA.username, freshPassword());
+      await terminateConnectionsOf(admin, userA.username);
+    });
+    await stream.waitForMore(40);
+    await stream.stop();
+
+    const failures = stream.samples.filter((s) => s.status !== 200).map((s) => s.text);
+    expect(failures).toEqual([]);
+    const last = stream.samples.slice(-10);
+    expect(last.every((s) => s.body.rows[0].who === userB.username)).toBe(true);
+    expect(await whoAmI('staged-current')).toBe(userB.username);
+    await annotate(`two-user rotation: ${stream.samples.length} queries, ${failures.length} failed; AWSCURRENT moved from ${userA.username} to ${userB.username}`);
+  });
+});
