@@ -6,6 +6,7 @@ import type { SecretMasker } from '../masking/index.js';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createPoolRegistry, type QueryResult } from '../postgres/index.js';
 import type { SecretsGateway } from '../secrets/index.js';
+import { IsolatePool } from '../sandbox/index.js';
 import { createWorkflowRunner, toPreview, type Preview } from '../workflows/index.js';
 import { queryIntegration } from './query-integration.js';
 import { redactConfig } from './redact-config.js';
@@ -75,13 +76,16 @@ export function createAgent(deps: AgentDeps): Agent {
   // Values of the agent's Env under secret-named keys (aws_secret_access_key, ...) are secrets too.
   masker.addSecretsIn(deps.appEnv);
   const metrics = deps.metrics ?? createMetrics();
+  const { prewarm, ...limits } = deps.settings.sandbox;
+  const isolates = prewarm > 0 ? new IsolatePool(prewarm, limits.memoryMb) : undefined;
   const runner = createWorkflowRunner({
     secrets: deps.secrets,
     masker,
     appEnv: deps.appEnv,
-    limits: deps.settings.sandbox,
+    limits,
     logger,
     metrics,
+    ...(isolates ? { isolates } : {}),
   });
   const pools = createPoolRegistry({ logger, max: deps.settings.poolMax, connectTimeoutMs: deps.settings.connectTimeoutMs });
   metrics.setPoolSource(() => pools.stats());
@@ -183,6 +187,7 @@ export function createAgent(deps: AgentDeps): Agent {
       return { ...base, pools: { total: pool?.total ?? 0, idle: pool?.idle ?? 0, waiting: pool?.waiting ?? 0 } };
     },
     async close() {
+      isolates?.close();
       await pools.close();
       deps.secrets.close();
     },

@@ -14,6 +14,7 @@ export const agentSettingsSchema = z.object({
   CREDFLOW_STEP_TIMEOUT_MS: intFrom(5_000, 1, 600_000),
   CREDFLOW_RUN_TIMEOUT_MS: intFrom(15_000, 1, 600_000),
   CREDFLOW_MAX_RESPONSE_BYTES: intFrom(256 * 1024, 2, 16 * 1024 * 1024),
+  CREDFLOW_SANDBOX_PREWARM: intFrom(2, 0, 64),
   CREDFLOW_POOL_MAX: intFrom(10, 1, 1000),
   CREDFLOW_CONNECT_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
   CREDFLOW_CACHE_TTL_SECONDS: intFrom(300, 0, 7 * 24 * 3600),
@@ -33,12 +34,17 @@ export interface SandboxLimits {
   maxResponseBytes: number;
 }
 
+export interface SandboxSettings extends SandboxLimits {
+  /** Isolates prepared ahead of time (each serves one run, then is disposed). */
+  prewarm: number;
+}
+
 export interface AgentSettings {
   port: number;
   host: string;
   apiTokens: string[];
   logLevel: z.infer<typeof agentSettingsSchema>['CREDFLOW_LOG_LEVEL'];
-  sandbox: SandboxLimits;
+  sandbox: SandboxSettings;
   poolMax: number;
   connectTimeoutMs: number;
   cache: { ttlSeconds: number; maxStaleSeconds: number; maxEntries: number };
@@ -66,6 +72,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
       stepTimeoutMs: s.CREDFLOW_STEP_TIMEOUT_MS,
       runTimeoutMs: s.CREDFLOW_RUN_TIMEOUT_MS,
       maxResponseBytes: s.CREDFLOW_MAX_RESPONSE_BYTES,
+      prewarm: s.CREDFLOW_SANDBOX_PREWARM,
     },
     poolMax: s.CREDFLOW_POOL_MAX,
     connectTimeoutMs: s.CREDFLOW_CONNECT_TIMEOUT_MS,

@@ -33,6 +33,8 @@ export async function runQuery(
   };
   client.on('error', onError);
   try {
+    // Always the extended protocol (parse/bind/execute), even without parameters: it runs exactly
+    // one statement, so text cannot smuggle a second one in.
     const result = await client.query({ text: sql, values: params as unknown[] });
     return {
       fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),

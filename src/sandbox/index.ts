@@ -1,2 +1,4 @@
 export { BridgeError, runInSandbox, StepFailure } from './run-in-sandbox.js';
 export type { BridgeHandler, SandboxInput, SandboxRunOptions, SandboxRunResult, SandboxStep, StepResult } from './run-in-sandbox.js';
+export { IsolatePool, prepareIsolate } from './isolate-pool.js';
+export type { PreparedIsolate } from './isolate-pool.js';

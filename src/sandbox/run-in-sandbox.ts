@@ -2,7 +2,7 @@ import ivm from 'isolated-vm';
 import { z } from 'zod';
 import { CredflowError, messageOf } from '../errors.js';
 import type { SandboxLimits } from '../config/index.js';
-import { bootstrapSource } from './bootstrap-source.js';
+import { prepareIsolate, type IsolatePool } from './isolate-pool.js';
 
 export interface SandboxStep {
   readonly name: string;
@@ -47,6 +47,8 @@ export interface SandboxRunOptions {
   /** Caps the text of one log call and the number of calls per step. */
   maxLogBytes?: number;
   maxLogLines?: number;
+  /** Where the run's isolate comes from (pre-created ahead of time); by default a fresh one. */
+  isolates?: Pick<IsolatePool, 'take' | 'replenish'>;
 }
 
 export interface SandboxRunResult {
@@ -76,14 +78,16 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
   const { limits, workflow } = options;
   const maxLogBytes = options.maxLogBytes ?? 8 * 1024;
   const maxLogLines = options.maxLogLines ?? 200;
-  const isolate = new ivm.Isolate({ memoryLimit: limits.memoryMb });
+  const prepared = options.isolates ? options.isolates.take(limits.memoryMb) : prepareIsolate(limits.memoryMb);
+  const isolate = prepared.isolate;
+  let firstContext: ivm.Context | undefined = prepared.context;
   const runDeadline = Date.now() + limits.runTimeoutMs;
   const results: StepResult[] = [];
   const outputs: Record<string, { output: unknown }> = {};
   let open = true;
 
   try {
-    const script = await isolate.compileScript(bootstrapSource, { filename: 'credflow-step.js' });
+    const script = prepared.script;
     for (const step of options.steps) {
       const logs: StepResult['logs'] = [];
       const started = performance.now();
@@ -106,10 +110,12 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
           ? `the step exceeded its time limit of ${limits.stepTimeoutMs} ms`
           : `the run exceeded its time limit of ${limits.runTimeoutMs} ms`;
 
-      const context = await isolate.createContext();
+      const context = firstContext ?? (await isolate.createContext());
+      firstContext = undefined;
       try {
         const jail = context.global;
-        await jail.set(
+        // Synchronous sets: the context is idle here, and each async set would cost a thread hop.
+        jail.setSync(
           '__cf_bridge',
           new ivm.Reference(async (method: string, payload: string): Promise<string> => {
             if (!open) return JSON.stringify({ error: { name: 'Error', message: 'the run is over; no more calls are made' } });
@@ -122,7 +128,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
             }
           }),
         );
-        await jail.set(
+        jail.setSync(
           '__cf_log',
           new ivm.Reference((level: LogLevel, message: string) => {
             if (logs.length >= maxLogLines) return;
@@ -131,7 +137,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
           }),
         );
         const input = { ...options.input, steps: outputs, code: step.code, maxResponseBytes: limits.maxResponseBytes };
-        await jail.set('__cf_input', JSON.stringify(input));
+        jail.setSync('__cf_input', JSON.stringify(input));
 
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<'timeout'>((resolve) => {
@@ -169,7 +175,12 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
     return { steps: results, response: last?.output ?? null };
   } finally {
     open = false;
-    if (!isolate.isDisposed) isolate.dispose();
+    // The run is over (no bridge call is served any more); disposing the isolate, which also stops
+    // any code still running in it, and preparing the next one happen after the answer is out.
+    setImmediate(() => {
+      if (!isolate.isDisposed) isolate.dispose();
+      options.isolates?.replenish();
+    });
   }
 }
 

@@ -3,7 +3,7 @@ import type { SandboxLimits, Workflow } from '../config/index.js';
 import { CredflowError } from '../errors.js';
 import type { Metrics } from '../metrics/index.js';
 import { SecretMasker } from '../masking/index.js';
-import { BridgeError, runInSandbox, type BridgeHandler, type StepResult } from '../sandbox/index.js';
+import { BridgeError, runInSandbox, type BridgeHandler, type IsolatePool, type StepResult } from '../sandbox/index.js';
 import { getSecretValueRequestSchema, SecretStoreError, type SecretsGateway } from '../secrets/index.js';
 
 export interface WorkflowRunnerDeps {
@@ -15,6 +15,8 @@ export interface WorkflowRunnerDeps {
   limits: SandboxLimits;
   logger: Logger;
   metrics?: Metrics;
+  /** Isolates prepared ahead of time; without it every run makes its own. */
+  isolates?: Pick<IsolatePool, 'take' | 'replenish'>;
 }
 
 export interface RunWorkflowOptions {
@@ -60,7 +62,14 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
         context: { workflow: workflow.name, ...options.context },
       };
       try {
-        const result = await runInSandbox({ workflow: workflow.name, steps: workflow.steps, input, limits, bridge });
+        const result = await runInSandbox({
+          workflow: workflow.name,
+          steps: workflow.steps,
+          input,
+          limits,
+          bridge,
+          ...(deps.isolates ? { isolates: deps.isolates } : {}),
+        });
         const durationMs = Math.round(performance.now() - started);
         deps.metrics?.workflowRuns.observe({ workflow: workflow.name, outcome: 'ok' }, durationMs / 1000);
         deps.logger.info({ event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'ok', durationMs }, 'workflow run');

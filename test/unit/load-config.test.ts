@@ -316,7 +316,7 @@ describe('readAgentSettings', () => {
       host: '127.0.0.1',
       apiTokens: [],
       logLevel: 'info',
-      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024 },
+      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, prewarm: 2 },
       poolMax: 10,
       connectTimeoutMs: 10_000,
       cache: { ttlSeconds: 300, maxStaleSeconds: 600, maxEntries: 1000 },
