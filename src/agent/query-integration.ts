@@ -41,21 +41,24 @@ export async function queryIntegration(
   let authRetries = 0;
   let sessionRetries = 0;
   for (;;) {
-    const pool = deps.pools.poolFor(integration.name, resolved.profile, resolved.connectionKey, resolved.connection, resolved.generation);
+    const lease = deps.pools.lease(integration.name, resolved.profile, resolved.connectionKey, resolved.connection, resolved.generation);
     const attemptStartedAt = Date.now();
     try {
-      return await runQuery(pool, integration.name, sql, params, deps.masker);
+      return await runQuery(lease.pool, integration.name, sql, params, deps.masker);
     } catch (error) {
+      lease.release();
       const code = error instanceof CredflowError ? error.code : undefined;
       if (code === 'DB_AUTH_FAILED' && integration.fetchCredentialsDynamically?.enabled && authRetries < deps.authRetries) {
         authRetries += 1;
         deps.metrics.authRetries.inc({ integration: integration.name });
         const fresh = await deps.resolver.reloadAfterAuthFailure(integration, resolved, attemptStartedAt);
         if (fresh.connectionKey === resolved.connectionKey) {
+          // No loop, and no fail-fast memory either: the next query fetches again (once for all
+          // concurrent ones), so a rotation completing a moment later is picked up at once.
           throw new CredflowError(
             'DB_AUTH_FAILED',
             `${(error as CredflowError).message} (fetched the credentials again: the secret store still returns the ones the database refused)`,
-            { details: (error as CredflowError).details, cause: error },
+            { details: (error as CredflowError).details },
           );
         }
         resolved = fresh;
@@ -68,6 +71,8 @@ export async function queryIntegration(
         continue;
       }
       throw error;
+    } finally {
+      lease.release();
     }
   }
 }

@@ -44,6 +44,9 @@ export async function openAgent(options: OpenAgentOptions): Promise<{ agent: Age
   const env = options.env ?? process.env;
   const settings = readAgentSettings(env);
   const masker = new SecretMasker();
+  // The agent's own secrets must never be printed either.
+  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) if (env[name]) masker.add(env[name]);
+  masker.addAll(settings.apiTokens);
   const logger = createLogger({
     level: options.logLevel ?? settings.logLevel,
     masker,

@@ -21,6 +21,7 @@ export const agentSettingsSchema = z.object({
   CREDFLOW_MAX_STALE_SECONDS: intFrom(600, 0, 7 * 24 * 3600),
   CREDFLOW_CACHE_MAX_ENTRIES: intFrom(1000, 1, 1_000_000),
   CREDFLOW_AUTH_RETRIES: intFrom(2, 0, 10),
+  CREDFLOW_PROFILES: z.string().optional(),
   CREDFLOW_DEFAULT_PROFILE: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'must be letters, digits, "_", "." or "-"' })
@@ -50,6 +51,8 @@ export interface AgentSettings {
   cache: { ttlSeconds: number; maxStaleSeconds: number; maxEntries: number };
   authRetries: number;
   defaultProfile: string;
+  /** Profiles accepted by integrations that declare none; always includes the default. */
+  profiles: string[];
 }
 
 /** Parses the environment; a bad value is a CONFIG_INVALID error naming the variable. */
@@ -83,6 +86,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
     },
     authRetries: s.CREDFLOW_AUTH_RETRIES,
     defaultProfile: s.CREDFLOW_DEFAULT_PROFILE,
+    profiles: [...new Set([s.CREDFLOW_DEFAULT_PROFILE, ...(s.CREDFLOW_PROFILES ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0)])],
   };
 }
 

@@ -13,7 +13,7 @@ import { responseTtlMs } from './response-ttl.js';
 
 export interface ResolverDeps {
   config: LoadedConfig;
-  settings: Pick<AgentSettings, 'cache' | 'defaultProfile'>;
+  settings: Pick<AgentSettings, 'cache' | 'defaultProfile' | 'profiles'>;
   runner: WorkflowRunner;
   appEnv: Record<string, string>;
   masker: SecretMasker;
@@ -108,34 +108,56 @@ export function createResolver(deps: ResolverDeps): Resolver {
   const rendered = new WeakMap<CacheEntry<unknown>, Map<string, Rendered>>();
   const staticConnections = new Map<string, Rendered>();
 
+  // An integration accepts the profiles it declares, or else the agent's (CREDFLOW_PROFILES), so
+  // callers cannot make the agent hold a cache entry and a pool per made-up profile name.
   const profileFor = (integration: Integration, profile: string | undefined): string => {
     const chosen = profile ?? deps.settings.defaultProfile;
-    const profiles = integration.fetchCredentialsDynamically?.profiles;
-    if (profiles && !Object.hasOwn(profiles, chosen)) {
+    const declared = integration.fetchCredentialsDynamically?.profiles;
+    const accepted = declared ? Object.keys(declared) : deps.settings.profiles;
+    if (!accepted.includes(chosen)) {
       throw new CredflowError(
         'PROFILE_NOT_FOUND',
-        `integration "${integration.name}" has no profile "${chosen}" (it has: ${Object.keys(profiles).join(', ')})`,
+        `integration "${integration.name}" has no profile "${chosen}" (it has: ${accepted.join(', ')})`,
         { details: { integration: integration.name, profile: chosen } },
       );
     }
     return chosen;
   };
 
+  // The configuration never changes while the agent runs: each (integration, profile) gets its key
+  // and loader once, off the hot path.
+  const keyed = new Map<string, ReturnType<typeof makeKey>>();
   const keyFor = (integration: Integration, profile: string) => {
+    const id = `${integration.name}\u0000${profile}`;
+    let found = keyed.get(id);
+    if (found === undefined && !keyed.has(id)) keyed.set(id, (found = makeKey(integration, profile)));
+    return found;
+  };
+  const makeKey = (integration: Integration, profile: string) => {
     const dynamic = integration.fetchCredentialsDynamically;
     if (!dynamic?.enabled) return undefined;
     const workflow = config.workflows.get(dynamic.workflow);
     if (!workflow) throw new CredflowError('WORKFLOW_NOT_FOUND', `integration "${integration.name}": workflow "${dynamic.workflow}" does not exist`);
     const params = { ...dynamic.params, ...dynamic.profiles?.[profile]?.params };
-    const key = [workflow.name, profile, stableJson({ ...workflow.params, ...params })].join('\u0000');
     const ttlSeconds = dynamic.cacheTtlSeconds ?? deps.settings.cache.ttlSeconds;
+    const maxStaleSeconds = dynamic.maxStaleSeconds ?? deps.settings.cache.maxStaleSeconds;
+    // The workflow sees context.integration, so each integration has entries of its own.
+    const key = [workflow.name, profile, stableJson({ ...workflow.params, ...params }), integration.name, ttlSeconds, maxStaleSeconds].join('\u0000');
     const load: Loader<unknown> = async () => {
-      const run = await deps.runner.run(workflow, { params, context: { integration: integration.name, profile } });
+      let run;
+      try {
+        run = await deps.runner.run(workflow, { params, context: { integration: integration.name, profile } });
+      } catch (error) {
+        // The cache keeps the last failure for a while: keep its code and message, not the run's
+        // step outputs and logs.
+        if (error instanceof CredflowError) throw new CredflowError(error.code, error.message, error.details ? { details: error.details } : {});
+        throw error;
+      }
       masker.addSecretsIn(run.response);
       return {
         value: pruneResponse(run.response, needed.get(workflow.name)),
         ttlMs: responseTtlMs(run.response, ttlSeconds, now()),
-        maxStaleMs: (dynamic.maxStaleSeconds ?? deps.settings.cache.maxStaleSeconds) * 1000,
+        maxStaleMs: maxStaleSeconds * 1000,
       };
     };
     return { key, load, workflow: workflow.name };
@@ -199,7 +221,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
       staticConnections.delete(integration.name);
       const dynamic = integration.fetchCredentialsDynamically;
       if (!dynamic?.enabled) return 0;
-      const profiles = new Set([deps.settings.defaultProfile, ...Object.keys(dynamic.profiles ?? {})]);
+      const profiles = new Set([deps.settings.defaultProfile, ...deps.settings.profiles, ...Object.keys(dynamic.profiles ?? {})]);
       let dropped = 0;
       for (const profile of profiles) {
         const keyed = keyFor(integration, profile);

@@ -39,6 +39,8 @@ export interface CacheOptions {
   maxStaleMs: number;
   /** Background refresh starts at a random point in [from, to] of the TTL. */
   refreshWindow?: readonly [number, number];
+  /** How long a request waits for the refresh of an expired (but not yet too stale) value before it is served stale. */
+  maxRefreshWaitMs?: number;
   /** After a failed refresh, wait this long (doubling, capped) before trying again. */
   retryBackoffMs?: readonly [number, number];
   now?: () => number;
@@ -95,13 +97,16 @@ export class CredentialCache<T> {
       return { entry, outcome: 'hit' };
     }
     if (entry && now < entry.staleUntil) {
-      // Expired but still within the stale bound: refresh, and fall back to the old value on failure.
+      // Expired but within the stale bound: wait a little for a refresh (the value may really have
+      // expired), then serve the last good value, so a slow or failing store never holds requests
+      // for long. The refresh goes on in the background.
       if (!slot.inflight && now < slot.nextAttemptAt) return { entry, outcome: 'stale' };
-      try {
-        return { entry: await (slot.inflight ?? this.load(key, slot, load, false)), outcome: 'refresh' };
-      } catch {
-        return { entry, outcome: 'stale' };
-      }
+      const refreshing = slot.inflight ?? this.load(key, slot, load, false);
+      const waited = await Promise.race([
+        refreshing.then((fresh) => ({ fresh }), () => undefined),
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), this.options.maxRefreshWaitMs ?? 1000).unref()),
+      ]);
+      return waited ? { entry: waited.fresh, outcome: 'refresh' } : { entry, outcome: 'stale' };
     }
     const unavailable = (error: unknown, last: CacheEntry<T>) => {
       const since = new Date(slot.failingSince ?? now).toISOString();
@@ -173,6 +178,8 @@ export class CredentialCache<T> {
   private load(key: string, slot: Slot<T>, load: Loader<T>, background: boolean): Promise<CacheEntry<T>> {
     this.options.onEvent?.({ type: 'refresh-start', key, background });
     const loadStartedAt = this.now();
+    // Numbered when it starts: a slow load that read the store earlier never outranks a later one.
+    const generation = ++this.generations;
     const run = (async () => {
       try {
         const loaded = await load();
@@ -181,7 +188,7 @@ export class CredentialCache<T> {
         const [from, to] = this.options.refreshWindow ?? [0.75, 0.9];
         const entry: CacheEntry<T> = {
           value: loaded.value,
-          generation: ++this.generations,
+          generation,
           loadStartedAt,
           fetchedAt,
           expiresAt: fetchedAt + ttl,
@@ -190,7 +197,9 @@ export class CredentialCache<T> {
         };
         // A value with no lifetime serves this request (and those sharing it) only, and replaces
         // whatever was kept before.
-        if (this.slots.get(key) === slot) slot.entry = ttl > 0 ? entry : undefined;
+        if (this.slots.get(key) === slot && (slot.entry === undefined || slot.entry.generation < generation)) {
+          slot.entry = ttl > 0 ? entry : undefined;
+        }
         slot.failures = 0;
         slot.nextAttemptAt = 0;
         slot.failingSince = undefined;

@@ -18,6 +18,8 @@ export interface EmbeddedPostgresHandle {
 export interface StartEmbeddedPostgresOptions {
   port?: number;
   onLog?: (line: string) => void;
+  /** More server settings, e.g. `['-c', 'max_connections=300']`. */
+  extraFlags?: string[];
 }
 
 /**
@@ -41,7 +43,7 @@ export async function startEmbeddedPostgres(
     authMethod: 'scram-sha-256',
     persistent: false,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...(options.extraFlags ?? [])],
     onLog,
     onError: (error) => onLog(`embedded postgres error: ${String(error)}`),
   });

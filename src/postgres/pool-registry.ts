@@ -17,6 +17,16 @@ interface Entry {
   connectionKey: string;
   generation: number;
   pool: pg.Pool;
+  /** Queries using the pool now (running or waiting for a connection). */
+  inUse: number;
+  retired: boolean;
+  ended?: Promise<void>;
+}
+
+/** A pool lent for one query; release it when the query is done. */
+export interface PoolLease {
+  pool: pg.Pool;
+  release(): void;
 }
 
 export interface PoolRegistry {
@@ -25,32 +35,54 @@ export interface PoolRegistry {
    * profile is drained. A request still holding credentials older than the current pool's (a lower
    * `generation`) gets the current pool rather than replacing it.
    */
-  poolFor(integration: string, profile: string, connectionKey: string, connection: ResolvedConnection, generation?: number): pg.Pool;
+  lease(integration: string, profile: string, connectionKey: string, connection: ResolvedConnection, generation?: number): PoolLease;
   /** Drains every pool of an integration (all profiles); running queries finish first. */
   drop(integration: string): number;
   stats(): PoolStats[];
+  /** Ends every pool, waiting for the queries that use them. */
   close(): Promise<void>;
 }
 
 /**
  * One pg.Pool per integration, profile and set of resolved credentials. When credentials change,
- * the old pool ends gracefully: checked-out clients finish their queries, then disconnect.
+ * the old pool is retired: it ends once the queries that hold a lease on it (running, or queued for
+ * a connection) are done, so none of them is stranded.
  */
 export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
   const entries = new Map<string, Entry>();
+  const retiring = new Set<Entry>();
   const idOf = (integration: string, profile: string) => `${integration}\u0000${profile}`;
 
+  const end = (entry: Entry): void => {
+    retiring.delete(entry);
+    entry.ended ??= entry.pool.end().catch(() => undefined);
+  };
   const retire = (entry: Entry, why: string): void => {
     options.logger.info({ event: 'pool.retire', integration: entry.integration, profile: entry.profile, reason: why }, 'draining pool');
-    entry.pool.end().catch(() => undefined);
+    entry.retired = true;
+    if (entry.inUse === 0) end(entry);
+    else retiring.add(entry);
+  };
+  const lend = (entry: Entry): PoolLease => {
+    entry.inUse += 1;
+    let released = false;
+    return {
+      pool: entry.pool,
+      release() {
+        if (released) return;
+        released = true;
+        entry.inUse -= 1;
+        if (entry.retired && entry.inUse === 0) end(entry);
+      },
+    };
   };
 
   return {
-    poolFor(integration, profile, connectionKey, connection, generation = 0) {
+    lease(integration, profile, connectionKey, connection, generation = 0) {
       const id = idOf(integration, profile);
       const current = entries.get(id);
-      if (current?.connectionKey === connectionKey) return current.pool;
-      if (current && current.generation > generation) return current.pool;
+      if (current?.connectionKey === connectionKey) return lend(current);
+      if (current && current.generation > generation) return lend(current);
       const pool = new pg.Pool({
         ...connection,
         max: options.max,
@@ -62,10 +94,11 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
       pool.on('error', (error) => {
         options.logger.warn({ event: 'pool.idle_error', integration, profile, code: (error as { code?: string }).code }, 'idle database connection failed');
       });
-      entries.set(id, { integration, profile, connectionKey, generation, pool });
+      const entry: Entry = { integration, profile, connectionKey, generation, pool, inUse: 0, retired: false };
+      entries.set(id, entry);
       if (current) retire(current, 'credentials replaced');
       options.logger.info({ event: 'pool.create', integration, profile }, 'created connection pool');
-      return pool;
+      return lend(entry);
     },
     drop(integration) {
       let dropped = 0;
@@ -87,9 +120,10 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
       }));
     },
     async close() {
-      const all = [...entries.values()];
+      const all = [...entries.values(), ...retiring];
       entries.clear();
-      await Promise.all(all.map((e) => e.pool.end().catch(() => undefined)));
+      for (const entry of all) end(entry);
+      await Promise.all(all.map((e) => e.ended));
     },
   };
 }

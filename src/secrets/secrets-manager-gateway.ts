@@ -28,8 +28,11 @@ export interface SecretsGateway {
 
 /**
  * Performs Secrets Manager calls with the real AWS SDK. Clients are reused per region and
- * credentials (building one is costly); the key holds a hash, never the secret access key.
+ * credentials (building one is costly; the key holds a hash, never the secret access key), and the
+ * least recently used is destroyed past 32, since credentials passed by steps may rotate.
  */
+const maxClients = 32;
+
 export function createSecretsGateway(options: SecretsGatewayOptions = {}): SecretsGateway {
   const clients = new Map<string, SecretsManagerClient>();
 
@@ -44,7 +47,11 @@ export function createSecretsGateway(options: SecretsGatewayOptions = {}): Secre
     const credentials = request.credentials ?? options.defaultCredentials;
     const key = `${region}\u0000${credentials ? createHash('sha256').update(JSON.stringify(credentials)).digest('hex') : 'default-chain'}`;
     let client = clients.get(key);
-    if (!client) {
+    if (client) {
+      // Most recently used last, so the first key is the one to evict.
+      clients.delete(key);
+      clients.set(key, client);
+    } else {
       client = new SecretsManagerClient({
         region,
         // Bound every attempt, so an endpoint that accepts but never answers cannot hold a run.
@@ -53,6 +60,11 @@ export function createSecretsGateway(options: SecretsGatewayOptions = {}): Secre
         ...(credentials ? { credentials } : {}),
       });
       clients.set(key, client);
+      if (clients.size > maxClients) {
+        const [oldestKey, oldest] = clients.entries().next().value as [string, SecretsManagerClient];
+        clients.delete(oldestKey);
+        oldest.destroy();
+      }
     }
     return client;
   };

@@ -116,7 +116,13 @@ function createBridge(secrets: SecretsGateway, masker: SecretMasker, metrics: Me
         masker.add(value.SecretString);
         masker.addSecretsIn(tryParseJson(value.SecretString));
       }
-      if (value.SecretBinary !== undefined) masker.add(value.SecretBinary);
+      if (value.SecretBinary !== undefined) {
+        // Steps decode it (base64.decode): the text and what it holds are secrets too.
+        masker.add(value.SecretBinary);
+        const text = Buffer.from(value.SecretBinary, 'base64').toString('utf8');
+        masker.add(text);
+        masker.addSecretsIn(tryParseJson(text));
+      }
       return value;
     } catch (error) {
       observe(error instanceof SecretStoreError ? error.name : 'Error');

@@ -246,7 +246,13 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
       expect(stream.filter((r) => r.status !== 200).map((r) => r.body)).toEqual([]);
       expect(requestsFor(t, 'warmThrottled').filter((r) => r.status === 400).length).toBeGreaterThan(0);
 
-      const status = await t.request('GET', '/api/v1/integrations/warm-throttled/status');
+      // A request waits at most a second for a refresh; the throttled one (with the SDK's retries)
+      // may still be running when the stream ends, so wait (bounded) until it has failed.
+      let status = await t.request('GET', '/api/v1/integrations/warm-throttled/status');
+      for (let i = 0; i < 100 && !status.body.lastRefreshError; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        status = await t.request('GET', '/api/v1/integrations/warm-throttled/status');
+      }
       expect(status.status).toBe(200);
       expect(status.body.cached).toBe(true);
       expect(Date.parse(status.body.expiresAt)).toBeLessThan(Date.now());

@@ -322,6 +322,7 @@ describe('readAgentSettings', () => {
       cache: { ttlSeconds: 300, maxStaleSeconds: 600, maxEntries: 1000 },
       authRetries: 2,
       defaultProfile: 'default',
+      profiles: ['default'],
     });
   });
 
