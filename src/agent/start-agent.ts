@@ -87,9 +87,14 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     generatedToken: configured.length === 0,
     close() {
       closing ??= (async () => {
+        // Stop accepting, let requests in flight answer (up to a grace period), then drain the pools.
         await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
+          const grace = setTimeout(() => server.closeAllConnections(), 5_000).unref();
+          server.close(() => {
+            clearTimeout(grace);
+            resolve();
+          });
+          server.closeIdleConnections();
         });
         await agent.close();
       })();

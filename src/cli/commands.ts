@@ -4,7 +4,7 @@ import { previewSteps, WorkflowRunError } from '../workflows/index.js';
 import { callAgent } from './agent-client.js';
 import { withAgent, type GlobalOptions } from './context.js';
 import { formatTable } from './format-table.js';
-import { collectKeyValue, collectList } from './parse-param.js';
+import { collectKeyValue, collectList, parseProfile } from './parse-param.js';
 import { printJson, printLine } from './print.js';
 import path from 'node:path';
 
@@ -48,7 +48,7 @@ export function registerWorkflows(program: Command, globals: Globals): void {
     .argument('<name>', 'workflow name')
     .option('--param <key=value>', 'a param over the workflow defaults (repeatable; JSON values allowed)', collectKeyValue, {})
     .option('--reveal', 'show secret values unmasked', false)
-    .option('--profile <name>', 'profile the workflow sees as context.profile (default: CREDFLOW_DEFAULT_PROFILE or "default")')
+    .option('--profile <name>', 'profile the workflow sees as context.profile (default: CREDFLOW_DEFAULT_PROFILE or "default")', parseProfile)
     .action(async (name: string, opts: { param: Record<string, unknown>; reveal: boolean; profile?: string }, cmd: Command) => {
       const g = globals(cmd);
       await withAgent(g, async (agent) => {
@@ -94,7 +94,7 @@ export function registerIntegrations(program: Command, globals: Globals): void {
     .command('test')
     .description('resolve an integration and run SELECT 1; on failure, says which stage failed')
     .argument('<name>', 'integration name')
-    .option('--profile <name>', 'profile to resolve (default: CREDFLOW_DEFAULT_PROFILE or "default")')
+    .option('--profile <name>', 'profile to resolve (default: CREDFLOW_DEFAULT_PROFILE or "default")', parseProfile)
     .action(async (name: string, opts: { profile?: string }, cmd: Command) => {
       const g = globals(cmd);
       await withAgent(g, async (agent) => {
@@ -126,7 +126,7 @@ export function registerIntegrations(program: Command, globals: Globals): void {
       .command('status')
       .description("show a running agent's cache and pool state for an integration (never a secret)")
       .argument('<name>', 'integration name')
-      .option('--profile <name>', 'profile (default: the agent\'s default profile)'),
+      .option('--profile <name>', "profile (default: the agent's default profile)", parseProfile),
   ).action(async (name: string, opts: { url?: string; token?: string; profile?: string }, cmd: Command) => {
     const g = globals(cmd);
     const query = opts.profile ? `?profile=${encodeURIComponent(opts.profile)}` : '';
@@ -143,7 +143,7 @@ export function registerQuery(program: Command, globals: Globals): void {
     .argument('<integration>', 'integration name')
     .argument('<sql>', 'SQL text; use $1, $2, ... for parameters')
     .option('--param <value>', 'a query parameter, in order: $1, $2, ... (repeatable)', collectList, [])
-    .option('--profile <name>', 'profile to resolve (default: CREDFLOW_DEFAULT_PROFILE or "default")')
+    .option('--profile <name>', 'profile to resolve (default: CREDFLOW_DEFAULT_PROFILE or "default")', parseProfile)
     .action(async (integration: string, sql: string, opts: { param: string[]; profile?: string }, cmd: Command) => {
       const g = globals(cmd);
       await withAgent(g, async (agent) => {

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { profileNameSchema } from '../config/integration-schema.js';
 
 /**
  * `--param key=value` for workflow params: a value that parses as JSON is used as JSON (numbers,
@@ -21,4 +22,11 @@ export function collectKeyValue(raw: string, previous: Record<string, unknown> =
 /** `--param value` for query parameters: repeated, kept as text ($1, $2, ...; Postgres casts them). */
 export function collectList(raw: string, previous: string[] = []): string[] {
   return [...previous, raw];
+}
+
+/** `--profile <name>`: checked like the API's `?profile=`; a bad name is bad usage (exit 2). */
+export function parseProfile(raw: string): string {
+  const result = profileNameSchema.safeParse(raw);
+  if (!result.success) throw new InvalidArgumentError(result.error.issues[0]?.message ?? 'invalid profile name');
+  return result.data;
 }

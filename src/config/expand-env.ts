@@ -3,6 +3,20 @@ import { formatPath } from './format-issue.js';
 
 const pattern = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
+/** `${VAR}` in one string; `field` names it in the error (`connection.password`). */
+export function expandText(text: string, file: string, field: string, env: NodeJS.ProcessEnv): string {
+  return text.replace(pattern, (whole, escaped: string, name: string) => {
+    if (escaped) return whole.slice(1);
+    const replacement = env[name];
+    if (replacement === undefined) {
+      throw new CredflowError('ENV_VAR_MISSING', `${file}: ${field}: environment variable ${name} is not set`, {
+        details: { file, path: field, variable: name },
+      });
+    }
+    return replacement;
+  });
+}
+
 /**
  * Replaces `${VAR}` in every string of a parsed JSON value with the environment variable VAR
  * (as Bruin does). An unset variable is an error naming the file and the JSON path, never an empty
@@ -17,20 +31,7 @@ export function expandEnv(
   path: (string | number)[] = [],
 ): unknown {
   if (skip(path)) return value;
-  if (typeof value === 'string') {
-    return value.replace(pattern, (whole, escaped: string, name: string) => {
-      if (escaped) return whole.slice(1);
-      const replacement = env[name];
-      if (replacement === undefined) {
-        throw new CredflowError(
-          'ENV_VAR_MISSING',
-          `${file}: ${formatPath(path)}: environment variable ${name} is not set`,
-          { details: { file, path: formatPath(path), variable: name } },
-        );
-      }
-      return replacement;
-    });
-  }
+  if (typeof value === 'string') return expandText(value, file, formatPath(path), env);
   if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, file, env, skip, [...path, i]));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { CredflowError, isCredflowError, messageOf } from '../errors.js';
 import { compileFields, type CompiledFields } from '../templates/index.js';
-import { expandEnv } from './expand-env.js';
+import { expandEnv, expandText } from './expand-env.js';
 import { formatZodIssues } from './format-issue.js';
 import { integrationSchema, type IntegrationFile } from './integration-schema.js';
 import { workflowSchema, type SandboxLimitsOverride } from './workflow-schema.js';
@@ -206,7 +206,10 @@ async function loadIntegration(dir: string, file: string, env: NodeJS.ProcessEnv
   }
   let templates: CompiledFields;
   try {
-    templates = compileFields(parsed.connection, parsed.name);
+    // Templates are compiled from the connection as written, and `${VAR}` is expanded only in the
+    // text around them: a value from the environment arrives as it is, never read as a template.
+    const writtenConnection = (written as { connection: Record<string, unknown> }).connection;
+    templates = compileFields(writtenConnection, parsed.name, 'connection', (text, field) => expandText(text, file, field, env));
   } catch (error) {
     problems.push(`${file}: ${isCredflowError(error) ? error.message : messageOf(error)}`);
     return undefined;

@@ -69,6 +69,7 @@ export async function startLocalSecretsManager(
   const faults = new FaultInjector();
   const closing = new AbortController();
   let requests: RecordedRequest[] = [];
+  const maxRecorded = 100_000;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch(() => req.socket.destroy());
@@ -128,6 +129,8 @@ export async function startLocalSecretsManager(
       status,
       ...(errorType === undefined ? {} : { errorType }),
     });
+    // A long-running embedded endpoint keeps only the latest requests.
+    if (requests.length > maxRecorded) requests = requests.slice(-maxRecorded / 2);
   }
 
   await new Promise<void>((resolve, reject) => {

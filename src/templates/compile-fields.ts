@@ -19,9 +19,10 @@ export function compileFields(
   fields: Record<string, unknown>,
   integration: string,
   prefix = 'connection',
+  literal?: (text: string, field: string) => string,
 ): CompiledFields {
   const pathParts: string[][] = [];
-  const render = compileNode(fields, prefix, integration, pathParts);
+  const render = compileNode(fields, prefix, integration, pathParts, literal);
   return {
     paths: [...new Set(pathParts.map((parts) => parts.join('.')))],
     pathParts,
@@ -29,20 +30,27 @@ export function compileFields(
   };
 }
 
-function compileNode(value: unknown, field: string, integration: string, paths: string[][]): Renderer {
+function compileNode(
+  value: unknown,
+  field: string,
+  integration: string,
+  paths: string[][],
+  literal: ((text: string, field: string) => string) | undefined,
+): Renderer {
   if (typeof value === 'string') {
     const where = { integration, field };
-    const compiled = compileValue(value, where);
+    const compiled = compileValue(value, where, literal ? (text) => literal(text, field) : undefined);
     paths.push(...compiled.pathParts);
-    return compiled.hasTemplates ? (context) => compiled.render(context, where) : () => value;
+    const plain = compiled.hasTemplates ? undefined : compiled.render({}, where);
+    return compiled.hasTemplates ? (context) => compiled.render(context, where) : () => plain;
   }
   if (Array.isArray(value)) {
-    const items = value.map((item, index) => compileNode(item, `${field}[${index}]`, integration, paths));
+    const items = value.map((item, index) => compileNode(item, `${field}[${index}]`, integration, paths, literal));
     return (context) => items.map((item) => item(context));
   }
   if (isPlainObject(value)) {
     const entries = Object.entries(value).map(
-      ([key, item]) => [key, compileNode(item, `${field}.${key}`, integration, paths)] as const,
+      ([key, item]) => [key, compileNode(item, `${field}.${key}`, integration, paths, literal)] as const,
     );
     // fromEntries defines own properties, so a "__proto__" field stays a field.
     return (context) => Object.fromEntries(entries.map(([key, item]) => [key, item(context)]));

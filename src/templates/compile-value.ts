@@ -24,23 +24,28 @@ const TEMPLATE = /<<(?!<)((?:(?!<<|>>)[\s\S])*)>>/g;
  * Compiles one connection field value. Literal text is never given to Handlebars, so `{{`, `}}` and a
  * lone `<<` stay as written; rendered values are inserted as they are and never parsed again.
  * A field that is exactly one `<<expr>>` renders to the value itself (its JSON type kept); templates
- * inside other text render as strings. Throws TEMPLATE_INVALID for a syntax error.
+ * inside other text render as strings. Throws TEMPLATE_INVALID for a syntax error. `literal`
+ * transforms the text outside templates once (the loader expands `${VAR}` there, so a value from
+ * the environment is never read as a template).
  */
-export function compileValue(source: string, where: TemplateLocation): CompiledValue {
+export function compileValue(source: string, where: TemplateLocation, literal: (text: string) => string = (text) => text): CompiledValue {
   const segments: (string | CompiledExpression)[] = [];
   let copied = 0;
   for (const match of source.matchAll(TEMPLATE)) {
-    if (match.index > copied) segments.push(source.slice(copied, match.index));
+    if (match.index > copied) segments.push(literal(source.slice(copied, match.index)));
     segments.push(compileExpression(match[1] ?? '', where));
     copied = match.index + match[0].length;
   }
-  if (copied < source.length) segments.push(source.slice(copied));
+  if (copied < source.length) segments.push(literal(source.slice(copied)));
 
   const expressions = segments.filter((segment) => typeof segment !== 'string');
   const paths = [...new Set(expressions.flatMap((expression) => expression.paths))];
   const pathParts = expressions.flatMap((expression) => expression.pathParts);
   const [only] = expressions;
-  if (only === undefined) return { hasTemplates: false, paths, pathParts, render: () => source };
+  if (only === undefined) {
+    const text = segments.join('');
+    return { hasTemplates: false, paths, pathParts, render: () => text };
+  }
   if (segments.length === 1) {
     return { hasTemplates: true, paths, pathParts, render: (context, at) => structuredClone(valueOf(only, context, at)) };
   }

@@ -147,6 +147,18 @@ describe('${VAR} expansion', () => {
     expect(integration?.written).toMatchObject({ connection: { host: '${DB_HOST}' } });
   });
 
+  it('renders a value from the environment byte for byte, never reading template syntax in it', async () => {
+    const secretish = 'Zq9<<Env.other>>x{{y}}<<hunter2>>';
+    const config = await load(
+      withIntegration({ connection: { host: 'db', database: 'app', user: 'u', password: 'pre-${DB_PASSWORD}' } }),
+      { ...env, DB_PASSWORD: secretish },
+    );
+    expect(config.problems).toEqual([]);
+    const rendered = config.integrations.get('x')?.templates.render({ Env: { other: 'SUBST' } });
+    expect(rendered?.password).toBe(`pre-${secretish}`);
+    expect(config.integrations.get('x')?.templates.paths).toEqual([]);
+  });
+
   it('treats an unset variable as an error naming file and field, never as an empty string', async () => {
     const config = await load(withIntegration({ connection: { host: 'db', password: 'pw-${DB_PASSWORD}' } }), env);
     expect(config.problems).toEqual(['integrations/x.json: connection.password: environment variable DB_PASSWORD is not set']);
