@@ -141,9 +141,8 @@ export function createAgent(deps: AgentDeps): Agent {
     async testIntegration(name, options = {}) {
       const target = integration(name);
       const started = performance.now();
-      let profile = options.profile ?? deps.settings.defaultProfile;
+      const profile = resolver.profileFor(target, options.profile);
       try {
-        profile = resolver.profileFor(target, options.profile);
         await queryIntegration(queryDeps, target, profile, 'SELECT 1', []);
       } catch (error) {
         if (error instanceof CredflowError) {

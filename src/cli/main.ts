@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerIntegrations, registerQuery, registerValidate, registerWorkflows } from './commands.js';
 import type { GlobalOptions } from './context.js';
-import { printError } from './print.js';
+import { printError, printJson } from './print.js';
 import { registerServe } from './serve.js';
 
 /** Exit codes: 0 ok, 1 a failure the user must fix, 2 bad usage. */
@@ -31,6 +31,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+      // commander has printed the usage text to stderr; --json callers also get the error shape.
+      if (argv.includes('--json')) printJson({ error: { code: 'BAD_USAGE', message: error.message.replace(/^error: /, '') } });
       return 2;
     }
     const json = program.opts<GlobalOptions>().json;

@@ -12,9 +12,7 @@ export function stageOf(error: unknown): ResolveStage | undefined {
   switch (error.code) {
     case 'WORKFLOW_FAILED':
     case 'WORKFLOW_TIMEOUT':
-    case 'WORKFLOW_RESPONSE_INVALID':
     case 'WORKFLOW_NOT_FOUND':
-    case 'SECRET_STORE_FAILED':
     case 'CREDENTIALS_UNAVAILABLE':
       return 'workflow';
     case 'TEMPLATE_MISSING_VALUE':

@@ -21,7 +21,7 @@ export function mapPgError(error: unknown, integration: string, masker: SecretMa
     const why = code && connectCodes.has(code) ? `${code}` : message;
     const what = phase === 'connect' ? 'could not connect to the database' : 'lost the connection to the database';
     return new CredflowError('DB_CONNECT_FAILED', `integration "${integration}": ${what}: ${why}`, {
-      details: { integration, ...(code ? { errorCode: code } : {}) },
+      details: { integration, ...(code && /^[0-9A-Z]{5}$/.test(code) ? { sqlstate: code } : code ? { errorCode: code } : {}) },
     });
   }
   if (code.startsWith('57P') || code.startsWith('08')) {
