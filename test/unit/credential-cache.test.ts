@@ -588,3 +588,120 @@ describe('pruneResponse and neededPathsByWorkflow', () => {
     expect(nested).toEqual(nestedBefore);
   });
 });
+
+describe('CredentialCache review fixes: bounded wait for expired values, generations numbered at load start', () => {
+  // A real timer bounds the wait; the clock that decides expiry stays fake.
+  const WAIT = 30;
+
+  it('serves an expired entry within its stale bound as stale after a bounded wait when the refresh hangs, and lets the refresh go on', async () => {
+    const { cache, clock } = makeCache({ maxRefreshWaitMs: WAIT });
+    const { entry: good } = await cache.get(KEY, counting());
+    clock.at(TTL + 1);
+    const gate = deferred<Loaded<string>>();
+    const hanging = vi.fn(() => gate.promise);
+
+    const first = await cache.get(KEY, hanging);
+    expect(first).toEqual({ entry: good, outcome: 'stale' });
+    expect(hanging).toHaveBeenCalledTimes(1);
+    expect(cache.status(KEY).refreshing).toBe(true);
+
+    // A second request waits for the same refresh, starting none of its own.
+    const second = await cache.get(KEY, hanging);
+    expect(second).toEqual({ entry: good, outcome: 'stale' });
+    expect(hanging).toHaveBeenCalledTimes(1);
+
+    // The refresh kept running and, when it finishes, its value is kept and served.
+    gate.resolve({ value: 'late', ttlMs: TTL });
+    await settle();
+    expect(cache.status(KEY)).toMatchObject({ refreshing: false, entry: { value: 'late' } });
+    const after = await cache.get(KEY, hanging);
+    expect(after.outcome).toBe('hit');
+    expect(after.entry.value).toBe('late');
+    expect(after.entry.generation).toBeGreaterThan(good.generation);
+    expect(hanging).toHaveBeenCalledTimes(1);
+  });
+
+  it('answers with the refreshed entry (outcome refresh) when the refresh of an expired entry finishes within the wait', async () => {
+    const { cache, clock } = makeCache({ maxRefreshWaitMs: WAIT });
+    const { entry: good } = await cache.get(KEY, counting());
+    clock.at(TTL + 1);
+    const gate = deferred<Loaded<string>>();
+    const load = vi.fn(() => gate.promise);
+    const pending = cache.get(KEY, load);
+    // Settled before any timer can fire.
+    gate.resolve({ value: 'fresh', ttlMs: TTL });
+    const result = await pending;
+    expect(result.outcome).toBe('refresh');
+    expect(result.entry.value).toBe('fresh');
+    expect(result.entry.generation).toBeGreaterThan(good.generation);
+    expect(cache.status(KEY).entry).toBe(result.entry);
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  it('numbers a load when it starts: a slow load started before an invalidation, finishing last, keeps the lower generation and does not replace the newer entry', async () => {
+    const { cache } = makeCache();
+    const slowGate = deferred<Loaded<string>>();
+    const slow = cache.get(KEY, () => slowGate.promise);
+    expect(cache.invalidate(KEY)).toBe(true);
+
+    const newer = await cache.get(KEY, async () => ({ value: 'newer', ttlMs: TTL }));
+    expect(newer.outcome).toBe('miss');
+
+    slowGate.resolve({ value: 'older', ttlMs: TTL });
+    const older = await slow;
+    expect(older.entry.value).toBe('older');
+    // Its caller holds the older credentials, and they rank below the newer ones.
+    expect(older.entry.generation).toBeLessThan(newer.entry.generation);
+    expect(cache.status(KEY).entry).toBe(newer.entry);
+    const next = await cache.get(KEY, counting());
+    expect(next).toEqual({ entry: newer.entry, outcome: 'hit' });
+  });
+
+  it('gives a caller whose older value (from a slow load) was refused the newer entry on reload with notBefore, without loading again', async () => {
+    const { cache, clock } = makeCache();
+    const slowGate = deferred<Loaded<string>>();
+    const slow = cache.get(KEY, () => slowGate.promise);
+    cache.invalidate(KEY);
+    clock.advance(100);
+    const newerLoad = vi.fn(async (): Promise<Loaded<string>> => ({ value: 'newer', ttlMs: TTL }));
+    const { entry: newer } = await cache.get(KEY, newerLoad);
+    slowGate.resolve({ value: 'older', ttlMs: TTL });
+    const { entry: older } = await slow;
+    await settle();
+
+    // The database refused `older` in an attempt that began after the newer load started.
+    const extra = counting();
+    const reloaded = await cache.reload(KEY, older.generation, extra, START + 100);
+    expect(reloaded).toBe(newer);
+    expect(extra).not.toHaveBeenCalled();
+    expect(cache.status(KEY).entry).toBe(newer);
+  });
+
+  it('does not answer a reload with a refresh that started before notBefore: that refresh lands first, then the reload\'s own load replaces it with a higher generation', async () => {
+    const { cache, clock } = makeCache();
+    const { entry: first } = await cache.get(KEY, counting());
+
+    // A background refresh starts at 75% of the TTL and hangs.
+    clock.at(0.75 * TTL);
+    const bgGate = deferred<Loaded<string>>();
+    await cache.get(KEY, () => bgGate.promise);
+    expect(cache.status(KEY).refreshing).toBe(true);
+
+    // A caller whose attempt began after that refresh started must not be answered by it.
+    clock.advance(10);
+    const reloadGate = deferred<Loaded<string>>();
+    const reloadLoad = vi.fn(() => reloadGate.promise);
+    const reloading = cache.reload(KEY, first.generation, reloadLoad, START + 0.75 * TTL + 10);
+    bgGate.resolve({ value: 'background', ttlMs: TTL });
+    await settle();
+    expect(reloadLoad).toHaveBeenCalledTimes(1);
+    const background = cache.status(KEY).entry;
+    expect(background?.value).toBe('background');
+
+    reloadGate.resolve({ value: 'reloaded', ttlMs: TTL });
+    const reloaded = await reloading;
+    expect(reloaded.value).toBe('reloaded');
+    expect(reloaded.generation).toBeGreaterThan(background?.generation ?? Infinity);
+    expect(cache.status(KEY).entry).toBe(reloaded);
+  });
+});
