@@ -63,6 +63,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   const { agent, settings } = await openAgent(options);
   const configured = options.tokens ?? settings.apiTokens;
   const tokens = configured.length > 0 ? configured : [randomBytes(24).toString('base64url')];
+  agent.masker.addAll(tokens);
   const app = createApp({ agent, tokens });
   const host = options.host ?? settings.host;
   const server = await new Promise<Server>((resolve, reject) => {

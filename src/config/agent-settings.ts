@@ -21,7 +21,12 @@ export const agentSettingsSchema = z.object({
   CREDFLOW_MAX_STALE_SECONDS: intFrom(600, 0, 7 * 24 * 3600),
   CREDFLOW_CACHE_MAX_ENTRIES: intFrom(1000, 1, 1_000_000),
   CREDFLOW_AUTH_RETRIES: intFrom(2, 0, 10),
-  CREDFLOW_PROFILES: z.string().optional(),
+  CREDFLOW_PROFILES: z
+    .string()
+    .regex(/^\s*([A-Za-z0-9][A-Za-z0-9_.-]{0,63}\s*(,\s*|$))*$/, {
+      message: 'must be comma-separated profile names (letters, digits, "_", "." or "-")',
+    })
+    .optional(),
   CREDFLOW_DEFAULT_PROFILE: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'must be letters, digits, "_", "." or "-"' })
