@@ -87,7 +87,12 @@ export function createAgent(deps: AgentDeps): Agent {
     metrics,
     ...(isolates ? { isolates } : {}),
   });
-  const pools = createPoolRegistry({ logger, max: deps.settings.poolMax, connectTimeoutMs: deps.settings.connectTimeoutMs });
+  const pools = createPoolRegistry({
+    logger,
+    max: deps.settings.poolMax,
+    connectTimeoutMs: deps.settings.connectTimeoutMs,
+    statementTimeoutMs: deps.settings.statementTimeoutMs,
+  });
   metrics.setPoolSource(() => pools.stats());
   const resolver = createResolver({ config, settings: deps.settings, runner, appEnv: deps.appEnv, masker, logger, metrics });
   const queryDeps = { resolver, pools, masker, metrics, authRetries: deps.settings.authRetries, poolMax: deps.settings.poolMax };

@@ -17,6 +17,7 @@ export const agentSettingsSchema = z.object({
   CREDFLOW_SANDBOX_PREWARM: intFrom(2, 0, 64),
   CREDFLOW_POOL_MAX: intFrom(10, 1, 1000),
   CREDFLOW_CONNECT_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
+  CREDFLOW_STATEMENT_TIMEOUT_MS: intFrom(60_000, 0, 24 * 3600 * 1000),
   CREDFLOW_CACHE_TTL_SECONDS: intFrom(300, 0, 7 * 24 * 3600),
   CREDFLOW_MAX_STALE_SECONDS: intFrom(600, 0, 7 * 24 * 3600),
   CREDFLOW_CACHE_MAX_ENTRIES: intFrom(1000, 1, 1_000_000),
@@ -53,6 +54,8 @@ export interface AgentSettings {
   sandbox: SandboxSettings;
   poolMax: number;
   connectTimeoutMs: number;
+  /** PostgreSQL's statement_timeout for every query (0: none). */
+  statementTimeoutMs: number;
   cache: { ttlSeconds: number; maxStaleSeconds: number; maxEntries: number };
   authRetries: number;
   defaultProfile: string;
@@ -84,6 +87,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
     },
     poolMax: s.CREDFLOW_POOL_MAX,
     connectTimeoutMs: s.CREDFLOW_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: s.CREDFLOW_STATEMENT_TIMEOUT_MS,
     cache: {
       ttlSeconds: s.CREDFLOW_CACHE_TTL_SECONDS,
       maxStaleSeconds: s.CREDFLOW_MAX_STALE_SECONDS,

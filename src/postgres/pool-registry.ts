@@ -7,6 +7,8 @@ export interface PoolRegistryOptions {
   logger: Logger;
   max: number;
   connectTimeoutMs: number;
+  /** Server-side statement_timeout (0: none), so no query holds a connection forever. */
+  statementTimeoutMs?: number;
   idleTimeoutMs?: number;
 }
 
@@ -89,6 +91,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
         connectionTimeoutMillis: options.connectTimeoutMs,
         idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
         application_name: 'credflow',
+        ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
       });
       // An idle client losing its server (restart, terminated backend) must not crash the agent.
       pool.on('error', (error) => {

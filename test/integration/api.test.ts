@@ -54,7 +54,7 @@ describe('HTTP API against real PostgreSQL and a Secrets Manager endpoint', () =
           },
         },
       },
-    }, { CREDFLOW_AGENT_APP_ENV_REGION_HINT: 'eu-west-1' });
+    }, { CREDFLOW_AGENT_APP_ENV_REGION_HINT: 'eu-west-1', CREDFLOW_STATEMENT_TIMEOUT_MS: '500' });
     t.secrets.createSecret('postgresSecrets', { SecretString: rdsSecret(db, { passwordEncoded: encodeURIComponent(db.password) }) });
     t.secrets.createSecret('wrongSecret', { SecretString: rdsSecret(db, { password: wrongPassword }) });
     t.secrets.createSecret('badPortSecret', { SecretString: rdsSecret(db, { port: 'not-a-port' }) });
@@ -180,6 +180,15 @@ describe('HTTP API against real PostgreSQL and a Secrets Manager endpoint', () =
     expect(res.body.error.code).toBe('DB_QUERY_FAILED');
     expect(res.body.error.details.sqlstate).toBe('42P01');
     expect(res.body.error.message).toContain('no_such_table');
+  });
+
+  it('cancels a statement that runs past CREDFLOW_STATEMENT_TIMEOUT_MS, and the connection stays usable', async () => {
+    const res = await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT pg_sleep(5)' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('DB_QUERY_FAILED');
+    expect(res.body.error.details.sqlstate).toBe('57014');
+    const after = await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT 2 AS two' });
+    expect(after.body.rows).toEqual([{ two: 2 }]);
   });
 
   it('fails a step that throws with the step name and message, and keeps serving', async () => {

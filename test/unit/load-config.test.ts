@@ -331,6 +331,7 @@ describe('readAgentSettings', () => {
       sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, prewarm: 2 },
       poolMax: 10,
       connectTimeoutMs: 10_000,
+      statementTimeoutMs: 60_000,
       cache: { ttlSeconds: 300, maxStaleSeconds: 600, maxEntries: 1000 },
       authRetries: 2,
       defaultProfile: 'default',
