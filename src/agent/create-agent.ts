@@ -120,7 +120,10 @@ export function createAgent(deps: AgentDeps): Agent {
         description: i.description,
         workflow: i.fetchCredentialsDynamically?.enabled ? i.fetchCredentialsDynamically.workflow : undefined,
       })),
-    describeIntegration: (name) => ({ file: integration(name).file, config: redactConfig(integration(name).written, masker) }),
+    describeIntegration: (name) => {
+      const found = integration(name);
+      return { file: found.file, config: redactConfig(found.written, masker) };
+    },
     listWorkflows: () =>
       [...config.workflows.values()].map((w) => ({
         name: w.name,

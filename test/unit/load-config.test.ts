@@ -8,6 +8,7 @@ import { expandEnv } from '../../src/config/expand-env.js';
 import { CredflowError } from '../../src/errors.js';
 import { postgresIntegration, secretsWorkflow, writeConfigDir } from '../support/config-dir.js';
 import type { ConfigFiles } from '../support/config-dir.js';
+import { errorOf } from '../support/error-of.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -36,16 +37,6 @@ function workflowWithSteps(name: string, steps: unknown[]): Record<string, unkno
 async function rejection(promise: Promise<unknown>): Promise<CredflowError> {
   try {
     await promise;
-  } catch (error) {
-    if (error instanceof CredflowError) return error;
-    throw error;
-  }
-  throw new Error('expected a CredflowError');
-}
-
-function thrown(run: () => unknown): CredflowError {
-  try {
-    run();
   } catch (error) {
     if (error instanceof CredflowError) return error;
     throw error;
@@ -176,7 +167,7 @@ describe('${VAR} expansion', () => {
   });
 
   it('names array positions in the path of an unset variable', () => {
-    const error = thrown(() => expandEnv({ hosts: ['a', '${NOPE}'] }, 'integrations/y.json', {}));
+    const error = errorOf(() => expandEnv({ hosts: ['a', '${NOPE}'] }, 'integrations/y.json', {}));
     expect(error.code).toBe('ENV_VAR_MISSING');
     expect(error.message).toBe('integrations/y.json: hosts[1]: environment variable NOPE is not set');
   });
@@ -347,7 +338,7 @@ describe('readAgentSettings', () => {
   });
 
   it('names the variable of a bad value', () => {
-    const error = thrown(() => readAgentSettings({ PORT: 'abc', CREDFLOW_LOG_LEVEL: 'loud' }));
+    const error = errorOf(() => readAgentSettings({ PORT: 'abc', CREDFLOW_LOG_LEVEL: 'loud' }));
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toMatch(/^environment variable PORT: /m);
     expect(error.message).toMatch(/^environment variable CREDFLOW_LOG_LEVEL: /m);

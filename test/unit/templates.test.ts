@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { CredflowError } from '../../src/errors.js';
 import { compileFields, compileValue } from '../../src/templates/index.js';
+import { errorOf } from '../support/error-of.js';
 
 const where = { integration: 'demo-postgres', field: 'connection.password' };
 
@@ -24,16 +25,6 @@ const context = {
 
 function render(source: string, ctx: Record<string, unknown> = context): unknown {
   return compileValue(source, where).render(ctx, where);
-}
-
-function errorOf(run: () => unknown): CredflowError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof CredflowError) return error;
-    throw error;
-  }
-  throw new Error('expected a CredflowError');
 }
 
 describe('compileValue', () => {
