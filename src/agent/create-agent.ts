@@ -6,7 +6,7 @@ import type { SecretMasker } from '../masking/index.js';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createPoolRegistry, type QueryResult } from '../postgres/index.js';
 import type { SecretsGateway } from '../secrets/index.js';
-import { IsolatePool } from '../sandbox/index.js';
+import { SandboxWorkers } from '../sandbox/index.js';
 import { createWorkflowRunner, toPreview, type Preview } from '../workflows/index.js';
 import { queryIntegration } from './query-integration.js';
 import { redactConfig } from './redact-config.js';
@@ -57,6 +57,8 @@ export interface Agent {
   readonly masker: SecretMasker;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** The sandbox worker processes; `warm()` starts them ahead of the first run. */
+  readonly sandbox: SandboxWorkers;
   listIntegrations(): IntegrationSummary[];
   describeIntegration(name: string): unknown;
   listWorkflows(): WorkflowSummary[];
@@ -76,17 +78,10 @@ export function createAgent(deps: AgentDeps): Agent {
   // Values of the agent's Env under secret-named keys (aws_secret_access_key, ...) are secrets too.
   masker.addSecretsIn(deps.appEnv);
   const metrics = deps.metrics ?? createMetrics();
-  const { prewarm, ...limits } = deps.settings.sandbox;
-  const isolates = prewarm > 0 ? new IsolatePool(prewarm, limits.memoryMb) : undefined;
-  const runner = createWorkflowRunner({
-    secrets: deps.secrets,
-    masker,
-    appEnv: deps.appEnv,
-    limits,
-    logger,
-    metrics,
-    ...(isolates ? { isolates } : {}),
-  });
+  const { prewarm, workers, ...limits } = deps.settings.sandbox;
+  // Step code runs in worker processes that hold nothing of this one; bridge calls come back here.
+  const sandbox = new SandboxWorkers({ size: workers, prewarm, memoryMb: limits.memoryMb, logger });
+  const runner = createWorkflowRunner({ secrets: deps.secrets, masker, appEnv: deps.appEnv, limits, logger, metrics, sandbox });
   const pools = createPoolRegistry({
     logger,
     max: deps.settings.poolMax,
@@ -113,6 +108,7 @@ export function createAgent(deps: AgentDeps): Agent {
     masker,
     logger,
     metrics,
+    sandbox,
     listIntegrations: () =>
       [...config.integrations.values()].map((i) => ({
         name: i.name,
@@ -194,7 +190,7 @@ export function createAgent(deps: AgentDeps): Agent {
       return { ...base, pools: { total: pool?.total ?? 0, idle: pool?.idle ?? 0, waiting: pool?.waiting ?? 0 } };
     },
     async close() {
-      isolates?.close();
+      await sandbox.close();
       await pools.close();
       deps.secrets.close();
     },

@@ -75,6 +75,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     const why = code === 'EADDRINUSE' ? 'the port is already in use (pass --port or set PORT)' : code === 'EACCES' ? 'permission denied' : String(code ?? error);
     throw new CredflowError('LISTEN_FAILED', `cannot listen on ${where}: ${why}`, { cause: error });
   });
+  agent.sandbox.warm();
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   agent.logger.info({ event: 'agent.listening', url, integrations: agent.config.integrations.size, workflows: agent.config.workflows.size }, 'credflow agent listening');

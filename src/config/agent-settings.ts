@@ -15,6 +15,10 @@ export const agentSettingsSchema = z.object({
   CREDFLOW_RUN_TIMEOUT_MS: intFrom(15_000, 1, 600_000),
   CREDFLOW_MAX_RESPONSE_BYTES: intFrom(256 * 1024, 2, 16 * 1024 * 1024),
   CREDFLOW_SANDBOX_PREWARM: intFrom(2, 0, 64),
+  CREDFLOW_SANDBOX_WORKERS: intFrom(2, 1, 64),
+  CREDFLOW_SANDBOX_MAX_BRIDGE_CALLS: intFrom(20, 0, 10_000),
+  CREDFLOW_SANDBOX_MAX_LOG_BYTES: intFrom(8 * 1024, 16, 1024 * 1024),
+  CREDFLOW_SANDBOX_MAX_LOG_LINES: intFrom(200, 1, 100_000),
   CREDFLOW_POOL_MAX: intFrom(10, 1, 1000),
   CREDFLOW_CONNECT_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
   CREDFLOW_STATEMENT_TIMEOUT_MS: intFrom(60_000, 0, 24 * 3600 * 1000),
@@ -39,11 +43,19 @@ export interface SandboxLimits {
   stepTimeoutMs: number;
   runTimeoutMs: number;
   maxResponseBytes: number;
+  /** GetSecretValue (and any later bridge) calls one run may make. */
+  maxBridgeCalls: number;
+  /** Longest text of one console call (UTF-16 units); longer ones are cut. */
+  maxLogBytes: number;
+  /** console calls kept per step. */
+  maxLogLines: number;
 }
 
 export interface SandboxSettings extends SandboxLimits {
-  /** Isolates prepared ahead of time (each serves one run, then is disposed). */
+  /** Isolates each sandbox worker prepares ahead of time (each serves one run, then is disposed). */
   prewarm: number;
+  /** Sandbox worker processes. */
+  workers: number;
 }
 
 export interface AgentSettings {
@@ -83,7 +95,11 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
       stepTimeoutMs: s.CREDFLOW_STEP_TIMEOUT_MS,
       runTimeoutMs: s.CREDFLOW_RUN_TIMEOUT_MS,
       maxResponseBytes: s.CREDFLOW_MAX_RESPONSE_BYTES,
+      maxBridgeCalls: s.CREDFLOW_SANDBOX_MAX_BRIDGE_CALLS,
+      maxLogBytes: s.CREDFLOW_SANDBOX_MAX_LOG_BYTES,
+      maxLogLines: s.CREDFLOW_SANDBOX_MAX_LOG_LINES,
       prewarm: s.CREDFLOW_SANDBOX_PREWARM,
+      workers: s.CREDFLOW_SANDBOX_WORKERS,
     },
     poolMax: s.CREDFLOW_POOL_MAX,
     connectTimeoutMs: s.CREDFLOW_CONNECT_TIMEOUT_MS,

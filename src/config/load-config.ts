@@ -29,6 +29,8 @@ export interface Workflow {
   readonly description: string | undefined;
   readonly params: Record<string, unknown>;
   readonly limits: SandboxLimitsOverride;
+  /** SecretId patterns the workflow may read; undefined: any secret. */
+  readonly allowedSecrets: readonly string[] | undefined;
   readonly steps: readonly WorkflowStep[];
   readonly written: unknown;
 }
@@ -170,6 +172,7 @@ async function loadWorkflow(dir: string, file: string, env: NodeJS.ProcessEnv, p
     description: parsed.description,
     params: parsed.params ?? {},
     limits: parsed.limits ?? {},
+    allowedSecrets: parsed.allowedSecrets,
     steps,
     written,
   };

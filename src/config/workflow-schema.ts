@@ -6,7 +6,17 @@ export const sandboxLimitsSchema = z.strictObject({
   stepTimeoutMs: z.number().int().min(1).max(600_000).optional().describe('wall-clock limit per step'),
   runTimeoutMs: z.number().int().min(1).max(600_000).optional().describe('wall-clock limit per run'),
   maxResponseBytes: z.number().int().min(2).max(16 * 1024 * 1024).optional(),
-});
+  maxBridgeCalls: z.number().int().min(0).max(10_000).optional().describe('bridge calls (GetSecretValue) per run'),
+  maxLogBytes: z.number().int().min(16).max(1024 * 1024).optional().describe('longest text of one console call'),
+  maxLogLines: z.number().int().min(1).max(100_000).optional().describe('console calls kept per step'),
+}).describe("lower the agent's sandbox limits for this workflow; a value above the agent's limit is capped to it");
+
+/** A SecretId pattern: `*` matches any run of characters (slashes included). */
+const secretPatternSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .regex(/^[A-Za-z0-9/_+=.@:*-]+$/, { message: 'must be a secret name or ARN, with * as a wildcard' });
 
 const stepSchema = z
   .strictObject({
@@ -29,6 +39,11 @@ export const workflowSchema = z
     description: z.string().optional(),
     params: z.record(z.string(), z.unknown()).optional().describe('default params'),
     limits: sandboxLimitsSchema.optional(),
+    allowedSecrets: z
+      .array(secretPatternSchema)
+      .max(1000)
+      .optional()
+      .describe('SecretId patterns (e.g. "prod/db/*") this workflow may read; when set, every other secret is refused'),
     steps: z.array(stepSchema).min(1),
   })
   .superRefine((wf, ctx) => {

@@ -44,9 +44,6 @@ export interface SandboxRunOptions {
   input: SandboxInput;
   limits: SandboxLimits;
   bridge: BridgeHandler;
-  /** Caps the text of one log call and the number of calls per step. */
-  maxLogBytes?: number;
-  maxLogLines?: number;
   /** Where the run's isolate comes from (pre-created ahead of time); by default a fresh one. */
   isolates?: Pick<IsolatePool, 'take' | 'replenish'>;
 }
@@ -76,8 +73,8 @@ export class StepFailure extends CredflowError {
  */
 export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxRunResult> {
   const { limits, workflow } = options;
-  const maxLogBytes = options.maxLogBytes ?? 8 * 1024;
-  const maxLogLines = options.maxLogLines ?? 200;
+  const { maxLogBytes, maxLogLines } = limits;
+  const bridge = limitBridge(options.bridge, limits);
   const prepared = options.isolates ? options.isolates.take(limits.memoryMb) : prepareIsolate(limits.memoryMb);
   const isolate = prepared.isolate;
   let firstContext: ivm.Context | undefined = prepared.context;
@@ -120,7 +117,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
           new ivm.Reference(async (method: string, payload: string): Promise<string> => {
             if (!open) return JSON.stringify({ error: { name: 'Error', message: 'the run is over; no more calls are made' } });
             try {
-              const value = await options.bridge(method, JSON.parse(payload));
+              const value = await bridge(method, JSON.parse(payload));
               return JSON.stringify({ value: value ?? null });
             } catch (error) {
               const e = error instanceof BridgeError ? error : new BridgeError('Error', `${method} failed`);
@@ -182,6 +179,25 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
       options.isolates?.replenish();
     });
   }
+}
+
+/**
+ * Holds a run to its bridge budget and deadline: past either, a call is refused without reaching the
+ * handler. Applied where the run starts, and again by the agent for runs in a sandbox worker.
+ */
+export function limitBridge(bridge: BridgeHandler, limits: Pick<SandboxLimits, 'maxBridgeCalls' | 'runTimeoutMs'>): BridgeHandler {
+  const deadline = Date.now() + limits.runTimeoutMs;
+  let calls = 0;
+  return (method, args) => {
+    if (Date.now() >= deadline) {
+      return Promise.reject(new BridgeError('Error', `the run is past its time limit of ${limits.runTimeoutMs} ms; no more calls are made`));
+    }
+    calls += 1;
+    if (calls > limits.maxBridgeCalls) {
+      return Promise.reject(new BridgeError('LimitExceededException', `a run may make at most ${limits.maxBridgeCalls} bridge calls`));
+    }
+    return bridge(method, args);
+  };
 }
 
 const answerSchema = z.union([

@@ -3,8 +3,9 @@ import type { SandboxLimits, Workflow } from '../config/index.js';
 import { CredflowError } from '../errors.js';
 import type { Metrics } from '../metrics/index.js';
 import { SecretMasker } from '../masking/index.js';
-import { BridgeError, runInSandbox, type BridgeHandler, type IsolatePool, type StepResult } from '../sandbox/index.js';
+import { BridgeError, runInSandbox, type BridgeHandler, type SandboxRunner, type StepResult } from '../sandbox/index.js';
 import { getSecretValueRequestSchema, SecretStoreError, type SecretsGateway } from '../secrets/index.js';
+import { compileSecretAllowlist, type SecretAllowlist } from './secret-allowlist.js';
 
 export interface WorkflowRunnerDeps {
   secrets: SecretsGateway;
@@ -12,11 +13,12 @@ export interface WorkflowRunnerDeps {
   masker: SecretMasker;
   /** `Env` inside the sandbox (from CREDFLOW_AGENT_APP_ENV_*). */
   appEnv: Record<string, string>;
+  /** The agent's limits; a workflow's own `limits` may only lower them. */
   limits: SandboxLimits;
   logger: Logger;
   metrics?: Metrics;
-  /** Isolates prepared ahead of time; without it every run makes its own. */
-  isolates?: Pick<IsolatePool, 'take' | 'replenish'>;
+  /** Where steps run: the agent passes its sandbox worker processes; by default, isolates in this process. */
+  sandbox?: SandboxRunner;
 }
 
 export interface RunWorkflowOptions {
@@ -49,27 +51,29 @@ export class WorkflowRunError extends CredflowError {
   }
 }
 
+const inProcess: SandboxRunner = { run: (job) => runInSandbox(job) };
+
 export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
+  const sandbox = deps.sandbox ?? inProcess;
+  const allowlists = new WeakMap<Workflow, SecretAllowlist>();
+  const allowlistOf = (workflow: Workflow): SecretAllowlist => {
+    let found = allowlists.get(workflow);
+    if (!found) allowlists.set(workflow, (found = compileSecretAllowlist(workflow.allowedSecrets)));
+    return found;
+  };
   return {
     async run(workflow, options = {}) {
       const started = performance.now();
       const masker = new SecretMasker(deps.masker);
-      const limits: SandboxLimits = { ...deps.limits, ...workflow.limits };
-      const bridge = createBridge(deps.secrets, masker, deps.metrics);
+      const limits = effectiveLimits(deps.limits, workflow.limits);
+      const bridge = createBridge({ secrets: deps.secrets, masker, metrics: deps.metrics, allowed: allowlistOf(workflow), workflow: workflow.name });
       const input = {
         params: { ...workflow.params, ...options.params },
         env: deps.appEnv,
         context: { workflow: workflow.name, ...options.context },
       };
       try {
-        const result = await runInSandbox({
-          workflow: workflow.name,
-          steps: workflow.steps,
-          input,
-          limits,
-          bridge,
-          ...(deps.isolates ? { isolates: deps.isolates } : {}),
-        });
+        const result = await sandbox.run({ workflow: workflow.name, steps: workflow.steps, input, limits, bridge });
         const durationMs = Math.round(performance.now() - started);
         deps.metrics?.workflowRuns.observe({ workflow: workflow.name, outcome: 'ok' }, durationMs / 1000);
         deps.logger.info({ event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'ok', durationMs }, 'workflow run');
@@ -93,14 +97,39 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
   };
 }
 
-/** The host side of `aws.secretsManager.getSecretValue`: validate, call, remember what must be masked. */
-function createBridge(secrets: SecretsGateway, masker: SecretMasker, metrics: Metrics | undefined): BridgeHandler {
+/** A workflow's limits may be lower than the agent's, never higher: the agent's settings are the ceiling. */
+export function effectiveLimits(agent: SandboxLimits, workflow: Partial<SandboxLimits>): SandboxLimits {
+  const out = { ...agent };
+  for (const key of Object.keys(agent) as (keyof SandboxLimits)[]) {
+    const wanted = workflow[key];
+    if (wanted !== undefined) out[key] = Math.min(agent[key], wanted);
+  }
+  return out;
+}
+
+interface BridgeDeps {
+  secrets: SecretsGateway;
+  masker: SecretMasker;
+  metrics: Metrics | undefined;
+  allowed: SecretAllowlist;
+  workflow: string;
+}
+
+/**
+ * The host side of `aws.secretsManager.getSecretValue`: validate, check the workflow's
+ * allowedSecrets, call, remember what must be masked.
+ */
+function createBridge({ secrets, masker, metrics, allowed, workflow }: BridgeDeps): BridgeHandler {
   return async (method, args) => {
     if (method !== 'secretsManager.getSecretValue') throw new BridgeError('TypeError', `unknown bridge method ${method}`);
     const parsed = getSecretValueRequestSchema.safeParse(args);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ');
       throw new BridgeError('InvalidParameterException', `getSecretValue: ${problems}`);
+    }
+    if (!allowed(parsed.data.SecretId)) {
+      metrics?.secretStoreCalls.observe({ operation: 'GetSecretValue', outcome: 'NotAllowed' }, 0);
+      throw new BridgeError('AccessDeniedException', `workflow "${workflow}" may not read the secret "${parsed.data.SecretId}": it is not in the workflow's allowedSecrets`);
     }
     if (parsed.data.credentials) {
       masker.add(parsed.data.credentials.secretAccessKey);

@@ -319,7 +319,7 @@ describe('readAgentSettings', () => {
       host: '127.0.0.1',
       apiTokens: [],
       logLevel: 'info',
-      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, prewarm: 2 },
+      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, prewarm: 2, workers: 2 },
       poolMax: 10,
       connectTimeoutMs: 10_000,
       statementTimeoutMs: 60_000,

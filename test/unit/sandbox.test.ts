@@ -15,7 +15,7 @@ import { createWorkflowRunner, WorkflowRunError } from '../../src/workflows/inde
 import type { WorkflowRunner } from '../../src/workflows/index.js';
 import { captureLogs } from '../support/capture-logs.js';
 
-const limits = { memoryMb: 32, stepTimeoutMs: 1000, runTimeoutMs: 3000, maxResponseBytes: 10000 };
+const limits = { memoryMb: 32, stepTimeoutMs: 1000, runTimeoutMs: 3000, maxResponseBytes: 10000, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200 };
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The host side a step calls: one known secret, ResourceNotFoundException for anything else. */
@@ -255,7 +255,7 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
   }
 
   function inlineWorkflow(code: string, params: Record<string, unknown> = {}): Workflow {
-    return { name: 'inline', file: 'workflows/inline.json', description: undefined, params, limits: {}, steps: [{ name: 'fetch', code, source: 'inline' }], written: {} };
+    return { name: 'inline', file: 'workflows/inline.json', description: undefined, params, limits: {}, allowedSecrets: undefined, steps: [{ name: 'fetch', code, source: 'inline' }], written: {} };
   }
 
   const fetchCode = (request: string) => `

@@ -1,0 +1,240 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Logger } from 'pino';
+import { CredflowError } from '../../errors.js';
+import {
+  BridgeError,
+  limitBridge,
+  StepFailure,
+  type BridgeHandler,
+  type SandboxRunOptions,
+  type SandboxRunResult,
+  type StepResult,
+} from '../run-in-sandbox.js';
+import { workerMessageSchema, type AgentMessage, type StepResultMessage } from './protocol.js';
+import { workerEntryPath } from './worker-entry.js';
+
+/** A run's options without the in-process isolate source: where isolates come from is the worker's business. */
+export type SandboxJob = Omit<SandboxRunOptions, 'isolates'>;
+
+/** Something that runs a workflow's steps in a sandbox: in this process, or in a worker process. */
+export interface SandboxRunner {
+  run(job: SandboxJob): Promise<SandboxRunResult>;
+}
+
+export interface SandboxWorkersOptions {
+  /** Worker processes kept at most. */
+  size: number;
+  /** Isolates each worker prepares ahead of time. */
+  prewarm: number;
+  /** Memory limit of the prepared isolates. */
+  memoryMb: number;
+  logger: Logger;
+  /** How long past a run's deadline a silent worker is given before it is killed. */
+  graceMs?: number;
+}
+
+interface PendingRun {
+  workflow: string;
+  limits: SandboxJob['limits'];
+  bridge: BridgeHandler;
+  timer: NodeJS.Timeout;
+  resolve: (result: SandboxRunResult) => void;
+  reject: (error: Error) => void;
+}
+
+interface Worker {
+  child: ChildProcess;
+  runs: Map<number, PendingRun>;
+  stderr: string;
+  /** Why the agent stopped this worker, when it did. */
+  stopped?: { code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT'; why: string };
+}
+
+/**
+ * Runs sandboxes in a small pool of worker processes, so that code escaping or crashing isolated-vm
+ * lands in a process that holds no credentials, connections or other integrations' secrets. Bridge
+ * calls come back to this process, where the run's budget and deadline are enforced again and the
+ * real handler (zod validation, allowlist, AWS SDK) runs. A worker that dies fails only its own runs,
+ * with a clear error; the next run gets a fresh worker.
+ */
+export class SandboxWorkers implements SandboxRunner {
+  private readonly workers: Worker[] = [];
+  private nextId = 1;
+  private closed = false;
+  private warmed = false;
+
+  constructor(private readonly options: SandboxWorkersOptions) {}
+
+  /** Starts the workers now (the agent's server does), so the first run does not pay for it. */
+  warm(): void {
+    this.warmed = true;
+    while (!this.closed && this.workers.length < this.options.size) this.spawn();
+  }
+
+  run(job: SandboxJob): Promise<SandboxRunResult> {
+    if (this.closed) return Promise.reject(new CredflowError('WORKFLOW_FAILED', 'the agent is shutting down; no workflow runs are started'));
+    const worker = this.pick();
+    const id = this.nextId++;
+    return new Promise<SandboxRunResult>((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.stop(worker, 'WORKFLOW_TIMEOUT', `it did not finish workflow "${job.workflow}" within the run's time limit of ${job.limits.runTimeoutMs} ms`),
+        job.limits.runTimeoutMs + (this.options.graceMs ?? 2000),
+      );
+      worker.runs.set(id, { workflow: job.workflow, limits: job.limits, bridge: limitBridge(job.bridge, job.limits), timer, resolve, reject });
+      this.post(worker, {
+        type: 'run',
+        id,
+        workflow: job.workflow,
+        steps: job.steps.map((s) => ({ name: s.name, code: s.code })),
+        input: job.input,
+        limits: job.limits,
+      });
+    });
+  }
+
+  /** Worker process ids (for tests and status). */
+  pids(): number[] {
+    return this.workers.map((w) => w.child.pid ?? -1);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(
+      this.workers.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            worker.stopped = { code: 'WORKFLOW_FAILED', why: 'the agent is shutting down' };
+            if (worker.child.exitCode !== null || worker.child.signalCode !== null) return resolve();
+            worker.child.once('exit', () => resolve());
+            // Held until it is gone, so a CLI command does not end with a half-closed agent.
+            worker.child.ref();
+            worker.child.kill('SIGKILL');
+          }),
+      ),
+    );
+  }
+
+  private pick(): Worker {
+    const idle = this.workers.find((w) => w.runs.size === 0);
+    if (idle) return idle;
+    if (this.workers.length < this.options.size) return this.spawn();
+    return this.workers.reduce((a, b) => (b.runs.size < a.runs.size ? b : a));
+  }
+
+  private spawn(): Worker {
+    // An empty environment: no AWS_* or CREDFLOW_* variables, no NODE_OPTIONS.
+    const child = fork(workerEntryPath(), [], {
+      execArgv: ['--no-node-snapshot'],
+      env: {},
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    const worker: Worker = { child, runs: new Map(), stderr: '' };
+    this.workers.push(worker);
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      worker.stderr = (worker.stderr + chunk).slice(-4000);
+    });
+    child.on('message', (raw) => this.receive(worker, raw));
+    child.on('error', (error) => this.options.logger.warn({ event: 'sandbox.worker.error', error: error.message }, 'sandbox worker error'));
+    child.on('exit', (code, signal) => this.exited(worker, code, signal));
+    // Workers never keep the agent (or a CLI command) alive; a pending run's timer does.
+    child.unref();
+    child.channel?.unref();
+    (child.stderr as { unref?: () => void } | null)?.unref?.();
+    this.post(worker, { type: 'init', prewarm: this.options.prewarm, memoryMb: this.options.memoryMb });
+    return worker;
+  }
+
+  private post(worker: Worker, message: AgentMessage): void {
+    if (!worker.child.connected) return;
+    worker.child.send(message, (error) => {
+      if (error) this.stop(worker, 'WORKFLOW_FAILED', 'the agent could not write to it');
+    });
+  }
+
+  private receive(worker: Worker, raw: unknown): void {
+    const parsed = workerMessageSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.stop(worker, 'WORKFLOW_FAILED', 'it sent a message the agent does not accept');
+      return;
+    }
+    const message = parsed.data;
+    if (message.type === 'ready') return;
+    const run = worker.runs.get(message.id);
+    if (message.type === 'bridge') {
+      if (!run) {
+        this.post(worker, { type: 'answer', call: message.call, error: { name: 'Error', message: 'the run is over; no more calls are made' } });
+        return;
+      }
+      run.bridge(message.method, message.args).then(
+        (value) => this.post(worker, { type: 'answer', call: message.call, value: value ?? null }),
+        (error: unknown) => {
+          const e = error instanceof BridgeError ? error : new BridgeError('Error', `${message.method} failed`);
+          this.post(worker, { type: 'answer', call: message.call, error: { name: e.name, message: e.message, ...(e.code === undefined ? {} : { code: e.code }) } });
+        },
+      );
+      return;
+    }
+    if (!run) return;
+    worker.runs.delete(message.id);
+    clearTimeout(run.timer);
+    const steps = message.steps.map((s) => capLogs(s, run.limits));
+    if (message.type === 'failed') {
+      run.reject(new StepFailure(message.code, message.message, steps, message.details));
+      return;
+    }
+    // The worker measured the response already; it is measured again here, where it is trusted.
+    const bytes = Buffer.byteLength(JSON.stringify(message.response ?? null));
+    if (bytes > run.limits.maxResponseBytes) {
+      const last = steps[steps.length - 1]?.name ?? '';
+      run.reject(
+        new StepFailure('WORKFLOW_FAILED', `workflow "${run.workflow}" failed in step "${last}": RangeError: the returned value is ${bytes} bytes of JSON, over the limit of ${run.limits.maxResponseBytes}`, steps, {
+          workflow: run.workflow,
+          step: last,
+          responseTooLarge: true,
+        }),
+      );
+      return;
+    }
+    run.resolve({ steps, response: message.response ?? null });
+  }
+
+  private stop(worker: Worker, code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', why: string): void {
+    worker.stopped ??= { code, why };
+    worker.child.kill('SIGKILL');
+  }
+
+  private exited(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    const index = this.workers.indexOf(worker);
+    if (index !== -1) this.workers.splice(index, 1);
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    for (const [id, run] of worker.runs) {
+      worker.runs.delete(id);
+      clearTimeout(run.timer);
+      const failure = worker.stopped
+        ? new CredflowError(worker.stopped.code, `workflow "${run.workflow}" was abandoned: the agent stopped its sandbox worker because ${worker.stopped.why}`, {
+            details: { workflow: run.workflow, sandboxWorkerStopped: true },
+          })
+        : new CredflowError('WORKFLOW_FAILED', `workflow "${run.workflow}" was abandoned: its sandbox worker stopped unexpectedly (${how}); the next run gets a new worker`, {
+            details: { workflow: run.workflow, sandboxWorkerCrashed: true },
+          });
+      run.reject(failure);
+    }
+    if (this.closed) return;
+    this.options.logger.warn(
+      { event: 'sandbox.worker.exit', pid: worker.child.pid, how, reason: worker.stopped?.why, stderr: worker.stderr.slice(-1000) || undefined },
+      'sandbox worker exited',
+    );
+    // A replacement is started off the request path (prepared isolates included) when the pool was warmed.
+    if (this.warmed) setTimeout(() => this.warm(), 50).unref();
+  }
+}
+
+/** The worker already capped the logs; a worker that did not is held to the limits here. */
+function capLogs(step: StepResultMessage, limits: SandboxJob['limits']): StepResult {
+  const logs = step.logs.slice(0, limits.maxLogLines).map((l) =>
+    l.message.length > limits.maxLogBytes + 20 ? { level: l.level, message: `${l.message.slice(0, limits.maxLogBytes)}… (truncated)` } : l,
+  );
+  return { name: step.name, durationMs: step.durationMs, logs, output: step.output };
+}

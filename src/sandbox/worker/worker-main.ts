@@ -1,0 +1,75 @@
+/**
+ * The sandbox worker: a child process of the agent that runs workflow steps in isolated-vm and
+ * nothing else. It holds no AWS credentials, no database connections and no secrets but those of
+ * the runs it is executing; GetSecretValue is asked of the agent over IPC. Started by
+ * SandboxWorkers with `--no-node-snapshot` and an empty environment.
+ */
+import { IsolatePool } from '../isolate-pool.js';
+import { BridgeError, runInSandbox, StepFailure } from '../run-in-sandbox.js';
+import { agentMessageSchema, type AgentMessage, type WorkerMessage } from './protocol.js';
+
+type RunMessage = Extract<AgentMessage, { type: 'run' }>;
+
+let isolates: IsolatePool | undefined;
+let nextCall = 0;
+const calls = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+
+function send(message: WorkerMessage): void {
+  process.send?.(message);
+}
+
+function askAgent(id: number, method: string, args: unknown): Promise<unknown> {
+  const call = nextCall++;
+  return new Promise((resolve, reject) => {
+    calls.set(call, { resolve, reject });
+    send({ type: 'bridge', id, call, method, args });
+  });
+}
+
+async function run(message: RunMessage): Promise<void> {
+  try {
+    const result = await runInSandbox({
+      workflow: message.workflow,
+      steps: message.steps,
+      input: message.input,
+      limits: message.limits,
+      bridge: (method, args) => askAgent(message.id, method, args),
+      ...(isolates ? { isolates } : {}),
+    });
+    send({ type: 'done', id: message.id, steps: result.steps, response: result.response ?? null });
+  } catch (error) {
+    if (error instanceof StepFailure) {
+      send({ type: 'failed', id: message.id, code: error.code as 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', message: error.message, details: error.details ?? {}, steps: error.steps });
+    } else {
+      // isolated-vm itself failed (out of memory creating the isolate, ...): no host detail leaves.
+      send({ type: 'failed', id: message.id, code: 'WORKFLOW_FAILED', message: `workflow "${message.workflow}" could not run in the sandbox`, details: { workflow: message.workflow }, steps: [] });
+    }
+  }
+}
+
+process.on('message', (raw: unknown) => {
+  const parsed = agentMessageSchema.safeParse(raw);
+  // The agent is the only sender; a message it did not mean is a bug, and the agent starts a new worker.
+  if (!parsed.success) process.exit(70);
+  const message = parsed.data;
+  switch (message.type) {
+    case 'init':
+      isolates = message.prewarm > 0 ? new IsolatePool(message.prewarm, message.memoryMb) : undefined;
+      send({ type: 'ready' });
+      return;
+    case 'run':
+      void run(message);
+      return;
+    case 'answer': {
+      const pending = calls.get(message.call);
+      calls.delete(message.call);
+      if (!pending) return;
+      if (message.error) pending.reject(new BridgeError(message.error.name, message.error.message, message.error.code));
+      else pending.resolve(message.value ?? null);
+      return;
+    }
+  }
+});
+
+// The agent went away (or closed the channel): nothing is left to run for.
+process.on('disconnect', () => process.exit(0));
