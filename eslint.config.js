@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'schemas/', 'workflows/**/*.js', 'test/fixtures/**/*.js'] },
+  { ignores: ['dist/', 'scratch/', 'node_modules/', 'schemas/', 'workflows/**/*.js', 'test/fixtures/**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
