@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { audit, type Actor } from '../access/index.js';
 import type { AgentSettings, Integration, LoadedConfig, Workflow } from '../config/index.js';
 import { createResolver, stageOf, type IntegrationStatus } from '../credentials/index.js';
 import { CredflowError } from '../errors.js';
@@ -46,6 +47,8 @@ export interface TestResult {
 export interface ProfileOption {
   /** Defaults to the agent's default profile. */
   profile?: string;
+  /** Who asks, for the audit line; calls without one are audited as `local`. */
+  actor?: Actor;
 }
 
 export interface AgentStatus extends IntegrationStatus {
@@ -67,10 +70,14 @@ export interface Agent {
   testIntegration(name: string, options?: ProfileOption): Promise<TestResult>;
   query(name: string, sql: string, params?: readonly unknown[], options?: ProfileOption): Promise<QueryResult>;
   /** Drops the integration's cached responses and drains its pools; running queries finish on the old pools. */
-  invalidate(name: string): { integration: string; droppedResponses: number; drainedPools: number };
+  invalidate(name: string, options?: { actor?: Actor }): { integration: string; droppedResponses: number; drainedPools: number };
   status(name: string, options?: ProfileOption): AgentStatus;
   close(): Promise<void>;
 }
+
+const codeOf = (error: unknown): string => (error instanceof CredflowError ? error.code : 'INTERNAL');
+const workflowOf = (integration: Integration): string | undefined =>
+  integration.fetchCredentialsDynamically?.enabled ? integration.fetchCredentialsDynamically.workflow : undefined;
 
 /** The agent's use cases, shared by the HTTP API and the CLI. */
 export function createAgent(deps: AgentDeps): Agent {
@@ -136,19 +143,32 @@ export function createAgent(deps: AgentDeps): Agent {
       };
     },
     async previewWorkflow(name, options = {}) {
+      const started = performance.now();
       const profile = options.profile ?? deps.settings.defaultProfile;
-      const run = await runner.run(workflow(name), { params: options.params ?? {}, context: { profile } });
-      const preview = toPreview(run, options.reveal === true);
-      logger.info({ event: 'workflow.preview', workflow: name, reveal: options.reveal === true }, 'workflow preview');
-      return preview;
+      const reveal = options.reveal === true;
+      const audited = (outcome: 'ok' | 'error', code?: string) =>
+        audit(logger, { action: reveal ? 'reveal' : 'preview', actor: options.actor, workflow: name, profile, outcome, code, durationMs: Math.round(performance.now() - started) });
+      try {
+        const run = await runner.run(workflow(name), { params: options.params ?? {}, context: { profile } });
+        const preview = toPreview(run, reveal);
+        audited('ok');
+        return preview;
+      } catch (error) {
+        audited('error', codeOf(error));
+        throw error;
+      }
     },
     async testIntegration(name, options = {}) {
       const target = integration(name);
       const started = performance.now();
       const profile = resolver.profileFor(target, options.profile);
+      const audited = (outcome: 'ok' | 'error', code?: string) =>
+        audit(logger, { action: 'test', actor: options.actor, integration: name, workflow: workflowOf(target), profile, outcome, code, durationMs: Math.round(performance.now() - started) });
       try {
-        await queryIntegration(queryDeps, target, profile, 'SELECT 1', []);
+        await queryIntegration(queryDeps, target, { profile, sql: 'SELECT 1', params: [], actor: options.actor });
+        audited('ok');
       } catch (error) {
+        audited('error', codeOf(error));
         if (error instanceof CredflowError) {
           const stage = stageOf(error) ?? 'internal';
           throw new CredflowError(error.code, `${stage} stage failed: ${error.message}`, { details: { ...error.details, stage }, cause: error });
@@ -163,24 +183,27 @@ export function createAgent(deps: AgentDeps): Agent {
     async query(name, sql, params = [], options = {}) {
       const target = integration(name);
       const started = performance.now();
-      const observe = (outcome: string) => metrics.queries.observe({ integration: name, outcome }, (performance.now() - started) / 1000);
+      const done = (outcome: 'ok' | 'error', code?: string) => {
+        const seconds = (performance.now() - started) / 1000;
+        metrics.queries.observe({ integration: name, outcome: code ?? 'ok' }, seconds);
+        audit(logger, { action: 'query', actor: options.actor, integration: name, workflow: workflowOf(target), profile: options.profile, outcome, code, durationMs: Math.round(seconds * 1000) });
+      };
       try {
-        const result = await queryIntegration(queryDeps, target, options.profile, sql, params);
-        observe('ok');
-        logger.debug({ event: 'query', integration: name, outcome: 'ok', rowCount: result.rowCount, durationMs: Math.round(performance.now() - started) }, 'query');
+        const result = await queryIntegration(queryDeps, target, { profile: options.profile, sql, params, actor: options.actor });
+        done('ok');
         return result;
       } catch (error) {
-        const code = error instanceof CredflowError ? error.code : 'INTERNAL';
-        observe(code);
-        logger.info({ event: 'query', integration: name, outcome: 'error', code, durationMs: Math.round(performance.now() - started) }, 'query failed');
+        done('error', codeOf(error));
         throw error;
       }
     },
-    invalidate(name) {
+    invalidate(name, options = {}) {
+      const started = performance.now();
       const target = integration(name);
       const droppedResponses = resolver.invalidate(target);
       const drainedPools = pools.drop(name);
       logger.info({ event: 'credentials.invalidate', integration: name, droppedResponses, drainedPools }, 'invalidated cached credentials');
+      audit(logger, { action: 'invalidate', actor: options.actor, integration: name, workflow: workflowOf(target), outcome: 'ok', durationMs: Math.round(performance.now() - started) });
       return { integration: name, droppedResponses, drainedPools };
     },
     status(name, options = {}) {

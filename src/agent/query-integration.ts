@@ -1,3 +1,4 @@
+import type { Actor } from '../access/index.js';
 import type { Integration } from '../config/index.js';
 import type { Resolved, Resolver } from '../credentials/index.js';
 import { CredflowError } from '../errors.js';
@@ -30,14 +31,16 @@ const sqlstateOf = (error: unknown) =>
  * server ended the session is retried on another connection (at most pool size + 1 times, since
  * each retry discards one dead connection).
  */
-export async function queryIntegration(
-  deps: QueryDeps,
-  integration: Integration,
-  profile: string | undefined,
-  sql: string,
-  params: readonly unknown[],
-): Promise<QueryResult> {
-  let resolved: Resolved = await deps.resolver.resolve(integration, profile);
+export interface QueryRequest {
+  profile: string | undefined;
+  sql: string;
+  params: readonly unknown[];
+  actor: Actor | undefined;
+}
+
+export async function queryIntegration(deps: QueryDeps, integration: Integration, request: QueryRequest): Promise<QueryResult> {
+  const { sql, params } = request;
+  let resolved: Resolved = await deps.resolver.resolve(integration, request.profile, request.actor);
   let authRetries = 0;
   let sessionRetries = 0;
   for (;;) {

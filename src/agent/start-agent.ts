@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
+import { fullAccessToken, readTokensFile, scopes, sha256, toAccessToken, type AccessToken, type TokenSpec } from '../access/index.js';
 import { CredflowError } from '../errors.js';
 import { loadValidConfig, readAgentSettings, readAppEnv, type AgentSettings } from '../config/index.js';
 import { createApp } from '../http/index.js';
@@ -24,8 +25,11 @@ export interface StartAgentOptions extends OpenAgentOptions {
   /** Override PORT / HOST (0 picks a free port). */
   port?: number;
   host?: string;
-  /** Override CREDFLOW_API_TOKENS. */
-  tokens?: string[];
+  /**
+   * Override CREDFLOW_API_TOKENS and CREDFLOW_TOKENS_FILE: plain strings have every scope, specs
+   * have theirs.
+   */
+  tokens?: readonly (string | TokenSpec)[];
 }
 
 export interface RunningAgent {
@@ -33,7 +37,7 @@ export interface RunningAgent {
   logger: Logger;
   url: string;
   port: number;
-  /** The accepted tokens; one is generated when none is configured. */
+  /** The plain tokens with every scope (configured or generated); tokens given as SHA-256 are not here. */
   tokens: string[];
   generatedToken: boolean;
   close(): Promise<void>;
@@ -58,13 +62,43 @@ export async function openAgent(options: OpenAgentOptions): Promise<{ agent: Age
   return { agent, settings };
 }
 
+/** Tokens from the options, or else from CREDFLOW_API_TOKENS and CREDFLOW_TOKENS_FILE together. */
+async function configuredTokens(options: StartAgentOptions, settings: AgentSettings): Promise<{ access: AccessToken[]; plain: string[] }> {
+  if (options.tokens) {
+    const access = options.tokens.map((t) => (typeof t === 'string' ? fullAccessToken(t) : toAccessToken(t)));
+    const plain = options.tokens.flatMap((t) => (typeof t === 'string' ? [t] : t.token ? [t.token] : []));
+    return { access, plain };
+  }
+  const access = settings.apiTokens.map(fullAccessToken);
+  const plain = [...settings.apiTokens];
+  if (settings.tokensFile) {
+    const fromFile = await readTokensFile(settings.tokensFile, options.env ?? process.env);
+    access.push(...fromFile.tokens);
+    plain.push(...fromFile.plain);
+  }
+  return { access, plain };
+}
+
 /** Builds the agent and serves its HTTP API until close(). */
 export async function startAgent(options: StartAgentOptions): Promise<RunningAgent> {
   const { agent, settings } = await openAgent(options);
-  const configured = options.tokens ?? settings.apiTokens;
-  const tokens = configured.length > 0 ? configured : [randomBytes(24).toString('base64url')];
-  agent.masker.addAll(tokens);
-  const app = createApp({ agent, tokens });
+  let access: AccessToken[];
+  let plain: string[];
+  try {
+    ({ access, plain } = await configuredTokens(options, settings));
+  } catch (error) {
+    await agent.close();
+    throw error;
+  }
+  const generated = access.length === 0;
+  if (generated) {
+    const token = randomBytes(24).toString('base64url');
+    access = [fullAccessToken(token)];
+    plain = [token];
+  }
+  agent.masker.addAll(plain);
+  const tokens = plain.filter((t) => access.some((a) => a.digest.equals(sha256(t)) && a.scopes.size === scopes.length && a.unrestricted));
+  const app = createApp({ agent, tokens: access });
   const host = options.host ?? settings.host;
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(options.port ?? settings.port, host, (error?: Error) => (error ? reject(error) : resolve(s)));
@@ -86,7 +120,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     url,
     port,
     tokens,
-    generatedToken: configured.length === 0,
+    generatedToken: generated,
     close() {
       closing ??= (async () => {
         // Stop accepting, let requests in flight answer (up to a grace period), then drain the pools.

@@ -8,6 +8,9 @@ import { collectKeyValue, collectList, parseProfile } from './parse-param.js';
 import { printJson, printLine } from './print.js';
 import path from 'node:path';
 
+/** The CLI works on the config files directly, as the local user: audited as `cli`. */
+const cliActor = (command: string) => ({ tokenId: 'cli', route: `credflow ${command}` });
+
 type Globals = (cmd: Command) => GlobalOptions;
 
 export function registerValidate(program: Command, globals: Globals): void {
@@ -53,7 +56,7 @@ export function registerWorkflows(program: Command, globals: Globals): void {
       const g = globals(cmd);
       await withAgent(g, async (agent) => {
         try {
-          const preview = await agent.previewWorkflow(name, { params: opts.param, reveal: opts.reveal, ...(opts.profile ? { profile: opts.profile } : {}) });
+          const preview = await agent.previewWorkflow(name, { params: opts.param, reveal: opts.reveal, ...(opts.profile ? { profile: opts.profile } : {}), actor: cliActor('workflows run') });
           if (g.json) {
             printJson(preview);
             return;
@@ -98,7 +101,7 @@ export function registerIntegrations(program: Command, globals: Globals): void {
     .action(async (name: string, opts: { profile?: string }, cmd: Command) => {
       const g = globals(cmd);
       await withAgent(g, async (agent) => {
-        const result = await agent.testIntegration(name, opts.profile ? { profile: opts.profile } : {});
+        const result = await agent.testIntegration(name, { ...(opts.profile ? { profile: opts.profile } : {}), actor: cliActor('integrations test') });
         if (g.json) printJson(result);
         else printLine(`ok: ${name} [${result.profile}] (${result.stages.join(' → ')}) in ${result.durationMs} ms`);
       });
@@ -147,7 +150,7 @@ export function registerQuery(program: Command, globals: Globals): void {
     .action(async (integration: string, sql: string, opts: { param: string[]; profile?: string }, cmd: Command) => {
       const g = globals(cmd);
       await withAgent(g, async (agent) => {
-        const result = await agent.query(integration, sql, opts.param, opts.profile ? { profile: opts.profile } : {});
+        const result = await agent.query(integration, sql, opts.param, { ...(opts.profile ? { profile: opts.profile } : {}), actor: cliActor('query') });
         if (g.json) {
           printJson(result);
           return;

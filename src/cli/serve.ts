@@ -64,7 +64,7 @@ function printBanner(running: RunningAgent, embedded?: string): void {
   printLine(`credflow agent listening on ${running.url}`);
   if (embedded) printLine(`  ${embedded}`);
   printLine(`  ${running.agent.config.workflows.size} workflow(s), ${running.agent.config.integrations.size} integration(s) from ${running.agent.config.dir}`);
-  printLine(running.generatedToken ? `  API token (generated for this run; set CREDFLOW_API_TOKENS to choose): ${token}` : '  API token: one of CREDFLOW_API_TOKENS');
+  printLine(running.generatedToken ? `  API token (generated for this run; set CREDFLOW_API_TOKENS to choose): ${token}` : '  API token: as configured (CREDFLOW_API_TOKENS or CREDFLOW_TOKENS_FILE)');
   if (integration) {
     const shownToken = running.generatedToken ? token : '$TOKEN';
     const sql = integration === 'demo-postgres' ? 'SELECT id, customer, item, total FROM orders ORDER BY id' : 'SELECT 1 AS ok';

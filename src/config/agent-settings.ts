@@ -9,6 +9,7 @@ export const agentSettingsSchema = z.object({
   PORT: intFrom(8080, 0, 65535),
   HOST: z.string().min(1).default('127.0.0.1'),
   CREDFLOW_API_TOKENS: z.string().optional(),
+  CREDFLOW_TOKENS_FILE: z.string().optional(),
   CREDFLOW_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CREDFLOW_SANDBOX_MEMORY_MB: intFrom(64, 8, 4096),
   CREDFLOW_STEP_TIMEOUT_MS: intFrom(5_000, 1, 600_000),
@@ -61,7 +62,10 @@ export interface SandboxSettings extends SandboxLimits {
 export interface AgentSettings {
   port: number;
   host: string;
+  /** Plain tokens with every scope (CREDFLOW_API_TOKENS). */
   apiTokens: string[];
+  /** A JSON file of scoped tokens (CREDFLOW_TOKENS_FILE). */
+  tokensFile: string | undefined;
   logLevel: z.infer<typeof agentSettingsSchema>['CREDFLOW_LOG_LEVEL'];
   sandbox: SandboxSettings;
   poolMax: number;
@@ -89,6 +93,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
     port: s.PORT,
     host: s.HOST,
     apiTokens: (s.CREDFLOW_API_TOKENS ?? '').split(',').map((t) => t.trim()).filter((t) => t.length > 0),
+    tokensFile: s.CREDFLOW_TOKENS_FILE,
     logLevel: s.CREDFLOW_LOG_LEVEL,
     sandbox: {
       memoryMb: s.CREDFLOW_SANDBOX_MEMORY_MB,

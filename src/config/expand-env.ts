@@ -34,8 +34,10 @@ export function expandEnv(
   if (typeof value === 'string') return expandText(value, file, formatPath(path), env);
   if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, file, env, skip, [...path, i]));
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = expandEnv(item, file, env, skip, [...path, key]);
+    // fromEntries defines own properties: a "__proto__" key stays a key and never sets a prototype.
+    const out: Record<string, unknown> = Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, expandEnv(item, file, env, skip, [...path, key])]),
+    );
     return out;
   }
   return value;

@@ -1,3 +1,4 @@
+import { localActor, type Actor } from '../access/index.js';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AgentSettings, Integration, LoadedConfig } from '../config/index.js';
@@ -50,7 +51,8 @@ export interface IntegrationStatus {
 export interface Resolver {
   /** The profile a request means: the one given, else the configured default; checked against the integration's profiles. */
   profileFor(integration: Integration, profile: string | undefined): string;
-  resolve(integration: Integration, profile?: string): Promise<Resolved>;
+  /** `actor` (who asked) goes into the resolution's log line. */
+  resolve(integration: Integration, profile?: string, actor?: Actor): Promise<Resolved>;
   /**
    * After the database refused `failed` in an attempt that started at `attemptStartedAt`: load the
    * credentials again, once for all callers whose attempts started before that load did.
@@ -181,10 +183,10 @@ export function createResolver(deps: ResolverDeps): Resolver {
     return result;
   };
 
-  const resolve = async (integration: Integration, requested?: string): Promise<Resolved> => {
+  const resolve = async (integration: Integration, requested?: string, actor: Actor = localActor): Promise<Resolved> => {
     const started = performance.now();
     const profile = profileFor(integration, requested);
-    const base = { integration: integration.name, workflow: integration.fetchCredentialsDynamically?.workflow, profile };
+    const base = { integration: integration.name, workflow: integration.fetchCredentialsDynamically?.workflow, profile, tokenId: actor.tokenId, route: actor.route };
     try {
       const keyed = keyFor(integration, profile);
       let result: Resolved;

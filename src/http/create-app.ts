@@ -5,7 +5,9 @@ import { profileNameSchema } from '../config/integration-schema.js';
 import { CredflowError } from '../errors.js';
 import { errorHandler } from './error-handler.js';
 import { parseBody } from './parse-body.js';
-import { requireToken } from './require-token.js';
+import { checkAccess, createAccess, deny, tokenOf } from './require-token.js';
+import type { AccessToken, Actor } from '../access/index.js';
+import type { Response, Request } from 'express';
 
 const runBody = z.strictObject({
   params: z.record(z.string(), z.unknown()).optional(),
@@ -31,9 +33,17 @@ function profileOf(query: unknown): { profile?: string } {
   return result.data.profile ? { profile: result.data.profile } : {};
 }
 
+const nameOf = (req: Request): string => String(req.params.name);
+
+/** The audit identity of a request: its token's id and the route pattern (never the token). */
+function actorOf(req: Request, res: Response): Actor {
+  return { tokenId: tokenOf(res).id, route: `${req.method} ${req.baseUrl}${String(req.route?.path ?? req.path)}` };
+}
+
 export interface CreateAppOptions {
   agent: Agent;
-  tokens: readonly string[];
+  /** The accepted tokens with their scopes (see src/access). */
+  tokens: readonly AccessToken[];
   /** Largest accepted JSON body. */
   bodyLimit?: string;
 }
@@ -49,47 +59,69 @@ export function createApp(options: CreateAppOptions): Express {
     res.json({ status: 'ok' });
   });
 
-  // Prometheus scrapes with the same bearer token as every other route but /healthz.
-  app.get('/metrics', requireToken(options.tokens), async (_req, res) => {
+  const access = createAccess(options.tokens, agent.logger);
+
+  // Prometheus scrapes with a bearer token too; metrics name every integration, so the token
+  // needs "read" over all of them.
+  app.get('/metrics', access.authenticate, access.need('read'), async (req, res) => {
+    if (!tokenOf(res).unrestricted) {
+      deny(agent.logger, req, tokenOf(res).id, 'forbidden');
+      throw new CredflowError('FORBIDDEN', 'metrics need a token that is not limited to some integrations or workflows');
+    }
     res.type(agent.metrics.registry.contentType).send(await agent.metrics.registry.metrics());
   });
 
   const api = express.Router();
-  api.use(requireToken(options.tokens));
+  api.use(access.authenticate);
   api.use(express.json({ limit: options.bodyLimit ?? '100kb', strict: true }));
 
-  api.get('/integrations', (_req, res) => {
-    res.json({ integrations: agent.listIntegrations() });
+  api.get('/integrations', access.need('read'), (_req, res) => {
+    const token = tokenOf(res);
+    res.json({ integrations: agent.listIntegrations().filter((i) => token.integrations(i.name)) });
   });
-  api.get('/integrations/:name', (req, res) => {
-    res.json(agent.describeIntegration(req.params.name));
+  api.get('/integrations/:name', access.need('read', 'integration'), (req, res) => {
+    res.json(agent.describeIntegration(nameOf(req)));
   });
-  api.get('/workflows', (_req, res) => {
-    res.json({ workflows: agent.listWorkflows() });
+  api.get('/workflows', access.need('read'), (_req, res) => {
+    const token = tokenOf(res);
+    res.json({ workflows: agent.listWorkflows().filter((w) => token.workflows(w.name)) });
   });
-  api.get('/workflows/:name', (req, res) => {
-    res.json(agent.describeWorkflow(req.params.name));
+  api.get('/workflows/:name', access.need('read', 'workflow'), (req, res) => {
+    res.json(agent.describeWorkflow(nameOf(req)));
   });
-  api.post('/workflows/:name/run', async (req, res) => {
+  api.post('/workflows/:name/run', access.need('preview', 'workflow'), async (req, res) => {
     const body = parseBody(runBody, req.body);
+    if (body.reveal === true) {
+      try {
+        checkAccess(tokenOf(res), 'reveal', { kind: 'workflow', name: nameOf(req) });
+      } catch (error) {
+        deny(agent.logger, req, tokenOf(res).id, 'forbidden');
+        throw error;
+      }
+    }
     res.json(
-      await agent.previewWorkflow(req.params.name, { ...(body.params ? { params: body.params } : {}), reveal: body.reveal === true, ...profileOf(req.query) }),
+      await agent.previewWorkflow(nameOf(req), {
+        ...(body.params ? { params: body.params } : {}),
+        reveal: body.reveal === true,
+        ...profileOf(req.query),
+        actor: actorOf(req, res),
+      }),
     );
   });
-  api.post('/integrations/:name/test', async (req, res) => {
+  api.post('/integrations/:name/test', access.need('query', 'integration'), async (req, res) => {
     parseBody(emptyBody, req.body);
-    res.json(await agent.testIntegration(req.params.name, profileOf(req.query)));
+    res.json(await agent.testIntegration(nameOf(req), { ...profileOf(req.query), actor: actorOf(req, res) }));
   });
-  api.get('/integrations/:name/status', (req, res) => {
-    res.json(agent.status(req.params.name, profileOf(req.query)));
+  api.get('/integrations/:name/status', access.need('read', 'integration'), (req, res) => {
+    res.json(agent.status(nameOf(req), profileOf(req.query)));
   });
-  api.post('/integrations/:name/invalidate', (req, res) => {
+  api.post('/integrations/:name/invalidate', access.need('admin', 'integration'), (req, res) => {
     parseBody(emptyBody, req.body);
-    res.json(agent.invalidate(req.params.name));
+    res.json(agent.invalidate(nameOf(req), { actor: actorOf(req, res) }));
   });
-  api.post('/integrations/:name/query', async (req, res) => {
+  api.post('/integrations/:name/query', access.need('query', 'integration'), async (req, res) => {
     const body = parseBody(queryBody, req.body);
-    res.json(await agent.query(req.params.name, body.sql, body.params ?? [], profileOf(req.query)));
+    res.json(await agent.query(nameOf(req), body.sql, body.params ?? [], { ...profileOf(req.query), actor: actorOf(req, res) }));
   });
   api.use((req, _res, next) => {
     next(new CredflowError('NOT_FOUND', `no route ${req.method} ${req.baseUrl}${req.path}`));

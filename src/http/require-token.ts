@@ -1,25 +1,84 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import { timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import { sha256, type AccessToken, type Scope } from '../access/index.js';
 import { CredflowError } from '../errors.js';
 
-const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+export interface Access {
+  /** Bearer-token auth; the matching token goes to `res.locals.token`. */
+  authenticate: RequestHandler;
+  /** 403 unless the token has `scope` and, with `kind`, reaches the route's `:name`. */
+  need(scope: Scope, kind?: 'integration' | 'workflow'): RequestHandler;
+}
 
 /**
- * Bearer-token auth. Tokens are compared as SHA-256 digests in constant time, so neither the
- * length nor the content of a configured token leaks through timing.
+ * The given token's SHA-256 is compared with every configured digest in constant time (no early
+ * exit), so neither the length nor the content of a token leaks through timing. Every refusal
+ * (401 and 403) is an audit line.
  */
-export function requireToken(tokens: readonly string[]): RequestHandler {
-  const digests = tokens.map(digest);
-  return (req, _res, next) => {
-    const header = req.get('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match?.[1]) {
-      next(new CredflowError('UNAUTHORIZED', 'missing bearer token: send Authorization: Bearer <token>'));
-      return;
-    }
-    const given = digest(match[1]);
-    let ok = false;
-    for (const d of digests) ok = timingSafeEqual(d, given) || ok;
-    next(ok ? undefined : new CredflowError('UNAUTHORIZED', 'invalid bearer token'));
+export function createAccess(tokens: readonly AccessToken[], logger: Logger): Access {
+  return {
+    authenticate(req, res, next) {
+      const header = req.get('authorization') ?? '';
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      if (!match?.[1]) {
+        deny(logger, req, undefined, 'unauthorized');
+        next(new CredflowError('UNAUTHORIZED', 'missing bearer token: send Authorization: Bearer <token>'));
+        return;
+      }
+      const given = sha256(match[1]);
+      let found: AccessToken | undefined;
+      for (const token of tokens) if (timingSafeEqual(token.digest, given) && !found) found = token;
+      if (!found) {
+        deny(logger, req, undefined, 'unauthorized');
+        next(new CredflowError('UNAUTHORIZED', 'invalid bearer token'));
+        return;
+      }
+      res.locals.token = found;
+      next();
+    },
+    need(scope, kind) {
+      return (req, res, next) => {
+        try {
+          checkAccess(tokenOf(res), scope, kind ? { kind, name: String(req.params.name) } : undefined);
+          next();
+        } catch (error) {
+          deny(logger, req, tokenOf(res).id, 'forbidden');
+          next(error);
+        }
+      };
+    },
   };
+}
+
+export function tokenOf(res: Response): AccessToken {
+  return res.locals.token as AccessToken;
+}
+
+const verbs: Record<Scope, string> = {
+  read: 'read',
+  query: 'query',
+  preview: 'preview',
+  reveal: 'reveal previews of',
+  admin: 'administer',
+};
+
+/**
+ * 403 unless the token has the scope and, for a named integration or workflow, reaches that name.
+ * The check comes before any lookup and says the same for names that do not exist, so a 403 never
+ * tells whether an integration exists.
+ */
+export function checkAccess(token: AccessToken, scope: Scope, target?: { kind: 'integration' | 'workflow'; name: string }): void {
+  if (!token.scopes.has(scope)) {
+    throw new CredflowError('FORBIDDEN', `this token lacks the "${scope}" scope`, { details: { scope } });
+  }
+  if (!target) return;
+  const reaches = target.kind === 'integration' ? token.integrations(target.name) : token.workflows(target.name);
+  if (!reaches) {
+    throw new CredflowError('FORBIDDEN', `this token may not ${verbs[scope]} the ${target.kind} "${target.name}"`, { details: { scope } });
+  }
+}
+
+export function deny(logger: Logger, req: Request, tokenId: string | undefined, outcome: 'unauthorized' | 'forbidden'): void {
+  logger.info({ event: 'audit', action: 'access', tokenId, route: `${req.method} ${req.originalUrl.split('?')[0]}`, outcome }, 'access denied');
 }

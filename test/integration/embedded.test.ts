@@ -265,7 +265,7 @@ describe('credflow serve --embedded with CREDFLOW_API_TOKENS set', () => {
   }, 2 * exitTimeoutMs + 10_000);
 
   it('prints no token, only where the tokens come from', () => {
-    expect(server.stdout()).toContain('API token: one of CREDFLOW_API_TOKENS');
+    expect(server.stdout()).toContain('API token: as configured (CREDFLOW_API_TOKENS or CREDFLOW_TOKENS_FILE)');
     expect(server.stdout()).not.toContain('tok-a');
     expect(server.stdout()).not.toContain('tok-b');
     expect(parseCurl(curlLine).authorization).toBe('Bearer $TOKEN');

@@ -1,0 +1,39 @@
+import type { Logger } from 'pino';
+import type { Actor } from './actor.js';
+
+/** Calls made inside the agent's own process (the CLI without --url, tests, the bench). */
+export const localActor: Actor = { tokenId: 'local', route: 'in-process' };
+
+export interface AuditEvent {
+  action: 'query' | 'test' | 'preview' | 'reveal' | 'invalidate';
+  actor: Actor | undefined;
+  integration?: string | undefined;
+  workflow?: string | undefined;
+  profile?: string | undefined;
+  outcome: 'ok' | 'error';
+  code?: string | undefined;
+  durationMs: number;
+}
+
+/**
+ * One audit line per use of credentials: who (token id, never the token), what, on which
+ * integration/workflow/profile, the outcome and how long it took. Never a value.
+ */
+export function audit(logger: Logger, event: AuditEvent): void {
+  const actor = event.actor ?? localActor;
+  logger.info(
+    {
+      event: 'audit',
+      action: event.action,
+      tokenId: actor.tokenId,
+      route: actor.route,
+      integration: event.integration,
+      workflow: event.workflow,
+      profile: event.profile,
+      outcome: event.outcome,
+      code: event.code,
+      durationMs: event.durationMs,
+    },
+    'audit',
+  );
+}
