@@ -5,7 +5,7 @@ import { createResolver, stageOf, type IntegrationStatus } from '../credentials/
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
 import { createMetrics, type Metrics } from '../metrics/index.js';
-import { createPoolRegistry, type QueryResult } from '../postgres/index.js';
+import { createPoolRegistry, type QueryLimits, type QueryResult } from '../postgres/index.js';
 import type { SecretsGateway } from '../secrets/index.js';
 import { SandboxWorkers } from '../sandbox/index.js';
 import { createWorkflowRunner, toPreview, type Preview } from '../workflows/index.js';
@@ -99,6 +99,21 @@ export function createAgent(deps: AgentDeps): Agent {
   const resolver = createResolver({ config, settings: deps.settings, runner, appEnv: deps.appEnv, masker, logger, metrics });
   const queryDeps = { resolver, pools, masker, metrics, authRetries: deps.settings.authRetries, poolMax: deps.settings.poolMax };
 
+  const limitsByIntegration = new WeakMap<Integration, QueryLimits>();
+  const queryLimitsOf = (target: Integration): QueryLimits => {
+    let found = limitsByIntegration.get(target);
+    if (!found) {
+      found = {
+        readOnly: target.readOnly ?? false,
+        statementTimeoutMs: target.statementTimeoutMs ?? deps.settings.statementTimeoutMs,
+        maxRows: target.maxRows ?? deps.settings.queryMaxRows,
+        maxResultBytes: target.maxResultBytes ?? deps.settings.queryMaxBytes,
+      };
+      limitsByIntegration.set(target, found);
+    }
+    return found;
+  };
+
   const integration = (name: string): Integration => {
     const found = config.integrations.get(name);
     if (!found) throw new CredflowError('INTEGRATION_NOT_FOUND', `no integration named "${name}"`, { details: { integration: name } });
@@ -165,7 +180,7 @@ export function createAgent(deps: AgentDeps): Agent {
       const audited = (outcome: 'ok' | 'error', code?: string) =>
         audit(logger, { action: 'test', actor: options.actor, integration: name, workflow: workflowOf(target), profile, outcome, code, durationMs: Math.round(performance.now() - started) });
       try {
-        await queryIntegration(queryDeps, target, { profile, sql: 'SELECT 1', params: [], actor: options.actor });
+        await queryIntegration(queryDeps, target, { limits: queryLimitsOf(target), profile, sql: 'SELECT 1', params: [], actor: options.actor });
         audited('ok');
       } catch (error) {
         audited('error', codeOf(error));
@@ -189,7 +204,7 @@ export function createAgent(deps: AgentDeps): Agent {
         audit(logger, { action: 'query', actor: options.actor, integration: name, workflow: workflowOf(target), profile: options.profile, outcome, code, durationMs: Math.round(seconds * 1000) });
       };
       try {
-        const result = await queryIntegration(queryDeps, target, { profile: options.profile, sql, params, actor: options.actor });
+        const result = await queryIntegration(queryDeps, target, { limits: queryLimitsOf(target), profile: options.profile, sql, params, actor: options.actor });
         done('ok');
         return result;
       } catch (error) {

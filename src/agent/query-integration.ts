@@ -4,7 +4,7 @@ import type { Resolved, Resolver } from '../credentials/index.js';
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
 import type { Metrics } from '../metrics/index.js';
-import { runQuery, type PoolRegistry, type QueryResult } from '../postgres/index.js';
+import { runQuery, type PoolRegistry, type QueryLimits, type QueryResult } from '../postgres/index.js';
 
 export interface QueryDeps {
   resolver: Resolver;
@@ -32,6 +32,7 @@ const sqlstateOf = (error: unknown) =>
  * each retry discards one dead connection).
  */
 export interface QueryRequest {
+  limits: QueryLimits;
   profile: string | undefined;
   sql: string;
   params: readonly unknown[];
@@ -44,10 +45,10 @@ export async function queryIntegration(deps: QueryDeps, integration: Integration
   let authRetries = 0;
   let sessionRetries = 0;
   for (;;) {
-    const lease = deps.pools.lease(integration.name, resolved.profile, resolved.connectionKey, resolved.connection, resolved.generation);
+    const lease = deps.pools.lease(integration.name, resolved.profile, resolved.connectionKey, resolved.connection, resolved.generation, request.limits.statementTimeoutMs);
     const attemptStartedAt = Date.now();
     try {
-      return await runQuery(lease.pool, integration.name, sql, params, deps.masker);
+      return await runQuery(lease.pool, integration.name, sql, params, deps.masker, request.limits);
     } catch (error) {
       lease.release();
       const code = error instanceof CredflowError ? error.code : undefined;

@@ -23,6 +23,8 @@ export const agentSettingsSchema = z.object({
   CREDFLOW_POOL_MAX: intFrom(10, 1, 1000),
   CREDFLOW_CONNECT_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
   CREDFLOW_STATEMENT_TIMEOUT_MS: intFrom(60_000, 0, 24 * 3600 * 1000),
+  CREDFLOW_QUERY_MAX_ROWS: intFrom(10_000, 1, 10_000_000),
+  CREDFLOW_QUERY_MAX_BYTES: intFrom(16 * 1024 * 1024, 1, 1024 * 1024 * 1024),
   CREDFLOW_CACHE_TTL_SECONDS: intFrom(300, 0, 7 * 24 * 3600),
   CREDFLOW_MAX_STALE_SECONDS: intFrom(600, 0, 7 * 24 * 3600),
   CREDFLOW_CACHE_MAX_ENTRIES: intFrom(1000, 1, 1_000_000),
@@ -72,6 +74,9 @@ export interface AgentSettings {
   connectTimeoutMs: number;
   /** PostgreSQL's statement_timeout for every query (0: none). */
   statementTimeoutMs: number;
+  /** Rows and bytes of row data a query returns at most (integrations may set their own). */
+  queryMaxRows: number;
+  queryMaxBytes: number;
   cache: { ttlSeconds: number; maxStaleSeconds: number; maxEntries: number };
   authRetries: number;
   defaultProfile: string;
@@ -109,6 +114,8 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
     poolMax: s.CREDFLOW_POOL_MAX,
     connectTimeoutMs: s.CREDFLOW_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: s.CREDFLOW_STATEMENT_TIMEOUT_MS,
+    queryMaxRows: s.CREDFLOW_QUERY_MAX_ROWS,
+    queryMaxBytes: s.CREDFLOW_QUERY_MAX_BYTES,
     cache: {
       ttlSeconds: s.CREDFLOW_CACHE_TTL_SECONDS,
       maxStaleSeconds: s.CREDFLOW_MAX_STALE_SECONDS,

@@ -73,6 +73,22 @@ export const integrationSchema = z.strictObject({
   description: z.string().optional(),
   fetchCredentialsDynamically: fetchCredentialsSchema.optional(),
   connection: connectionSchema,
+  readOnly: z.boolean().optional().describe('run every query in a READ ONLY transaction that is rolled back afterwards (default false)'),
+  statementTimeoutMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 3600 * 1000)
+    .optional()
+    .describe('statement_timeout of every query, 0 for none (default CREDFLOW_STATEMENT_TIMEOUT_MS)'),
+  maxRows: z.number().int().min(1).max(10_000_000).optional().describe('rows returned per query; more are dropped and the result says truncated (default CREDFLOW_QUERY_MAX_ROWS)'),
+  maxResultBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024 * 1024 * 1024)
+    .optional()
+    .describe('bytes of row data returned per query; rows past it are dropped and the result says truncated (default CREDFLOW_QUERY_MAX_BYTES)'),
 });
 
 export type IntegrationFile = z.infer<typeof integrationSchema>;

@@ -1,5 +1,7 @@
 export { createPoolRegistry } from './pool-registry.js';
 export type { PoolLease, PoolRegistry, PoolRegistryOptions } from './pool-registry.js';
 export { runQuery } from './run-query.js';
-export type { QueryResult } from './run-query.js';
-export { mapPgError } from './map-pg-error.js';
+export type { QueryLimits, QueryResult } from './run-query.js';
+export { mapPgError, scrubConnectionDetails } from './map-pg-error.js';
+export type { ConnectionDetails } from './map-pg-error.js';
+export type { Truncation } from './capped-query.js';

@@ -37,7 +37,7 @@ export interface PoolRegistry {
    * profile is drained. A request still holding credentials older than the current pool's (a lower
    * `generation`) gets the current pool rather than replacing it.
    */
-  lease(integration: string, profile: string, connectionKey: string, connection: ResolvedConnection, generation?: number): PoolLease;
+  lease(integration: string, profile: string, connectionKey: string, connection: ResolvedConnection, generation?: number, statementTimeoutMs?: number): PoolLease;
   /** Drains every pool of an integration (all profiles); running queries finish first. */
   drop(integration: string): number;
   stats(): PoolStats[];
@@ -80,7 +80,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
   };
 
   return {
-    lease(integration, profile, connectionKey, connection, generation = 0) {
+    lease(integration, profile, connectionKey, connection, generation = 0, statementTimeoutMs = options.statementTimeoutMs) {
       const id = idOf(integration, profile);
       const current = entries.get(id);
       if (current?.connectionKey === connectionKey) return lend(current);
@@ -91,7 +91,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
         connectionTimeoutMillis: options.connectTimeoutMs,
         idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
         application_name: 'credflow',
-        ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+        ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
       });
       // An idle client losing its server (restart, terminated backend) must not crash the agent.
       pool.on('error', (error) => {

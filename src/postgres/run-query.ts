@@ -1,16 +1,40 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { SecretMasker } from '../masking/index.js';
-import { mapPgError } from './map-pg-error.js';
+import { CappedQuery, type Truncation } from './capped-query.js';
+import { mapPgError, type ConnectionDetails } from './map-pg-error.js';
 
 export interface QueryResult {
   fields: { name: string; dataTypeID: number }[];
   rows: Record<string, unknown>[];
+  /** What the server reported (rows affected or returned), even when `rows` was truncated. */
   rowCount: number | null;
+  /** Set when rows were dropped to keep within maxRows or maxResultBytes. */
+  truncated?: Truncation;
 }
+
+/** An integration's query safety settings (each with an agent-wide default). */
+export interface QueryLimits {
+  /** Every query runs in a READ ONLY transaction that is rolled back afterwards. */
+  readOnly: boolean;
+  /** PostgreSQL's statement_timeout (0: none). */
+  statementTimeoutMs: number;
+  maxRows: number;
+  maxResultBytes: number;
+}
+
+/** Past the statement timeout by this much, the agent cancels the statement itself. */
+const watchdogGraceMs = 2_000;
 
 /**
  * Runs one parameterised query on a pool. Connecting and querying are separate phases so that a
  * failure says whether the database refused the connection or the statement.
+ *
+ * Always the extended protocol (parse/bind/execute), even without parameters: exactly one statement
+ * runs, so text cannot smuggle a second one in. With `readOnly`, the statement runs inside
+ * `BEGIN READ ONLY` with a `SET LOCAL statement_timeout`, and the transaction is rolled back, which
+ * also undoes any SET the statement made. Without it, a caller could `SET statement_timeout = 0` on a
+ * pooled session; a watchdog therefore cancels any statement that outlives the timeout by 2 s and
+ * discards its connection.
  */
 export async function runQuery(
   pool: pg.Pool,
@@ -18,12 +42,14 @@ export async function runQuery(
   sql: string,
   params: readonly unknown[],
   masker: SecretMasker,
+  limits: QueryLimits,
 ): Promise<QueryResult> {
+  const connection = detailsOf(pool);
   let client: pg.PoolClient;
   try {
     client = await pool.connect();
   } catch (error) {
-    throw mapPgError(error, integration, masker, 'connect');
+    throw mapPgError(error, integration, masker, 'connect', connection);
   }
   let broken: Error | undefined;
   // pg-pool detaches its own listener while a client is checked out; a server that goes away
@@ -32,22 +58,87 @@ export async function runQuery(
     broken = error;
   };
   client.on('error', onError);
-  try {
-    // Always the extended protocol (parse/bind/execute), even without parameters: it runs exactly
-    // one statement, so text cannot smuggle a second one in.
-    const result = await client.query({ text: sql, values: params as unknown[] });
-    return {
-      fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
-      rows: result.rows as Record<string, unknown>[],
-      rowCount: result.rowCount,
-    };
-  } catch (error) {
+  const fail = (error: unknown): never => {
     const e = error as { code?: string; severity?: string };
     // A socket error, or a FATAL (the server ended the session), leaves the client unusable; a SQL error does not.
     if (!e.code || !/^[0-9A-Z]{5}$/.test(e.code) || e.severity === 'FATAL' || e.severity === 'PANIC') broken ??= error as Error;
-    throw mapPgError(error, integration, masker, 'query');
+    throw mapPgError(error, integration, masker, 'query', connection);
+  };
+  try {
+    if (limits.readOnly) {
+      const timeout = limits.statementTimeoutMs > 0 ? `; SET LOCAL statement_timeout = ${Math.floor(limits.statementTimeoutMs)}` : '';
+      await client.query(`BEGIN READ ONLY${timeout}`).catch(fail);
+    }
+    try {
+      return await execute(client, pool, sql, params, limits, () => {
+        broken ??= new Error('statement cancelled by the watchdog');
+      }).catch(fail);
+    } finally {
+      if (limits.readOnly && !broken) {
+        await client.query('ROLLBACK').catch((error: unknown) => {
+          broken ??= error as Error;
+        });
+      }
+    }
   } finally {
     client.off('error', onError);
     client.release(broken);
   }
+}
+
+function execute(
+  client: pg.PoolClient,
+  pool: pg.Pool,
+  sql: string,
+  params: readonly unknown[],
+  limits: QueryLimits,
+  onCancel: () => void,
+): Promise<QueryResult> {
+  return new Promise((resolve, reject) => {
+    let watchdog: NodeJS.Timeout | undefined;
+    const query = new CappedQuery({ text: sql, values: params as unknown[] }, limits, (error, result) => {
+      clearTimeout(watchdog);
+      if (error) return reject(error);
+      const out: QueryResult = {
+        fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
+        rows: result.rows as Record<string, unknown>[],
+        rowCount: result.rowCount,
+      };
+      if (query.truncated) out.truncated = query.truncated;
+      resolve(out);
+    });
+    if (limits.statementTimeoutMs > 0) {
+      watchdog = setTimeout(() => {
+        onCancel();
+        // A CancelRequest on a fresh connection, as psql's Ctrl-C does; the statement then fails with 57014.
+        const canceller = new pg.Client(pool.options as pg.ClientConfig) as pg.Client & {
+          cancel(client: pg.PoolClient, query: unknown): void;
+          connection: { on(event: 'error', listener: () => void): void };
+        };
+        canceller.connection.on('error', () => undefined);
+        canceller.cancel(client, query);
+      }, limits.statementTimeoutMs + watchdogGraceMs);
+      watchdog.unref();
+    }
+    client.query(query as never);
+  });
+}
+
+/** Where the pool connects, so error messages can be scrubbed of it. */
+function detailsOf(pool: pg.Pool): ConnectionDetails {
+  const o = pool.options as { host?: unknown; port?: unknown; user?: unknown; database?: unknown; connectionString?: unknown };
+  const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
+  const details: ConnectionDetails = { host: text(o.host), port: text(o.port), user: text(o.user), database: text(o.database) };
+  if (typeof o.connectionString === 'string') {
+    try {
+      const url = new URL(o.connectionString);
+      details.host ??= decodeURIComponent(url.hostname);
+      details.port ??= url.port || undefined;
+      details.user ??= decodeURIComponent(url.username) || undefined;
+      details.database ??= decodeURIComponent(url.pathname.slice(1)) || undefined;
+    } catch {
+      // Not a URL (a libpq key=value string): the masker still guards the password.
+    }
+  }
+  return details;
 }

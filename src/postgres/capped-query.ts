@@ -1,0 +1,50 @@
+import pg from 'pg';
+
+export interface ResultCaps {
+  /** Rows kept; later rows are read from the socket and dropped. */
+  maxRows: number;
+  /** Bytes of row data (the text of every value) kept; the first row over it and every later one is dropped. */
+  maxResultBytes: number;
+}
+
+export type Truncation = { reason: 'maxRows' | 'maxResultBytes'; limit: number };
+
+interface DataRowMessage {
+  fields: (string | Buffer | null)[];
+}
+
+/**
+ * A pg Query that keeps at most `maxRows` rows and `maxResultBytes` of row data, so a huge result
+ * never piles up in the agent's memory. It still reads the rest from the server (the statement
+ * timeout bounds how long), which keeps the connection in a clean state for the next query.
+ */
+export class CappedQuery extends pg.Query {
+  truncated: Truncation | undefined;
+  private kept = 0;
+  private bytes = 0;
+
+  constructor(
+    config: pg.QueryConfig,
+    private readonly caps: ResultCaps,
+    callback: (error: Error | null, result: pg.QueryResult) => void,
+  ) {
+    super(config as never, undefined as never, callback as never);
+  }
+
+  handleDataRow(message: DataRowMessage): void {
+    if (this.truncated) return;
+    if (this.kept >= this.caps.maxRows) {
+      this.truncated = { reason: 'maxRows', limit: this.caps.maxRows };
+      return;
+    }
+    let size = 0;
+    for (const field of message.fields) if (field !== null) size += typeof field === 'string' ? Buffer.byteLength(field) : field.length;
+    if (this.bytes + size > this.caps.maxResultBytes) {
+      this.truncated = { reason: 'maxResultBytes', limit: this.caps.maxResultBytes };
+      return;
+    }
+    this.kept += 1;
+    this.bytes += size;
+    (pg.Query.prototype as unknown as { handleDataRow(m: DataRowMessage): void }).handleDataRow.call(this, message);
+  }
+}
