@@ -37,12 +37,19 @@ const DAY_MS = 86_400_000;
  */
 export class SecretStore {
   private readonly secrets = new Map<string, StoredSecret>();
+  /** Every value ever stored, deleted versions included, for tests that search output for leaks. */
+  private readonly everStored = new Set<string>();
   private readonly region: string;
   private readonly now: () => number;
 
   constructor(options: { region: string; now?: () => number }) {
     this.region = options.region;
     this.now = options.now ?? Date.now;
+  }
+
+  /** SecretString values and SecretBinary bytes (as UTF-8 text) of every version ever stored. */
+  storedValues(): string[] {
+    return [...this.everStored];
   }
 
   create(input: { name: string; value?: SecretValue; description?: string; token?: string }): {
@@ -211,6 +218,8 @@ export class SecretStore {
       stages: new Set(),
     };
     secret.versions.set(version.versionId, version);
+    if (value.SecretString !== undefined) this.everStored.add(value.SecretString);
+    if (value.SecretBinary !== undefined) this.everStored.add(Buffer.from(value.SecretBinary).toString('utf8'));
     const labels = this.holderOf(secret, AWSCURRENT) ? stages : [AWSCURRENT, ...stages];
     for (const stage of new Set(labels)) this.attach(secret, stage, version.versionId);
     this.pruneUnlabeled(secret);

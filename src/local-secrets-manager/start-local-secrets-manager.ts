@@ -40,6 +40,8 @@ export interface LocalSecretsManager {
   /** Requests received over HTTP, in order. */
   readonly requests: ReadonlyArray<RecordedRequest>;
   countRequests(operation?: string): number;
+  /** Every SecretString, and every SecretBinary as UTF-8 text, ever stored (for leak searches in tests). */
+  storedValues(): string[];
   resetRequests(): void;
   /** Replaces the faults applied to matching subsequent requests until cleared. */
   setFaults(faults: Faults): void;
@@ -167,6 +169,9 @@ export async function startLocalSecretsManager(
     },
     get requests() {
       return requests;
+    },
+    storedValues() {
+      return store.storedValues();
     },
     countRequests(operation) {
       return operation === undefined ? requests.length : requests.filter((r) => r.operation === operation).length;

@@ -2,6 +2,7 @@ import { startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { startLocalSecretsManager, type LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
 import { captureLogs } from './capture-logs.js';
 import { writeConfigDir, type ConfigFiles } from './config-dir.js';
+import { findLeaks, secretsIn, type Capture } from './leak-check.js';
 
 export interface TestAgent {
   agent: RunningAgent;
@@ -12,6 +13,10 @@ export interface TestAgent {
   logs: ReturnType<typeof captureLogs>;
   /** Every response body the test received through `request`, for leak searches. */
   bodies: string[];
+  /** Responses to previews that asked to reveal; the only place a secret may appear. */
+  revealed: string[];
+  /** Other output that must not carry secrets either (CLI output, ...), searched on close. */
+  alsoSearch: Capture[];
   request(method: string, route: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any; text: string }>;
   close(): Promise<void>;
 }
@@ -35,6 +40,9 @@ export async function startTestAgent(config: ConfigFiles, env: NodeJS.ProcessEnv
     secrets: { endpoint: secrets.url, defaultRegion: 'us-east-1', defaultCredentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-secret' } },
   });
   const bodies: string[] = [];
+  const revealed: string[] = [];
+  const sent: Capture[] = [];
+  const alsoSearch: Capture[] = [];
   return {
     agent,
     secrets,
@@ -43,6 +51,8 @@ export async function startTestAgent(config: ConfigFiles, env: NodeJS.ProcessEnv
     dir: folder.dir,
     logs,
     bodies,
+    revealed,
+    alsoSearch,
     async request(method, route, body, useToken = token) {
       const headers: Record<string, string> = {};
       if (useToken !== null) headers.authorization = `Bearer ${useToken}`;
@@ -53,6 +63,9 @@ export async function startTestAgent(config: ConfigFiles, env: NodeJS.ProcessEnv
         ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
       });
       const text = await res.text();
+      const asksReveal = body !== undefined && (typeof body === 'string' ? /"reveal"\s*:\s*true/.test(body) : (body as { reveal?: unknown }).reveal === true);
+      if (asksReveal) revealed.push(text);
+      else sent.push({ where: `${method} ${route} (response ${bodies.length})`, text });
       bodies.push(text);
       let parsed: unknown = undefined;
       try {
@@ -62,10 +75,18 @@ export async function startTestAgent(config: ConfigFiles, env: NodeJS.ProcessEnv
       }
       return { status: res.status, body: parsed, text };
     },
+    /**
+     * Stops everything, then searches every log line, every response (but those that asked to
+     * reveal) and `alsoSearch` for every secret the Secrets Manager endpoint ever held, in each of
+     * its derived forms: the leak test that runs over every scenario of every file using this.
+     */
     async close() {
       await agent.close();
       await secrets.close();
       await folder.remove();
+      const captures = [...logs.lines.map((text, i) => ({ where: `log line ${i}`, text })), ...sent, ...alsoSearch];
+      const leaks = findLeaks(captures, secretsIn(secrets.storedValues()));
+      if (leaks.length > 0) throw new Error(`secrets leaked into ${leaks.length} place(s):\n${leaks.slice(0, 20).join('\n')}`);
     },
   };
 }
