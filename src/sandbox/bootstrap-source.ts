@@ -17,6 +17,11 @@ export const bootstrapSource = String.raw`
   const log = g.__cf_log;
   const input = JSON.parse(g.__cf_input);
   const maxResponseBytes = input.maxResponseBytes;
+  // The run's remaining bridge budget, counted here too, so a flood of calls is refused inside the
+  // isolate without queueing any work on the host.
+  let callsLeft = input.bridgeCallsLeft;
+  const maxBridgeCalls = input.maxBridgeCalls;
+  const maxDepth = 100;
   delete g.__cf_bridge;
   delete g.__cf_log;
   delete g.__cf_input;
@@ -62,6 +67,12 @@ export const bootstrapSource = String.raw`
   });
 
   const call = async (method, args) => {
+    if (callsLeft <= 0) {
+      const error = new ErrorCtor('a run may make at most ' + maxBridgeCalls + ' bridge calls');
+      error.name = 'LimitExceededException';
+      throw error;
+    }
+    callsLeft -= 1;
     let payload;
     try {
       payload = stringify(args === undefined ? null : args);
@@ -125,6 +136,7 @@ export const bootstrapSource = String.raw`
 
   const toJson = (value, path, seen) => {
     if (value === null) return null;
+    if (seen.length >= maxDepth) throw new TypeErrorCtor(path + ' is nested deeper than ' + maxDepth + ' levels');
     const type = typeof value;
     if (type === 'string' || type === 'boolean') return value;
     if (type === 'number') {
@@ -176,6 +188,8 @@ export const bootstrapSource = String.raw`
     return stringify({ ok: false, error: { name: String(name), message: String(message) } });
   };
   const define = (name, value) => defineProperty(g, name, { value: value, writable: false, enumerable: false, configurable: false });
+  // WebAssembly memory is allocated outside the isolate's limit: the sandbox has no WebAssembly.
+  delete g.WebAssembly;
   define('console', console);
   define('atob', atob);
   define('btoa', btoa);

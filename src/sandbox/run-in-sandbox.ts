@@ -75,6 +75,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
   const { limits, workflow } = options;
   const { maxLogBytes, maxLogLines } = limits;
   const bridge = limitBridge(options.bridge, limits);
+  let bridgeCalls = 0;
   const prepared = options.isolates ? options.isolates.take(limits.memoryMb) : prepareIsolate(limits.memoryMb);
   const isolate = prepared.isolate;
   let firstContext: ivm.Context | undefined = prepared.context;
@@ -116,6 +117,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
           '__cf_bridge',
           new ivm.Reference(async (method: string, payload: string): Promise<string> => {
             if (!open) return JSON.stringify({ error: { name: 'Error', message: 'the run is over; no more calls are made' } });
+            bridgeCalls += 1;
             try {
               const value = await bridge(method, JSON.parse(payload));
               return JSON.stringify({ value: value ?? null });
@@ -133,7 +135,14 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
             logs.push({ level, message: logs.length === maxLogLines - 1 ? `(log limit of ${maxLogLines} lines reached)` : text });
           }),
         );
-        const input = { ...options.input, steps: outputs, code: step.code, maxResponseBytes: limits.maxResponseBytes };
+        const input = {
+          ...options.input,
+          steps: outputs,
+          code: step.code,
+          maxResponseBytes: limits.maxResponseBytes,
+          maxBridgeCalls: limits.maxBridgeCalls,
+          bridgeCallsLeft: Math.max(0, limits.maxBridgeCalls - bridgeCalls),
+        };
         jail.setSync('__cf_input', JSON.stringify(input));
 
         let timer: NodeJS.Timeout | undefined;
@@ -155,10 +164,15 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
           return fail(...classifyIsolateError(outcome.error, limits, timeoutMessage));
         }
         result.durationMs = Math.round(performance.now() - started);
+        // An answer that arrives after the budget (the event loop was busy) is still a timeout.
+        if (performance.now() - started > stepBudget + 50) {
+          open = false;
+          return fail('WORKFLOW_TIMEOUT', timeoutMessage);
+        }
         const answer = readAnswer(outcome.value, limits.maxResponseBytes);
         if (!answer.ok) {
           if (answer.compile) return fail('WORKFLOW_FAILED', `the code does not compile: ${answer.error.message}`, { errorName: 'SyntaxError' });
-          const message = answer.error.message.length > 2000 ? `${answer.error.message.slice(0, 2000)}… (truncated)` : answer.error.message;
+          const message = cut(answer.error.message);
           const tooLarge = answer.error.name === 'RangeError' && /^the returned value is .* bytes of JSON/.test(message);
           return fail('WORKFLOW_FAILED', `${answer.error.name}: ${message}`, { errorName: answer.error.name, ...(tooLarge ? { responseTooLarge: true } : {}) });
         }
@@ -199,6 +213,10 @@ export function limitBridge(bridge: BridgeHandler, limits: Pick<SandboxLimits, '
     return bridge(method, args);
   };
 }
+
+/** Messages from inside the isolate are cut to this many characters. */
+const maxMessageLength = 2000;
+const cut = (text: string): string => (text.length > maxMessageLength ? `${text.slice(0, maxMessageLength)}… (truncated)` : text);
 
 const answerSchema = z.union([
   z.strictObject({ ok: z.literal(true), value: z.unknown() }),
@@ -241,5 +259,5 @@ function classifyIsolateError(
   const message = messageOf(error);
   if (/memory limit/i.test(message)) return ['WORKFLOW_FAILED', `the step exceeded the memory limit of ${limits.memoryMb} MB`];
   if (/timed out|disposed/i.test(message)) return ['WORKFLOW_TIMEOUT', timeoutMessage];
-  return ['WORKFLOW_FAILED', message.split('\n')[0] ?? 'the step failed'];
+  return ['WORKFLOW_FAILED', cut(message.split('\n')[0] ?? 'the step failed')];
 }

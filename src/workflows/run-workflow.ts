@@ -125,7 +125,8 @@ function createBridge({ secrets, masker, metrics, allowed, workflow }: BridgeDep
     const parsed = getSecretValueRequestSchema.safeParse(args);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ');
-      throw new BridgeError('InvalidParameterException', `getSecretValue: ${problems}`);
+      const shown = problems.length > 1000 ? `${problems.slice(0, 1000)}… (truncated)` : problems;
+      throw new BridgeError('InvalidParameterException', `getSecretValue: ${shown}`);
     }
     if (!allowed(parsed.data.SecretId)) {
       metrics?.secretStoreCalls.observe({ operation: 'GetSecretValue', outcome: 'NotAllowed' }, 0);

@@ -81,7 +81,7 @@ export class SandboxWorkers implements SandboxRunner {
         job.limits.runTimeoutMs + (this.options.graceMs ?? 2000),
       );
       worker.runs.set(id, { workflow: job.workflow, limits: job.limits, bridge: limitBridge(job.bridge, job.limits), timer, resolve, reject });
-      this.post(worker, {
+      const sent = this.post(worker, {
         type: 'run',
         id,
         workflow: job.workflow,
@@ -89,6 +89,11 @@ export class SandboxWorkers implements SandboxRunner {
         input: job.input,
         limits: job.limits,
       });
+      if (!sent) {
+        worker.runs.delete(id);
+        clearTimeout(timer);
+        reject(new CredflowError('WORKFLOW_FAILED', `workflow "${job.workflow}" could not start: its input cannot be sent to the sandbox (nested too deeply?)`, { details: { workflow: job.workflow } }));
+      }
     });
   }
 
@@ -124,7 +129,8 @@ export class SandboxWorkers implements SandboxRunner {
   private spawn(): Worker {
     // An empty environment: no AWS_* or CREDFLOW_* variables, no NODE_OPTIONS.
     const child = fork(workerEntryPath(), [], {
-      execArgv: ['--no-node-snapshot'],
+      // No WebAssembly: its memory is allocated outside an isolate's limit.
+      execArgv: ['--no-node-snapshot', '--no-expose-wasm'],
       env: {},
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
@@ -146,11 +152,17 @@ export class SandboxWorkers implements SandboxRunner {
     return worker;
   }
 
-  private post(worker: Worker, message: AgentMessage): void {
-    if (!worker.child.connected) return;
-    worker.child.send(message, (error) => {
-      if (error) this.stop(worker, 'WORKFLOW_FAILED', 'the agent could not write to it');
-    });
+  /** False when the message cannot be serialised; the worker is stopped when the channel fails. */
+  private post(worker: Worker, message: AgentMessage): boolean {
+    if (!worker.child.connected) return false;
+    try {
+      worker.child.send(message, (error) => {
+        if (error) this.stop(worker, 'WORKFLOW_FAILED', 'the agent could not write to it');
+      });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private receive(worker: Worker, raw: unknown): void {
@@ -168,10 +180,18 @@ export class SandboxWorkers implements SandboxRunner {
         return;
       }
       run.bridge(message.method, message.args).then(
-        (value) => this.post(worker, { type: 'answer', call: message.call, value: value ?? null }),
+        (value) => {
+          if (!this.post(worker, { type: 'answer', call: message.call, value: value ?? null })) {
+            this.post(worker, { type: 'answer', call: message.call, error: { name: 'Error', message: `${message.method}: the answer cannot be sent to the sandbox` } });
+          }
+        },
         (error: unknown) => {
           const e = error instanceof BridgeError ? error : new BridgeError('Error', `${message.method} failed`);
-          this.post(worker, { type: 'answer', call: message.call, error: { name: e.name, message: e.message, ...(e.code === undefined ? {} : { code: e.code }) } });
+          this.post(worker, {
+            type: 'answer',
+            call: message.call,
+            error: { name: cut(e.name, 200), message: cut(e.message, 2000), ...(e.code === undefined ? {} : { code: cut(e.code, 200) }) },
+          });
         },
       );
       return;
@@ -230,6 +250,8 @@ export class SandboxWorkers implements SandboxRunner {
     if (this.warmed) setTimeout(() => this.warm(), 50).unref();
   }
 }
+
+const cut = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}… (truncated)` : text);
 
 /** The worker already capped the logs; a worker that did not is held to the limits here. */
 function capLogs(step: StepResultMessage, limits: SandboxJob['limits']): StepResult {

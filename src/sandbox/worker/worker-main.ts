@@ -39,7 +39,8 @@ async function run(message: RunMessage): Promise<void> {
     send({ type: 'done', id: message.id, steps: result.steps, response: result.response ?? null });
   } catch (error) {
     if (error instanceof StepFailure) {
-      send({ type: 'failed', id: message.id, code: error.code as 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', message: error.message, details: error.details ?? {}, steps: error.steps });
+      const text = error.message.length > 4000 ? `${error.message.slice(0, 4000)}… (truncated)` : error.message;
+      send({ type: 'failed', id: message.id, code: error.code as 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', message: text, details: error.details ?? {}, steps: error.steps });
     } else {
       // isolated-vm itself failed (out of memory creating the isolate, ...): no host detail leaves.
       send({ type: 'failed', id: message.id, code: 'WORKFLOW_FAILED', message: `workflow "${message.workflow}" could not run in the sandbox`, details: { workflow: message.workflow }, steps: [] });
