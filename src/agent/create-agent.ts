@@ -198,10 +198,18 @@ export function createAgent(deps: AgentDeps): Agent {
     async query(name, sql, params = [], options = {}) {
       const target = integration(name);
       const started = performance.now();
+      // The profile whose credentials were used, for the audit line (the default when none was asked for).
+      const profileOf = (): string | undefined => {
+        try {
+          return resolver.profileFor(target, options.profile);
+        } catch {
+          return options.profile;
+        }
+      };
       const done = (outcome: 'ok' | 'error', code?: string) => {
         const seconds = (performance.now() - started) / 1000;
         metrics.queries.observe({ integration: name, outcome: code ?? 'ok' }, seconds);
-        audit(logger, { action: 'query', actor: options.actor, integration: name, workflow: workflowOf(target), profile: options.profile, outcome, code, durationMs: Math.round(seconds * 1000) });
+        audit(logger, { action: 'query', actor: options.actor, integration: name, workflow: workflowOf(target), profile: profileOf(), outcome, code, durationMs: Math.round(seconds * 1000) });
       };
       try {
         const result = await queryIntegration(queryDeps, target, { limits: queryLimitsOf(target), profile: options.profile, sql, params, actor: options.actor });

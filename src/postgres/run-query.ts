@@ -96,9 +96,14 @@ function execute(
 ): Promise<QueryResult> {
   return new Promise((resolve, reject) => {
     let watchdog: NodeJS.Timeout | undefined;
-    const query = new CappedQuery({ text: sql, values: params as unknown[] }, limits, (error, result) => {
+    // queryMode 'extended': pg would use the simple protocol (which runs several statements) for a
+    // query without parameters.
+    const config = { text: sql, values: params as unknown[], queryMode: 'extended' } as pg.QueryConfig;
+    const query = new CappedQuery(config, limits, (error, result) => {
       clearTimeout(watchdog);
       if (error) return reject(error);
+      // Never expected with the extended protocol; refused rather than half-read.
+      if (Array.isArray(result)) return reject(new Error('several statements in one query'));
       const out: QueryResult = {
         fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
         rows: result.rows as Record<string, unknown>[],
