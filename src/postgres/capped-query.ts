@@ -23,12 +23,19 @@ export class CappedQuery extends pg.Query {
   private kept = 0;
   private bytes = 0;
 
+  /**
+   * `text` and `values` go in as such rather than as a config object, which pg would copy property
+   * by property on every query. `extended` forces parse/bind/execute even without parameters.
+   */
   constructor(
-    config: pg.QueryConfig,
+    text: string,
+    values: readonly unknown[],
     private readonly caps: ResultCaps,
     callback: (error: Error | null, result: pg.QueryResult) => void,
+    extended: boolean,
   ) {
-    super(config as never, undefined as never, callback as never);
+    super(text as never, values as never, callback as never);
+    if (extended) (this as unknown as { queryMode: string }).queryMode = 'extended';
   }
 
   handleDataRow(message: DataRowMessage): void {

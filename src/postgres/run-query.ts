@@ -96,10 +96,9 @@ function execute(
 ): Promise<QueryResult> {
   return new Promise((resolve, reject) => {
     let watchdog: NodeJS.Timeout | undefined;
-    // queryMode 'extended': pg would use the simple protocol (which runs several statements) for a
-    // query without parameters.
-    const config = { text: sql, values: params as unknown[], queryMode: 'extended' } as pg.QueryConfig;
-    const query = new CappedQuery(config, limits, (error, result) => {
+    // Extended: pg would use the simple protocol (which runs several statements) for a query
+    // without parameters.
+    const query = new CappedQuery(sql, params, limits, (error, result) => {
       clearTimeout(watchdog);
       if (error) return reject(error);
       // Never expected with the extended protocol; refused rather than half-read.
@@ -111,7 +110,7 @@ function execute(
       };
       if (query.truncated) out.truncated = query.truncated;
       resolve(out);
-    });
+    }, true);
     if (limits.statementTimeoutMs > 0) {
       watchdog = setTimeout(() => {
         onCancel();
