@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { LineSink } from '../logging/index.js';
 import type { Actor } from './actor.js';
 
 /** Calls made inside the agent's own process (the CLI without --url, tests, the bench). */
@@ -19,7 +19,7 @@ export interface AuditEvent {
  * One audit line per use of credentials: who (token id, never the token), what, on which
  * integration/workflow/profile, the outcome and how long it took. Never a value.
  */
-export function audit(logger: Logger, event: AuditEvent): void {
+export function audit(logger: LineSink, event: AuditEvent): void {
   const actor = event.actor ?? localActor;
   logger.info(
     {

@@ -4,6 +4,7 @@ import type { AgentSettings, Integration, LoadedConfig, Workflow } from '../conf
 import { createResolver, stageOf, type IntegrationStatus } from '../credentials/index.js';
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
+import { deferredLines } from '../logging/index.js';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createPoolRegistry, type QueryLimits, type QueryResult } from '../postgres/index.js';
 import type { SecretsGateway } from '../secrets/index.js';
@@ -96,7 +97,9 @@ export function createAgent(deps: AgentDeps): Agent {
     statementTimeoutMs: deps.settings.statementTimeoutMs,
   });
   metrics.setPoolSource(() => pools.stats());
-  const resolver = createResolver({ config, settings: deps.settings, runner, appEnv: deps.appEnv, masker, logger, metrics });
+  // The lines every request writes (resolution, audit) are serialised and written off its critical path.
+  const lines = deferredLines(logger);
+  const resolver = createResolver({ config, settings: deps.settings, runner, appEnv: deps.appEnv, masker, logger, lines, metrics });
   const queryDeps = { resolver, pools, masker, metrics, authRetries: deps.settings.authRetries, poolMax: deps.settings.poolMax };
 
   const limitsByIntegration = new WeakMap<Integration, QueryLimits>();
@@ -162,7 +165,7 @@ export function createAgent(deps: AgentDeps): Agent {
       const profile = options.profile ?? deps.settings.defaultProfile;
       const reveal = options.reveal === true;
       const audited = (outcome: 'ok' | 'error', code?: string) =>
-        audit(logger, { action: reveal ? 'reveal' : 'preview', actor: options.actor, workflow: name, profile, outcome, code, durationMs: Math.round(performance.now() - started) });
+        audit(lines, { action: reveal ? 'reveal' : 'preview', actor: options.actor, workflow: name, profile, outcome, code, durationMs: Math.round(performance.now() - started) });
       try {
         const run = await runner.run(workflow(name), { params: options.params ?? {}, context: { profile } });
         const preview = toPreview(run, reveal);
@@ -178,7 +181,7 @@ export function createAgent(deps: AgentDeps): Agent {
       const started = performance.now();
       const profile = resolver.profileFor(target, options.profile);
       const audited = (outcome: 'ok' | 'error', code?: string) =>
-        audit(logger, { action: 'test', actor: options.actor, integration: name, workflow: workflowOf(target), profile, outcome, code, durationMs: Math.round(performance.now() - started) });
+        audit(lines, { action: 'test', actor: options.actor, integration: name, workflow: workflowOf(target), profile, outcome, code, durationMs: Math.round(performance.now() - started) });
       try {
         await queryIntegration(queryDeps, target, { limits: queryLimitsOf(target), profile, sql: 'SELECT 1', params: [], actor: options.actor });
         audited('ok');
@@ -209,7 +212,7 @@ export function createAgent(deps: AgentDeps): Agent {
       const done = (outcome: 'ok' | 'error', code?: string) => {
         const seconds = (performance.now() - started) / 1000;
         metrics.queries.observe({ integration: name, outcome: code ?? 'ok' }, seconds);
-        audit(logger, { action: 'query', actor: options.actor, integration: name, workflow: workflowOf(target), profile: profileOf(), outcome, code, durationMs: Math.round(seconds * 1000) });
+        audit(lines, { action: 'query', actor: options.actor, integration: name, workflow: workflowOf(target), profile: profileOf(), outcome, code, durationMs: Math.round(seconds * 1000) });
       };
       try {
         const result = await queryIntegration(queryDeps, target, { limits: queryLimitsOf(target), profile: options.profile, sql, params, actor: options.actor });
@@ -226,7 +229,7 @@ export function createAgent(deps: AgentDeps): Agent {
       const droppedResponses = resolver.invalidate(target);
       const drainedPools = pools.drop(name);
       logger.info({ event: 'credentials.invalidate', integration: name, droppedResponses, drainedPools }, 'invalidated cached credentials');
-      audit(logger, { action: 'invalidate', actor: options.actor, integration: name, workflow: workflowOf(target), outcome: 'ok', durationMs: Math.round(performance.now() - started) });
+      audit(lines, { action: 'invalidate', actor: options.actor, integration: name, workflow: workflowOf(target), outcome: 'ok', durationMs: Math.round(performance.now() - started) });
       return { integration: name, droppedResponses, drainedPools };
     },
     status(name, options = {}) {
@@ -236,6 +239,7 @@ export function createAgent(deps: AgentDeps): Agent {
       return { ...base, pools: { total: pool?.total ?? 0, idle: pool?.idle ?? 0, waiting: pool?.waiting ?? 0 } };
     },
     async close() {
+      lines.flush();
       await sandbox.close();
       await pools.close();
       deps.secrets.close();

@@ -1,6 +1,7 @@
 import { localActor, type Actor } from '../access/index.js';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { LineSink } from '../logging/index.js';
 import type { AgentSettings, Integration, LoadedConfig } from '../config/index.js';
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
@@ -19,6 +20,8 @@ export interface ResolverDeps {
   appEnv: Record<string, string>;
   masker: SecretMasker;
   logger: Logger;
+  /** Where the one line per resolution goes (the agent defers it off the request path); default `logger`. */
+  lines?: LineSink;
   metrics: Metrics;
   now?: () => number;
 }
@@ -89,6 +92,7 @@ function stableJson(value: unknown): string {
  */
 export function createResolver(deps: ResolverDeps): Resolver {
   const { config, masker, logger, metrics } = deps;
+  const lines = deps.lines ?? logger;
   const now = deps.now ?? Date.now;
   const needed = neededPathsByWorkflow(config.integrations.values());
   const cache = new CredentialCache<unknown>({
@@ -199,7 +203,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
         result = { integration: integration.name, profile, ...renderEntry(integration, entry, keyed.workflow), generation: entry.generation, outcome };
       }
       metrics.cache.inc({ integration: integration.name, result: result.outcome });
-      logger.info({ event: 'credentials.resolve', ...base, cache: result.outcome, outcome: 'ok', durationMs: Math.round(performance.now() - started) }, 'resolved credentials');
+      lines.info({ event: 'credentials.resolve', ...base, cache: result.outcome, outcome: 'ok', durationMs: Math.round(performance.now() - started) }, 'resolved credentials');
       return result;
     } catch (error) {
       logger.warn(
