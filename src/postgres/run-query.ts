@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { SecretMasker } from '../masking/index.js';
 import { CappedQuery, type Truncation } from './capped-query.js';
+import { isSingleStatement } from './single-statement.js';
 import { mapPgError, type ConnectionDetails } from './map-pg-error.js';
 
 export interface QueryResult {
@@ -29,12 +30,13 @@ const watchdogGraceMs = 2_000;
  * Runs one parameterised query on a pool. Connecting and querying are separate phases so that a
  * failure says whether the database refused the connection or the statement.
  *
- * Always the extended protocol (parse/bind/execute), even without parameters: exactly one statement
- * runs, so text cannot smuggle a second one in. With `readOnly`, the statement runs inside
- * `BEGIN READ ONLY` with a `SET LOCAL statement_timeout`, and the transaction is rolled back, which
- * also undoes any SET the statement made. Without it, a caller could `SET statement_timeout = 0` on a
- * pooled session; a watchdog therefore cancels any statement that outlives the timeout by 2 s and
- * discards its connection.
+ * Exactly one statement runs: text that is not certainly one statement, every query with
+ * parameters and every query on a readOnly integration go through the extended protocol, which the
+ * server holds to one statement. With `readOnly`, the statement runs inside `BEGIN READ ONLY` with a
+ * `SET LOCAL statement_timeout`, and the transaction is rolled back, which also undoes any SET the
+ * statement made. Without it, a caller could `SET statement_timeout = 0` on a pooled session; a
+ * watchdog therefore cancels any statement that outlives the timeout by 2 s and discards its
+ * connection.
  */
 export async function runQuery(
   pool: pg.Pool,
@@ -96,8 +98,10 @@ function execute(
 ): Promise<QueryResult> {
   return new Promise((resolve, reject) => {
     let watchdog: NodeJS.Timeout | undefined;
-    // Extended: pg would use the simple protocol (which runs several statements) for a query
-    // without parameters.
+    // The simple protocol runs every statement in the text; the extended one (parse/bind/execute)
+    // exactly one. The simple one costs one message instead of five, so it serves text that is
+    // certainly one statement on an integration that is not readOnly; all else goes extended.
+    const extended = limits.readOnly || params.length > 0 || !isSingleStatement(sql);
     const query = new CappedQuery(sql, params, limits, (error, result) => {
       clearTimeout(watchdog);
       if (error) return reject(error);
@@ -110,7 +114,7 @@ function execute(
       };
       if (query.truncated) out.truncated = query.truncated;
       resolve(out);
-    }, true);
+    }, extended);
     if (limits.statementTimeoutMs > 0) {
       watchdog = setTimeout(() => {
         onCancel();
