@@ -4,7 +4,7 @@ import type { SecretMasker } from '../masking/index.js';
 export interface CreateLoggerOptions {
   level: LevelWithSilent;
   masker: SecretMasker;
-  /** Defaults to stdout. */
+  /** Defaults to stdout, written asynchronously. */
   destination?: DestinationStream;
 }
 
@@ -13,7 +13,9 @@ export interface CreateLoggerOptions {
  * serialisation, so no field, message, error or stack can carry a known secret out.
  */
 export function createLogger(options: CreateLoggerOptions): Logger {
-  const target = options.destination ?? pino.destination({ fd: 1, sync: true });
+  // Asynchronous: lines written while a write is in flight are coalesced into the next one, so a
+  // busy agent makes few write calls; pino flushes what is left when the process exits.
+  const target = options.destination ?? pino.destination({ fd: 1, sync: false });
   const masked: DestinationStream = {
     write(line: string) {
       target.write(options.masker.mask(line));

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { SecretMasker } from '../masking/index.js';
 import { CappedQuery, type Truncation } from './capped-query.js';
 import { isSingleStatement } from './single-statement.js';
+import { StatementWatchdog } from './statement-watchdog.js';
 import { mapPgError, type ConnectionDetails } from './map-pg-error.js';
 
 export interface QueryResult {
@@ -26,6 +27,9 @@ export interface QueryLimits {
 /** Past the statement timeout by this much, the agent cancels the statement itself. */
 const watchdogGraceMs = 2_000;
 
+/** One for the process: statements of every pool are swept by one timer. */
+const watchdog = new StatementWatchdog();
+
 /**
  * Runs one parameterised query on a pool. Connecting and querying are separate phases so that a
  * failure says whether the database refused the connection or the statement.
@@ -35,8 +39,8 @@ const watchdogGraceMs = 2_000;
  * server holds to one statement. With `readOnly`, the statement runs inside `BEGIN READ ONLY` with a
  * `SET LOCAL statement_timeout`, and the transaction is rolled back, which also undoes any SET the
  * statement made. Without it, a caller could `SET statement_timeout = 0` on a pooled session; a
- * watchdog therefore cancels any statement that outlives the timeout by 2 s and discards its
- * connection.
+ * watchdog therefore cancels any statement that outlives the timeout by 2 to 3 s and discards
+ * its connection.
  */
 export async function runQuery(
   pool: pg.Pool,
@@ -46,12 +50,11 @@ export async function runQuery(
   masker: SecretMasker,
   limits: QueryLimits,
 ): Promise<QueryResult> {
-  const connection = detailsOf(pool);
   let client: pg.PoolClient;
   try {
     client = await pool.connect();
   } catch (error) {
-    throw mapPgError(error, integration, masker, 'connect', connection);
+    throw mapPgError(error, integration, masker, 'connect', detailsOf(pool));
   }
   let broken: Error | undefined;
   // pg-pool detaches its own listener while a client is checked out; a server that goes away
@@ -64,7 +67,7 @@ export async function runQuery(
     const e = error as { code?: string; severity?: string };
     // A socket error, or a FATAL (the server ended the session), leaves the client unusable; a SQL error does not.
     if (!e.code || !/^[0-9A-Z]{5}$/.test(e.code) || e.severity === 'FATAL' || e.severity === 'PANIC') broken ??= error as Error;
-    throw mapPgError(error, integration, masker, 'query', connection);
+    throw mapPgError(error, integration, masker, 'query', detailsOf(pool));
   };
   try {
     if (limits.readOnly) {
@@ -97,13 +100,13 @@ function execute(
   onCancel: () => void,
 ): Promise<QueryResult> {
   return new Promise((resolve, reject) => {
-    let watchdog: NodeJS.Timeout | undefined;
+    let unwatch: (() => void) | undefined;
     // The simple protocol runs every statement in the text; the extended one (parse/bind/execute)
     // exactly one. The simple one costs one message instead of five, so it serves text that is
     // certainly one statement on an integration that is not readOnly; all else goes extended.
     const extended = limits.readOnly || params.length > 0 || !isSingleStatement(sql);
     const query = new CappedQuery(sql, params, limits, (error, result) => {
-      clearTimeout(watchdog);
+      unwatch?.();
       if (error) return reject(error);
       // Never expected with the extended protocol; refused rather than half-read.
       if (Array.isArray(result)) return reject(new Error('several statements in one query'));
@@ -116,7 +119,7 @@ function execute(
       resolve(out);
     }, extended);
     if (limits.statementTimeoutMs > 0) {
-      watchdog = setTimeout(() => {
+      unwatch = watchdog.watch(Date.now() + limits.statementTimeoutMs + watchdogGraceMs, () => {
         onCancel();
         // A CancelRequest on a fresh connection, as psql's Ctrl-C does; the statement then fails with 57014.
         const canceller = new pg.Client(pool.options as pg.ClientConfig) as pg.Client & {
@@ -125,8 +128,7 @@ function execute(
         };
         canceller.connection.on('error', () => undefined);
         canceller.cancel(client, query);
-      }, limits.statementTimeoutMs + watchdogGraceMs);
-      watchdog.unref();
+      });
     }
     client.query(query as never);
   });
