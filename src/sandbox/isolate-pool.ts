@@ -9,12 +9,35 @@ export interface PreparedIsolate {
   memoryMb: number;
 }
 
+/**
+ * Made once per process. An isolate started from a V8 startup snapshot comes up in about half the
+ * time of a bare one here; the snapshot holds nothing but V8's own built-ins (its one script only
+ * sets a marker), so every isolate made from it is as fresh as a new one. The bootstrap's V8 code
+ * cache lets each new isolate skip compiling it.
+ */
+let startup: { snapshot: ivm.ExternalCopy<ArrayBuffer>; codeCache: ivm.ExternalCopy<ArrayBuffer> | undefined } | undefined;
+
+function startupData(): NonNullable<typeof startup> {
+  if (!startup) {
+    const snapshot = ivm.Isolate.createSnapshot([{ code: "'use strict';" }]);
+    const probe = new ivm.Isolate({ memoryLimit: 16, snapshot });
+    try {
+      const script = probe.compileScriptSync(bootstrapSource, { filename: 'credflow-step.js', produceCachedData: true });
+      startup = { snapshot, codeCache: (script as ivm.Script & ivm.CachedDataResult).cachedData };
+    } finally {
+      probe.dispose();
+    }
+  }
+  return startup;
+}
+
 /** Creates an isolate, a context and the compiled bootstrap script. */
 export function prepareIsolate(memoryMb: number): PreparedIsolate {
-  const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
+  const { snapshot, codeCache } = startupData();
+  const isolate = new ivm.Isolate({ memoryLimit: memoryMb, snapshot });
   try {
     const context = isolate.createContextSync();
-    const script = isolate.compileScriptSync(bootstrapSource, { filename: 'credflow-step.js' });
+    const script = isolate.compileScriptSync(bootstrapSource, { filename: 'credflow-step.js', ...(codeCache ? { cachedData: codeCache } : {}) });
     return { isolate, context, script, memoryMb };
   } catch (error) {
     isolate.dispose();
@@ -32,9 +55,11 @@ export class IsolatePool {
   private refilling = false;
   private closed = false;
 
+  /** `onFull` is told each time the pool is full again (after start-up and after each refill). */
   constructor(
     private readonly size: number,
     private readonly memoryMb: number,
+    private readonly onFull: () => void = () => undefined,
   ) {
     this.scheduleRefill();
   }
@@ -56,7 +81,11 @@ export class IsolatePool {
   }
 
   private scheduleRefill(): void {
-    if (this.refilling || this.closed || this.ready.length >= this.size) return;
+    if (this.refilling || this.closed) return;
+    if (this.ready.length >= this.size) {
+      this.onFull();
+      return;
+    }
     this.refilling = true;
     setImmediate(() => {
       this.refilling = false;

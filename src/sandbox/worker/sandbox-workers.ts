@@ -46,6 +46,8 @@ interface Worker {
   child: ChildProcess;
   runs: Map<number, PendingRun>;
   stderr: string;
+  /** Preparing isolates or disposing the last one: it answers later than an idle worker would. */
+  busy: boolean;
   /** Why the agent stopped this worker, when it did. */
   stopped?: { code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT'; why: string };
 }
@@ -119,11 +121,13 @@ export class SandboxWorkers implements SandboxRunner {
     );
   }
 
+  /** An idle worker that is not busy preparing isolates; else a new one; else the least loaded. */
   private pick(): Worker {
-    const idle = this.workers.find((w) => w.runs.size === 0);
+    const idle = this.workers.find((w) => w.runs.size === 0 && !w.busy);
     if (idle) return idle;
     if (this.workers.length < this.options.size) return this.spawn();
-    return this.workers.reduce((a, b) => (b.runs.size < a.runs.size ? b : a));
+    const load = (w: Worker) => w.runs.size + (w.busy ? 0.5 : 0);
+    return this.workers.reduce((a, b) => (load(b) < load(a) ? b : a));
   }
 
   private spawn(): Worker {
@@ -135,7 +139,7 @@ export class SandboxWorkers implements SandboxRunner {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
     });
-    const worker: Worker = { child, runs: new Map(), stderr: '' };
+    const worker: Worker = { child, runs: new Map(), stderr: '', busy: true };
     this.workers.push(worker);
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
@@ -172,7 +176,10 @@ export class SandboxWorkers implements SandboxRunner {
       return;
     }
     const message = parsed.data;
-    if (message.type === 'ready') return;
+    if (message.type === 'ready') {
+      worker.busy = false;
+      return;
+    }
     const run = worker.runs.get(message.id);
     if (message.type === 'bridge') {
       if (!run) {
@@ -199,6 +206,8 @@ export class SandboxWorkers implements SandboxRunner {
     if (!run) return;
     worker.runs.delete(message.id);
     clearTimeout(run.timer);
+    // It now disposes the run's isolate and prepares the next; 'ready' says when that is done.
+    worker.busy = true;
     const steps = message.steps.map((s) => capLogs(s, run.limits));
     if (message.type === 'failed') {
       run.reject(new StepFailure(message.code, message.message, steps, message.details));

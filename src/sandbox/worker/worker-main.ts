@@ -4,13 +4,14 @@
  * the runs it is executing; GetSecretValue is asked of the agent over IPC. Started by
  * SandboxWorkers with `--no-node-snapshot` and an empty environment.
  */
-import { IsolatePool } from '../isolate-pool.js';
+import { IsolatePool, prepareIsolate } from '../isolate-pool.js';
 import { BridgeError, runInSandbox, StepFailure } from '../run-in-sandbox.js';
 import { agentMessageSchema, type AgentMessage, type WorkerMessage } from './protocol.js';
 
 type RunMessage = Extract<AgentMessage, { type: 'run' }>;
 
-let isolates: IsolatePool | undefined;
+/** Where runs take their isolate; `replenish()` is called after each run, once its isolate is disposed. */
+let isolates: Pick<IsolatePool, 'take' | 'replenish'> | undefined;
 let nextCall = 0;
 const calls = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
 
@@ -54,10 +55,17 @@ process.on('message', (raw: unknown) => {
   if (!parsed.success) process.exit(70);
   const message = parsed.data;
   switch (message.type) {
-    case 'init':
-      isolates = message.prewarm > 0 ? new IsolatePool(message.prewarm, message.memoryMb) : undefined;
-      send({ type: 'ready' });
+    case 'init': {
+      // 'ready' tells the agent this worker is idle again (isolates prepared, the last one disposed),
+      // so it sends the next run to a worker that is not busy preparing.
+      const ready = () => send({ type: 'ready' });
+      isolates =
+        message.prewarm > 0
+          ? new IsolatePool(message.prewarm, message.memoryMb, ready)
+          : { take: (memoryMb) => prepareIsolate(memoryMb), replenish: ready };
+      if (message.prewarm === 0) ready();
       return;
+    }
     case 'run':
       void run(message);
       return;
