@@ -1,6 +1,9 @@
 import { CredflowError } from '../errors.js';
 import { formatPath } from './format-issue.js';
 
+/** Deeper documents are refused: no configuration needs more, and the walk is recursive. */
+const MAX_DEPTH = 64;
+
 const pattern = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /** `${VAR}` in one string; `field` names it in the error (`connection.password`). */
@@ -31,6 +34,11 @@ export function expandEnv(
   path: (string | number)[] = [],
 ): unknown {
   if (skip(path)) return value;
+  if (path.length > MAX_DEPTH) {
+    throw new CredflowError('CONFIG_INVALID', `${file}: ${formatPath(path.slice(0, 8))}…: nested deeper than ${MAX_DEPTH} levels`, {
+      details: { file },
+    });
+  }
   if (typeof value === 'string') return expandText(value, file, formatPath(path), env);
   if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, file, env, skip, [...path, i]));
   if (value !== null && typeof value === 'object') {

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { CredflowError, isCredflowError, messageOf } from '../errors.js';
 import { compileFields, type CompiledFields } from '../templates/index.js';
 import { expandEnv, expandText } from './expand-env.js';
-import { formatZodIssues } from './format-issue.js';
+import { formatZodIssues, oneLine } from './format-issue.js';
 import { integrationSchema, type IntegrationFile } from './integration-schema.js';
 import { workflowSchema, type SandboxLimitsOverride } from './workflow-schema.js';
 
@@ -83,7 +83,7 @@ export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.e
     }
     integrations.set(integration.name, integration);
   }
-  return { dir, integrations, workflows, problems };
+  return { dir, integrations, workflows, problems: problems.map(oneLine) };
 }
 
 /** Like loadConfig, but a config with any problem is a CONFIG_INVALID error listing them all. */
@@ -119,12 +119,22 @@ async function readDocument(dir: string, file: string, problems: string[]): Prom
     problems.push(`${file}: ${messageOf(error)}`);
     return undefined;
   }
+  // Editors on Windows may save a byte-order mark; JSON.parse would refuse it.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return JSON.parse(text);
   } catch (error) {
-    problems.push(`${file}: not valid JSON: ${messageOf(error)}`);
+    // V8's message quotes a snippet of the file, which may hold a secret: only the place is reported.
+    const position = /position (\d+)/.exec(messageOf(error))?.[1];
+    problems.push(`${file}: ${position === undefined ? '(root)' : lineAndColumn(text, Number(position))}: not valid JSON`);
     return undefined;
   }
+}
+
+function lineAndColumn(text: string, position: number): string {
+  const before = text.slice(0, position);
+  const line = before.split('\n').length;
+  return `line ${line}, column ${position - before.lastIndexOf('\n')}`;
 }
 
 function parseWith<T>(schema: z.ZodType<T>, file: string, document: unknown, problems: string[]): T | undefined {
@@ -138,7 +148,7 @@ function expanded(file: string, document: unknown, env: NodeJS.ProcessEnv, probl
   try {
     return expandEnv(document, file, env, skip);
   } catch (error) {
-    problems.push(messageOf(error));
+    problems.push(isCredflowError(error) ? error.message : `${file}: ${messageOf(error)}`);
     return undefined;
   }
 }

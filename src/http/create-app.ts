@@ -15,7 +15,11 @@ const runBody = z.strictObject({
 });
 
 const queryBody = z.strictObject({
-  sql: z.string().min(1, { message: 'must not be empty' }).max(100_000),
+  sql: z
+    .string()
+    .min(1, { message: 'must not be empty' })
+    .max(100_000)
+    .refine((sql) => !sql.includes('\u0000'), { message: 'must not contain NUL characters' }),
   params: z.array(z.unknown()).max(10_000).optional(),
 });
 

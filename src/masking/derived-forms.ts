@@ -7,7 +7,7 @@ export function derivedForms(secret: string): string[] {
   const base64 = Buffer.from(secret, 'utf8').toString('base64');
   const forms = new Set([
     secret,
-    encodeURIComponent(secret),
+    urlEncoded(secret),
     base64,
     base64.replace(/=+$/, ''),
     Buffer.from(secret, 'utf8').toString('base64url'),
@@ -15,4 +15,14 @@ export function derivedForms(secret: string): string[] {
   ]);
   forms.delete('');
   return [...forms];
+}
+
+/** encodeURIComponent throws on a lone surrogate; such text is URL-encoded as its well-formed twin. */
+function urlEncoded(secret: string): string {
+  try {
+    return encodeURIComponent(secret);
+  } catch {
+    // String.prototype.toWellFormed (Node 20) replaces lone surrogates with U+FFFD.
+    return encodeURIComponent((secret as string & { toWellFormed(): string }).toWellFormed());
+  }
 }

@@ -73,7 +73,10 @@ export function mapPgError(
       details: { integration, ...(code && /^[0-9A-Z]{5}$/.test(code) ? { sqlstate: code } : code ? { errorCode: code } : {}) },
     });
   }
-  if (code.startsWith('57P') || code.startsWith('08')) {
+  // 08P01 with severity ERROR is a protocol complaint about this statement (a NUL in the text, a
+  // wrong number of parameters); the session survives, so it is the caller's error.
+  const sessionLost = code.startsWith('57P') || (code.startsWith('08') && !(code === '08P01' && e.severity === 'ERROR'));
+  if (sessionLost) {
     // The server ended the session or the connection broke: not the caller's fault.
     return new CredflowError('DB_CONNECT_FAILED', `integration "${integration}": lost the connection to the database (SQLSTATE ${code}): ${message}`, {
       details: { integration, sqlstate: code },

@@ -38,7 +38,9 @@ const watchdog = new StatementWatchdog();
  * parameters and every query on a readOnly integration go through the extended protocol, which the
  * server holds to one statement. With `readOnly`, the statement runs inside `BEGIN READ ONLY` with a
  * `SET LOCAL statement_timeout`, and the transaction is rolled back, which also undoes any SET the
- * statement made. Without it, a caller could `SET statement_timeout = 0` on a pooled session; a
+ * statement made. A transaction a statement leaves open (`BEGIN`) is rolled back too, so every
+ * query is its own unit of work and no session goes back to the pool mid-transaction. Without
+ * readOnly, a caller could `SET statement_timeout = 0` on a pooled session; a
  * watchdog therefore cancels any statement that outlives the timeout by 2 to 3 s and discards
  * its connection.
  */
@@ -79,7 +81,10 @@ export async function runQuery(
         broken ??= new Error('statement cancelled by the watchdog');
       }).catch(fail);
     } finally {
-      if (limits.readOnly && !broken) {
+      // A session goes back to the pool outside any transaction: the readOnly one is always rolled
+      // back, and so is one the statement opened (BEGIN) or left failed, so no caller inherits it.
+      const status = (client as pg.PoolClient & { getTransactionStatus?(): string | null }).getTransactionStatus?.();
+      if (!broken && (limits.readOnly || (status !== undefined && status !== null && status !== 'I'))) {
         await client.query('ROLLBACK').catch((error: unknown) => {
           broken ??= error as Error;
         });

@@ -47,7 +47,20 @@ export function compileValue(source: string, where: TemplateLocation, literal: (
     return { hasTemplates: false, paths, pathParts, render: () => text };
   }
   if (segments.length === 1) {
-    return { hasTemplates: true, paths, pathParts, render: (context, at) => structuredClone(valueOf(only, context, at)) };
+    return {
+      hasTemplates: true,
+      paths,
+      pathParts,
+      render: (context, at) => {
+        const value = valueOf(only, context, at);
+        try {
+          return structuredClone(value);
+        } catch (error) {
+          // A value nested thousands of levels deep overflows the copy's stack.
+          throw templateError('TEMPLATE_INVALID', at ?? where, only.text, 'has a value that cannot be copied (nested too deeply?)', error);
+        }
+      },
+    };
   }
   return {
     hasTemplates: true,
