@@ -1,6 +1,6 @@
-import { localActor, type Actor } from '../access/index.js';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { localActor, type Actor } from '../access/index.js';
 import type { LineSink } from '../logging/index.js';
 import type { AgentSettings, Integration, LoadedConfig } from '../config/index.js';
 import { CredflowError } from '../errors.js';

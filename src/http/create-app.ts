@@ -1,13 +1,12 @@
-import express, { type Express } from 'express';
+import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
+import type { AccessToken, Actor } from '../access/index.js';
 import type { Agent } from '../agent/create-agent.js';
 import { profileNameSchema } from '../config/integration-schema.js';
 import { CredflowError } from '../errors.js';
 import { errorHandler } from './error-handler.js';
 import { parseBody } from './parse-body.js';
 import { checkAccess, createAccess, deny, tokenOf } from './require-token.js';
-import type { AccessToken, Actor } from '../access/index.js';
-import type { Response, Request } from 'express';
 
 const runBody = z.strictObject({
   params: z.record(z.string(), z.unknown()).optional(),

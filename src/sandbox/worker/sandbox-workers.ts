@@ -94,7 +94,8 @@ export class SandboxWorkers implements SandboxRunner {
       if (!sent) {
         worker.runs.delete(id);
         clearTimeout(timer);
-        reject(new CredflowError('WORKFLOW_FAILED', `workflow "${job.workflow}" could not start: its input cannot be sent to the sandbox (nested too deeply?)`, { details: { workflow: job.workflow } }));
+        const why = worker.child.connected ? 'its input cannot be sent to the sandbox (nested too deeply?)' : 'its sandbox worker has just stopped; try again';
+        reject(new CredflowError('WORKFLOW_FAILED', `workflow "${job.workflow}" could not start: ${why}`, { details: { workflow: job.workflow } }));
       }
     });
   }
