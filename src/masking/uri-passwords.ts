@@ -6,9 +6,9 @@ const URI_USERINFO = /^[a-z][a-z0-9+.-]*:\/\/([^/?#\s]*)@/i;
  * A password written into a URI anywhere in a text: `scheme://user:` then the password up to the last
  * `@` before the host. Quotes and whitespace end it, so a URI inside JSON or a sentence is found.
  */
-// A scheme starts only where no scheme character precedes it and is at most 32 long, so a long run
-// of letters before "://" costs linear time, not quadratic.
-const URI_PASSWORD_IN_TEXT = /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,31}:\/\/[^\s/?#@:"'<>]*:)([^\s/?#"'<>]+)@/gi;
+// The scheme part is bounded (its last 32 characters are enough to match), so a long run of letters
+// before "://" costs linear time, not quadratic.
+const URI_PASSWORD_IN_TEXT = /([a-z][a-z0-9+.-]{0,31}:\/\/[^\s/?#@:"'<>]*:)([^\s/?#"'<>]+)@/gi;
 
 /**
  * The password parts of a URI such as `postgres://user:pa%24s@host/db?password=...`, both as written and

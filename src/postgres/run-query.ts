@@ -1,6 +1,9 @@
+import type { Duplex } from 'node:stream';
 import pg from 'pg';
+import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
 import { CappedQuery, type Truncation } from './capped-query.js';
+import { guardRowSize } from './row-size-guard.js';
 import { isSingleStatement } from './single-statement.js';
 import { StatementWatchdog } from './statement-watchdog.js';
 import { mapPgError, type ConnectionDetails } from './map-pg-error.js';
@@ -31,6 +34,23 @@ const watchdogGraceMs = 2_000;
 const watchdog = new StatementWatchdog();
 
 /**
+ * DISCARD ALL's parts, which unlike DISCARD ALL may follow a ROLLBACK in one message: no SET,
+ * role, prepared statement, cursor, LISTEN, advisory lock or temporary table outlives it.
+ */
+const RESET_SESSION =
+  'CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES';
+
+/** Who last ran a statement on each pooled session (a token id). */
+const lastCaller = new WeakMap<pg.PoolClient, string>();
+
+/**
+ * A single row larger than this stops the query and closes its connection before pg decodes it
+ * (smaller rows over maxResultBytes are decoded and dropped). At most 256 MiB, well under V8's
+ * largest string.
+ */
+const rowGuardBytes = (limits: QueryLimits): number => Math.min(Math.max(limits.maxResultBytes, 64 * 1024 * 1024), 256 * 1024 * 1024);
+
+/**
  * Runs one parameterised query on a pool. Connecting and querying are separate phases so that a
  * failure says whether the database refused the connection or the statement.
  *
@@ -51,6 +71,8 @@ export async function runQuery(
   params: readonly unknown[],
   masker: SecretMasker,
   limits: QueryLimits,
+  /** Who asks (a token id): a session another caller used is reset before it serves this one. */
+  caller = 'local',
 ): Promise<QueryResult> {
   let client: pg.PoolClient;
   try {
@@ -66,26 +88,53 @@ export async function runQuery(
   };
   client.on('error', onError);
   const fail = (error: unknown): never => {
+    if (error instanceof CredflowError) {
+      broken ??= error;
+      throw error;
+    }
     const e = error as { code?: string; severity?: string };
     // A socket error, or a FATAL (the server ended the session), leaves the client unusable; a SQL error does not.
     if (!e.code || !/^[0-9A-Z]{5}$/.test(e.code) || e.severity === 'FATAL' || e.severity === 'PANIC') broken ??= error as Error;
     throw mapPgError(error, integration, masker, 'query', detailsOf(pool));
   };
   try {
+    // Non-readOnly sessions keep what their statements set (a caller may rely on its own SETs);
+    // before the session serves another caller, all of it is reset.
+    const previous = lastCaller.get(client);
+    if (!limits.readOnly && previous !== undefined && previous !== caller) await client.query(RESET_SESSION).catch(fail);
+    lastCaller.set(client, caller);
     if (limits.readOnly) {
       const timeout = limits.statementTimeoutMs > 0 ? `; SET LOCAL statement_timeout = ${Math.floor(limits.statementTimeoutMs)}` : '';
       await client.query(`BEGIN READ ONLY${timeout}`).catch(fail);
     }
+    const stream = (client as pg.PoolClient & { connection?: { stream?: Duplex } }).connection?.stream;
+    let tooLarge: number | undefined;
+    const unguard = stream
+      ? guardRowSize(stream, rowGuardBytes(limits), (bytes) => {
+          tooLarge = bytes;
+          broken ??= new Error('row over the size guard');
+          stream.destroy();
+        })
+      : () => undefined;
     try {
       return await execute(client, pool, sql, params, limits, () => {
         broken ??= new Error('statement cancelled by the watchdog');
-      }).catch(fail);
+      }).catch((error: unknown) => {
+        if (tooLarge === undefined) return fail(error);
+        return fail(
+          new CredflowError('DB_QUERY_FAILED', `integration "${integration}": a row of ${tooLarge} bytes is over the limit of ${rowGuardBytes(limits)} bytes; the query was stopped`, {
+            details: { integration, rowBytes: tooLarge },
+          }),
+        );
+      });
     } finally {
+      unguard();
       // A session goes back to the pool outside any transaction: the readOnly one is always rolled
-      // back, and so is one the statement opened (BEGIN) or left failed, so no caller inherits it.
+      // back and reset (so nothing a read-only query did outlives it), and one the statement opened
+      // (BEGIN) or left failed is rolled back, so no caller inherits it.
       const status = (client as pg.PoolClient & { getTransactionStatus?(): string | null }).getTransactionStatus?.();
       if (!broken && (limits.readOnly || (status !== undefined && status !== null && status !== 'I'))) {
-        await client.query('ROLLBACK').catch((error: unknown) => {
+        await client.query(limits.readOnly ? `ROLLBACK; ${RESET_SESSION}` : 'ROLLBACK').catch((error: unknown) => {
           broken ??= error as Error;
         });
       }
@@ -113,8 +162,10 @@ function execute(
     const query = new CappedQuery(sql, params, limits, (error, result) => {
       unwatch?.();
       if (error) return reject(error);
-      // Never expected with the extended protocol; refused rather than half-read.
-      if (Array.isArray(result)) return reject(new Error('several statements in one query'));
+      // Never expected: the lexer vouched for one statement, yet the server ran several.
+      if (Array.isArray(result)) {
+        return reject(new CredflowError('DB_QUERY_FAILED', 'the query ran as several statements; send one statement per query', { details: { sqlstate: '42601' } }));
+      }
       const out: QueryResult = {
         fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
         rows: result.rows as Record<string, unknown>[],

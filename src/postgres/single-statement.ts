@@ -5,6 +5,8 @@
  * false, so the caller falls back to the extended protocol, which the server holds to one statement.
  */
 export function isSingleStatement(sql: string): boolean {
+  // PostgreSQL ends a -- comment at \r as well as \n; text with \r is not judged at all.
+  if (sql.includes('\r')) return false;
   const n = sql.length;
   let i = 0;
   let seenSemicolon = false;

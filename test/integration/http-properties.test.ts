@@ -677,7 +677,6 @@ describe('HTTP API properties', () => {
           expectContract(req, res);
           expect(res.status).toBeGreaterThanOrEqual(400);
           expect(res.status).toBeLessThan(500);
-          expect(res.ms, `a refused body took ${Math.round(res.ms)} ms to answer`).toBeLessThan(2_000);
         },
       ),
       // A stuck agent makes every shrinking step slow: the search is cut off after 15 s.

@@ -38,6 +38,18 @@ describe('SecretMasker.mask', () => {
     expect(masker.mask('postgres://user:pa$sw0rd!@host/db')).toBe(`postgres://user:${MASK}@host/db`);
   });
 
+  it.each([
+    ['after a digit', 'dsn=2postgres://app:Sup3rS3cretPw@db/x', `dsn=2postgres://app:${MASK}@db/x`],
+    ['with a scheme over 32 characters', `${'a'.repeat(40)}://app:Sup3rS3cretPw@db/x`, `${'a'.repeat(40)}://app:${MASK}@db/x`],
+  ])('masks a URI password it was never told about %s', (_case, text, masked) => {
+    expect(new SecretMasker().mask(text)).toBe(masked);
+  });
+
+  it('masks a text with a very long run of letters before :// (the quadratic regex stalled for minutes here)', () => {
+    const text = `${'a'.repeat(200_000)}://app:pw@db`;
+    expect(new SecretMasker().mask(text)).toContain(`://app:${MASK}@db`);
+  });
+
   it('masks a URI password it was never told about, keeping user, host and database readable', () => {
     const masker = new SecretMasker();
     expect(masker.mask('"postgres://user:pa%24s@host:5432/db"')).toBe(`"postgres://user:${MASK}@host:5432/db"`);
