@@ -6,7 +6,7 @@ import { profileNameSchema } from '../config/integration-schema.js';
 import { CredflowError } from '../errors.js';
 import { errorHandler } from './error-handler.js';
 import { parseBody } from './parse-body.js';
-import { checkAccess, createAccess, deny, tokenOf } from './require-token.js';
+import { checkAccess, createAccess, deny, tokenOf } from './create-access.js';
 
 const runBody = z.strictObject({
   params: z.record(z.string(), z.unknown()).optional(),
