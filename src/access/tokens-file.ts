@@ -43,8 +43,8 @@ export const tokensFileSchema = z
 
 /**
  * Reads a tokens file (CREDFLOW_TOKENS_FILE): `${VAR}` is expanded as in the config files, the
- * result is validated, and only SHA-256 digests are kept (plain tokens are returned for the masker). Errors name the file and the JSON path and
- * never quote a token.
+ * result is validated, and only SHA-256 digests are kept (plain tokens are returned for the
+ * masker). Errors name the file and the JSON path and never quote a token.
  */
 export async function readTokensFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<{ tokens: AccessToken[]; plain: string[] }> {
   let text: string;
