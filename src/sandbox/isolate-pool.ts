@@ -10,10 +10,10 @@ export interface PreparedIsolate {
 }
 
 /**
- * Made once per process. An isolate started from a V8 startup snapshot comes up in about half the
- * time of a bare one here; the snapshot holds nothing but V8's own built-ins (its one script only
- * sets a marker), so every isolate made from it is as fresh as a new one. The bootstrap's V8 code
- * cache lets each new isolate skip compiling it.
+ * Made once per process. An isolate started from a V8 startup snapshot comes up faster than a bare
+ * one (about 2.2 ms against 2.9 ms here); the snapshot holds nothing but V8's own built-ins (its one
+ * script is an empty 'use strict' directive), so every isolate made from it is as fresh as a new
+ * one. The bootstrap's V8 code cache lets each new isolate skip compiling it.
  */
 let startup: { snapshot: ivm.ExternalCopy<ArrayBuffer>; codeCache: ivm.ExternalCopy<ArrayBuffer> | undefined } | undefined;
 
