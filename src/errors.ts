@@ -55,6 +55,11 @@ export function isCredflowError(value: unknown): value is CredflowError {
   return value instanceof CredflowError;
 }
 
+/** Cuts a message or log text to `max` characters, saying that it did. */
+export function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (truncated)` : text;
+}
+
 /** The message of anything thrown, without its stack. */
 export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;

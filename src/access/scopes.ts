@@ -1,3 +1,5 @@
+import { patternRegExp } from '../config/index.js';
+
 /**
  * What a token may do. `reveal` includes `preview`; nothing else includes anything.
  * - read: list and show configuration, status, metrics
@@ -13,11 +15,9 @@ export type Scope = (typeof scopes)[number];
 /** A name filter built from `*` patterns (`orders`, `analytics-*`, `*`). */
 export type NameFilter = (name: string) => boolean;
 
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 export function nameFilter(patterns: readonly string[]): NameFilter {
   if (patterns.includes('*')) return () => true;
   if (patterns.length === 0) return () => false;
-  const regex = new RegExp(`^(?:${patterns.map((p) => p.split('*').map(escapeRegExp).join('.*')).join('|')})$`);
+  const regex = patternRegExp(patterns);
   return (name) => regex.test(name);
 }

@@ -4,4 +4,5 @@ export { readAgentSettings, readAppEnv } from './agent-settings.js';
 export type { AgentSettings, SandboxLimits, SandboxSettings } from './agent-settings.js';
 export { jsonSchemas } from './json-schemas.js';
 export { formatPath } from './format-issue.js';
+export { escapeRegExp, patternRegExp } from './patterns.js';
 export type { ConnectionFields } from './integration-schema.js';

@@ -9,6 +9,8 @@ export interface Access {
   authenticate: RequestHandler;
   /** 403 unless the token has `scope` and, with `kind`, reaches the route's `:name`. */
   need(scope: Scope, kind?: 'integration' | 'workflow'): RequestHandler;
+  /** The same check inside a route (a scope that depends on the body); throws the 403 after its audit line. */
+  check(req: Request, res: Response, scope: Scope, kind?: 'integration' | 'workflow'): void;
 }
 
 /**
@@ -17,7 +19,16 @@ export interface Access {
  * (401 and 403) is an audit line.
  */
 export function createAccess(tokens: readonly AccessToken[], logger: Logger): Access {
+  const check: Access['check'] = (req, res, scope, kind) => {
+    try {
+      checkAccess(tokenOf(res), scope, kind ? { kind, name: String(req.params.name) } : undefined);
+    } catch (error) {
+      deny(logger, req, tokenOf(res).id, 'forbidden');
+      throw error;
+    }
+  };
   return {
+    check,
     authenticate(req, res, next) {
       const header = req.get('authorization') ?? '';
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -40,12 +51,12 @@ export function createAccess(tokens: readonly AccessToken[], logger: Logger): Ac
     need(scope, kind) {
       return (req, res, next) => {
         try {
-          checkAccess(tokenOf(res), scope, kind ? { kind, name: String(req.params.name) } : undefined);
-          next();
+          check(req, res, scope, kind);
         } catch (error) {
-          deny(logger, req, tokenOf(res).id, 'forbidden');
           next(error);
+          return;
         }
+        next();
       };
     },
   };

@@ -6,7 +6,7 @@ import { profileNameSchema } from '../config/integration-schema.js';
 import { CredflowError } from '../errors.js';
 import { errorHandler } from './error-handler.js';
 import { parseBody } from './parse-body.js';
-import { checkAccess, createAccess, deny, tokenOf } from './create-access.js';
+import { createAccess, deny, tokenOf } from './create-access.js';
 
 const runBody = z.strictObject({
   params: z.record(z.string(), z.unknown()).optional(),
@@ -94,14 +94,7 @@ export function createApp(options: CreateAppOptions): Express {
   });
   api.post('/workflows/:name/run', access.need('preview', 'workflow'), async (req, res) => {
     const body = parseBody(runBody, req.body);
-    if (body.reveal === true) {
-      try {
-        checkAccess(tokenOf(res), 'reveal', { kind: 'workflow', name: nameOf(req) });
-      } catch (error) {
-        deny(agent.logger, req, tokenOf(res).id, 'forbidden');
-        throw error;
-      }
-    }
+    if (body.reveal === true) access.check(req, res, 'reveal', 'workflow');
     res.json(
       await agent.previewWorkflow(nameOf(req), {
         ...(body.params ? { params: body.params } : {}),

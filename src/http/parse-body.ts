@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { CredflowError } from '../errors.js';
+import { CredflowError, truncate } from '../errors.js';
 import { formatPath } from '../config/index.js';
 
 /** Deeper bodies are refused: nothing credflow accepts needs more, and deep values strain every recursive walk after. */
@@ -26,7 +26,7 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => `${formatPath(i.path) === '(root)' ? 'body' : formatPath(i.path)}: ${i.message}`);
   const message = problems.join('; ');
-  throw new CredflowError('BAD_REQUEST', `invalid request body: ${message.length > 2000 ? `${message.slice(0, 2000)}… (truncated)` : message}`, {
+  throw new CredflowError('BAD_REQUEST', `invalid request body: ${truncate(message, 2000)}`, {
     details: { problems: problems.slice(0, 50) },
   });
 }

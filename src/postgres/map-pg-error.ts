@@ -1,3 +1,4 @@
+import { escapeRegExp } from '../config/index.js';
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
 
@@ -12,7 +13,6 @@ export interface ConnectionDetails {
   database: string | undefined;
 }
 
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * Removes the host, port, user and database from a server or socket message: quoted identifiers

@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import { z } from 'zod';
-import { CredflowError, messageOf } from '../errors.js';
+import { CredflowError, messageOf, truncate } from '../errors.js';
 import type { SandboxLimits } from '../config/index.js';
 import { prepareIsolate, type IsolatePool } from './isolate-pool.js';
 
@@ -131,7 +131,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
           '__cf_log',
           new ivm.Reference((level: LogLevel, message: string) => {
             if (logs.length >= maxLogLines) return;
-            const text = message.length > maxLogBytes ? `${message.slice(0, maxLogBytes)}… (truncated)` : message;
+            const text = truncate(message, maxLogBytes);
             logs.push({ level, message: logs.length === maxLogLines - 1 ? `(log limit of ${maxLogLines} lines reached)` : text });
           }),
         );
@@ -216,7 +216,7 @@ export function limitBridge(bridge: BridgeHandler, limits: Pick<SandboxLimits, '
 
 /** Messages from inside the isolate are cut to this many characters. */
 const maxMessageLength = 2000;
-const cut = (text: string): string => (text.length > maxMessageLength ? `${text.slice(0, maxMessageLength)}… (truncated)` : text);
+const cut = (text: string): string => truncate(text, maxMessageLength);
 
 const answerSchema = z.union([
   z.strictObject({ ok: z.literal(true), value: z.unknown() }),

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { SandboxLimits, Workflow } from '../config/index.js';
-import { CredflowError } from '../errors.js';
+import { CredflowError, truncate } from '../errors.js';
 import type { Metrics } from '../metrics/index.js';
 import { SecretMasker } from '../masking/index.js';
 import { BridgeError, runInSandbox, type BridgeHandler, type SandboxRunner, type StepResult } from '../sandbox/index.js';
@@ -125,8 +125,7 @@ function createBridge({ secrets, masker, metrics, allowed, workflow }: BridgeDep
     const parsed = getSecretValueRequestSchema.safeParse(args);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ');
-      const shown = problems.length > 1000 ? `${problems.slice(0, 1000)}… (truncated)` : problems;
-      throw new BridgeError('InvalidParameterException', `getSecretValue: ${shown}`);
+      throw new BridgeError('InvalidParameterException', `getSecretValue: ${truncate(problems, 1000)}`);
     }
     if (!allowed(parsed.data.SecretId)) {
       metrics?.secretStoreCalls.observe({ operation: 'GetSecretValue', outcome: 'NotAllowed' }, 0);

@@ -1,7 +1,7 @@
+import { patternRegExp } from '../config/index.js';
+
 /** Answers whether a workflow may read a SecretId; built once per workflow. */
 export type SecretAllowlist = (secretId: string) => boolean;
-
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * `allowedSecrets` patterns, where `*` matches any run of characters, slashes included. A pattern
@@ -14,7 +14,7 @@ const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/
 export function compileSecretAllowlist(patterns: readonly string[] | undefined): SecretAllowlist {
   if (patterns === undefined) return () => true;
   if (patterns.length === 0) return () => false;
-  const regex = new RegExp(`^(?:${patterns.map((p) => p.split('*').map(escapeRegExp).join('.*')).join('|')})$`, 's');
+  const regex = patternRegExp(patterns, 's');
   return (secretId) => {
     if (regex.test(secretId)) return true;
     const name = /^arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:(.+)$/s.exec(secretId)?.[1];

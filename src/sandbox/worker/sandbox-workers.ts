@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { CredflowError } from '../../errors.js';
+import { CredflowError, truncate } from '../../errors.js';
 import {
   BridgeError,
   limitBridge,
@@ -198,7 +198,7 @@ export class SandboxWorkers implements SandboxRunner {
           this.post(worker, {
             type: 'answer',
             call: message.call,
-            error: { name: cut(e.name, 200), message: cut(e.message, 2000), ...(e.code === undefined ? {} : { code: cut(e.code, 200) }) },
+            error: { name: truncate(e.name, 200), message: truncate(e.message, 2000), ...(e.code === undefined ? {} : { code: truncate(e.code, 200) }) },
           });
         },
       );
@@ -261,12 +261,10 @@ export class SandboxWorkers implements SandboxRunner {
   }
 }
 
-const cut = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}… (truncated)` : text);
-
 /** The worker already capped the logs; a worker that did not is held to the limits here. */
 function capLogs(step: StepResultMessage, limits: SandboxJob['limits']): StepResult {
   const logs = step.logs.slice(0, limits.maxLogLines).map((l) =>
-    l.message.length > limits.maxLogBytes + 20 ? { level: l.level, message: `${l.message.slice(0, limits.maxLogBytes)}… (truncated)` } : l,
+    l.message.length > limits.maxLogBytes + 20 ? { level: l.level, message: truncate(l.message, limits.maxLogBytes) } : l,
   );
   return { name: step.name, durationMs: step.durationMs, logs, output: step.output };
 }

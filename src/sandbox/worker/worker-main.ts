@@ -4,6 +4,7 @@
  * the runs it is executing; GetSecretValue is asked of the agent over IPC. Started by
  * SandboxWorkers with `--no-node-snapshot` and an empty environment.
  */
+import { truncate } from '../../errors.js';
 import { IsolatePool, prepareIsolate } from '../isolate-pool.js';
 import { BridgeError, runInSandbox, StepFailure } from '../run-in-sandbox.js';
 import { agentMessageSchema, type AgentMessage, type WorkerMessage } from './protocol.js';
@@ -40,8 +41,7 @@ async function run(message: RunMessage): Promise<void> {
     send({ type: 'done', id: message.id, steps: result.steps, response: result.response ?? null });
   } catch (error) {
     if (error instanceof StepFailure) {
-      const text = error.message.length > 4000 ? `${error.message.slice(0, 4000)}… (truncated)` : error.message;
-      send({ type: 'failed', id: message.id, code: error.code as 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', message: text, details: error.details ?? {}, steps: error.steps });
+      send({ type: 'failed', id: message.id, code: error.code as 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', message: truncate(error.message, 4000), details: error.details ?? {}, steps: error.steps });
     } else {
       // isolated-vm itself failed (out of memory creating the isolate, ...): no host detail leaves.
       send({ type: 'failed', id: message.id, code: 'WORKFLOW_FAILED', message: `workflow "${message.workflow}" could not run in the sandbox`, details: { workflow: message.workflow }, steps: [] });
