@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenSpec } from '../../src/access/index.js';
 import { startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { CredflowError } from '../../src/errors.js';
-import { startLocalSecretsManager, type LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import type { LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
 import { captureLogs } from '../support/capture-logs.js';
 import { postgresIntegration, secretsWorkflow, writeConfigDir, type ConfigFiles } from '../support/config-dir.js';
+import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 /**
@@ -78,59 +79,23 @@ interface RequestOptions {
 interface ScopedAgent {
   running: RunningAgent;
   secrets: LocalSecretsManager;
-  logs: ReturnType<typeof captureLogs>;
+  logs: TestAgent['logs'];
   dir: string;
   request(method: string, route: string, options?: RequestOptions): Promise<Answer>;
   close(): Promise<void>;
 }
 
-/** Like startTestAgent, but with the tokens (or the environment naming a tokens file) chosen here. */
+/** startTestAgent with the tokens (or the environment naming a tokens file) chosen here. */
 async function startScopedAgent(options: { tokens?: (string | TokenSpec)[]; env?: NodeJS.ProcessEnv }): Promise<ScopedAgent> {
-  const secrets = await startLocalSecretsManager();
-  const folder = await writeConfigDir(config);
-  const logs = captureLogs();
-  const running = await startAgent({
-    dir: folder.dir,
-    env: { CREDFLOW_LOG_LEVEL: 'debug', ...options.env },
-    port: 0,
-    host: '127.0.0.1',
-    ...(options.tokens ? { tokens: options.tokens } : {}),
-    logDestination: logs,
-    secrets: { endpoint: secrets.url, defaultRegion: 'us-east-1', defaultCredentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-secret' } },
-  }).catch(async (error: unknown) => {
-    await secrets.close();
-    await folder.remove();
-    throw error;
-  });
+  const t = await startTestAgent(config, options.env ?? {}, { tokens: options.tokens ?? 'configured' });
   return {
-    running,
-    secrets,
-    logs,
-    dir: folder.dir,
-    async request(method, route, request = {}) {
-      const headers: Record<string, string> = {};
-      if (request.authorization !== undefined) headers.authorization = request.authorization;
-      else if (request.token !== null) headers.authorization = `Bearer ${request.token ?? ADMIN}`;
-      if (request.body !== undefined) headers['content-type'] = 'application/json';
-      const res = await fetch(`${running.url}${route}`, {
-        method,
-        headers,
-        ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
-      });
-      const text = await res.text();
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-      return { status: res.status, body: parsed, text };
-    },
-    async close() {
-      await running.close();
-      await secrets.close();
-      await folder.remove();
-    },
+    running: t.agent,
+    secrets: t.secrets,
+    logs: t.logs,
+    dir: t.dir,
+    request: (method, route, request = {}) =>
+      t.request(method, route, request.body, request.authorization !== undefined ? { authorization: request.authorization } : request.token === null ? null : (request.token ?? ADMIN)),
+    close: () => t.close(),
   };
 }
 

@@ -32,12 +32,12 @@ describe('per-integration query limits against real PostgreSQL', () => {
   const missingDatabase = `qs_missing_${Date.now().toString(36)}`;
 
   /** One request with a deadline: a request the agent never answers is status 0, not a hung test. */
-  async function ask(method: string, route: string, body?: unknown, timeoutMs = 10_000): Promise<Answer> {
+  async function ask(method: string, route: string, body?: unknown, timeoutMs = 10_000, token = t.token): Promise<Answer> {
     const started = performance.now();
     try {
       const res = await fetch(`${t.url}${route}`, {
         method,
-        headers: { authorization: `Bearer ${t.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -378,16 +378,8 @@ describe('per-integration query limits against real PostgreSQL', () => {
   });
 
   describe('sessions, rows and text that the review found', () => {
-    const asToken = async (token: string, name: string, sql: string): Promise<Answer> => {
-      const res = await fetch(`${t.url}/api/v1/integrations/${name}/query`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ sql }),
-        signal: AbortSignal.timeout(10_000),
-      });
-      const text = await res.text();
-      return { status: res.status, body: JSON.parse(text) as Answer['body'], text, ms: 0 };
-    };
+    const asToken = (token: string, name: string, sql: string): Promise<Answer> =>
+      ask('POST', `/api/v1/integrations/${name}/query`, { sql }, undefined, token);
 
     it('refuses a second statement hidden behind a -- comment ended by a carriage return, and runs nothing', async () => {
       const res = await query('plain', "SELECT 1 AS a -- c\r; INSERT INTO widgets VALUES (98, 'smuggled', 1.00)");

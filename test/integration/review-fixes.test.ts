@@ -388,31 +388,15 @@ describe('masking: decoded binary secrets, the agent’s own secrets and the API
 
   /** A step handed `token` fails, so the agent logs the step's error message; returns the captured log text. */
   async function logsAfterFailingWith(options: { env?: NodeJS.ProcessEnv; tokens?: string[] }, token: (tokens: string[]) => string) {
-    const folder = await writeConfigDir({ workflows: { fail: config.workflows?.fail ?? {} } });
-    const logs = captureLogs();
-    const running = await startAgent({
-      dir: folder.dir,
-      env: { CREDFLOW_LOG_LEVEL: 'debug', ...options.env },
-      port: 0,
-      host: '127.0.0.1',
-      logDestination: logs,
-      ...(options.tokens ? { tokens: options.tokens } : {}),
-      // Never called: the step makes no Secrets Manager call.
-      secrets: { endpoint: 'http://127.0.0.1:9', defaultRegion: 'us-east-1', defaultCredentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-secret' } },
-    });
+    const a = await startTestAgent({ workflows: { fail: config.workflows?.fail ?? {} } }, options.env, { tokens: options.tokens ?? 'configured' });
     try {
-      const value = token(running.tokens);
-      const res = await fetch(`${running.url}/api/v1/workflows/fail/run`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${running.tokens[0] ?? ''}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ params: { value } }),
-      });
+      const value = token(a.agent.tokens);
+      const res = await a.request('POST', '/api/v1/workflows/fail/run', { params: { value } }, a.agent.tokens[0] ?? '');
       expect(res.status).toBe(502);
-      expect(logs.lines.some((line) => line.includes('"workflow run failed"'))).toBe(true);
-      return { text: logs.text(), value };
+      expect(a.logs.lines.some((line) => line.includes('"workflow run failed"'))).toBe(true);
+      return { text: a.logs.text(), value };
     } finally {
-      await running.close();
-      await folder.remove();
+      await a.close();
     }
   }
 

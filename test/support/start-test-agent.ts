@@ -1,3 +1,4 @@
+import type { TokenSpec } from '../../src/access/index.js';
 import { startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { startLocalSecretsManager, type LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
 import { captureLogs } from './capture-logs.js';
@@ -17,7 +18,8 @@ export interface TestAgent {
   revealed: string[];
   /** Other output that must not carry secrets either (CLI output, ...), searched on close. */
   alsoSearch: Capture[];
-  request(method: string, route: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any; text: string }>;
+  /** `token` is sent as `Bearer <token>` (default: `token` above); null sends no Authorization header. */
+  request(method: string, route: string, body?: unknown, token?: string | null | { authorization: string }): Promise<{ status: number; body: any; text: string }>;
   close(): Promise<void>;
 }
 
@@ -25,19 +27,29 @@ export interface TestAgent {
  * The real thing on a random port: the express app and agent over a config folder, talking through
  * the real AWS SDK to a local Secrets Manager endpoint on loopback.
  */
-export async function startTestAgent(config: ConfigFiles, env: NodeJS.ProcessEnv = {}): Promise<TestAgent> {
+export async function startTestAgent(
+  config: ConfigFiles,
+  env: NodeJS.ProcessEnv = {},
+  /** `tokens`: the agent's tokens (default two full-access ones); 'configured' leaves them to `env`. */
+  options: { tokens?: readonly (string | TokenSpec)[] | 'configured' } = {},
+): Promise<TestAgent> {
   const secrets = await startLocalSecretsManager();
   const folder = await writeConfigDir(config);
   const logs = captureLogs();
   const token = 'test-token-0123456789';
+  const tokens = options.tokens ?? [token, 'second-token-abcdef'];
   const agent = await startAgent({
     dir: folder.dir,
     env: { CREDFLOW_LOG_LEVEL: 'debug', ...env },
     port: 0,
     host: '127.0.0.1',
-    tokens: [token, 'second-token-abcdef'],
+    ...(tokens === 'configured' ? {} : { tokens }),
     logDestination: logs,
     secrets: { endpoint: secrets.url, defaultRegion: 'us-east-1', defaultCredentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-secret' } },
+  }).catch(async (error: unknown) => {
+    await secrets.close();
+    await folder.remove();
+    throw error;
   });
   const bodies: string[] = [];
   const revealed: string[] = [];
@@ -55,7 +67,8 @@ export async function startTestAgent(config: ConfigFiles, env: NodeJS.ProcessEnv
     alsoSearch,
     async request(method, route, body, useToken = token) {
       const headers: Record<string, string> = {};
-      if (useToken !== null) headers.authorization = `Bearer ${useToken}`;
+      if (typeof useToken === 'string') headers.authorization = `Bearer ${useToken}`;
+      else if (useToken !== null) headers.authorization = useToken.authorization;
       if (body !== undefined) headers['content-type'] = 'application/json';
       const res = await fetch(`${agent.url}${route}`, {
         method,
