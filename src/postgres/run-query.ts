@@ -3,7 +3,7 @@ import pg from 'pg';
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
 import { CappedQuery, type Truncation } from './capped-query.js';
-import { guardRowSize } from './row-size-guard.js';
+import { RowSizeGuard } from './row-size-guard.js';
 import { isSingleStatement } from './single-statement.js';
 import { StatementWatchdog } from './statement-watchdog.js';
 import { mapPgError, type ConnectionDetails } from './map-pg-error.js';
@@ -40,8 +40,32 @@ const watchdog = new StatementWatchdog();
 const RESET_SESSION =
   'CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES';
 
-/** Who last ran a statement on each pooled session (a token id). */
-const lastCaller = new WeakMap<pg.PoolClient, string>();
+/** What the agent keeps about each pooled session, attached when a query first checks it out. */
+interface Session {
+  /** Who last ran a statement on it (a token id). */
+  caller: string | undefined;
+  /** Set when the current query left the session unusable; the client is then discarded. */
+  broken: Error | undefined;
+  guard: RowSizeGuard | undefined;
+}
+
+const sessions = new WeakMap<pg.PoolClient, Session>();
+
+function sessionOf(client: pg.PoolClient): Session {
+  let session = sessions.get(client);
+  if (session === undefined) {
+    const stream = (client as pg.PoolClient & { connection?: { stream?: Duplex } }).connection?.stream;
+    const created: Session = { caller: undefined, broken: undefined, guard: stream ? new RowSizeGuard(stream) : undefined };
+    // pg-pool detaches its own listener while a client is checked out; a server that goes away
+    // mid-query then emits 'error' on the client, which must not become an uncaught exception.
+    // One listener for the client's life (while idle, the pool's own listener handles errors too).
+    client.on('error', (error: Error) => {
+      created.broken ??= error;
+    });
+    sessions.set(client, (session = created));
+  }
+  return session;
+}
 
 /**
  * A single row larger than this stops the query and closes its connection before pg decodes it
@@ -80,45 +104,36 @@ export async function runQuery(
   } catch (error) {
     throw mapPgError(error, integration, masker, 'connect', detailsOf(pool));
   }
-  let broken: Error | undefined;
-  // pg-pool detaches its own listener while a client is checked out; a server that goes away
-  // mid-query then emits 'error' on the client, which must not become an uncaught exception.
-  const onError = (error: Error) => {
-    broken = error;
-  };
-  client.on('error', onError);
+  const session = sessionOf(client);
+  session.broken = undefined;
   const fail = (error: unknown): never => {
     if (error instanceof CredflowError) {
-      broken ??= error;
+      session.broken ??= error;
       throw error;
     }
     const e = error as { code?: string; severity?: string };
     // A socket error, or a FATAL (the server ended the session), leaves the client unusable; a SQL error does not.
-    if (!e.code || !/^[0-9A-Z]{5}$/.test(e.code) || e.severity === 'FATAL' || e.severity === 'PANIC') broken ??= error as Error;
+    if (!e.code || !/^[0-9A-Z]{5}$/.test(e.code) || e.severity === 'FATAL' || e.severity === 'PANIC') session.broken ??= error as Error;
     throw mapPgError(error, integration, masker, 'query', detailsOf(pool));
   };
   try {
     // Non-readOnly sessions keep what their statements set (a caller may rely on its own SETs);
     // before the session serves another caller, all of it is reset.
-    const previous = lastCaller.get(client);
-    if (!limits.readOnly && previous !== undefined && previous !== caller) await client.query(RESET_SESSION).catch(fail);
-    lastCaller.set(client, caller);
+    if (!limits.readOnly && session.caller !== undefined && session.caller !== caller) await client.query(RESET_SESSION).catch(fail);
+    session.caller = caller;
     if (limits.readOnly) {
       const timeout = limits.statementTimeoutMs > 0 ? `; SET LOCAL statement_timeout = ${Math.floor(limits.statementTimeoutMs)}` : '';
       await client.query(`BEGIN READ ONLY${timeout}`).catch(fail);
     }
-    const stream = (client as pg.PoolClient & { connection?: { stream?: Duplex } }).connection?.stream;
     let tooLarge: number | undefined;
-    const unguard = stream
-      ? guardRowSize(stream, rowGuardBytes(limits), (bytes) => {
-          tooLarge = bytes;
-          broken ??= new Error('row over the size guard');
-          stream.destroy();
-        })
-      : () => undefined;
+    session.guard?.arm(rowGuardBytes(limits), (bytes) => {
+      tooLarge = bytes;
+      session.broken ??= new Error('row over the size guard');
+      (client as pg.PoolClient & { connection?: { stream?: Duplex } }).connection?.stream?.destroy();
+    });
     try {
       return await execute(client, pool, sql, params, limits, () => {
-        broken ??= new Error('statement cancelled by the watchdog');
+        session.broken ??= new Error('statement cancelled by the watchdog');
       }).catch((error: unknown) => {
         if (tooLarge === undefined) return fail(error);
         return fail(
@@ -128,20 +143,19 @@ export async function runQuery(
         );
       });
     } finally {
-      unguard();
+      session.guard?.disarm();
       // A session goes back to the pool outside any transaction: the readOnly one is always rolled
       // back and reset (so nothing a read-only query did outlives it), and one the statement opened
       // (BEGIN) or left failed is rolled back, so no caller inherits it.
       const status = (client as pg.PoolClient & { getTransactionStatus?(): string | null }).getTransactionStatus?.();
-      if (!broken && (limits.readOnly || (status !== undefined && status !== null && status !== 'I'))) {
+      if (!session.broken && (limits.readOnly || (status !== undefined && status !== null && status !== 'I'))) {
         await client.query(limits.readOnly ? `ROLLBACK; ${RESET_SESSION}` : 'ROLLBACK').catch((error: unknown) => {
-          broken ??= error as Error;
+          session.broken ??= error as Error;
         });
       }
     }
   } finally {
-    client.off('error', onError);
-    client.release(broken);
+    client.release(session.broken);
   }
 }
 
