@@ -32,8 +32,8 @@ export function audit(logger: LineSink, event: AuditEvent): void {
       profile: event.profile,
       outcome: event.outcome,
       code: event.code,
-      durationMs: event.durationMs,
     },
     'audit',
+    event.durationMs,
   );
 }

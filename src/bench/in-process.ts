@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
-import pino from 'pino';
+import { openSync, writeSync } from 'node:fs';
+import { BufferedDestination } from '../logging/index.js';
 import { openAgent } from '../agent/start-agent.js';
 import type { Agent } from '../agent/index.js';
 import type { BenchSetup } from './bench-setup.js';
@@ -20,14 +21,15 @@ export interface Ratio {
 }
 
 const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
+const devNull = openSync('/dev/null', 'w');
 
-/** An in-process agent over the bench config, logging to /dev/null (serialised and masked all the same). */
+/** An in-process agent over the bench config, logging as it does to stdout but to /dev/null (built, masked, batched and written all the same). */
 export async function openBenchAgent(setup: BenchSetup, env: Record<string, string> = {}): Promise<Agent> {
   const { agent } = await openAgent({
     dir: setup.dir,
     env: { CREDFLOW_LOG_LEVEL: 'info', ...env },
     secrets: { endpoint: setup.secrets.url, defaultRegion: 'us-east-1', defaultCredentials: credentials },
-    logDestination: pino.destination({ dest: '/dev/null', sync: false }),
+    logDestination: new BufferedDestination({ write: (text: string) => writeSync(devNull, text) }),
   });
   return agent;
 }

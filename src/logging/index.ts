@@ -1,4 +1,6 @@
+export { BufferedDestination } from './buffered-destination.js';
+export type { BufferedDestinationOptions } from './buffered-destination.js';
 export { createLogger } from './create-logger.js';
 export type { CreateLoggerOptions } from './create-logger.js';
-export { deferredLines } from './deferred-lines.js';
-export type { DeferredLines, LineSink } from './deferred-lines.js';
+export { directLines, requestLines } from './request-lines.js';
+export type { LineSink } from './request-lines.js';

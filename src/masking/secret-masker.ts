@@ -29,6 +29,14 @@ export class SecretMasker {
     return this.own.size;
   }
 
+  /**
+   * Grows whenever a secret is registered anywhere in the tree (secrets are never forgotten), so a
+   * text masked at one generation needs masking again only once the generation has moved.
+   */
+  get generation(): number {
+    return this.index.values.size;
+  }
+
   /** Registers a secret and its derived forms; a URI's password part is registered as a secret too. */
   add(value: string): void {
     if (value === '' || this.own.has(value)) return;
