@@ -4,7 +4,7 @@ import type { AgentSettings, Integration, LoadedConfig, Workflow } from '../conf
 import { createResolver, stageOf, type IntegrationStatus } from '../credentials/index.js';
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
-import { deferredLines } from '../logging/index.js';
+import { requestLines } from '../logging/index.js';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createPoolRegistry, type QueryLimits, type QueryResult } from '../postgres/index.js';
 import type { SecretsGateway } from '../secrets/index.js';
@@ -97,8 +97,8 @@ export function createAgent(deps: AgentDeps): Agent {
     statementTimeoutMs: deps.settings.statementTimeoutMs,
   });
   metrics.setPoolSource(() => pools.stats());
-  // The lines every request writes (resolution, audit) are serialised and written off its critical path.
-  const lines = deferredLines(logger);
+  // The lines every request writes (resolution, audit), built from a memo of their masked text.
+  const lines = requestLines(logger);
   const resolver = createResolver({ config, settings: deps.settings, runner, appEnv: deps.appEnv, masker, logger, lines, metrics });
   const queryDeps = { resolver, pools, masker, metrics, authRetries: deps.settings.authRetries, poolMax: deps.settings.poolMax };
 
@@ -239,7 +239,7 @@ export function createAgent(deps: AgentDeps): Agent {
       return { ...base, pools: { total: pool?.total ?? 0, idle: pool?.idle ?? 0, waiting: pool?.waiting ?? 0 } };
     },
     async close() {
-      lines.flush();
+      logger.flush();
       await sandbox.close();
       await pools.close();
       deps.secrets.close();

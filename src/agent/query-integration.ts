@@ -41,7 +41,8 @@ export interface QueryRequest {
 
 export async function queryIntegration(deps: QueryDeps, integration: Integration, request: QueryRequest): Promise<QueryResult> {
   const { sql, params } = request;
-  let resolved: Resolved = await deps.resolver.resolve(integration, request.profile, request.actor);
+  let resolved: Resolved =
+    deps.resolver.resolveCached(integration, request.profile, request.actor) ?? (await deps.resolver.resolve(integration, request.profile, request.actor));
   let authRetries = 0;
   let sessionRetries = 0;
   for (;;) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { localActor, type Actor } from '../access/index.js';
-import type { LineSink } from '../logging/index.js';
+import { directLines, type LineSink } from '../logging/index.js';
 import type { AgentSettings, Integration, LoadedConfig } from '../config/index.js';
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
@@ -57,6 +57,12 @@ export interface Resolver {
   /** `actor` (who asked) goes into the resolution's log line. */
   resolve(integration: Integration, profile?: string, actor?: Actor): Promise<Resolved>;
   /**
+   * The same resolution without waiting, when no load is needed (a cached response that has not
+   * expired, or an integration without a workflow), with its metric and log line; undefined when
+   * resolve() must run. Throws what resolve() would for an unknown profile.
+   */
+  resolveCached(integration: Integration, profile?: string, actor?: Actor): Resolved | undefined;
+  /**
    * After the database refused `failed` in an attempt that started at `attemptStartedAt`: load the
    * credentials again, once for all callers whose attempts started before that load did.
    */
@@ -92,7 +98,7 @@ function stableJson(value: unknown): string {
  */
 export function createResolver(deps: ResolverDeps): Resolver {
   const { config, masker, logger, metrics } = deps;
-  const lines = deps.lines ?? logger;
+  const lines = deps.lines ?? directLines(logger);
   const now = deps.now ?? Date.now;
   const needed = neededPathsByWorkflow(config.integrations.values());
   const cache = new CredentialCache<unknown>({
@@ -116,10 +122,14 @@ export function createResolver(deps: ResolverDeps): Resolver {
 
   // An integration accepts the profiles it declares, or else the agent's (CREDFLOW_PROFILES), so
   // callers cannot make the agent hold a cache entry and a pool per made-up profile name.
+  const acceptedProfiles = new WeakMap<Integration, readonly string[]>();
   const profileFor = (integration: Integration, profile: string | undefined): string => {
     const chosen = profile ?? deps.settings.defaultProfile;
-    const declared = integration.fetchCredentialsDynamically?.profiles;
-    const accepted = declared ? Object.keys(declared) : deps.settings.profiles;
+    let accepted = acceptedProfiles.get(integration);
+    if (accepted === undefined) {
+      const declared = integration.fetchCredentialsDynamically?.profiles;
+      acceptedProfiles.set(integration, (accepted = declared ? Object.keys(declared) : deps.settings.profiles));
+    }
     if (!accepted.includes(chosen)) {
       throw new CredflowError(
         'PROFILE_NOT_FOUND',
@@ -187,29 +197,65 @@ export function createResolver(deps: ResolverDeps): Resolver {
     return result;
   };
 
+  /** The resolution's metric and log line. */
+  const resolved = (integration: Integration, profile: string, actor: Actor, result: Resolved, started: number): Resolved => {
+    metrics.cache.inc({ integration: integration.name, result: result.outcome });
+    lines.info(
+      { event: 'credentials.resolve', integration: integration.name, workflow: integration.fetchCredentialsDynamically?.workflow, profile, tokenId: actor.tokenId, route: actor.route, cache: result.outcome, outcome: 'ok' },
+      'resolved credentials',
+      performance.now() - started,
+    );
+    return result;
+  };
+  const failed = (integration: Integration, profile: string, actor: Actor, error: unknown, started: number): void => {
+    logger.warn(
+      {
+        event: 'credentials.resolve',
+        integration: integration.name,
+        workflow: integration.fetchCredentialsDynamically?.workflow,
+        profile,
+        tokenId: actor.tokenId,
+        route: actor.route,
+        outcome: 'error',
+        stage: stageOf(error),
+        code: (error as CredflowError).code,
+        durationMs: Math.round(performance.now() - started),
+      },
+      'could not resolve credentials',
+    );
+  };
+  const staticResult = (integration: Integration, profile: string): Resolved => {
+    let fixed = staticConnections.get(integration.name);
+    if (!fixed) staticConnections.set(integration.name, (fixed = render(integration, undefined, undefined)));
+    return { integration: integration.name, profile, ...fixed, generation: 0, outcome: 'static' };
+  };
+
+  const resolveCached = (integration: Integration, requested?: string, actor: Actor = localActor): Resolved | undefined => {
+    const started = performance.now();
+    const profile = profileFor(integration, requested);
+    try {
+      const keyed = keyFor(integration, profile);
+      if (!keyed) return resolved(integration, profile, actor, staticResult(integration, profile), started);
+      const entry = cache.peek(keyed.key, keyed.load);
+      if (entry === undefined) return undefined;
+      const { connection, connectionKey } = renderEntry(integration, entry, keyed.workflow);
+      return resolved(integration, profile, actor, { integration: integration.name, profile, connection, connectionKey, generation: entry.generation, outcome: 'hit' }, started);
+    } catch (error) {
+      failed(integration, profile, actor, error, started);
+      throw error;
+    }
+  };
+
   const resolve = async (integration: Integration, requested?: string, actor: Actor = localActor): Promise<Resolved> => {
     const started = performance.now();
     const profile = profileFor(integration, requested);
-    const base = { integration: integration.name, workflow: integration.fetchCredentialsDynamically?.workflow, profile, tokenId: actor.tokenId, route: actor.route };
     try {
       const keyed = keyFor(integration, profile);
-      let result: Resolved;
-      if (!keyed) {
-        let fixed = staticConnections.get(integration.name);
-        if (!fixed) staticConnections.set(integration.name, (fixed = render(integration, undefined, undefined)));
-        result = { integration: integration.name, profile, ...fixed, generation: 0, outcome: 'static' };
-      } else {
-        const { entry, outcome } = await cache.get(keyed.key, keyed.load);
-        result = { integration: integration.name, profile, ...renderEntry(integration, entry, keyed.workflow), generation: entry.generation, outcome };
-      }
-      metrics.cache.inc({ integration: integration.name, result: result.outcome });
-      lines.info({ event: 'credentials.resolve', ...base, cache: result.outcome, outcome: 'ok', durationMs: Math.round(performance.now() - started) }, 'resolved credentials');
-      return result;
+      if (!keyed) return resolved(integration, profile, actor, staticResult(integration, profile), started);
+      const { entry, outcome } = await cache.get(keyed.key, keyed.load);
+      return resolved(integration, profile, actor, { integration: integration.name, profile, ...renderEntry(integration, entry, keyed.workflow), generation: entry.generation, outcome }, started);
     } catch (error) {
-      logger.warn(
-        { event: 'credentials.resolve', ...base, outcome: 'error', stage: stageOf(error), code: (error as CredflowError).code, durationMs: Math.round(performance.now() - started) },
-        'could not resolve credentials',
-      );
+      failed(integration, profile, actor, error, started);
       throw error;
     }
   };
@@ -217,6 +263,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
   return {
     profileFor,
     resolve,
+    resolveCached,
     async reloadAfterAuthFailure(integration, failed, attemptStartedAt) {
       const keyed = keyFor(integration, failed.profile);
       if (!keyed) return failed;

@@ -75,6 +75,7 @@ export class CredentialCache<T> {
   private readonly now: () => number;
   private readonly random: () => number;
   private generations = 0;
+  private lastTouched: string | undefined;
 
   constructor(private readonly options: CacheOptions) {
     this.now = options.now ?? Date.now;
@@ -85,17 +86,31 @@ export class CredentialCache<T> {
     return this.slots.size;
   }
 
+  /**
+   * The value for `key` when it is cached and not expired (a hit), without waiting: the same as a
+   * hit of get(), including the background refresh it may start. Undefined otherwise; get() then
+   * loads or serves stale.
+   */
+  peek(key: string, load: Loader<T>): CacheEntry<T> | undefined {
+    const slot = this.slots.get(key);
+    const entry = slot?.entry;
+    if (slot === undefined || entry === undefined) return undefined;
+    const now = this.now();
+    if (now >= entry.expiresAt) return undefined;
+    this.touch(key);
+    if (now >= entry.refreshAt && !slot.inflight && now >= slot.nextAttemptAt) {
+      this.load(key, slot, load, true).catch(() => undefined);
+    }
+    return entry;
+  }
+
   /** The value for `key`, loading it when missing or expired; see CacheOutcome. */
   async get(key: string, load: Loader<T>): Promise<{ entry: CacheEntry<T>; outcome: CacheOutcome }> {
+    const hit = this.peek(key, load);
+    if (hit) return { entry: hit, outcome: 'hit' };
     const slot = this.touch(key);
     const now = this.now();
     const entry = slot.entry;
-    if (entry && now < entry.expiresAt) {
-      if (now >= entry.refreshAt && !slot.inflight && now >= slot.nextAttemptAt) {
-        this.load(key, slot, load, true).catch(() => undefined);
-      }
-      return { entry, outcome: 'hit' };
-    }
     if (entry && now < entry.staleUntil) {
       // Expired but within the stale bound: wait a little for a refresh (the value may really have
       // expired), then serve the last good value, so a slow or failing store never holds requests
@@ -160,6 +175,9 @@ export class CredentialCache<T> {
 
   private touch(key: string): Slot<T> {
     let slot = this.slots.get(key);
+    // The most recently used key stays where it is (the common case of one busy integration).
+    if (slot && key === this.lastTouched) return slot;
+    this.lastTouched = key;
     if (slot) {
       // Map order is insertion order: re-inserting marks the key as most recently used.
       this.slots.delete(key);
