@@ -97,7 +97,7 @@ export function createAgent(deps: AgentDeps): Agent {
     statementTimeoutMs: deps.settings.statementTimeoutMs,
   });
   metrics.setPoolSource(() => pools.stats());
-  // The lines every request writes (resolution, audit), built from a memo of their masked text.
+  // The lines every request writes (resolution, audit): queued, and built from a memo of their masked text.
   const lines = requestLines(logger);
   const resolver = createResolver({ config, settings: deps.settings, runner, appEnv: deps.appEnv, masker, logger, lines, metrics });
   const queryDeps = { resolver, pools, masker, metrics, authRetries: deps.settings.authRetries, poolMax: deps.settings.poolMax };
@@ -239,6 +239,7 @@ export function createAgent(deps: AgentDeps): Agent {
       return { ...base, pools: { total: pool?.total ?? 0, idle: pool?.idle ?? 0, waiting: pool?.waiting ?? 0 } };
     },
     async close() {
+      lines.flush();
       logger.flush();
       await sandbox.close();
       await pools.close();

@@ -14,11 +14,15 @@ export interface Access {
 }
 
 /**
- * The given token's SHA-256 is compared with every configured digest in constant time (no early
- * exit), so neither the length nor the content of a token leaks through timing. Every refusal
- * (401 and 403) is an audit line.
+ * A token not seen before is hashed (SHA-256) and compared with every configured digest in constant
+ * time (no early exit), so neither the length nor the content of a configured token leaks through
+ * timing. Every refusal (401 and 403) is an audit line.
  */
 export function createAccess(tokens: readonly AccessToken[], logger: Logger): Access {
+  // Tokens already accepted, by their text: a client sends the same token on every request, and
+  // hashing it each time is most of the cost of authentication. Only accepted tokens enter, so it
+  // holds at most one entry per configured token; a wrong token is always hashed and compared.
+  const accepted = new Map<string, AccessToken>();
   const check: Access['check'] = (req, res, scope, kind) => {
     try {
       checkAccess(tokenOf(res), scope, kind ? { kind, name: String(req.params.name) } : undefined);
@@ -37,9 +41,12 @@ export function createAccess(tokens: readonly AccessToken[], logger: Logger): Ac
         next(new CredflowError('UNAUTHORIZED', 'missing bearer token: send Authorization: Bearer <token>'));
         return;
       }
-      const given = sha256(match[1]);
-      let found: AccessToken | undefined;
-      for (const token of tokens) if (timingSafeEqual(token.digest, given) && !found) found = token;
+      let found = accepted.get(match[1]);
+      if (found === undefined) {
+        const given = sha256(match[1]);
+        for (const token of tokens) if (timingSafeEqual(token.digest, given) && !found) found = token;
+        if (found && accepted.size < tokens.length) accepted.set(match[1], found);
+      }
       if (!found) {
         deny(logger, req, undefined, 'unauthorized');
         next(new CredflowError('UNAUTHORIZED', 'invalid bearer token'));

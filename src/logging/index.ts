@@ -3,4 +3,4 @@ export type { BufferedDestinationOptions } from './buffered-destination.js';
 export { createLogger } from './create-logger.js';
 export type { CreateLoggerOptions } from './create-logger.js';
 export { directLines, requestLines } from './request-lines.js';
-export type { LineSink } from './request-lines.js';
+export type { LineSink, RequestLines } from './request-lines.js';

@@ -11,6 +11,11 @@ export interface LineSink {
   info(fields: Readonly<Record<string, unknown>>, message: string, durationMs?: number): void;
 }
 
+/** The agent's per-request lines; `flush()` writes what is queued (the agent calls it when it closes). */
+export interface RequestLines extends LineSink {
+  flush(): void;
+}
+
 /** A LineSink that writes through `logger.info`. */
 export function directLines(logger: Logger): LineSink {
   return {
@@ -21,21 +26,34 @@ export function directLines(logger: Logger): LineSink {
 }
 
 /**
- * The lines written on every request, as cheap as a line can be: for a logger made by
- * createLogger, a line is built in the logger's own format without pino, from a memo of its masked
- * text. The memo is a tree keyed by the message and then each field value in turn, so finding a
- * line costs a Map lookup per field, with no serialisation; its texts are masked once, and masked
- * again after the masker learns another secret. Only the timestamp and the duration are new in
- * each line. Any other logger gets its lines through `logger.info`.
+ * The lines written on every request, as cheap as a line can be. For a logger made by
+ * createLogger, a call only queues the line with its time; the queue is written in the next check
+ * phase of the event loop, while the request's database round trip is in flight. A
+ * line is built in the logger's own format without pino, from a memo of its masked text: the memo
+ * is a tree keyed by the message and then each field value in turn, so finding a line costs a Map
+ * lookup per field, with no serialisation; its texts are masked once, and masked again after the
+ * masker learns another secret. Only the timestamp and the duration are new in each line. Any
+ * other logger gets its lines through `logger.info` at once.
  */
-export function requestLines(logger: Logger): LineSink {
+export function requestLines(logger: Logger): RequestLines {
   const raw = rawTargetOf(logger);
-  if (!raw) return directLines(logger);
+  if (!raw) return { ...directLines(logger), flush: () => undefined };
   const format = lineFormat(raw);
+  let queue: [fields: Readonly<Record<string, unknown>>, message: string, durationMs: number | undefined, at: number][] = [];
+  const flush = (): void => {
+    const lines = queue;
+    if (lines.length === 0) return;
+    queue = [];
+    // A write per line, as pino does: destinations may take each write for one line.
+    for (const [fields, message, durationMs, at] of lines) raw.write(format(fields, message, durationMs, at));
+  };
   return {
     info(fields, message, durationMs) {
-      if (logger.isLevelEnabled('info')) raw.write(format(fields, message, durationMs));
+      if (!logger.isLevelEnabled('info')) return;
+      if (queue.length === 0) setImmediate(flush);
+      queue.push([fields, message, durationMs, Date.now()]);
     },
+    flush,
   };
 }
 
@@ -48,14 +66,14 @@ interface MemoNode {
 /** Lines remembered before the memo starts over. */
 const memoLines = 1024;
 
-/** Builds pino-format info lines from the memo; the ISO time is reused within a millisecond. */
-function lineFormat(raw: RawLineTarget): (fields: Readonly<Record<string, unknown>>, message: string, durationMs: number | undefined) => string {
+/** Builds pino-format info lines from the memo, stamped `at`; the ISO time is reused within a millisecond. */
+function lineFormat(raw: RawLineTarget): (fields: Readonly<Record<string, unknown>>, message: string, durationMs: number | undefined, at: number) => string {
   let root = new Map<string, MemoNode>();
   let remembered = 0;
   let generation = raw.masker.generation;
   let lastMs = -1;
   let lastTime = '';
-  return (fields, message, durationMs) => {
+  return (fields, message, durationMs, at) => {
     if (raw.masker.generation !== generation || remembered >= memoLines) {
       root = new Map();
       remembered = 0;
@@ -77,10 +95,9 @@ function lineFormat(raw: RawLineTarget): (fields: Readonly<Record<string, unknow
       node.text = text = [raw.masker.mask(members), raw.masker.mask(`,"msg":${JSON.stringify(message)}}\n`)];
       remembered += 1;
     }
-    const now = Date.now();
-    if (now !== lastMs) {
-      lastMs = now;
-      lastTime = new Date(now).toISOString();
+    if (at !== lastMs) {
+      lastMs = at;
+      lastTime = new Date(at).toISOString();
     }
     const duration = durationMs === undefined ? '' : `,"durationMs":${JSON.stringify(Math.round(durationMs))}`;
     return `{"level":30,"time":"${lastTime}"${raw.bindings}${text[0]}${duration}${text[1]}`;

@@ -10,27 +10,43 @@ const withoutTime = (line: string) => {
   return rest;
 };
 
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
 describe('requestLines', () => {
-  it('writes the same line as pino does for a logger made by createLogger, whose time is an ISO instant', () => {
+  it('writes the same line as pino does for a logger made by createLogger, whose time is an ISO instant', async () => {
     const logs = captureLogs();
     const logger = createLogger({ level: 'info', masker: new SecretMasker(), destination: logs });
     const fields = { event: 'audit', action: 'query', tokenId: 'ops', integration: 'orders "eu"', workflow: undefined, outcome: 'ok' };
     logger.info({ ...fields, durationMs: 12 }, 'audit');
     requestLines(logger).info(fields, 'audit', 12.4);
+    await nextTurn();
     expect(logs.lines).toHaveLength(2);
     expect(logs.lines[1]?.endsWith('}\n')).toBe(true);
     expect(withoutTime(logs.lines[1] as string)).toEqual(withoutTime(logs.lines[0] as string));
     expect(Object.keys(withoutTime(logs.lines[1] as string))).toEqual(Object.keys(withoutTime(logs.lines[0] as string)));
   });
 
-  it('writes a line per call, each with its own duration, from memoised text', () => {
+  it('queues lines and writes them in order in the next turn of the event loop, each with its own duration', async () => {
     const logs = captureLogs();
     const lines = requestLines(createLogger({ level: 'info', masker: new SecretMasker(), destination: logs }));
     for (const [i, tokenId] of ['a', 'b', 'a', 'a'].entries()) lines.info({ event: 'audit', tokenId }, 'audit', i);
     lines.info({ event: 'x' }, 'no duration');
+    expect(logs.lines).toEqual([]);
+    await nextTurn();
+    expect(logs.lines).toHaveLength(5);
     const parsed = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(parsed.map((p) => [p.tokenId, p.durationMs])).toEqual([['a', 0], ['b', 1], ['a', 2], ['a', 3], [undefined, undefined]]);
     expect(parsed[4]).toMatchObject({ level: 30, service: 'credflow', event: 'x', msg: 'no duration' });
+  });
+
+  it('writes what is still queued when flushed, once', async () => {
+    const logs = captureLogs();
+    const lines = requestLines(createLogger({ level: 'info', masker: new SecretMasker(), destination: logs }));
+    lines.info({ event: 'c' }, 'third', 1);
+    lines.flush();
+    expect(logs.lines).toHaveLength(1);
+    await nextTurn();
+    expect(logs.lines).toHaveLength(1);
   });
 
   it('masks known secrets, and masks a remembered line again once the masker learns a secret in it', () => {
@@ -39,10 +55,12 @@ describe('requestLines', () => {
     masker.add('first-secret-value');
     const lines = requestLines(createLogger({ level: 'info', masker, destination: logs }));
     lines.info({ event: 'e', profile: 'first-secret-value', integration: 'later-secret-value' }, 'resolved', 1);
+    lines.flush();
     expect(logs.lines[0]).not.toContain('first-secret-value');
     expect(logs.lines[0]).toContain('later-secret-value');
     masker.add('later-secret-value');
     lines.info({ event: 'e', profile: 'first-secret-value', integration: 'later-secret-value' }, 'resolved', 1);
+    lines.flush();
     expect(logs.lines[1]).not.toContain('first-secret-value');
     expect(logs.lines[1]).not.toContain('later-secret-value');
     expect(JSON.parse(logs.lines[1] as string)).toMatchObject({ profile: '********', integration: '********' });
@@ -52,6 +70,7 @@ describe('requestLines', () => {
     const logs = captureLogs();
     const lines = requestLines(createLogger({ level: 'warn', masker: new SecretMasker(), destination: logs }));
     lines.info({ event: 'd' }, 'dropped', 1);
+    lines.flush();
     expect(logs.lines).toEqual([]);
   });
 
