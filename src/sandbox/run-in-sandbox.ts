@@ -1,7 +1,7 @@
 import ivm from 'isolated-vm';
 import { z } from 'zod';
 import { CredflowError, messageOf, truncate } from '../errors.js';
-import type { SandboxLimits } from '../config/index.js';
+import { stepNameSchema, type SandboxLimits } from '../config/index.js';
 import { prepareIsolate, type IsolatePool } from './isolate-pool.js';
 
 export interface SandboxStep {
@@ -74,6 +74,14 @@ export class StepFailure extends CredflowError {
 export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxRunResult> {
   const { limits, workflow } = options;
   const { maxLogBytes, maxLogLines } = limits;
+  // Step names become parameter names of each later step's function; the config checks them, and
+  // so does this, for callers that did not come through it.
+  for (const step of options.steps) {
+    const checked = stepNameSchema.safeParse(step.name);
+    if (!checked.success) {
+      throw new StepFailure('WORKFLOW_FAILED', `workflow "${workflow}": step name "${truncate(step.name, 64)}" ${checked.error.issues[0]?.message ?? 'is not allowed'}`, [], { workflow, step: step.name });
+    }
+  }
   const bridge = limitBridge(options.bridge, limits);
   let bridgeCalls = 0;
   const prepared = options.isolates ? options.isolates.take(limits.memoryMb) : prepareIsolate(limits.memoryMb);

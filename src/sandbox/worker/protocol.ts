@@ -28,7 +28,8 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('run'),
     id: z.number().int(),
     workflow: z.string(),
-    steps: z.array(z.strictObject({ name: z.string(), code: z.string() })),
+    // Step names become parameter names of the step's function inside the isolate.
+    steps: z.array(z.strictObject({ name: z.string().regex(/^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/), code: z.string() })),
     input: z.strictObject({
       params: z.record(z.string(), z.unknown()),
       env: z.record(z.string(), z.string()),
