@@ -31,6 +31,24 @@ function startupData(): NonNullable<typeof startup> {
   return startup;
 }
 
+/**
+ * The same as prepareIsolate, but the context and the script are made on the isolate's own thread:
+ * only the isolate's creation (about 1.3 ms here) holds this thread, so a run that arrives while
+ * the pool refills waits less.
+ */
+export async function prepareIsolateAsync(memoryMb: number): Promise<PreparedIsolate> {
+  const { snapshot, codeCache } = startupData();
+  const isolate = new ivm.Isolate({ memoryLimit: memoryMb, snapshot });
+  try {
+    const context = await isolate.createContext();
+    const script = await isolate.compileScript(bootstrapSource, { filename: 'credflow-step.js', ...(codeCache ? { cachedData: codeCache } : {}) });
+    return { isolate, context, script, memoryMb };
+  } catch (error) {
+    isolate.dispose();
+    throw error;
+  }
+}
+
 /** Creates an isolate, a context and the compiled bootstrap script. */
 export function prepareIsolate(memoryMb: number): PreparedIsolate {
   const { snapshot, codeCache } = startupData();
@@ -88,15 +106,25 @@ export class IsolatePool {
     }
     this.refilling = true;
     setImmediate(() => {
-      this.refilling = false;
-      if (this.closed || this.ready.length >= this.size) return;
-      try {
-        this.ready.push(prepareIsolate(this.memoryMb));
-      } catch {
-        // Out of memory or similar: runs make their own isolate until a later refill succeeds.
+      if (this.closed || this.ready.length >= this.size) {
+        this.refilling = false;
         return;
       }
-      this.scheduleRefill();
+      prepareIsolateAsync(this.memoryMb).then(
+        (prepared) => {
+          this.refilling = false;
+          if (this.closed) {
+            prepared.isolate.dispose();
+            return;
+          }
+          this.ready.push(prepared);
+          this.scheduleRefill();
+        },
+        () => {
+          // Out of memory or similar: runs make their own isolate until a later refill succeeds.
+          this.refilling = false;
+        },
+      );
     }).unref();
   }
 }
