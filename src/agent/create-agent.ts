@@ -117,6 +117,15 @@ export function createAgent(deps: AgentDeps): Agent {
     return found;
   };
 
+  /** The profile a request used, for its audit line: the one it asked for when that was refused. */
+  const profileOf = (target: Integration, asked: string | undefined): string | undefined => {
+    try {
+      return resolver.profileFor(target, asked);
+    } catch {
+      return asked;
+    }
+  };
+
   const integration = (name: string): Integration => {
     const found = config.integrations.get(name);
     if (!found) throw new CredflowError('INTEGRATION_NOT_FOUND', `no integration named "${name}"`, { details: { integration: name } });
@@ -201,26 +210,17 @@ export function createAgent(deps: AgentDeps): Agent {
     async query(name, sql, params = [], options = {}) {
       const target = integration(name);
       const started = performance.now();
-      // The profile whose credentials were used, for the audit line (the default when none was asked for).
-      const profileOf = (): string | undefined => {
-        try {
-          return resolver.profileFor(target, options.profile);
-        } catch {
-          return options.profile;
-        }
-      };
-      const done = (outcome: 'ok' | 'error', code?: string) => {
-        const seconds = (performance.now() - started) / 1000;
-        metrics.queries.observe({ integration: name, outcome: code ?? 'ok' }, seconds);
-        audit(lines, { action: 'query', actor: options.actor, integration: name, workflow: workflowOf(target), profile: profileOf(), outcome, code, durationMs: Math.round(seconds * 1000) });
-      };
+      let code: string | undefined;
       try {
-        const result = await queryIntegration(queryDeps, target, { limits: queryLimitsOf(target), profile: options.profile, sql, params, actor: options.actor });
-        done('ok');
-        return result;
+        return await queryIntegration(queryDeps, target, { limits: queryLimitsOf(target), profile: options.profile, sql, params, actor: options.actor });
       } catch (error) {
-        done('error', codeOf(error));
+        code = codeOf(error);
         throw error;
+      } finally {
+        const ms = performance.now() - started;
+        metrics.queries.observe({ integration: name, outcome: code ?? 'ok' }, ms / 1000);
+        // The profile whose credentials were used (the default when none was asked for).
+        audit(lines, { action: 'query', actor: options.actor, integration: name, workflow: workflowOf(target), profile: profileOf(target, options.profile), outcome: code ? 'error' : 'ok', code, durationMs: ms });
       }
     },
     invalidate(name, options = {}) {

@@ -142,11 +142,12 @@ export function createResolver(deps: ResolverDeps): Resolver {
 
   // The configuration never changes while the agent runs: each (integration, profile) gets its key
   // and loader once, off the hot path.
-  const keyed = new Map<string, ReturnType<typeof makeKey>>();
+  const keyed = new WeakMap<Integration, Map<string, ReturnType<typeof makeKey>>>();
   const keyFor = (integration: Integration, profile: string) => {
-    const id = `${integration.name}\u0000${profile}`;
-    let found = keyed.get(id);
-    if (found === undefined && !keyed.has(id)) keyed.set(id, (found = makeKey(integration, profile)));
+    let byProfile = keyed.get(integration);
+    if (byProfile === undefined) keyed.set(integration, (byProfile = new Map()));
+    let found = byProfile.get(profile);
+    if (found === undefined && !byProfile.has(profile)) byProfile.set(profile, (found = makeKey(integration, profile)));
     return found;
   };
   const makeKey = (integration: Integration, profile: string) => {

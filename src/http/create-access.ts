@@ -19,10 +19,12 @@ export interface Access {
  * timing. Every refusal (401 and 403) is an audit line.
  */
 export function createAccess(tokens: readonly AccessToken[], logger: Logger): Access {
-  // Tokens already accepted, by their text: a client sends the same token on every request, and
-  // hashing it each time is most of the cost of authentication. Only accepted tokens enter, so it
-  // holds at most one entry per configured token; a wrong token is always hashed and compared.
+  // Authorization headers already accepted, by their text: a client sends the same one on every
+  // request, and parsing and hashing it each time is most of the cost of authentication. Only
+  // accepted tokens enter, at most a few spellings of each configured token; a wrong token is
+  // always hashed and compared.
   const accepted = new Map<string, AccessToken>();
+  const maxAccepted = tokens.length * 4;
   const check: Access['check'] = (req, res, scope, kind) => {
     try {
       checkAccess(tokenOf(res), scope, kind ? { kind, name: String(req.params.name) } : undefined);
@@ -34,19 +36,23 @@ export function createAccess(tokens: readonly AccessToken[], logger: Logger): Ac
   return {
     check,
     authenticate(req, res, next) {
-      const header = req.get('authorization') ?? '';
+      const header = req.headers.authorization ?? '';
+      const known = accepted.get(header);
+      if (known !== undefined) {
+        res.locals.token = known;
+        next();
+        return;
+      }
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!match?.[1]) {
         deny(logger, req, undefined, 'unauthorized');
         next(new CredflowError('UNAUTHORIZED', 'missing bearer token: send Authorization: Bearer <token>'));
         return;
       }
-      let found = accepted.get(match[1]);
-      if (found === undefined) {
-        const given = sha256(match[1]);
-        for (const token of tokens) if (timingSafeEqual(token.digest, given) && !found) found = token;
-        if (found && accepted.size < tokens.length) accepted.set(match[1], found);
-      }
+      const given = sha256(match[1]);
+      let found: AccessToken | undefined;
+      for (const token of tokens) if (timingSafeEqual(token.digest, given) && !found) found = token;
+      if (found && accepted.size < maxAccepted) accepted.set(header, found);
       if (!found) {
         deny(logger, req, undefined, 'unauthorized');
         next(new CredflowError('UNAUTHORIZED', 'invalid bearer token'));

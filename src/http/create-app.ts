@@ -5,6 +5,7 @@ import type { Agent } from '../agent/create-agent.js';
 import { profileNameSchema } from '../config/integration-schema.js';
 import { CredflowError } from '../errors.js';
 import { errorHandler } from './error-handler.js';
+import { compose } from './compose.js';
 import { parseBody } from './parse-body.js';
 import { createAccess, deny, tokenOf } from './create-access.js';
 
@@ -64,11 +65,15 @@ export function createApp(options: CreateAppOptions): Express {
   const json = express.json({ limit: options.bodyLimit ?? '100kb', strict: true });
 
   // The busiest route, on the app itself and before every other: no router mount to cross and no
-  // other route to try first. Its checks are those of every other API route.
-  app.post('/api/v1/integrations/:name/query', access.authenticate, json, access.need('query', 'integration'), async (req, res) => {
-    const body = parseBody(queryBody, req.body);
-    res.json(await agent.query(nameOf(req), body.sql, body.params ?? [], { ...profileOf(req), actor: actorOf(req, res) }));
-  });
+  // other route to try first, and its checks composed into one handler. Its checks are those of
+  // every other API route.
+  app.post(
+    '/api/v1/integrations/:name/query',
+    compose(access.authenticate, json, access.need('query', 'integration'), async (req, res) => {
+      const body = parseBody(queryBody, req.body);
+      res.json(await agent.query(nameOf(req), body.sql, body.params ?? [], { ...profileOf(req), actor: actorOf(req, res) }));
+    }),
+  );
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

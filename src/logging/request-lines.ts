@@ -49,7 +49,8 @@ export function requestLines(logger: Logger): RequestLines {
   };
   return {
     info(fields, message, durationMs) {
-      if (!logger.isLevelEnabled('info')) return;
+      // pino's numeric level (info is 30), read each time since it may be changed at run time.
+      if (logger.levelVal > infoLevel) return;
       if (queue.length === 0) setImmediate(flush);
       queue.push([fields, message, durationMs, Date.now()]);
     },
@@ -62,6 +63,8 @@ interface MemoNode {
   /** The masked text before and after the duration, for the field values on the path here. */
   text?: [head: string, tail: string];
 }
+
+const infoLevel = 30;
 
 /** Lines remembered before the memo starts over. */
 const memoLines = 1024;

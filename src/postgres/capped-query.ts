@@ -13,6 +13,38 @@ interface DataRowMessage {
   fields: (string | Buffer | null)[];
 }
 
+interface FieldDescription {
+  name: string;
+  dataTypeID: number;
+  format?: string;
+}
+
+/** The parts of pg's Result that addFields sets (pg/lib/result.js). */
+interface ResultInternals {
+  fields: FieldDescription[];
+  _parsers: ((text: string) => unknown)[] | undefined;
+  _types: { getTypeParser(oid: number, format: string): (text: string) => unknown } | undefined;
+  _prebuiltEmptyResultObject: Record<string, null> | null;
+}
+
+/**
+ * What pg's Result.addFields does, without its null-prototype object spread into a new one, which
+ * V8 runs slowly (about 3 µs of a 60 µs `SELECT 1` here). The template row gets the same own
+ * properties in the same order, so rows come out the same (a column named `__proto__` included).
+ */
+function addFields(result: ResultInternals, fields: FieldDescription[]): void {
+  result.fields = fields;
+  if (fields.length) result._parsers = new Array<(text: string) => unknown>(fields.length);
+  const types = result._types ?? (pg.types as unknown as NonNullable<ResultInternals['_types']>);
+  const row: Record<string, null> = {};
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i] as FieldDescription;
+    Object.defineProperty(row, field.name, { value: null, enumerable: true, writable: true, configurable: true });
+    (result._parsers as ((text: string) => unknown)[])[i] = types.getTypeParser(field.dataTypeID, field.format || 'text');
+  }
+  result._prebuiltEmptyResultObject = row;
+}
+
 /**
  * A pg Query that keeps at most `maxRows` rows and `maxResultBytes` of row data, so a huge result
  * never piles up in the agent's memory. It still reads the rest from the server (the statement
@@ -36,6 +68,13 @@ export class CappedQuery extends pg.Query {
   ) {
     super(text as never, values as never, callback as never);
     if (extended) (this as unknown as { queryMode: string }).queryMode = 'extended';
+  }
+
+  handleRowDescription(message: { fields: FieldDescription[] }): void {
+    const self = this as unknown as { _checkForMultirow(): void; _result: ResultInternals; _accumulateRows: unknown; callback: unknown };
+    self._checkForMultirow();
+    addFields(self._result, message.fields);
+    self._accumulateRows = self.callback || !this.listeners('row').length;
   }
 
   handleDataRow(message: DataRowMessage): void {
