@@ -73,6 +73,8 @@ export interface Agent {
   /** Drops the integration's cached responses and drains its pools; running queries finish on the old pools. */
   invalidate(name: string, options?: { actor?: Actor }): { integration: string; droppedResponses: number; drainedPools: number };
   status(name: string, options?: ProfileOption): AgentStatus;
+  /** Writes the per-request log lines still queued (they go out in batches; see requestLines). */
+  flushLogs(): void;
   close(): Promise<void>;
 }
 
@@ -237,6 +239,9 @@ export function createAgent(deps: AgentDeps): Agent {
       const base = resolver.status(target, options.profile);
       const pool = pools.stats().find((p) => p.integration === name && p.profile === base.profile);
       return { ...base, pools: { total: pool?.total ?? 0, idle: pool?.idle ?? 0, waiting: pool?.waiting ?? 0 } };
+    },
+    flushLogs() {
+      lines.flush();
     },
     async close() {
       lines.flush();

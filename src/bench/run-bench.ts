@@ -12,7 +12,7 @@ import { measureOverHttp } from './over-http.js';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const json = process.argv.includes('--json');
 const rounds = 5;
-const httpRounds = 3;
+const httpRounds = 5;
 const httpSeconds = 3;
 const connections = 10;
 const out = (line = '') => process.stdout.write(`${line}\n`);

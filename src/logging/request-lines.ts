@@ -27,9 +27,9 @@ export function directLines(logger: Logger): LineSink {
 
 /**
  * The lines written on every request, as cheap as a line can be. For a logger made by
- * createLogger, a call only queues the line with its time; the queue is written in the next check
- * phase of the event loop, while the request's database round trip is in flight. A
- * line is built in the logger's own format without pino, from a memo of its masked text: the memo
+ * createLogger, a call only queues the line with its time. The queue is built and written once 32
+ * lines wait (in the next check phase of the event loop, while requests' database round trips are
+ * in flight) or 10 ms after its first line, and by `flush()`. A line is built in the logger's own format without pino, from a memo of its masked text: the memo
  * is a tree keyed by the message and then each field value in turn, so finding a line costs a Map
  * lookup per field, with no serialisation; its texts are masked once, and masked again after the
  * masker learns another secret. Only the timestamp and the duration are new in each line. Any
@@ -40,7 +40,12 @@ export function requestLines(logger: Logger): RequestLines {
   if (!raw) return { ...directLines(logger), flush: () => undefined };
   const format = lineFormat(raw);
   let queue: [fields: Readonly<Record<string, unknown>>, message: string, durationMs: number | undefined, at: number][] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let soon = false;
   const flush = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    soon = false;
     const lines = queue;
     if (lines.length === 0) return;
     queue = [];
@@ -51,8 +56,13 @@ export function requestLines(logger: Logger): RequestLines {
     info(fields, message, durationMs) {
       // pino's numeric level (info is 30), read each time since it may be changed at run time.
       if (logger.levelVal > infoLevel) return;
-      if (queue.length === 0) setImmediate(flush);
       queue.push([fields, message, durationMs, Date.now()]);
+      if (queue.length >= batchLines) {
+        if (!soon) {
+          soon = true;
+          setImmediate(flush);
+        }
+      } else timer ??= setTimeout(flush, batchDelayMs);
     },
     flush,
   };
@@ -65,6 +75,10 @@ interface MemoNode {
 }
 
 const infoLevel = 30;
+/** Queued lines are built and written once this many are waiting, in the next check phase... */
+const batchLines = 32;
+/** ...or this long after the first of them. */
+const batchDelayMs = 10;
 
 /** Lines remembered before the memo starts over. */
 const memoLines = 1024;

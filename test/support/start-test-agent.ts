@@ -35,7 +35,20 @@ export async function startTestAgent(
 ): Promise<TestAgent> {
   const secrets = await startLocalSecretsManager();
   const folder = await writeConfigDir(config);
-  const logs = captureLogs();
+  const captured = captureLogs();
+  // Per-request lines are written in batches; reading the logs first writes what is queued.
+  let flushLogs = (): void => undefined;
+  const logs: ReturnType<typeof captureLogs> = {
+    write: (line: string) => captured.write(line),
+    get lines() {
+      flushLogs();
+      return captured.lines;
+    },
+    text() {
+      flushLogs();
+      return captured.text();
+    },
+  };
   const token = 'test-token-0123456789';
   const tokens = options.tokens ?? [token, 'second-token-abcdef'];
   const agent = await startAgent({
@@ -44,13 +57,14 @@ export async function startTestAgent(
     port: 0,
     host: '127.0.0.1',
     ...(tokens === 'configured' ? {} : { tokens }),
-    logDestination: logs,
+    logDestination: captured,
     secrets: { endpoint: secrets.url, defaultRegion: 'us-east-1', defaultCredentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-secret' } },
   }).catch(async (error: unknown) => {
     await secrets.close();
     await folder.remove();
     throw error;
   });
+  flushLogs = () => agent.agent.flushLogs();
   const bodies: string[] = [];
   const revealed: string[] = [];
   const sent: Capture[] = [];

@@ -11,6 +11,7 @@ const withoutTime = (line: string) => {
 };
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+const after = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('requestLines', () => {
   it('writes the same line as pino does for a logger made by createLogger, whose time is an ISO instant', async () => {
@@ -19,24 +20,35 @@ describe('requestLines', () => {
     const fields = { event: 'audit', action: 'query', tokenId: 'ops', integration: 'orders "eu"', workflow: undefined, outcome: 'ok' };
     logger.info({ ...fields, durationMs: 12 }, 'audit');
     requestLines(logger).info(fields, 'audit', 12.4);
-    await nextTurn();
+    await after(30);
     expect(logs.lines).toHaveLength(2);
     expect(logs.lines[1]?.endsWith('}\n')).toBe(true);
     expect(withoutTime(logs.lines[1] as string)).toEqual(withoutTime(logs.lines[0] as string));
     expect(Object.keys(withoutTime(logs.lines[1] as string))).toEqual(Object.keys(withoutTime(logs.lines[0] as string)));
   });
 
-  it('queues lines and writes them in order in the next turn of the event loop, each with its own duration', async () => {
+  it('queues lines and writes them in order 10 ms after the first, each with its own duration', async () => {
     const logs = captureLogs();
     const lines = requestLines(createLogger({ level: 'info', masker: new SecretMasker(), destination: logs }));
     for (const [i, tokenId] of ['a', 'b', 'a', 'a'].entries()) lines.info({ event: 'audit', tokenId }, 'audit', i);
     lines.info({ event: 'x' }, 'no duration');
     expect(logs.lines).toEqual([]);
     await nextTurn();
+    expect(logs.lines).toEqual([]);
+    await after(30);
     expect(logs.lines).toHaveLength(5);
     const parsed = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(parsed.map((p) => [p.tokenId, p.durationMs])).toEqual([['a', 0], ['b', 1], ['a', 2], ['a', 3], [undefined, undefined]]);
     expect(parsed[4]).toMatchObject({ level: 30, service: 'credflow', event: 'x', msg: 'no duration' });
+  });
+
+  it('writes a batch of 32 queued lines in the next turn of the event loop, in order', async () => {
+    const logs = captureLogs();
+    const lines = requestLines(createLogger({ level: 'info', masker: new SecretMasker(), destination: logs }));
+    for (let i = 0; i < 40; i++) lines.info({ event: 'n', i }, 'numbered', i);
+    expect(logs.lines).toEqual([]);
+    await nextTurn();
+    expect(logs.lines.map((l) => (JSON.parse(l) as { i: number }).i)).toEqual(Array.from({ length: 40 }, (_, i) => i));
   });
 
   it('writes what is still queued when flushed, once', async () => {
@@ -45,7 +57,7 @@ describe('requestLines', () => {
     lines.info({ event: 'c' }, 'third', 1);
     lines.flush();
     expect(logs.lines).toHaveLength(1);
-    await nextTurn();
+    await after(30);
     expect(logs.lines).toHaveLength(1);
   });
 
