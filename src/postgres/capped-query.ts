@@ -39,7 +39,9 @@ function addFields(result: ResultInternals, fields: FieldDescription[]): void {
   const row: Record<string, null> = {};
   for (let i = 0; i < fields.length; i++) {
     const field = fields[i] as FieldDescription;
-    Object.defineProperty(row, field.name, { value: null, enumerable: true, writable: true, configurable: true });
+    // An ordinary store makes the same own property, except for __proto__, which it would not.
+    if (field.name === '__proto__') Object.defineProperty(row, field.name, { value: null, enumerable: true, writable: true, configurable: true });
+    else row[field.name] = null;
     (result._parsers as ((text: string) => unknown)[])[i] = types.getTypeParser(field.dataTypeID, field.format || 'text');
   }
   result._prebuiltEmptyResultObject = row;

@@ -51,9 +51,10 @@ export interface PoolRegistry {
  * a connection) are done, so none of them is stranded.
  */
 export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
-  const entries = new Map<string, Entry>();
+  // The current pool of each integration, by profile.
+  const entries = new Map<string, Map<string, Entry>>();
   const retiring = new Set<Entry>();
-  const idOf = (integration: string, profile: string) => `${integration}\u0000${profile}`;
+  const all = (): Entry[] => [...entries.values()].flatMap((byProfile) => [...byProfile.values()]);
 
   const end = (entry: Entry): void => {
     retiring.delete(entry);
@@ -81,8 +82,9 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
 
   return {
     lease(integration, profile, connectionKey, connection, generation = 0, statementTimeoutMs = options.statementTimeoutMs) {
-      const id = idOf(integration, profile);
-      const current = entries.get(id);
+      let byProfile = entries.get(integration);
+      if (byProfile === undefined) entries.set(integration, (byProfile = new Map()));
+      const current = byProfile.get(profile);
       if (current?.connectionKey === connectionKey) return lend(current);
       if (current && current.generation > generation) return lend(current);
       const pool = new pg.Pool({
@@ -98,23 +100,20 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
         options.logger.warn({ event: 'pool.idle_error', integration, profile, code: (error as { code?: string }).code }, 'idle database connection failed');
       });
       const entry: Entry = { integration, profile, connectionKey, generation, pool, inUse: 0, retired: false };
-      entries.set(id, entry);
+      byProfile.set(profile, entry);
       if (current) retire(current, 'credentials replaced');
       options.logger.info({ event: 'pool.create', integration, profile }, 'created connection pool');
       return lend(entry);
     },
     drop(integration) {
-      let dropped = 0;
-      for (const [id, entry] of entries) {
-        if (entry.integration !== integration) continue;
-        entries.delete(id);
-        retire(entry, 'invalidated');
-        dropped += 1;
-      }
-      return dropped;
+      const byProfile = entries.get(integration);
+      if (byProfile === undefined) return 0;
+      entries.delete(integration);
+      for (const entry of byProfile.values()) retire(entry, 'invalidated');
+      return byProfile.size;
     },
     stats() {
-      return [...entries.values()].map((e) => ({
+      return all().map((e) => ({
         integration: e.integration,
         profile: e.profile,
         total: e.pool.totalCount,
@@ -123,10 +122,10 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
       }));
     },
     async close() {
-      const all = [...entries.values(), ...retiring];
+      const ending = [...all(), ...retiring];
       entries.clear();
-      for (const entry of all) end(entry);
-      await Promise.all(all.map((e) => e.ended));
+      for (const entry of ending) end(entry);
+      await Promise.all(ending.map((e) => e.ended));
     },
   };
 }

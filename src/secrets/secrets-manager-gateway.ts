@@ -35,6 +35,10 @@ const maxClients = 32;
 
 export function createSecretsGateway(options: SecretsGatewayOptions = {}): SecretsGateway {
   const clients = new Map<string, SecretsManagerClient>();
+  const keyOfCredentials = (credentials: object): string => createHash('sha256').update(JSON.stringify(credentials)).digest('hex');
+  // The agent's own credentials are the same object on every call: hashed once.
+  let defaultKey: string | undefined;
+  const defaultCredentialsKey = (): string => (defaultKey ??= keyOfCredentials(options.defaultCredentials as object));
 
   const clientFor = (request: GetSecretValueRequest): SecretsManagerClient => {
     const region = request.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? options.defaultRegion;
@@ -45,7 +49,7 @@ export function createSecretsGateway(options: SecretsGatewayOptions = {}): Secre
       );
     }
     const credentials = request.credentials ?? options.defaultCredentials;
-    const key = `${region}\u0000${credentials ? createHash('sha256').update(JSON.stringify(credentials)).digest('hex') : 'default-chain'}`;
+    const key = `${region}\u0000${credentials ? (credentials === options.defaultCredentials ? defaultCredentialsKey() : keyOfCredentials(credentials)) : 'default-chain'}`;
     let client = clients.get(key);
     if (client) {
       // Most recently used last, so the first key is the one to evict.
