@@ -87,7 +87,8 @@ export async function measureInProcess(setup: BenchSetup, rounds: number): Promi
   const sdk = new SecretsManagerClient({ region: 'us-east-1', endpoint: setup.secrets.url, credentials });
   const bare = () => sdk.send(new GetSecretValueCommand({ SecretId: 'postgresSecrets' }));
   const coldAgent = await openBenchAgent(setup, { CREDFLOW_SANDBOX_PREWARM: '0' });
-  const warmAgent = await openBenchAgent(setup, { CREDFLOW_SANDBOX_PREWARM: '2' });
+  // Warm: the agent's defaults (each sandbox worker keeps a prepared isolate and refills after each run).
+  const warmAgent = await openBenchAgent(setup);
   const coldRun = () => coldAgent.previewWorkflow('getSecrets');
   const warmRun = () => warmAgent.previewWorkflow('getSecrets');
   await timeSequential(100, bare);

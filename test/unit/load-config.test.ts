@@ -320,7 +320,7 @@ describe('readAgentSettings', () => {
       apiTokens: [],
       tokensFile: undefined,
       logLevel: 'info',
-      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, prewarm: 2, workers: 2 },
+      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, prewarm: 1, workers: 2 },
       poolMax: 10,
       connectTimeoutMs: 10_000,
       statementTimeoutMs: 60_000,

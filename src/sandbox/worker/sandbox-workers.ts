@@ -64,6 +64,7 @@ export class SandboxWorkers implements SandboxRunner {
   private nextId = 1;
   private closed = false;
   private warmed = false;
+  private turn = 0;
 
   constructor(private readonly options: SandboxWorkersOptions) {}
 
@@ -127,8 +128,12 @@ export class SandboxWorkers implements SandboxRunner {
     const idle = this.workers.find((w) => w.runs.size === 0 && !w.busy);
     if (idle) return idle;
     if (this.workers.length < this.options.size) return this.spawn();
+    // The least loaded; among equals, the next in turn, so a worker kept busy by back-to-back runs
+    // gets time to prepare its isolates while the others take the runs.
     const load = (w: Worker) => w.runs.size + (w.busy ? 0.5 : 0);
-    return this.workers.reduce((a, b) => (load(b) < load(a) ? b : a));
+    const least = Math.min(...this.workers.map(load));
+    const equals = this.workers.filter((w) => load(w) === least);
+    return equals[this.turn++ % equals.length] as Worker;
   }
 
   private spawn(): Worker {
