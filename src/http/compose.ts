@@ -10,7 +10,8 @@ export function compose(...handlers: RequestHandler[]): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     let index = 0;
     const step = (error?: unknown): void => {
-      if (error !== undefined) {
+      // As express has it: a falsy value is no error, and 'route' or 'router' go to express too.
+      if (error) {
         next(error);
         return;
       }

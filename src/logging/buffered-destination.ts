@@ -10,8 +10,8 @@ export interface BufferedDestinationOptions {
 /**
  * Gathers log lines and hands them to `out` in batches: one write call per 16 K characters or per
  * 50 ms instead of one per line. A busy agent writes two lines per request, and a write call per
- * line (or pino's own buffering, which measures the whole buffer again on every line) cost more CPU
- * than the rest of a cached query. What is gathered is written when the process exits, and by
+ * line (or sonic-boom's buffering, which measures its buffered text again on every line) cost
+ * several µs of CPU per request. What is gathered is written when the process exits, and by
  * `flush()`, which the agent calls when it closes; a process killed outright loses at most the last
  * 50 ms of lines.
  */

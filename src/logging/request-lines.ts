@@ -29,11 +29,14 @@ export function directLines(logger: Logger): LineSink {
  * The lines written on every request, as cheap as a line can be. For a logger made by
  * createLogger, a call only queues the line with its time. The queue is built and written once 32
  * lines wait (in the next check phase of the event loop, while requests' database round trips are
- * in flight) or 10 ms after its first line, and by `flush()`. A line is built in the logger's own format without pino, from a memo of its masked text: the memo
- * is a tree keyed by the message and then each field value in turn, so finding a line costs a Map
- * lookup per field, with no serialisation; its texts are masked once, and masked again after the
- * masker learns another secret. Only the timestamp and the duration are new in each line. Any
- * other logger gets its lines through `logger.info` at once.
+ * in flight), 10 ms after its first line, or by `flush()`.
+ *
+ * A line is built in the logger's own format without pino, from a memo of its masked text: the
+ * memo is a tree keyed by the message and then each field value in turn, so finding a line costs a
+ * Map lookup per field, with no serialisation. Its texts are masked once, and masked again after
+ * the masker learns another secret. Only the timestamp and the duration are new in each line:
+ * numbers the agent makes itself, written unmasked. Any other logger gets its lines through
+ * `logger.info` at once.
  */
 export function requestLines(logger: Logger): RequestLines {
   const raw = rawTargetOf(logger);

@@ -5,10 +5,10 @@
  *
  * The step's code arrives as a string in the input and becomes the body of an AsyncFunction, so it
  * cannot close the wrapper and run code outside it; what it may use (params, Env, context, aws,
- * console, the earlier steps' outputs, ...) are the function's parameters. Its return value is turned into a JSON string
- * inside the isolate, reading each property once (getters run here, in the sandbox) with built-ins
- * captured before step code could replace them, and refusing what JSON cannot hold. The evaluation's
- * result is a promise of that string, which the host checks again.
+ * console, the earlier steps' outputs, ...) are the function's parameters. Its return value is
+ * turned into a JSON string inside the isolate, reading each property once (getters run here, in
+ * the sandbox) with built-ins captured before step code could replace them, and refusing what JSON
+ * cannot hold. The evaluation's result is a promise of that string, which the host checks again.
  */
 /*
  * The functions every run calls are wrapped in parentheses: V8 then compiles them with the
