@@ -6,4 +6,3 @@ export { jsonSchemas } from './json-schemas.js';
 export { formatPath } from './format-issue.js';
 export { escapeRegExp, patternRegExp } from './patterns.js';
 export type { ConnectionFields } from './integration-schema.js';
-export { stepNameSchema } from './names.js';

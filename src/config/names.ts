@@ -22,9 +22,12 @@ export const reservedStepNames: ReadonlySet<string> = new Set([
   'params', 'Env', 'context', 'aws', 'console', 'atob', 'btoa', 'base64', 'globalThis',
 ]);
 
+/** A JavaScript identifier of at most 64 characters, as step names must be. */
+export const identifierPattern = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
+
 export const stepNameSchema = z
   .string()
-  .regex(/^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/, { message: 'must be a JavaScript identifier' })
+  .regex(identifierPattern, { message: 'must be a JavaScript identifier' })
   .refine((name) => !reservedStepNames.has(name) && !name.startsWith('__cf_'), {
     message: 'must not be a JavaScript keyword, a built-in global (Object, JSON, undefined, ...) or one the sandbox provides (params, Env, context, aws, console, atob, btoa, base64)',
   });

@@ -46,6 +46,8 @@ interface Session {
   caller: string | undefined;
   /** Set when the current query left the session unusable; the client is then discarded. */
   broken: Error | undefined;
+  /** The connection's socket, and the guard watching what arrives on it. */
+  stream: Duplex | undefined;
   guard: RowSizeGuard | undefined;
 }
 
@@ -55,7 +57,7 @@ function sessionOf(client: pg.PoolClient): Session {
   let session = sessions.get(client);
   if (session === undefined) {
     const stream = (client as pg.PoolClient & { connection?: { stream?: Duplex } }).connection?.stream;
-    const created: Session = { caller: undefined, broken: undefined, guard: stream ? new RowSizeGuard(stream) : undefined };
+    const created: Session = { caller: undefined, broken: undefined, stream, guard: stream ? new RowSizeGuard(stream) : undefined };
     // pg-pool detaches its own listener while a client is checked out; a server that goes away
     // mid-query then emits 'error' on the client, which must not become an uncaught exception.
     // One listener for the client's life (while idle, the pool's own listener handles errors too).
@@ -129,7 +131,7 @@ export async function runQuery(
     session.guard?.arm(rowGuardBytes(limits), (bytes) => {
       tooLarge = bytes;
       session.broken ??= new Error('row over the size guard');
-      (client as pg.PoolClient & { connection?: { stream?: Duplex } }).connection?.stream?.destroy();
+      session.stream?.destroy();
     });
     try {
       return await execute(client, pool, sql, params, limits, () => {

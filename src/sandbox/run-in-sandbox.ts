@@ -1,7 +1,8 @@
 import ivm from 'isolated-vm';
 import { z } from 'zod';
 import { CredflowError, messageOf, truncate } from '../errors.js';
-import { stepNameSchema, type SandboxLimits } from '../config/index.js';
+import type { SandboxLimits } from '../config/index.js';
+import { stepNameSchema } from '../config/names.js';
 import { prepareIsolate, type IsolatePool } from './isolate-pool.js';
 
 export interface SandboxStep {

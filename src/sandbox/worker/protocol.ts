@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { identifierPattern } from '../../config/names.js';
 
 /**
  * Messages between the agent and a sandbox worker process, checked with zod on arrival at both ends.
@@ -29,7 +30,7 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
     id: z.number().int(),
     workflow: z.string(),
     // Step names become parameter names of the step's function inside the isolate.
-    steps: z.array(z.strictObject({ name: z.string().regex(/^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/), code: z.string() })),
+    steps: z.array(z.strictObject({ name: z.string().regex(identifierPattern), code: z.string() })),
     input: z.strictObject({
       params: z.record(z.string(), z.unknown()),
       env: z.record(z.string(), z.string()),
