@@ -52,6 +52,7 @@ const stepResultSchema = z.strictObject({
 
 export const workerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ready') }),
+  z.strictObject({ type: z.literal('started'), id: z.number().int() }),
   z.strictObject({ type: z.literal('bridge'), id: z.number().int(), call: z.number().int(), method: z.string().max(200), args: z.unknown() }),
   z.strictObject({ type: z.literal('done'), id: z.number().int(), steps: z.array(stepResultSchema), response: z.unknown() }),
   z.strictObject({

@@ -13,6 +13,9 @@ import {
 import { workerMessageSchema, type AgentMessage, type StepResultMessage } from './protocol.js';
 import { workerEntryPath } from './worker-entry.js';
 
+/** Workers a run is sent to at most: a second one when the first died before it took the run. */
+const MAX_ATTEMPTS = 2;
+
 /** A run's options without the in-process isolate source: where isolates come from is the worker's business. */
 export type SandboxJob = Omit<SandboxRunOptions, 'isolates'>;
 
@@ -34,9 +37,14 @@ export interface SandboxWorkersOptions {
 }
 
 interface PendingRun {
+  job: SandboxJob;
   workflow: string;
   limits: SandboxJob['limits'];
   bridge: BridgeHandler;
+  /** The worker said it took the run (or asked for a call in it): from then on its code may have run. */
+  started: boolean;
+  /** Workers the run was sent to so far (a worker that died before taking it does not count as a failure). */
+  attempt: number;
   timer: NodeJS.Timeout;
   resolve: (result: SandboxRunResult) => void;
   reject: (error: Error) => void;
@@ -75,35 +83,58 @@ export class SandboxWorkers implements SandboxRunner {
   }
 
   run(job: SandboxJob): Promise<SandboxRunResult> {
-    if (this.closed) return Promise.reject(new CredflowError('WORKFLOW_FAILED', 'the agent is shutting down; no workflow runs are started'));
+    return new Promise<SandboxRunResult>((resolve, reject) => this.dispatch(job, 1, resolve, reject));
+  }
+
+  private dispatch(job: SandboxJob, attempt: number, resolve: (result: SandboxRunResult) => void, reject: (error: Error) => void): void {
+    if (this.closed) {
+      reject(new CredflowError('WORKFLOW_FAILED', 'the agent is shutting down; no workflow runs are started'));
+      return;
+    }
     const worker = this.pick();
     const id = this.nextId++;
-    return new Promise<SandboxRunResult>((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.stop(worker, 'WORKFLOW_TIMEOUT', `it did not finish workflow "${job.workflow}" within the run's time limit of ${job.limits.runTimeoutMs} ms`),
-        job.limits.runTimeoutMs + (this.options.graceMs ?? 2000),
-      );
-      worker.runs.set(id, { workflow: job.workflow, limits: job.limits, bridge: limitBridge(job.bridge, job.limits), timer, resolve, reject });
-      const sent = this.post(worker, {
-        type: 'run',
-        id,
-        workflow: job.workflow,
-        steps: job.steps.map((s) => ({ name: s.name, code: s.code })),
-        input: job.input,
-        limits: job.limits,
-      });
-      if (!sent) {
-        worker.runs.delete(id);
-        clearTimeout(timer);
-        const why = worker.child.connected ? 'its input cannot be sent to the sandbox (nested too deeply?)' : 'its sandbox worker has just stopped; try again';
-        reject(new CredflowError('WORKFLOW_FAILED', `workflow "${job.workflow}" could not start: ${why}`, { details: { workflow: job.workflow } }));
-      }
+    const pending: PendingRun = {
+      job,
+      workflow: job.workflow,
+      limits: job.limits,
+      bridge: limitBridge(job.bridge, job.limits),
+      started: false,
+      attempt,
+      timer: setTimeout(() => {
+        // Its time is over: it fails with the timeout, and is not sent anywhere else.
+        pending.started = true;
+        this.stop(worker, 'WORKFLOW_TIMEOUT', `it did not finish workflow "${job.workflow}" within the run's time limit of ${job.limits.runTimeoutMs} ms`);
+      }, job.limits.runTimeoutMs + (this.options.graceMs ?? 2000)),
+      resolve,
+      reject,
+    };
+    worker.runs.set(id, pending);
+    const sent = this.post(worker, {
+      type: 'run',
+      id,
+      workflow: job.workflow,
+      steps: job.steps.map((s) => ({ name: s.name, code: s.code })),
+      input: job.input,
+      limits: job.limits,
     });
+    if (!sent) {
+      worker.runs.delete(id);
+      clearTimeout(pending.timer);
+      // Its worker went away between pick() and send(): another one gets the run.
+      if (!worker.child.connected && attempt < MAX_ATTEMPTS) return this.dispatch(job, attempt + 1, resolve, reject);
+      const why = worker.child.connected ? 'its input cannot be sent to the sandbox (nested too deeply?)' : 'its sandbox worker has just stopped; try again';
+      reject(new CredflowError('WORKFLOW_FAILED', `workflow "${job.workflow}" could not start: ${why}`, { details: { workflow: job.workflow } }));
+    }
   }
 
   /** Worker process ids (for tests and status). */
   pids(): number[] {
     return this.workers.map((w) => w.child.pid ?? -1);
+  }
+
+  /** Each worker's pid and how many of its runs it has taken and not yet finished (for tests and status). */
+  status(): { pid: number; runs: number; started: number }[] {
+    return this.workers.map((w) => ({ pid: w.child.pid ?? -1, runs: w.runs.size, started: [...w.runs.values()].filter((r) => r.started).length }));
   }
 
   async close(): Promise<void> {
@@ -123,16 +154,21 @@ export class SandboxWorkers implements SandboxRunner {
     );
   }
 
-  /** An idle worker that is not busy preparing isolates; else a new one; else the least loaded. */
+  /**
+   * An idle worker that is not busy preparing isolates; else a new one; else the least loaded. A
+   * worker whose channel has closed (it is gone, and its exit is on its way) takes no run.
+   */
   private pick(): Worker {
-    const idle = this.workers.find((w) => w.runs.size === 0 && !w.busy);
+    const idle = this.workers.find((w) => w.runs.size === 0 && !w.busy && w.child.connected);
     if (idle) return idle;
     if (this.workers.length < this.options.size) return this.spawn();
+    const live = this.workers.filter((w) => w.child.connected);
+    if (live.length === 0) return this.spawn();
     // The least loaded; among equals, the next in turn, so a worker kept busy by back-to-back runs
     // gets time to prepare its isolates while the others take the runs.
     const load = (w: Worker) => w.runs.size + (w.busy ? 0.5 : 0);
-    const least = Math.min(...this.workers.map(load));
-    const equals = this.workers.filter((w) => load(w) === least);
+    const least = Math.min(...live.map(load));
+    const equals = live.filter((w) => load(w) === least);
     return equals[this.turn++ % equals.length] as Worker;
   }
 
@@ -187,7 +223,12 @@ export class SandboxWorkers implements SandboxRunner {
       return;
     }
     const run = worker.runs.get(message.id);
+    if (message.type === 'started') {
+      if (run) run.started = true;
+      return;
+    }
     if (message.type === 'bridge') {
+      if (run) run.started = true;
       if (!run) {
         this.post(worker, { type: 'answer', call: message.call, error: { name: 'Error', message: 'the run is over; no more calls are made' } });
         return;
@@ -244,9 +285,17 @@ export class SandboxWorkers implements SandboxRunner {
     const index = this.workers.indexOf(worker);
     if (index !== -1) this.workers.splice(index, 1);
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    let resent = 0;
     for (const [id, run] of worker.runs) {
       worker.runs.delete(id);
       clearTimeout(run.timer);
+      // The worker died before it took this run (killed, crashed on another run, or dead before the agent
+      // noticed): none of the run's code ran, so another worker gets it, once.
+      if (!run.started && run.attempt < MAX_ATTEMPTS && !this.closed) {
+        resent++;
+        this.dispatch(run.job, run.attempt + 1, run.resolve, run.reject);
+        continue;
+      }
       const failure = worker.stopped
         ? new CredflowError(worker.stopped.code, `workflow "${run.workflow}" was abandoned: the agent stopped its sandbox worker because ${worker.stopped.why}`, {
             details: { workflow: run.workflow, sandboxWorkerStopped: true },
@@ -258,7 +307,7 @@ export class SandboxWorkers implements SandboxRunner {
     }
     if (this.closed) return;
     this.options.logger.warn(
-      { event: 'sandbox.worker.exit', pid: worker.child.pid, how, reason: worker.stopped?.why, stderr: worker.stderr.slice(-1000) || undefined },
+      { event: 'sandbox.worker.exit', pid: worker.child.pid, how, reason: worker.stopped?.why, resentRuns: resent || undefined, stderr: worker.stderr.slice(-1000) || undefined },
       'sandbox worker exited',
     );
     // A replacement is started off the request path (prepared isolates included) when the pool was warmed.

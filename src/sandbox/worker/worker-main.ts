@@ -67,6 +67,9 @@ process.on('message', (raw: unknown) => {
       return;
     }
     case 'run':
+      // Until the agent hears this, the run has not begun here, and the agent may send it to another
+      // worker should this one die.
+      send({ type: 'started', id: message.id });
       void run(message);
       return;
     case 'answer': {
