@@ -228,11 +228,11 @@ export class SandboxWorkers implements SandboxRunner {
       return;
     }
     if (message.type === 'bridge') {
-      if (run) run.started = true;
       if (!run) {
         this.post(worker, { type: 'answer', call: message.call, error: { name: 'Error', message: 'the run is over; no more calls are made' } });
         return;
       }
+      run.started = true;
       run.bridge(message.method, message.args).then(
         (value) => {
           if (!this.post(worker, { type: 'answer', call: message.call, value: value ?? null })) {
