@@ -133,6 +133,9 @@ export class IsolatePool {
           this.refilling = false;
         },
       );
-    }).unref();
+      // Not unref'd: an unref'd immediate does not keep the event loop from blocking for I/O, so in
+      // an idle worker the refill waited for the next message (the next run), which then found no
+      // prepared isolate.
+    });
   }
 }
