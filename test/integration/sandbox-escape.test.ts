@@ -348,8 +348,8 @@ const runDeadline = workflow('runDeadline', [
 
 const memoryAttempts: [string, string, string | RegExp][] = [
   ['a growing heap of arrays', 'const hoard = []; while (true) hoard.push(new Array(1 << 20).fill("row " + hoard.length));', 'memory'],
-  // Flattening one 256 MB string takes 0.2-0.8 s depending on the machine, and isolated-vm notices the
-  // heap is over its limit only at a later allocation: the memory limit or the 1 s step limit ends it.
+  // Flattening one 256 MB string took 0.76 s on one of our machines, and isolated-vm notices the heap
+  // is over its limit only at a later allocation: the memory limit or the 1 s step limit ends it.
   ['kept flattened 256 MB strings', `const keep = []; for (let i = 0; i < 4; i++) { const s = String.fromCharCode(97 + i).repeat(2 ** 28); s.indexOf('z'); keep.push(s); } return keep.length;`, 'memory or time'],
   ['a doubling string', `let s = 'xy'; for (;;) s += s;`, 'RangeError: Invalid string length'],
   ['many kept 16 MB ArrayBuffers', 'const keep = []; for (let i = 0; i < 100; i++) keep.push(new ArrayBuffer(16 * 1024 * 1024)); return keep.length;', 'RangeError: Array buffer allocation failed'],
