@@ -38,8 +38,6 @@ export interface SandboxWorkersOptions {
 
 interface PendingRun {
   job: SandboxJob;
-  workflow: string;
-  limits: SandboxJob['limits'];
   bridge: BridgeHandler;
   /** The worker said it took the run (or asked for a call in it): from then on its code may have run. */
   started: boolean;
@@ -95,8 +93,6 @@ export class SandboxWorkers implements SandboxRunner {
     const id = this.nextId++;
     const pending: PendingRun = {
       job,
-      workflow: job.workflow,
-      limits: job.limits,
       bridge: limitBridge(job.bridge, job.limits),
       started: false,
       attempt,
@@ -120,8 +116,6 @@ export class SandboxWorkers implements SandboxRunner {
     if (!sent) {
       worker.runs.delete(id);
       clearTimeout(pending.timer);
-      // Its worker went away between pick() and send(): another one gets the run.
-      if (!worker.child.connected && attempt < MAX_ATTEMPTS) return this.dispatch(job, attempt + 1, resolve, reject);
       const why = worker.child.connected ? 'its input cannot be sent to the sandbox (nested too deeply?)' : 'its sandbox worker has just stopped; try again';
       reject(new CredflowError('WORKFLOW_FAILED', `workflow "${job.workflow}" could not start: ${why}`, { details: { workflow: job.workflow } }));
     }
@@ -255,18 +249,18 @@ export class SandboxWorkers implements SandboxRunner {
     clearTimeout(run.timer);
     // It now disposes the run's isolate and prepares the next; 'ready' says when that is done.
     worker.busy = true;
-    const steps = message.steps.map((s) => capLogs(s, run.limits));
+    const steps = message.steps.map((s) => capLogs(s, run.job.limits));
     if (message.type === 'failed') {
       run.reject(new StepFailure(message.code, message.message, steps, message.details));
       return;
     }
     // The worker measured the response already; it is measured again here, where it is trusted.
     const bytes = Buffer.byteLength(JSON.stringify(message.response ?? null));
-    if (bytes > run.limits.maxResponseBytes) {
+    if (bytes > run.job.limits.maxResponseBytes) {
       const last = steps[steps.length - 1]?.name ?? '';
       run.reject(
-        new StepFailure('WORKFLOW_FAILED', `workflow "${run.workflow}" failed in step "${last}": RangeError: the returned value is ${bytes} bytes of JSON, over the limit of ${run.limits.maxResponseBytes}`, steps, {
-          workflow: run.workflow,
+        new StepFailure('WORKFLOW_FAILED', `workflow "${run.job.workflow}" failed in step "${last}": RangeError: the returned value is ${bytes} bytes of JSON, over the limit of ${run.job.limits.maxResponseBytes}`, steps, {
+          workflow: run.job.workflow,
           step: last,
           responseTooLarge: true,
         }),
@@ -297,11 +291,11 @@ export class SandboxWorkers implements SandboxRunner {
         continue;
       }
       const failure = worker.stopped
-        ? new CredflowError(worker.stopped.code, `workflow "${run.workflow}" was abandoned: the agent stopped its sandbox worker because ${worker.stopped.why}`, {
-            details: { workflow: run.workflow, sandboxWorkerStopped: true },
+        ? new CredflowError(worker.stopped.code, `workflow "${run.job.workflow}" was abandoned: the agent stopped its sandbox worker because ${worker.stopped.why}`, {
+            details: { workflow: run.job.workflow, sandboxWorkerStopped: true },
           })
-        : new CredflowError('WORKFLOW_FAILED', `workflow "${run.workflow}" was abandoned: its sandbox worker stopped unexpectedly (${how}); the next run gets a new worker`, {
-            details: { workflow: run.workflow, sandboxWorkerCrashed: true },
+        : new CredflowError('WORKFLOW_FAILED', `workflow "${run.job.workflow}" was abandoned: its sandbox worker stopped unexpectedly (${how}); the next run gets a new worker`, {
+            details: { workflow: run.job.workflow, sandboxWorkerCrashed: true },
           });
       run.reject(failure);
     }
