@@ -54,7 +54,11 @@ function cutTexts<T extends (string | undefined)[]>(texts: T, budgetBytes: numbe
     if (text === undefined) return undefined;
     let out = truncate(text, ERROR_TEXT_MAX);
     let bytes = Buffer.byteLength(out);
-    if (bytes > left) {
+    if (bytes > left && left < 16) {
+      // No room for text and the marker: the marker alone, or nothing.
+      out = left >= 3 ? '…' : '';
+      bytes = Buffer.byteLength(out);
+    } else if (bytes > left) {
       // Each character is 1 to 3 bytes of UTF-8 (a surrogate pair, 4 bytes, is 2 characters).
       let keep = text.slice(0, Math.min(ERROR_TEXT_MAX, Math.max(0, left - 16)));
       while (keep.length > 0 && Buffer.byteLength(keep) > Math.max(0, left - 16)) keep = keep.slice(0, Math.floor(keep.length * 0.9));
