@@ -23,6 +23,7 @@ export const errorCodes = {
   DB_AUTH_FAILED: 502,
   DB_CONNECT_FAILED: 502,
   DB_QUERY_FAILED: 400,
+  RESULT_TOO_LARGE: 400,
   LISTEN_FAILED: 500,
   INTERNAL: 500,
 } as const;

@@ -113,6 +113,7 @@ export function createAgent(deps: AgentDeps): Agent {
         statementTimeoutMs: target.statementTimeoutMs ?? deps.settings.statementTimeoutMs,
         maxRows: target.maxRows ?? deps.settings.queryMaxRows,
         maxResultBytes: target.maxResultBytes ?? deps.settings.queryMaxBytes,
+        maxMessageBytes: deps.settings.queryMaxMessageBytes,
       };
       limitsByIntegration.set(target, found);
     }

@@ -25,6 +25,7 @@ export const agentSettingsSchema = z.object({
   CREDFLOW_STATEMENT_TIMEOUT_MS: intFrom(60_000, 0, 24 * 3600 * 1000),
   CREDFLOW_QUERY_MAX_ROWS: intFrom(10_000, 1, 10_000_000),
   CREDFLOW_QUERY_MAX_BYTES: intFrom(16 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+  CREDFLOW_QUERY_MAX_MESSAGE_BYTES: intFrom(1024 * 1024, 1024, 256 * 1024 * 1024),
   CREDFLOW_CACHE_TTL_SECONDS: intFrom(300, 0, 7 * 24 * 3600),
   CREDFLOW_MAX_STALE_SECONDS: intFrom(600, 0, 7 * 24 * 3600),
   CREDFLOW_CACHE_MAX_ENTRIES: intFrom(1000, 1, 1_000_000),
@@ -77,6 +78,8 @@ export interface AgentSettings {
   /** Rows and bytes of row data a query returns at most (integrations may set their own). */
   queryMaxRows: number;
   queryMaxBytes: number;
+  /** Bytes one backend message other than a DataRow may have (ErrorResponse, NoticeResponse, ...). */
+  queryMaxMessageBytes: number;
   cache: { ttlSeconds: number; maxStaleSeconds: number; maxEntries: number };
   authRetries: number;
   defaultProfile: string;
@@ -116,6 +119,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
     statementTimeoutMs: s.CREDFLOW_STATEMENT_TIMEOUT_MS,
     queryMaxRows: s.CREDFLOW_QUERY_MAX_ROWS,
     queryMaxBytes: s.CREDFLOW_QUERY_MAX_BYTES,
+    queryMaxMessageBytes: s.CREDFLOW_QUERY_MAX_MESSAGE_BYTES,
     cache: {
       ttlSeconds: s.CREDFLOW_CACHE_TTL_SECONDS,
       maxStaleSeconds: s.CREDFLOW_MAX_STALE_SECONDS,

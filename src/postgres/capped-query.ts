@@ -79,6 +79,11 @@ export class CappedQuery extends pg.Query {
     self._accumulateRows = self.callback || !this.listeners('row').length;
   }
 
+  /** A row the message guard cut out of the stream because it alone is over maxResultBytes. */
+  rowDropped(): void {
+    this.truncated ??= { reason: 'maxResultBytes', limit: this.caps.maxResultBytes };
+  }
+
   handleDataRow(message: DataRowMessage): void {
     if (this.truncated) return;
     if (this.kept >= this.caps.maxRows) {

@@ -1,5 +1,5 @@
 import { escapeRegExp } from '../config/index.js';
-import { CredflowError } from '../errors.js';
+import { CredflowError, truncate } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
 
 const authCodes = new Set(['28P01', '28000']);
@@ -40,6 +40,36 @@ export function scrubConnectionDetails(message: string, details: ConnectionDetai
   return out;
 }
 
+/** The most characters of each server text (message, detail, hint) an error returns. */
+export const ERROR_TEXT_MAX = 8 * 1024;
+
+/**
+ * Cuts each server text to ERROR_TEXT_MAX characters, and all of them together to `budgetBytes` of
+ * UTF-8 (the query's maxResultBytes), in order: an error must not carry more than a result may.
+ * Cut after masking, so a secret is never cut in two and left half visible.
+ */
+function cutTexts<T extends (string | undefined)[]>(texts: T, budgetBytes: number): T {
+  let left = budgetBytes;
+  return texts.map((text) => {
+    if (text === undefined) return undefined;
+    let out = truncate(text, ERROR_TEXT_MAX);
+    let bytes = Buffer.byteLength(out);
+    if (bytes > left && left < 16) {
+      // No room for text and the marker: the marker alone, or nothing.
+      out = left >= 3 ? '…' : '';
+      bytes = Buffer.byteLength(out);
+    } else if (bytes > left) {
+      // Each character is 1 to 3 bytes of UTF-8 (a surrogate pair, 4 bytes, is 2 characters).
+      let keep = text.slice(0, Math.min(ERROR_TEXT_MAX, Math.max(0, left - 16)));
+      while (keep.length > 0 && Buffer.byteLength(keep) > Math.max(0, left - 16)) keep = keep.slice(0, Math.floor(keep.length * 0.9));
+      out = `${keep}… (truncated)`;
+      bytes = Buffer.byteLength(out);
+    }
+    left = Math.max(0, left - bytes);
+    return out;
+  }) as T;
+}
+
 /** Plain words for the SQLSTATEs of a refused login; the server's own text names the user. */
 const authText: Record<string, string> = {
   '28P01': 'password authentication failed',
@@ -56,11 +86,16 @@ export function mapPgError(
   masker: SecretMasker,
   phase: 'connect' | 'query',
   connection?: ConnectionDetails,
+  /** Bytes of server text the error may carry in all (the query's maxResultBytes). */
+  budgetBytes = Number.POSITIVE_INFINITY,
 ): CredflowError {
   const e = error as { code?: string; message?: string; severity?: string; position?: string; detail?: string; hint?: string };
   const code = typeof e?.code === 'string' ? e.code : undefined;
   const clean = (text: string) => scrubConnectionDetails(masker.mask(text), connection);
-  const message = clean(typeof e?.message === 'string' ? e.message : String(error));
+  const [message, detail, hint] = cutTexts(
+    [clean(typeof e?.message === 'string' ? e.message : String(error)), e.detail ? clean(e.detail) : undefined, e.hint ? clean(e.hint) : undefined],
+    budgetBytes,
+  );
   if (code && authCodes.has(code)) {
     return new CredflowError('DB_AUTH_FAILED', `integration "${integration}": the database refused the credentials (SQLSTATE ${code}): ${authText[code]}`, {
       details: { integration, sqlstate: code },
@@ -82,14 +117,14 @@ export function mapPgError(
       details: { integration, sqlstate: code },
     });
   }
-  const hint = code === '42601' && /multiple commands/.test(message) ? ' (a query is one statement; send each statement on its own)' : '';
-  return new CredflowError('DB_QUERY_FAILED', `integration "${integration}": query failed (SQLSTATE ${code}): ${message}${hint}`, {
+  const advice = code === '42601' && /multiple commands/.test(message) ? ' (a query is one statement; send each statement on its own)' : '';
+  return new CredflowError('DB_QUERY_FAILED', `integration "${integration}": query failed (SQLSTATE ${code}): ${message}${advice}`, {
     details: {
       integration,
       sqlstate: code,
       ...(e.position ? { position: Number(e.position) } : {}),
-      ...(e.detail ? { detail: clean(e.detail) } : {}),
-      ...(e.hint ? { hint: clean(e.hint) } : {}),
+      ...(detail ? { detail } : {}),
+      ...(hint ? { hint } : {}),
     },
   });
 }

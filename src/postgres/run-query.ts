@@ -3,7 +3,7 @@ import pg from 'pg';
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
 import { CappedQuery, type Truncation } from './capped-query.js';
-import { RowSizeGuard } from './row-size-guard.js';
+import { MessageGuard, type GuardTrip } from './message-guard.js';
 import { isSingleStatement } from './single-statement.js';
 import { StatementWatchdog } from './statement-watchdog.js';
 import { mapPgError, type ConnectionDetails } from './map-pg-error.js';
@@ -25,7 +25,19 @@ export interface QueryLimits {
   statementTimeoutMs: number;
   maxRows: number;
   maxResultBytes: number;
+  /** Bytes one backend message other than a DataRow may have (default DEFAULT_MAX_MESSAGE_BYTES). */
+  maxMessageBytes?: number;
 }
+
+/** The default bound on one backend message that is not a DataRow (CREDFLOW_QUERY_MAX_MESSAGE_BYTES). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/**
+ * A DataRow longer than this never reaches pg: the row alone is over maxResultBytes (a row's framing
+ * is at most 6 + 4 x 1664 columns bytes), so it would be dropped anyway. At most 256 MiB, well under
+ * V8's largest string, whatever maxResultBytes is.
+ */
+const rowLimitOf = (limits: QueryLimits): number => Math.min(limits.maxResultBytes + 64 * 1024, 256 * 1024 * 1024);
 
 /** Past the statement timeout by this much, the agent cancels the statement itself. */
 const watchdogGraceMs = 2_000;
@@ -46,18 +58,25 @@ interface Session {
   caller: string | undefined;
   /** Set when the current query left the session unusable; the client is then discarded. */
   broken: Error | undefined;
-  /** The connection's socket, and the guard watching what arrives on it. */
-  stream: Duplex | undefined;
-  guard: RowSizeGuard | undefined;
+  /** The guard that judges every message arriving on the connection's socket. */
+  guard: MessageGuard | undefined;
+  /** Why the guard closed the connection, when it did. */
+  trip: GuardTrip | undefined;
 }
 
 const sessions = new WeakMap<pg.PoolClient, Session>();
 
-function sessionOf(client: pg.PoolClient): Session {
+function sessionOf(client: pg.PoolClient, messageLimit: number): Session {
   let session = sessions.get(client);
   if (session === undefined) {
     const stream = (client as pg.PoolClient & { connection?: { stream?: Duplex } }).connection?.stream;
-    const created: Session = { caller: undefined, broken: undefined, stream, guard: stream ? new RowSizeGuard(stream) : undefined };
+    const created: Session = { caller: undefined, broken: undefined, guard: undefined, trip: undefined };
+    if (stream) {
+      created.guard = new MessageGuard(stream, messageLimit, (trip) => {
+        created.trip ??= trip;
+        created.broken ??= new Error(`the message guard closed the connection (${trip.messageType})`);
+      });
+    }
     // pg-pool detaches its own listener while a client is checked out; a server that goes away
     // mid-query then emits 'error' on the client, which must not become an uncaught exception.
     // One listener for the client's life (while idle, the pool's own listener handles errors too).
@@ -69,12 +88,21 @@ function sessionOf(client: pg.PoolClient): Session {
   return session;
 }
 
-/**
- * A single row larger than this stops the query and closes its connection before pg decodes it
- * (smaller rows over maxResultBytes are decoded and dropped). At most 256 MiB, well under V8's
- * largest string.
- */
-const rowGuardBytes = (limits: QueryLimits): number => Math.min(Math.max(limits.maxResultBytes, 64 * 1024 * 1024), 256 * 1024 * 1024);
+/** The error a query gets when the message guard closed its connection. */
+function tripError(integration: string, trip: GuardTrip): CredflowError {
+  if (trip.kind === 'copy') {
+    return new CredflowError(
+      'DB_QUERY_FAILED',
+      `integration "${integration}": COPY ... TO STDOUT and COPY ... FROM STDIN are not supported (the server began a ${trip.messageType}); the agent returns rows: use SELECT`,
+      { details: { integration, messageType: trip.messageType } },
+    );
+  }
+  return new CredflowError(
+    'RESULT_TOO_LARGE',
+    `integration "${integration}": the database sent a ${trip.messageType} of ${trip.bytes} bytes, over the limit of ${trip.limit} bytes for one message; the query was stopped and its connection closed`,
+    { details: { integration, messageType: trip.messageType, messageBytes: trip.bytes, limit: trip.limit } },
+  );
+}
 
 /**
  * Runs one parameterised query on a pool. Connecting and querying are separate phases so that a
@@ -88,7 +116,9 @@ const rowGuardBytes = (limits: QueryLimits): number => Math.min(Math.max(limits.
  * query is its own unit of work and no session goes back to the pool mid-transaction. Without
  * readOnly, a caller could `SET statement_timeout = 0` on a pooled session; a
  * watchdog therefore cancels any statement that outlives the timeout by 2 to 3 s and discards
- * its connection.
+ * its connection. Every backend message is judged before pg decodes it (see MessageGuard): a row
+ * alone over maxResultBytes is dropped and the result says truncated; any other message over
+ * `maxMessageBytes`, or a COPY to or from the client, fails the query and discards its connection.
  */
 export async function runQuery(
   pool: pg.Pool,
@@ -106,9 +136,12 @@ export async function runQuery(
   } catch (error) {
     throw mapPgError(error, integration, masker, 'connect', detailsOf(pool));
   }
-  const session = sessionOf(client);
+  const messageLimit = limits.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const session = sessionOf(client, messageLimit);
   session.broken = undefined;
+  session.trip = undefined;
   const fail = (error: unknown): never => {
+    if (session.trip) error = tripError(integration, session.trip);
     if (error instanceof CredflowError) {
       session.broken ??= error;
       throw error;
@@ -116,7 +149,7 @@ export async function runQuery(
     const e = error as { code?: string; severity?: string };
     // A socket error, or a FATAL (the server ended the session), leaves the client unusable; a SQL error does not.
     if (!e.code || !/^[0-9A-Z]{5}$/.test(e.code) || e.severity === 'FATAL' || e.severity === 'PANIC') session.broken ??= error as Error;
-    throw mapPgError(error, integration, masker, 'query', detailsOf(pool));
+    throw mapPgError(error, integration, masker, 'query', detailsOf(pool), limits.maxResultBytes);
   };
   try {
     // Non-readOnly sessions keep what their statements set (a caller may rely on its own SETs);
@@ -127,23 +160,12 @@ export async function runQuery(
       const timeout = limits.statementTimeoutMs > 0 ? `; SET LOCAL statement_timeout = ${Math.floor(limits.statementTimeoutMs)}` : '';
       await client.query(`BEGIN READ ONLY${timeout}`).catch(fail);
     }
-    let tooLarge: number | undefined;
-    session.guard?.arm(rowGuardBytes(limits), (bytes) => {
-      tooLarge = bytes;
-      session.broken ??= new Error('row over the size guard');
-      session.stream?.destroy();
-    });
+    const arm = (query: CappedQuery): void =>
+      session.guard?.arm({ rowLimit: rowLimitOf(limits), messageLimit, onRowDropped: () => query.rowDropped() });
     try {
-      return await execute(client, pool, sql, params, limits, () => {
+      return await execute(client, pool, sql, params, limits, arm, () => {
         session.broken ??= new Error('statement cancelled by the watchdog');
-      }).catch((error: unknown) => {
-        if (tooLarge === undefined) return fail(error);
-        return fail(
-          new CredflowError('DB_QUERY_FAILED', `integration "${integration}": a row of ${tooLarge} bytes is over the limit of ${rowGuardBytes(limits)} bytes; the query was stopped`, {
-            details: { integration, rowBytes: tooLarge },
-          }),
-        );
-      });
+      }).catch(fail);
     } finally {
       session.guard?.disarm();
       // A session goes back to the pool outside any transaction: the readOnly one is always rolled
@@ -167,6 +189,7 @@ function execute(
   sql: string,
   params: readonly unknown[],
   limits: QueryLimits,
+  arm: (query: CappedQuery) => void,
   onCancel: () => void,
 ): Promise<QueryResult> {
   return new Promise((resolve, reject) => {
@@ -190,6 +213,7 @@ function execute(
       if (query.truncated) out.truncated = query.truncated;
       resolve(out);
     }, extended);
+    arm(query);
     if (limits.statementTimeoutMs > 0) {
       unwatch = watchdog.watch(Date.now() + limits.statementTimeoutMs + watchdogGraceMs, () => {
         onCancel();

@@ -326,6 +326,7 @@ describe('readAgentSettings', () => {
       statementTimeoutMs: 60_000,
       queryMaxRows: 10_000,
       queryMaxBytes: 16 * 1024 * 1024,
+      queryMaxMessageBytes: 1024 * 1024,
       cache: { ttlSeconds: 300, maxStaleSeconds: 600, maxEntries: 1000 },
       authRetries: 2,
       defaultProfile: 'default',
