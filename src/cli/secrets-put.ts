@@ -4,7 +4,7 @@ import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from
 import type { Command } from 'commander';
 import { readEmbeddedState } from '../embedded/embedded-state.js';
 import { embeddedAwsCredentials } from '../embedded/start-embedded.js';
-import { CredflowError, messageOf } from '../errors.js';
+import { CredflowError, messageOf, truncate } from '../errors.js';
 import type { GlobalOptions } from './context.js';
 import { printJson, printLine } from './print.js';
 
@@ -55,7 +55,7 @@ async function putEmbeddedSecret(dir: string, name: string, value: string): Prom
   } catch (error) {
     // AWS's messages never hold the value; the name is not secret.
     const e = error as Error;
-    throw new CredflowError('BAD_REQUEST', `cannot store the secret "${name}" at ${embedded.secretsEndpoint}: ${e.name}: ${e.message}`);
+    throw new CredflowError('BAD_REQUEST', `cannot store the secret ${JSON.stringify(truncate(name, 200))} at ${embedded.secretsEndpoint}: ${e.name}: ${e.message}`);
   } finally {
     client.destroy();
   }
