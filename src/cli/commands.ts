@@ -69,7 +69,7 @@ export function registerWorkflows(program: Command, globals: Globals): void {
           if (error instanceof WorkflowRunError && !g.json) printSteps(previewSteps(error.steps, error.masker, opts.reveal));
           throw error;
         }
-      });
+      }, { secrets: true });
     });
 }
 
@@ -81,7 +81,7 @@ function printSteps(steps: { name: string; durationMs: number; logs: string[] }[
 }
 
 export function registerIntegrations(program: Command, globals: Globals): void {
-  const integrations = program.command('integrations').description('list and test integrations');
+  const integrations = program.command('integrations').description('list, test, status and invalidate integrations');
   integrations
     .command('list')
     .description('list the integrations')
@@ -104,7 +104,7 @@ export function registerIntegrations(program: Command, globals: Globals): void {
         const result = await agent.testIntegration(name, { ...(opts.profile ? { profile: opts.profile } : {}), actor: cliActor('integrations test') });
         if (g.json) printJson(result);
         else printLine(`ok: ${name} [${result.profile}] (${result.stages.join(' → ')}) in ${result.durationMs} ms`);
-      });
+      }, { secrets: true });
     });
   const remote = (command: Command) =>
     command
@@ -156,7 +156,20 @@ export function registerQuery(program: Command, globals: Globals): void {
           return;
         }
         if (result.fields.length > 0) printLine(formatTable(result.fields.map((f) => f.name), result.rows));
-        printLine(`(${result.rowCount ?? result.rows.length} row${(result.rowCount ?? result.rows.length) === 1 ? '' : 's'})`);
-      });
+        printLine(rowsLine(result.rows.length, result.rowCount, result.truncated));
+      }, { secrets: true });
     });
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * The line under a query's table: the row count, and when rows were dropped, how many were shown,
+ * which limit dropped them and where to change it.
+ */
+export function rowsLine(shown: number, rowCount: number | null | undefined, truncated: { reason: string; limit: number } | undefined): string {
+  if (!truncated) return `(${plural(rowCount ?? shown, 'row')})`;
+  const total = rowCount !== null && rowCount !== undefined && rowCount > shown ? ` of ${rowCount}` : '';
+  const limit = truncated.reason === 'maxRows' ? `maxRows is ${truncated.limit}` : `maxResultBytes is ${truncated.limit} bytes`;
+  return `(${shown}${total} rows shown: truncated, the integration's ${limit})`;
 }

@@ -13,35 +13,59 @@ export interface GlobalOptions {
   verbose: boolean;
 }
 
+/** How the CLI's agent reaches Secrets Manager, and whether that was the embedded endpoint. */
+export interface SecretsRoute {
+  options: SecretsGatewayOptions;
+  /** `embedded`: a running `npm start`; `environment`: an endpoint set in the AWS SDK's environment; `default`: the SDK's own chain. */
+  source: 'embedded' | 'environment' | 'default';
+}
+
 /** Where the CLI's agent sends Secrets Manager calls: the SDK's environment, else a running `npm start`. */
-export async function secretsOptionsFor(dir: string, env: NodeJS.ProcessEnv): Promise<SecretsGatewayOptions> {
-  if (env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL) return {};
+export async function secretsOptionsFor(dir: string, env: NodeJS.ProcessEnv): Promise<SecretsRoute> {
+  if (env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL) return { options: {}, source: 'environment' };
   const embedded = await readEmbeddedState(dir);
-  if (!embedded) return {};
+  if (!embedded) return { options: {}, source: 'default' };
   process.stderr.write(`credflow: using the Secrets Manager endpoint of the embedded agent (npm start, pid ${embedded.pid}) at ${embedded.secretsEndpoint}\n`);
   const hasCredentials = Boolean(env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE);
   return {
-    endpoint: embedded.secretsEndpoint,
-    defaultRegion: embedded.region,
-    ...(hasCredentials ? {} : { defaultCredentials: embeddedAwsCredentials }),
+    options: {
+      endpoint: embedded.secretsEndpoint,
+      defaultRegion: embedded.region,
+      ...(hasCredentials ? {} : { defaultCredentials: embeddedAwsCredentials }),
+    },
+    source: 'embedded',
   };
 }
 
-/** Opens an in-process agent on the folder given by --dir; logs go to stderr. */
-export async function withAgent<T>(options: GlobalOptions, use: (agent: Agent) => Promise<T>): Promise<T> {
+/** What the SDK says when it has no credentials or region to use (see src/secrets). */
+const noAwsSetup = /CredentialsProviderError|no AWS credentials|no AWS region/;
+
+/**
+ * Opens an in-process agent on the folder given by --dir. Its logs go to stderr with --verbose
+ * only. `secrets: true` for commands that reach Secrets Manager: only they look for (and announce)
+ * the embedded endpoint.
+ */
+export async function withAgent<T>(options: GlobalOptions, use: (agent: Agent) => Promise<T>, usage: { secrets?: boolean } = {}): Promise<T> {
   const dir = path.resolve(options.dir);
+  const route: SecretsRoute = usage.secrets ? await secretsOptionsFor(dir, process.env) : { options: {}, source: 'default' };
   const { agent } = await openAgent({
     dir,
-    secrets: await secretsOptionsFor(dir, process.env),
+    secrets: route.options,
     logDestination: pino.destination({ fd: 2, sync: true }),
-    logLevel: options.verbose ? 'info' : 'warn',
+    logLevel: options.verbose ? 'info' : 'silent',
   });
   try {
     return await use(agent);
   } catch (error) {
     // Errors leave the process only masked, like everything else the agent prints.
     if (error instanceof CredflowError) {
-      throw new CredflowError(error.code, agent.masker.mask(error.message), {
+      let message = agent.masker.mask(error.message);
+      if (usage.secrets && route.source === 'default' && noAwsSetup.test(message)) {
+        message +=
+          `; hint: no AWS credentials found and no running \`npm start\` agent in ${dir} (.credflow/embedded.json);` +
+          ' start it with `npm start`, or set AWS_REGION and credentials';
+      }
+      throw new CredflowError(error.code, message, {
         ...(error.details ? { details: agent.masker.maskValue(error.details) } : {}),
       });
     }

@@ -1,8 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerIntegrations, registerQuery, registerValidate, registerWorkflows } from './commands.js';
 import type { GlobalOptions } from './context.js';
 import { printError, printJson } from './print.js';
+import { registerSecrets } from './secrets-put.js';
 import { registerServe } from './serve.js';
+
+/** The version in package.json (dist/cli/ and src/cli/ are both two folders below it). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
 
 /** Exit codes: 0 ok, 1 a failure the user must fix, 2 bad usage. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -13,6 +21,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--dir <path>', 'folder holding workflows/ and integrations/', process.cwd())
     .option('--json', 'machine-readable JSON output', false)
     .option('-v, --verbose', 'log agent events to stderr', false)
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
@@ -22,6 +31,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerWorkflows(program, globals);
   registerIntegrations(program, globals);
   registerQuery(program, globals);
+  registerSecrets(program, globals);
   for (const cmd of program.commands) cmd.exitOverride();
   for (const cmd of program.commands.flatMap((c) => c.commands)) cmd.exitOverride();
 

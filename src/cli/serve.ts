@@ -66,12 +66,13 @@ function printBanner(running: RunningAgent, embedded?: string): void {
   printLine(`  ${running.agent.config.workflows.size} workflow(s), ${running.agent.config.integrations.size} integration(s) from ${running.agent.config.dir}`);
   printLine(running.generatedToken ? `  API token (generated for this run; set CREDFLOW_API_TOKENS to choose): ${token}` : '  API token: as configured (CREDFLOW_API_TOKENS or CREDFLOW_TOKENS_FILE)');
   if (integration) {
-    const shownToken = running.generatedToken ? token : '$TOKEN';
+    // A configured token is not printed: the command reads it from CREDFLOW_TOKEN, in double quotes so the shell expands it.
+    const authorization = running.generatedToken ? `'Authorization: Bearer ${token}'` : '"Authorization: Bearer $CREDFLOW_TOKEN"';
     const sql = integration === 'demo-postgres' ? 'SELECT id, customer, item, total FROM orders ORDER BY id' : 'SELECT 1 AS ok';
     printLine('');
-    printLine('Try it:');
+    printLine(running.generatedToken ? 'Try it:' : 'Try it (set CREDFLOW_TOKEN to one of your API tokens first):');
     printLine(
-      `  curl -s -X POST ${running.url}/api/v1/integrations/${integration}/query -H 'Authorization: Bearer ${shownToken}' -H 'Content-Type: application/json' -d '{"sql":"${sql}"}'`,
+      `  curl -s -X POST ${running.url}/api/v1/integrations/${integration}/query -H ${authorization} -H 'Content-Type: application/json' -d '{"sql":"${sql}"}'`,
     );
   }
   printLine('');

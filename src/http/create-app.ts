@@ -8,6 +8,7 @@ import { errorHandler } from './error-handler.js';
 import { compose } from './compose.js';
 import { parseBody } from './parse-body.js';
 import { createAccess, deny, tokenOf } from './create-access.js';
+import { methodNotAllowed, requireJson } from './method-guards.js';
 
 const runBody = z.strictObject({
   params: z.record(z.string(), z.unknown()).optional(),
@@ -69,7 +70,7 @@ export function createApp(options: CreateAppOptions): Express {
   // every other API route.
   app.post(
     '/api/v1/integrations/:name/query',
-    compose(access.authenticate, json, access.need('query', 'integration'), async (req, res) => {
+    compose(access.authenticate, requireJson(true), json, access.need('query', 'integration'), async (req, res) => {
       const body = parseBody(queryBody, req.body);
       res.json(await agent.query(nameOf(req), body.sql, body.params ?? [], { ...profileOf(req), actor: actorOf(req, res) }));
     }),
@@ -91,6 +92,8 @@ export function createApp(options: CreateAppOptions): Express {
 
   const api = express.Router();
   api.use(access.authenticate);
+  // Routes whose body is optional (run, test, invalidate) take an empty body without a Content-Type.
+  api.use((req, res, next) => (req.method === 'POST' ? requireJson(false)(req, res, next) : next()));
   api.use(json);
 
   api.get('/integrations', access.need('read'), (_req, res) => {
@@ -130,11 +133,27 @@ export function createApp(options: CreateAppOptions): Express {
     parseBody(emptyBody, req.body);
     res.json(agent.invalidate(nameOf(req), { actor: actorOf(req, res) }));
   });
+  // A known path with another method: 405 with Allow (after authentication, like the 404 below).
+  for (const [route, method] of [
+    ['/integrations', 'GET'],
+    ['/integrations/:name', 'GET'],
+    ['/workflows', 'GET'],
+    ['/workflows/:name', 'GET'],
+    ['/workflows/:name/run', 'POST'],
+    ['/integrations/:name/test', 'POST'],
+    ['/integrations/:name/status', 'GET'],
+    ['/integrations/:name/invalidate', 'POST'],
+    ['/integrations/:name/query', 'POST'],
+  ] as const) {
+    api.all(route, methodNotAllowed(method));
+  }
   api.use((req, _res, next) => {
     next(new CredflowError('NOT_FOUND', `no route ${req.method} ${req.baseUrl}${req.path}`));
   });
 
   app.use('/api/v1', api);
+  app.all('/healthz', methodNotAllowed('GET'));
+  app.all('/metrics', methodNotAllowed('GET'));
   app.use((req, _res, next) => {
     next(new CredflowError('NOT_FOUND', `no route ${req.method} ${req.path}`));
   });

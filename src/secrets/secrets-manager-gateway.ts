@@ -94,7 +94,7 @@ export function createSecretsGateway(options: SecretsGatewayOptions = {}): Secre
         if (out.SecretBinary !== undefined) value.SecretBinary = Buffer.from(out.SecretBinary).toString('base64');
         return value;
       } catch (error) {
-        throw toSecretStoreError(error);
+        throw withSecretId(toSecretStoreError(error), request.SecretId);
       }
     },
     close() {
@@ -102,6 +102,16 @@ export function createSecretsGateway(options: SecretsGatewayOptions = {}): Secre
       clients.clear();
     },
   };
+}
+
+/**
+ * AWS's ResourceNotFoundException does not say which secret ("Secrets Manager can't find the
+ * specified secret."); a secret's id is not secret, so the error names it.
+ */
+function withSecretId(error: SecretStoreError, secretId: string): SecretStoreError {
+  if (error.name !== 'ResourceNotFoundException' || error.message.includes(secretId)) return error;
+  const message = error.message.endsWith('secret.') ? `${error.message.slice(0, -1)}: ${secretId}` : `${error.message} (SecretId: ${secretId})`;
+  return new SecretStoreError(error.name, message);
 }
 
 function toSecretStoreError(error: unknown): SecretStoreError {

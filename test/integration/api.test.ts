@@ -166,6 +166,58 @@ describe('HTTP API against real PostgreSQL and a Secrets Manager endpoint', () =
     expect(res.body.error.details).toMatchObject({ workflow: 'getMissing', step: 'fetch' });
   });
 
+  it('names the secret id that Secrets Manager could not find', async () => {
+    const res = await t.request('POST', '/api/v1/integrations/missing-secret/query', { sql: 'SELECT 1' });
+    expect(res.body.error.message).toContain("ResourceNotFoundException: Secrets Manager can't find the specified secret: noSuchSecret");
+  });
+
+  describe('requests that are not what a route takes', () => {
+    const raw = (method: string, route: string, headers: Record<string, string>, body?: string) =>
+      fetch(`${t.url}${route}`, { method, headers: { authorization: `Bearer ${t.token}`, ...headers }, ...(body === undefined ? {} : { body }) });
+
+    it('answers 415 naming the Content-Type header when a query body comes without one', async () => {
+      const res = await raw('POST', '/api/v1/integrations/demo-postgres/query', {}, JSON.stringify({ sql: 'SELECT 1' }));
+      expect(res.status).toBe(415);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect(body.error.message).toContain('Content-Type: application/json');
+      expect(body.error.message).not.toContain('sql');
+    });
+
+    it('answers 415 when a body is sent as text/plain, naming the type it got', async () => {
+      const res = await raw('POST', '/api/v1/workflows/getSecrets/run', { 'content-type': 'text/plain' }, '{}');
+      expect(res.status).toBe(415);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
+      expect(body.error.message).toContain('"text/plain"');
+    });
+
+    it('still takes test and invalidate with an empty body and no Content-Type', async () => {
+      const test = await raw('POST', '/api/v1/integrations/demo-postgres/test', {});
+      expect(test.status).toBe(200);
+      const invalidate = await raw('POST', '/api/v1/integrations/demo-postgres/invalidate', {});
+      expect(invalidate.status).toBe(200);
+    });
+
+    it('answers 405 with an Allow header for a known path and a wrong method', async () => {
+      const query = await raw('GET', '/api/v1/integrations/demo-postgres/query', {});
+      expect(query.status).toBe(405);
+      expect(query.headers.get('allow')).toBe('POST, OPTIONS');
+      expect(((await query.json()) as { error: { code: string } }).error.code).toBe('METHOD_NOT_ALLOWED');
+      const list = await raw('DELETE', '/api/v1/integrations', {});
+      expect(list.status).toBe(405);
+      expect(list.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+      const health = await fetch(`${t.url}/healthz`, { method: 'POST' });
+      expect([health.status, health.headers.get('allow')]).toEqual([405, 'GET, HEAD, OPTIONS']);
+    });
+
+    it('keeps 404 for unknown paths and 401 before 405 without a token', async () => {
+      expect((await raw('GET', '/api/v1/no-such-route', {})).status).toBe(404);
+      const anonymous = await fetch(`${t.url}/api/v1/integrations/demo-postgres/query`, { method: 'GET' });
+      expect(anonymous.status).toBe(401);
+    });
+  });
+
   it('names the integration and field when a rendered port is not a port', async () => {
     const res = await t.request('POST', '/api/v1/integrations/bad-port/query', { sql: 'SELECT 1' });
     expect(res.status).toBe(502);

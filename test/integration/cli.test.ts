@@ -1,7 +1,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeEmbeddedState } from '../../src/embedded/embedded-state.js';
 import { startLocalSecretsManager, type LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
 import { postgresIntegration, secretsWorkflow, writeConfigDir } from '../support/config-dir.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
@@ -18,14 +23,15 @@ interface CliRun {
 /** Every run of this file, so the last test can search them all for leaked passwords. */
 const runs: CliRun[] = [];
 
-/** Runs the real CLI (dist/) in a child process with exactly the env given, and captures its output. */
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+/** Runs the real CLI (dist/) in a child process with exactly the env given, and captures its output; `input` is its stdin. */
+function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-node-snapshot', bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--no-node-snapshot', bin, ...args], { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (input !== undefined) child.stdin?.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) => {
       const run = { args, code, stdout, stderr };
@@ -224,6 +230,7 @@ describe('the credflow CLI, run as a separate process', () => {
       expect(run.code).toBe(1);
       expect(run.stderr).toContain('ResourceNotFoundException');
       expect(run.stderr).toMatch(/^credflow: error \[WORKFLOW_FAILED\]/m);
+      expect(run.stderr).toContain("Secrets Manager can't find the specified secret: noSuchSecret");
     });
 
     it('exits 1 with WORKFLOW_NOT_FOUND for an unknown workflow', async () => {
@@ -320,6 +327,149 @@ describe('the credflow CLI, run as a separate process', () => {
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('Usage: credflow');
       for (const command of ['serve', 'validate', 'workflows', 'integrations', 'query']) expect(run.stdout).toContain(command);
+    });
+  });
+
+  describe('the edges of the CLI (issue 10, section 9)', () => {
+    /** A folder with a capped integration, where a running `npm start` seems to be (its state file names this test's endpoint and pid). */
+    let demoDir: string;
+    /** The environment of a user with no AWS setup at all: no credentials, region, endpoint or instance metadata. */
+    let bareEnv: NodeJS.ProcessEnv;
+    let home: string;
+    const demoSecret = `Demo-${randomBytes(9).toString('base64url')}&"'`;
+
+    beforeAll(async () => {
+      const demo = await writeConfigDir({
+        workflows: { getSecrets: secretsWorkflow(), getMissing: secretsWorkflow('getMissing', 'noSuchSecret') },
+        integrations: { 'capped-db': { ...postgresIntegration('capped-db'), maxRows: 2 }, 'missing-db': postgresIntegration('missing-db', 'getMissing') },
+      });
+      demoDir = demo.dir;
+      removals.push(demo.remove);
+      await writeEmbeddedState(demoDir, { pid: process.pid, secretsEndpoint: lsm.url, region: 'us-east-1', agentUrl: 'http://127.0.0.1:9/' });
+      home = await mkdtemp(path.join(os.tmpdir(), 'credflow-home-'));
+      removals.push(() => rm(home, { recursive: true, force: true }));
+      bareEnv = { PATH: process.env.PATH, HOME: home, AWS_EC2_METADATA_DISABLED: 'true' };
+    });
+
+    it('prints the version of package.json with --version and -V', async () => {
+      const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+      for (const flag of ['--version', '-V']) {
+        const run = await cli(flag);
+        expect({ flag, code: run.code, stdout: run.stdout.trim() }).toEqual({ flag, code: 0, stdout: version });
+      }
+    });
+
+    it('names status and invalidate in the top-level help of integrations', async () => {
+      const run = await cli('--help');
+      // The entry of `integrations`, from its line to the next command's (descriptions wrap).
+      const entry = /^ {2}integrations\s[\s\S]*?(?=^ {2}\S)/m.exec(run.stdout)?.[0] ?? '';
+      expect(entry).toContain('status');
+      expect(entry).toContain('invalidate');
+    });
+
+    it('says under the table that a query result was truncated, by how much and by which limit', async () => {
+      const run = await cli('query', 'capped-db', 'SELECT id FROM widgets ORDER BY id', '--dir', demoDir);
+      expect(run.code).toBe(0);
+      expect(run.stdout.trim().split('\n')).toEqual(['id', '--', '1', '2', "(2 of 3 rows shown: truncated, the integration's maxRows is 2)"]);
+    });
+
+    it('writes no log line to stderr without --verbose, even on an error, and writes them with it', async () => {
+      const quiet = await cli('integrations', 'test', 'missing-db', '--dir', demoDir);
+      expect(quiet.code).toBe(1);
+      expect(quiet.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^credflow: error \[WORKFLOW_FAILED\]/)]);
+      const verbose = await cli('--verbose', 'integrations', 'test', 'missing-db', '--dir', demoDir);
+      expect(verbose.code).toBe(1);
+      expect(verbose.stderr).toMatch(/^\{"level":/m);
+    });
+
+    it('announces the embedded endpoint only for commands that reach Secrets Manager through it', async () => {
+      for (const args of [['validate'], ['workflows', 'list'], ['integrations', 'list']]) {
+        const run = await runCli([...args, '--dir', demoDir], bareEnv);
+        expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr: '' });
+      }
+      const run = await runCli(['workflows', 'run', 'getSecrets', '--dir', demoDir], bareEnv);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(`credflow: using the Secrets Manager endpoint of the embedded agent (npm start, pid ${process.pid}) at ${lsm.url}`);
+      const viaEnvironment = await cli('workflows', 'run', 'getSecrets', '--dir', demoDir);
+      expect(viaEnvironment.stderr).not.toContain('using the Secrets Manager endpoint');
+    });
+
+    it('says that no embedded endpoint was found when there are no AWS credentials and no npm start', async () => {
+      const run = await runCli(['integrations', 'test', 'widgets-db', '--dir', dir], bareEnv);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`no running \`npm start\` agent in ${dir} (.credflow/embedded.json)`);
+      expect(run.stderr).toContain('set AWS_REGION and credentials');
+    });
+
+    it('adds a secret to the running demo from stdin with secrets put, and a workflow then reads it', async () => {
+      const value = JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: demoSecret, dbname: db.dbname });
+      const put = await runCli(['secrets', 'put', 'my/app-db', '--dir', demoDir], bareEnv, `${value}\n`);
+      expect(put.code).toBe(0);
+      expect(put.stdout).toContain('ok: created secret my/app-db in the embedded demo');
+      expect(`${put.stdout}${put.stderr}`).not.toContain('Demo-');
+      lsm.resetRequests();
+      const run = await runCli(['workflows', 'run', 'getSecrets', '--param', 'secretName=my/app-db', '--reveal', '--dir', demoDir], bareEnv);
+      expect(run.code).toBe(0);
+      expect(responseOf(run.stdout).password).toBe(demoSecret);
+      expect(lsm.requests).toEqual([expect.objectContaining({ operation: 'GetSecretValue', secretId: 'my/app-db', status: 200 })]);
+    });
+
+    it('stores a new current version from --file when the secret exists', async () => {
+      const file = path.join(home, 'secret.txt');
+      await writeFile(file, 'second-value-0123456789');
+      const put = await runCli(['secrets', 'put', 'my/plain', '--file', file, '--dir', demoDir], bareEnv);
+      expect(put.code).toBe(0);
+      await writeFile(file, 'third-value-0123456789');
+      const again = await runCli(['secrets', 'put', 'my/plain', '--file', file, '--dir', demoDir], bareEnv);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain('ok: stored a new version of secret my/plain');
+      const sm = new SecretsManagerClient({ endpoint: lsm.url, region: 'us-east-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' } });
+      const current = await sm.send(new GetSecretValueCommand({ SecretId: 'my/plain' }));
+      sm.destroy();
+      expect([current.SecretString, current.VersionStages]).toEqual(['third-value-0123456789', ['AWSCURRENT']]);
+    });
+
+    it('refuses secrets put clearly when no embedded demo runs for the folder', async () => {
+      const run = await runCli(['secrets', 'put', 'my/app-db', '--dir', dir], bareEnv, 'some-value-0123456789');
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('secrets put works only with the embedded demo');
+      expect(run.stderr).toContain(dir);
+    });
+
+    it('prints a curl command that works when pasted, with configured tokens', async () => {
+      const token = `configured-${randomBytes(12).toString('hex')}`;
+      const server = spawn(process.execPath, ['--no-node-snapshot', bin, 'serve', '--port', '0', '--dir', dir], {
+        env: { ...env, CREDFLOW_API_TOKENS: token, CREDFLOW_LOG_LEVEL: 'silent' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let banner = '';
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+            banner += chunk;
+            if (banner.includes('Press Ctrl-C')) resolve();
+          });
+          server.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${banner}`)));
+        });
+        expect(banner).not.toContain(token);
+        const curl = banner.split('\n').find((l) => l.trim().startsWith('curl '))?.trim() ?? '';
+        expect(curl).toContain('"Authorization: Bearer $CREDFLOW_TOKEN"');
+        expect(banner).toContain('set CREDFLOW_TOKEN');
+        const out = await new Promise<string>((resolve, reject) => {
+          const sh = spawn('sh', ['-c', curl], { env: { PATH: process.env.PATH, CREDFLOW_TOKEN: token }, stdio: ['ignore', 'pipe', 'inherit'] });
+          let text = '';
+          sh.stdout.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+          sh.on('error', reject);
+          sh.on('close', () => resolve(text));
+        });
+        expect(JSON.parse(out)).toMatchObject({ rows: [{ ok: 1 }], rowCount: 1 });
+      } finally {
+        if (server.exitCode === null) {
+          const exited = new Promise((resolve) => server.on('exit', resolve));
+          server.kill('SIGTERM');
+          await exited;
+        }
+      }
     });
   });
 

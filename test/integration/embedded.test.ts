@@ -65,9 +65,9 @@ function waitForCurlLine(server: Server): Promise<string> {
 
 /** The request the banner tells the user to try, taken apart. */
 function parseCurl(line: string): { url: string; authorization: string; body: string } {
-  const match = /curl -s -X POST (\S+) -H 'Authorization: ([^']+)' -H 'Content-Type: application\/json' -d '([^']*)'/.exec(line);
+  const match = /curl -s -X POST (\S+) -H (['"])Authorization: ([^'"]+)\2 -H 'Content-Type: application\/json' -d '([^']*)'/.exec(line);
   if (!match) throw new Error(`not the expected curl command: ${line}`);
-  const [, url = '', authorization = '', body = ''] = match;
+  const [, url = '', , authorization = '', body = ''] = match;
   return { url, authorization, body };
 }
 
@@ -268,7 +268,8 @@ describe('credflow serve --embedded with CREDFLOW_API_TOKENS set', () => {
     expect(server.stdout()).toContain('API token: as configured (CREDFLOW_API_TOKENS or CREDFLOW_TOKENS_FILE)');
     expect(server.stdout()).not.toContain('tok-a');
     expect(server.stdout()).not.toContain('tok-b');
-    expect(parseCurl(curlLine).authorization).toBe('Bearer $TOKEN');
+    // In double quotes, so that the shell expands the variable the banner says to set.
+    expect(curlLine).toContain('-H "Authorization: Bearer $CREDFLOW_TOKEN"');
   });
 
   it('accepts any of the configured tokens and refuses others', async () => {

@@ -428,6 +428,20 @@ describe('HTTP API properties', () => {
     await expectHealthy();
   });
 
+  it('answers every known route asked with another method with 405 and an Allow header naming its method', async () => {
+    for (const route of routes) {
+      for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].filter((m) => m !== route.method)) {
+        const path = route.path(route.path('x').includes('/workflows/') ? 'echo' : INTEGRATION);
+        const req = { method, path, headers: { authorization: `Bearer ${t.token}` } };
+        const res = await fetch(`${t.url}${path}`, req);
+        const what = `${method} ${path}`;
+        expectContract(req, { status: res.status, text: await res.text(), contentType: res.headers.get('content-type') ?? '', ms: 0 });
+        expect(res.status, what).toBe(405);
+        expect(res.headers.get('allow')?.split(', '), what).toContain(route.method);
+      }
+    }
+  });
+
   it('answers every POST route with any body, content type and encoding within the contract', async () => {
     const post = routes.filter((r) => r.body);
     await fc.assert(
