@@ -97,6 +97,7 @@ export function createAgent(deps: AgentDeps): Agent {
     max: deps.settings.poolMax,
     connectTimeoutMs: deps.settings.connectTimeoutMs,
     statementTimeoutMs: deps.settings.statementTimeoutMs,
+    maxMessageBytes: deps.settings.queryMaxMessageBytes,
   });
   metrics.setPoolSource(() => pools.stats());
   // The lines every request writes (resolution, audit): queued, and built from a memo of their masked text.

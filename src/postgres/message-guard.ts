@@ -99,7 +99,8 @@ export class MessageGuard {
 
   private trip(trip: GuardTrip): void {
     this.tripped = true;
-    this.stream.destroy();
+    // The error carries the trip, so a connect that fails on it (a start-up message over the bound) says why.
+    this.stream.destroy(Object.assign(new Error(`the message guard closed the connection (${trip.messageType})`), { guardTrip: trip }));
     this.onTrip(trip);
   }
 

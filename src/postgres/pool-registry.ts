@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { ResolvedConnection } from '../credentials/index.js';
 import type { PoolStats } from '../metrics/index.js';
+import { guardedClient } from './guarded-client.js';
 
 export interface PoolRegistryOptions {
   logger: Logger;
@@ -10,6 +11,8 @@ export interface PoolRegistryOptions {
   /** Server-side statement_timeout (0: none), so no query holds a connection forever. */
   statementTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /** Largest backend message (other than a DataRow during a query) a connection accepts, from its first byte. */
+  maxMessageBytes: number;
 }
 
 interface Entry {
@@ -93,6 +96,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
         connectionTimeoutMillis: options.connectTimeoutMs,
         idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
         application_name: 'credflow',
+        Client: guardedClient(options.maxMessageBytes),
         ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
       });
       // An idle client losing its server (restart, terminated backend) must not crash the agent.

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
 import { CappedQuery, type Truncation } from './capped-query.js';
+import { guardedConnectionOf } from './guarded-client.js';
 import { MessageGuard, type GuardTrip } from './message-guard.js';
 import { isSingleStatement } from './single-statement.js';
 import { StatementWatchdog } from './statement-watchdog.js';
@@ -69,13 +70,20 @@ const sessions = new WeakMap<pg.PoolClient, Session>();
 function sessionOf(client: pg.PoolClient, messageLimit: number): Session {
   let session = sessions.get(client);
   if (session === undefined) {
-    const stream = (client as pg.PoolClient & { connection?: { stream?: Duplex } }).connection?.stream;
     const created: Session = { caller: undefined, broken: undefined, guard: undefined, trip: undefined };
-    if (stream) {
-      created.guard = new MessageGuard(stream, messageLimit, (trip) => {
-        created.trip ??= trip;
-        created.broken ??= new Error(`the message guard closed the connection (${trip.messageType})`);
-      });
+    const onTrip = (trip: GuardTrip): void => {
+      created.trip ??= trip;
+      created.broken ??= new Error(`the message guard closed the connection (${trip.messageType})`);
+    };
+    // Pools of the registry make guarded clients, judged from their first byte; a pool made
+    // elsewhere gets its guard here, at the first checkout (a message boundary).
+    const connected = guardedConnectionOf(client);
+    if (connected) {
+      connected.onTrip = onTrip;
+      created.guard = connected.guard;
+    } else {
+      const stream = (client as pg.PoolClient & { connection?: { stream?: Duplex } }).connection?.stream;
+      if (stream) created.guard = new MessageGuard(stream, messageLimit, onTrip);
     }
     // pg-pool detaches its own listener while a client is checked out; a server that goes away
     // mid-query then emits 'error' on the client, which must not become an uncaught exception.
@@ -134,7 +142,8 @@ export async function runQuery(
   try {
     client = await pool.connect();
   } catch (error) {
-    throw mapPgError(error, integration, masker, 'connect', detailsOf(pool));
+    const trip = (error as { guardTrip?: GuardTrip } | undefined)?.guardTrip;
+    throw trip ? tripError(integration, trip) : mapPgError(error, integration, masker, 'connect', detailsOf(pool));
   }
   const messageLimit = limits.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const session = sessionOf(client, messageLimit);

@@ -186,6 +186,24 @@ describe('oversized backend messages, with a small message bound (CREDFLOW_QUERY
     await expectStillServing(t);
   });
 
+  it('refuses a new connection whose start-up ParameterStatus (a role-wide search_path) is over the bound, before pg decodes it', async () => {
+    const set = await query(t, 'plain', "DO $$BEGIN EXECUTE format('ALTER ROLE CURRENT_USER SET search_path = %s', repeat('s,', 3000) || 'public'); END$$");
+    expect(set.status).toBe(200);
+    try {
+      // A new pool, so the next query opens a new connection and the server reports the role's search_path at start-up.
+      expect((await t.request('POST', '/api/v1/integrations/plain/invalidate')).status).toBe(200);
+      const res = await query(t, 'plain', 'SELECT 1 AS one');
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('RESULT_TOO_LARGE');
+      expect(res.body.error.details).toMatchObject({ messageType: 'ParameterStatus', limit: 2048 });
+    } finally {
+      const outside = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.dbname });
+      await outside.connect();
+      await outside.query('ALTER ROLE CURRENT_USER RESET search_path').finally(() => outside.end());
+    }
+    await expectStillServing(t);
+  });
+
   it('fails an ErrorResponse just over the bound with RESULT_TOO_LARGE, and keeps serving', async () => {
     const res = await query(t, 'plain', "DO $$BEGIN RAISE EXCEPTION '%', repeat('e', 3000); END$$");
     expect(res.status).toBe(400);
