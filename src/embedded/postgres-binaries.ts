@@ -1,6 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, cp, lstat, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { cp, lstat, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -87,8 +87,9 @@ async function ownedByRootOnly(dir: string): Promise<boolean> {
 
 /**
  * A root-owned copy of the binaries under the system temp folder, cached by version: made in a
- * private mkdtemp folder, opened to 0755 and renamed into place, so it is whole when it appears.
- * A folder of that name that root does not own alone is never used.
+ * private mkdtemp folder and renamed into place, so it is whole when it appears (its modes are the
+ * package's: folders and binaries 0755). A folder of that name that root does not own alone is never
+ * used, nor changed (no chmod: it could be a symlink planted by another user).
  */
 async function reachableCopy(source: string, version: string): Promise<string> {
   const target = path.join(os.tmpdir(), `credflow-postgres-binaries-${version}-${os.platform()}-${os.arch()}`);
@@ -97,14 +98,12 @@ async function reachableCopy(source: string, version: string): Promise<string> {
   try {
     // verbatimSymlinks: lib/ holds relative symlinks, which must keep pointing inside the copy.
     await cp(source, path.join(staging, 'native'), { recursive: true, verbatimSymlinks: true });
-    await chmod(staging, 0o755);
     await rename(path.join(staging, 'native'), target).catch(async () => {
       // Another start made it meanwhile (checked below), or someone else owns the name.
     });
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
-  await chmod(target, 0o755).catch(() => undefined);
   if (!(await ownedByRootOnly(target))) {
     throw new CredflowError(
       'EMBEDDED_POSTGRES_FAILED',
