@@ -158,6 +158,25 @@ describe('npm start, stopped through npm', () => {
   }, bannerTimeoutMs + 30_000);
 });
 
+describe('npm start, when npm itself is killed hard', () => {
+  it('stops the agent and its PostgreSQL when npm dies from SIGKILL (the agent notices it was reparented)', async () => {
+    const dir = await copyOfShippedConfig();
+    const npm = run('npm', ['start', '--', '--port', '0', '--dir', dir], repoRoot, userEnv());
+    await waitForBanner(npm);
+    const { agentUrl } = await readState(dir);
+    const below = descendantsOf(npm.child.pid ?? -1);
+    expect(below.some((p) => /\/postgres -D /.test(p.args))).toBe(true);
+
+    npm.child.kill('SIGKILL');
+
+    const allGone = await eventually(() => below.every((p) => !alive(p.pid)), 10_000);
+    expect(below.filter((p) => alive(p.pid)).map((p) => p.args)).toEqual([]);
+    expect(allGone).toBe(true);
+    expect(await answers(agentUrl)).toBe(false);
+    expect(existsSync(path.join(dir, '.credflow', 'embedded.json'))).toBe(false);
+  }, bannerTimeoutMs + 30_000);
+});
+
 describe('npm start after an agent died hard, and beside a running one', () => {
   const dir = copyOfShippedConfig();
   let second: Running;
@@ -280,8 +299,12 @@ describe('npm start from a folder the postgres system user cannot traverse', () 
 
     const server = serve(project, userEnv(), project, path.join(project, 'bin', 'credflow.js'));
     await waitForBanner(server);
-    const { agentUrl } = await readState(project);
+    const { agentUrl, postgres } = await readState(project);
     expect(await answers(agentUrl)).toBe(true);
+    const postmaster = processes().find((p) => p.pid === postgres.pid)?.args ?? '';
+    // As root it runs a root-owned copy of the binaries the postgres user can reach; otherwise, in place.
+    const expectedBin = process.getuid?.() === 0 ? path.join(os.tmpdir(), 'credflow-postgres-binaries-') : project;
+    expect(postmaster.startsWith(expectedBin)).toBe(true);
     server.child.kill('SIGTERM');
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(server.stderr()).not.toContain('EACCES');
