@@ -130,9 +130,18 @@ afterAll(async () => {
       .filter((p) => scratch.some((dir) => p.args.includes(`--dir ${dir}`)))
       .map((p) => p.pid),
   ];
+  const dataDirs: string[] = [];
+  for (const dir of scratch) {
+    const state = await readState(dir).catch(() => undefined);
+    if (state?.postgres) dataDirs.push(state.postgres.dataDir);
+  }
   for (const root of roots) {
     for (const p of descendantsOf(root).reverse()) kill(p.pid);
     kill(root);
+  }
+  for (const dataDir of dataDirs) {
+    for (const p of processes().filter((q) => q.args.includes(`-D ${dataDir} `))) kill(p.pid);
+    await rm(dataDir, { recursive: true, force: true });
   }
   for (const dir of scratch) await rm(dir, { recursive: true, force: true });
 }, 60_000);
