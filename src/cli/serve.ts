@@ -30,15 +30,16 @@ export function registerServe(program: Command, globals: (cmd: Command) => Globa
         signalled ??= signal;
         wake();
       };
-      const onInt = () => onSignal('SIGINT');
-      const onTerm = () => onSignal('SIGTERM');
-      process.on('SIGINT', onInt);
-      process.on('SIGTERM', onTerm);
+      // SIGHUP is not one of them: it reloads the configuration (see startAgent).
+      const signals = ['SIGINT', 'SIGTERM'] as const;
+      const handlers = signals.map((signal) => [signal, () => onSignal(signal)] as const);
+      for (const [signal, handler] of handlers) process.on(signal, handler);
+      const parentWatch = watchParent(() => onSignal('parent exit'));
       try {
         let stop: () => Promise<void>;
         if (opts.embedded) {
           printLine('credflow: starting the embedded PostgreSQL and Secrets Manager endpoint…');
-          const stack = await startEmbedded({ dir, ...listen });
+          const stack = await startEmbedded({ dir, ...listen, onNotice: (line) => printLine(`credflow: ${line}`) });
           stop = stack.stop;
           printBanner(stack.agent, `embedded PostgreSQL on 127.0.0.1:${stack.postgres.port}, Secrets Manager endpoint at ${stack.secrets.url}`);
         } else {
@@ -50,11 +51,25 @@ export function registerServe(program: Command, globals: (cmd: Command) => Globa
         printLine(`credflow: ${signalled ?? 'signal'} received, shutting down…`);
         await stop();
       } finally {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
+        for (const [signal, handler] of handlers) process.off(signal, handler);
+        clearInterval(parentWatch);
       }
       printLine('credflow: stopped');
     });
+}
+
+/**
+ * Under npm (npm start), stops the agent when npm goes away without forwarding a signal (kill -9,
+ * a closed terminal): the agent is then reparented, so its parent pid changes.
+ */
+function watchParent(onGone: () => void): NodeJS.Timeout | undefined {
+  if (!process.env.npm_lifecycle_event) return undefined;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) onGone();
+  }, 500);
+  timer.unref();
+  return timer;
 }
 
 function printBanner(running: RunningAgent, embedded?: string): void {

@@ -1,7 +1,7 @@
 import type { DestinationStream } from 'pino';
 import { startAgent, type RunningAgent } from '../agent/index.js';
 import { startLocalSecretsManager, type LocalSecretsManager } from '../local-secrets-manager/index.js';
-import { removeEmbeddedState, writeEmbeddedState } from './embedded-state.js';
+import { claimEmbeddedState, removeEmbeddedState, updateEmbeddedState } from './embedded-state.js';
 import { seedDemoDatabase } from './seed-demo-database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './start-embedded-postgres.js';
 
@@ -23,6 +23,8 @@ export interface StartEmbeddedOptions {
   host?: string;
   tokens?: string[];
   logDestination?: DestinationStream;
+  /** Told what was cleaned up after an agent that died hard in the same folder, one sentence each. */
+  onNotice?: (line: string) => void;
 }
 
 /**
@@ -35,9 +37,15 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
   const stop = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
   };
+  // Claimed first: a second start in the same folder refuses before it starts anything.
+  for (const line of await claimEmbeddedState(options.dir)) options.onNotice?.(line);
+  cleanups.push(() => removeEmbeddedState(options.dir));
   try {
-    const postgres = await startEmbeddedPostgres();
+    const postgres = await startEmbeddedPostgres({
+      onPaths: ({ dataDir, passwordDir }) => updateEmbeddedState(options.dir, { postgres: { dataDir, passwordDir } }),
+    });
     cleanups.push(() => postgres.stop());
+    await updateEmbeddedState(options.dir, { postgres: { dataDir: postgres.dataDir, passwordDir: postgres.passwordDir, pid: postgres.pid() } });
     const demo = await seedDemoDatabase(postgres);
     const secrets = await startLocalSecretsManager({ region: embeddedRegion });
     cleanups.push(() => secrets.close());
@@ -57,8 +65,7 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
     });
     agent.agent.masker.add(postgres.password);
     cleanups.push(() => agent.close());
-    await writeEmbeddedState(options.dir, { pid: process.pid, secretsEndpoint: secrets.url, region: embeddedRegion, agentUrl: agent.url });
-    cleanups.push(() => removeEmbeddedState(options.dir));
+    await updateEmbeddedState(options.dir, { secretsEndpoint: secrets.url, region: embeddedRegion, agentUrl: agent.url });
     return { agent, secrets, postgres, stop };
   } catch (error) {
     await stop();

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -105,8 +105,19 @@ function postgresDataDirOf(parentPid: number | undefined): string | undefined {
 
 const postgresServing = (dataDir: string) => processes().filter((p) => p.args.includes(`postgres -D ${dataDir} `));
 
-const embeddedDataDirs = async (): Promise<string[]> =>
-  (await readdir(os.tmpdir())).filter((name) => name.startsWith('credflow-pg-')).map((name) => path.join(os.tmpdir(), name));
+/**
+ * A temp folder (TMPDIR) for one server alone, traversable like /tmp: what it leaves there is its
+ * own, whatever other test runs start meanwhile.
+ */
+async function privateTmp(): Promise<string> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'credflow-embedded-tmp-'));
+  await chmod(tmp, 0o755);
+  return tmp;
+}
+
+/** What a server left in its temp folder: data directories and password folders. */
+const embeddedDataDirs = async (tmp: string): Promise<string[]> =>
+  (await readdir(tmp)).filter((name) => name.startsWith('credflow-pg')).map((name) => path.join(tmp, name));
 
 /**
  * Stops a server whatever state a failed test left it in: SIGTERM, then SIGKILL, then its postgres
@@ -154,13 +165,13 @@ describe('credflow serve --embedded, as a new user runs it', () => {
   let dir: string;
   let curl: ReturnType<typeof parseCurl>;
   let dataDir: string | undefined;
-  let dataDirsBefore: string[];
+  let tmp: string;
   let demoPassword: string | undefined;
 
   beforeAll(async () => {
     dir = await copyOfShippedConfig();
-    dataDirsBefore = await embeddedDataDirs();
-    server = startServer(dir, userEnv());
+    tmp = await privateTmp();
+    server = startServer(dir, userEnv({ TMPDIR: tmp }));
     curl = parseCurl(await waitForCurlLine(server));
     dataDir = postgresDataDirOf(server.child.pid);
   }, bannerTimeoutMs + 10_000);
@@ -192,11 +203,10 @@ describe('credflow serve --embedded, as a new user runs it', () => {
     expect(api.status).toBe(401);
   });
 
-  it('runs its PostgreSQL in a fresh credflow-pg-* directory under the system temp folder', () => {
+  it('runs its PostgreSQL in a fresh credflow-pg-* directory under the system temp folder (TMPDIR)', () => {
     expect(dataDir).toBeDefined();
-    expect(path.dirname(dataDir ?? '')).toBe(os.tmpdir());
+    expect(path.dirname(dataDir ?? '')).toBe(tmp);
     expect(path.basename(dataDir ?? '')).toMatch(/^credflow-pg-/);
-    expect(dataDirsBefore).not.toContain(dataDir);
   });
 
   it('leaves .credflow/embedded.json in its folder while it runs, naming its pid and endpoints', async () => {
@@ -235,9 +245,8 @@ describe('credflow serve --embedded, as a new user runs it', () => {
     expect(existsSync(path.join(dir, '.credflow'))).toBe(false);
     expect(existsSync(dataDir ?? '')).toBe(false);
     expect(postgresServing(dataDir ?? '')).toEqual([]);
-    // Other test files may run their own clusters meanwhile: only directories nobody serves count.
-    const leftovers = (await embeddedDataDirs()).filter((d) => !dataDirsBefore.includes(d) && postgresServing(d).length === 0);
-    expect(leftovers).toEqual([]);
+    expect(await embeddedDataDirs(tmp)).toEqual([]);
+    await rm(tmp, { recursive: true, force: true });
   });
 
   it('never printed the demo password while it ran', () => {
@@ -304,15 +313,15 @@ describe('credflow serve --embedded when its port is taken', () => {
 
   it('exits 1 naming the port, and leaves no state file or data directory behind', async () => {
     const dir = await copyOfShippedConfig();
-    const dataDirsBefore = await embeddedDataDirs();
-    server = startServer(dir, userEnv(), occupied.port);
+    const tmp = await privateTmp();
+    server = startServer(dir, userEnv({ TMPDIR: tmp }), occupied.port);
 
     const exit = await exitWithin(server, bannerTimeoutMs);
 
     expect(server.stderr()).toContain(`LISTEN_FAILED]: cannot listen on 127.0.0.1:${occupied.port}: the port is already in use`);
     expect(exit).toEqual({ code: 1, signal: null });
     expect(existsSync(path.join(dir, '.credflow'))).toBe(false);
-    const leftovers = (await embeddedDataDirs()).filter((d) => !dataDirsBefore.includes(d) && postgresServing(d).length === 0);
-    expect(leftovers).toEqual([]);
+    expect(await embeddedDataDirs(tmp)).toEqual([]);
+    await rm(tmp, { recursive: true, force: true });
   }, bannerTimeoutMs + 10_000);
 });
