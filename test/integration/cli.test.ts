@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeEmbeddedState } from '../../src/embedded/embedded-state.js';
 import { startLocalSecretsManager, type LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
 import { postgresIntegration, secretsWorkflow, writeConfigDir } from '../support/config-dir.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
@@ -336,6 +335,7 @@ describe('the credflow CLI, run as a separate process', () => {
     /** The environment of a user with no AWS setup at all: no credentials, region, endpoint or instance metadata. */
     let bareEnv: NodeJS.ProcessEnv;
     let home: string;
+    let standInPid: number | undefined;
     const demoSecret = `Demo-${randomBytes(9).toString('base64url')}&"'`;
 
     beforeAll(async () => {
@@ -345,7 +345,13 @@ describe('the credflow CLI, run as a separate process', () => {
       });
       demoDir = demo.dir;
       removals.push(demo.remove);
-      await writeEmbeddedState(demoDir, { pid: process.pid, secretsEndpoint: lsm.url, region: 'us-east-1', agentUrl: 'http://127.0.0.1:9/' });
+      // A live process whose command line names credflow stands in for the agent the state file records.
+      const standIn = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)', 'credflow-agent-stand-in'], { stdio: 'ignore' });
+      standInPid = standIn.pid;
+      removals.push(async () => void standIn.kill('SIGKILL'));
+      await mkdir(path.join(demoDir, '.credflow'));
+      const record = { pid: standIn.pid, secretsEndpoint: lsm.url, region: 'us-east-1', agentUrl: 'http://127.0.0.1:9/' };
+      await writeFile(path.join(demoDir, '.credflow', 'embedded.json'), JSON.stringify(record), { mode: 0o600 });
       home = await mkdtemp(path.join(os.tmpdir(), 'credflow-home-'));
       removals.push(() => rm(home, { recursive: true, force: true }));
       bareEnv = { PATH: process.env.PATH, HOME: home, AWS_EC2_METADATA_DISABLED: 'true' };
@@ -389,7 +395,7 @@ describe('the credflow CLI, run as a separate process', () => {
       }
       const run = await runCli(['workflows', 'run', 'getSecrets', '--dir', demoDir], bareEnv);
       expect(run.code).toBe(0);
-      expect(run.stderr).toContain(`credflow: using the Secrets Manager endpoint of the embedded agent (npm start, pid ${process.pid}) at ${lsm.url}`);
+      expect(run.stderr).toContain(`credflow: using the Secrets Manager endpoint of the embedded agent (npm start, pid ${standInPid}) at ${lsm.url}`);
       const viaEnvironment = await cli('workflows', 'run', 'getSecrets', '--dir', demoDir);
       expect(viaEnvironment.stderr).not.toContain('using the Secrets Manager endpoint');
     });
