@@ -99,8 +99,10 @@ export class MessageGuard {
 
   private trip(trip: GuardTrip): void {
     this.tripped = true;
-    // The error carries the trip, so a connect that fails on it (a start-up message over the bound) says why.
-    this.stream.destroy(Object.assign(new Error(`the message guard closed the connection (${trip.messageType})`), { guardTrip: trip }));
+    // The error carries the trip, so a connect that fails on it (a start-up message over the bound)
+    // says why; it is only given to a stream someone listens to for errors (pg always does), never thrown.
+    const error = Object.assign(new Error(`the message guard closed the connection (${trip.messageType})`), { guardTrip: trip });
+    this.stream.destroy(this.stream.listenerCount('error') > 0 ? error : undefined);
     this.onTrip(trip);
   }
 
