@@ -24,6 +24,7 @@ export const errorCodes = {
   DB_CONNECT_FAILED: 502,
   DB_QUERY_FAILED: 400,
   LISTEN_FAILED: 500,
+  SECRETS_LIMIT: 503,
   INTERNAL: 500,
 } as const;
 
