@@ -327,6 +327,7 @@ describe('readAgentSettings', () => {
       queryMaxRows: 10_000,
       queryMaxBytes: 16 * 1024 * 1024,
       cache: { ttlSeconds: 300, maxStaleSeconds: 600, maxEntries: 1000 },
+      masker: { maxSecrets: 2048, maxBytes: 262_144 },
       authRetries: 2,
       defaultProfile: 'default',
       profiles: ['default'],
