@@ -171,7 +171,7 @@ export class SecretMasker {
 
   /**
    * A deep copy of a JSON-like value for previews: everything under a secret-named key becomes MASK leaf
-   * by leaf (null stays null), other strings and all keys pass through mask(); numbers, booleans and null
+   * by leaf (null stays null), other strings pass through mask() and keys through maskWhole(); numbers, booleans and null
    * are kept. A reference cycle becomes "[Circular]".
    */
   maskValue<T>(value: T): T {
@@ -234,8 +234,9 @@ export class SecretMasker {
     const copy = Array.isArray(value)
       ? value.map((item: unknown) => this.copy(item, secret, path))
       : Object.fromEntries(
+          // A key is masked only where it is a whole secret: a fragment must not blank `password`.
           Object.entries(value).map(([key, item]) => [
-            this.mask(key),
+            this.maskWhole(key),
             this.copy(item, secret || isSecretKey(key), path),
           ]),
         );

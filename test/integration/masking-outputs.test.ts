@@ -217,3 +217,46 @@ describe('the config API masks credentials, not identifiers (issue 10, section 5
     expect(fromEnv.text).not.toContain('Expanded-Env-Pw-88');
   });
 });
+
+describe('the masker\'s bounds in a running agent (issue 10, section 4)', () => {
+  let db: TestDatabase;
+  let t: TestAgent;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('maskbounds');
+    t = await startTestAgent(
+      {
+        workflows: {
+          getSecrets: secretsWorkflow('getSecrets', 'postgresSecrets'),
+          readsAny: { name: 'readsAny', params: { secretName: 'many/0' }, steps: [step('fetch', `${readSecret} return { value: r.SecretString };`)] },
+        },
+        integrations: { 'demo-postgres': postgresIntegration('demo-postgres', 'getSecrets') },
+      },
+      { CREDFLOW_MASKER_MAX_SECRETS: '16' },
+    );
+    t.secrets.createSecret('postgresSecrets', {
+      SecretString: JSON.stringify({ host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname }),
+    });
+    for (let i = 0; i < 40; i++) t.secrets.createSecret(`many/${i}`, { SecretString: `distinct-${i}-${(i * 7919).toString(36)}-Zq${i}` });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('holds at most CREDFLOW_MASKER_MAX_SECRETS learnt values after many previews, keeping the cached password, and keeps serving', async () => {
+    expect((await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT 1 AS one' })).status).toBe(200);
+    for (let i = 0; i < 40; i++) {
+      const res = await t.request('POST', '/api/v1/workflows/readsAny/run', { params: { secretName: `many/${i}` } });
+      expect(res.status).toBe(200);
+      expect(res.body.response).toEqual({ value: MASK });
+    }
+    const masker = t.agent.agent.masker;
+    expect(masker.learntUsage.secrets).toBeLessThanOrEqual(16);
+    expect(masker.knows(db.password)).toBe(true);
+    expect(masker.knows('distinct-0-0-Zq0')).toBe(false);
+    const query = await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT 2 AS two' });
+    expect(query.status).toBe(200);
+    expect(query.body.rows).toEqual([{ two: 2 }]);
+  });
+});

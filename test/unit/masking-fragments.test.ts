@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { readAgentSettings } from '../../src/config/index.js';
 import { CredflowError } from '../../src/errors.js';
 import { createLogger, requestLines } from '../../src/logging/index.js';
 import { MASK, SecretMasker } from '../../src/masking/index.js';
@@ -176,5 +177,20 @@ describe('log lines with hostile registrations (issue 10, section 4)', () => {
     expect(parsed[2]).toMatchObject({ event: 'audit', action: 'access', tokenId: 'previewtok', route: `GET /api/v1/integrations/${MASK}`, outcome: 'forbidden' });
     expect((parsed[3]?.err as { message: string }).message).toBe(`failed with ${MASK}`);
     for (const line of parsed) for (const key of Object.keys(line)) expect(key).not.toContain(MASK);
+  });
+});
+
+describe('SecretMasker.maskValue with fragments', () => {
+  it('keeps a key that shares six characters with a secret, and masks the value', () => {
+    const masker = new SecretMasker(new SecretMasker());
+    masker.add('password-is-hunter2');
+    expect(masker.maskValue({ password: 'password-is-hunter2', note: 'the password-is-h… prefix' })).toEqual({ password: MASK, note: `the ${MASK}… prefix` });
+  });
+});
+
+describe('masker settings', () => {
+  it('reads CREDFLOW_MASKER_MAX_SECRETS and CREDFLOW_MASKER_MAX_BYTES, and refuses a bound too small, naming the variable', () => {
+    expect(readAgentSettings({ CREDFLOW_MASKER_MAX_SECRETS: '100', CREDFLOW_MASKER_MAX_BYTES: '70000' }).masker).toEqual({ maxSecrets: 100, maxBytes: 70_000 });
+    expect(() => readAgentSettings({ CREDFLOW_MASKER_MAX_SECRETS: '0' })).toThrow(/CREDFLOW_MASKER_MAX_SECRETS/);
   });
 });
