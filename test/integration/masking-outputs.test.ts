@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MASK } from '../../src/masking/index.js';
-import { postgresIntegration, secretsWorkflow } from '../support/config-dir.js';
+import { postgresIntegration, secretsWorkflow, writeConfigDir } from '../support/config-dir.js';
 import { secretsIn } from '../support/leak-check.js';
+import { startLocalSecretsManager } from '../../src/local-secrets-manager/index.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
@@ -258,5 +261,41 @@ describe('the masker\'s bounds in a running agent (issue 10, section 4)', () => 
     const query = await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT 2 AS two' });
     expect(query.status).toBe(200);
     expect(query.body.rows).toEqual([{ two: 2 }]);
+  });
+});
+
+describe('the CLI prints no fragment of a plaintext secret (issue 10, section 3)', () => {
+  const bin = fileURLToPath(new URL('../../bin/credflow.js', import.meta.url));
+
+  it('prints a failed run whose JSON.parse quoted the secret without any fragment of it', async () => {
+    const lsm = await startLocalSecretsManager();
+    const folder = await writeConfigDir({
+      workflows: { parsesPlain: { name: 'parsesPlain', params: { secretName: 'plain/apikey' }, steps: [step('fetch', `${readSecret} return JSON.parse(r.SecretString);`)] } },
+    });
+    try {
+      lsm.createSecret('plain/apikey', { SecretString: apiKey });
+      const env = {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: lsm.url,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'AKIDCLI',
+        AWS_SECRET_ACCESS_KEY: 'cli-secret-key',
+      };
+      const run = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--no-node-snapshot', bin, 'workflows', 'run', 'parsesPlain', '--dir', folder.dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, out }));
+      });
+      expect(run.code).not.toBe(0);
+      expect(run.out).toContain('JSON');
+      expect(fragmentsIn(run.out, apiKey)).toEqual([]);
+    } finally {
+      await lsm.close();
+      await folder.remove();
+    }
   });
 });
