@@ -34,8 +34,8 @@ export function directLines(logger: Logger): LineSink {
  *
  * A line is built in the logger's own format without pino, from a memo of its masked text: the
  * memo is a tree keyed by the message and then each field value in turn, so finding a line costs a
- * Map lookup per field, with no serialisation. Its texts are masked once, and masked again after
- * the masker learns another secret. Only the timestamp and the duration are new in each line:
+ * Map lookup per field, with no serialisation. Its values are masked once, before serialising, and
+ * masked again after the masker learns or forgets a secret. Only the timestamp and the duration are new in each line:
  * numbers the agent makes itself, written unmasked. Any other logger gets its lines through
  * `logger.info` at once.
  */

@@ -84,8 +84,14 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
           error instanceof CredflowError ? error : new CredflowError('WORKFLOW_FAILED', `workflow "${workflow.name}" failed`, { cause: error });
         // A step's error may quote part of a secret the run read (V8 quotes a window of JSON.parse's
         // input): scrubbed against the run's own values before it is kept anywhere (cache, logs, status).
-        const message = masker.mask(scrubFragments(thrown.message, masker.learnt, MASK));
-        const failure = message === thrown.message ? thrown : new CredflowError(thrown.code, message, { details: thrown.details, cause: thrown });
+        const scrub = (text: string) => masker.mask(scrubFragments(text, masker.learnt, MASK));
+        const message = scrub(thrown.message);
+        // details hold step-chosen strings too (errorName). No cause: its message is the unscrubbed
+        // text, and pino's error serialiser prints a cause's message.
+        const details =
+          thrown.details &&
+          Object.fromEntries(Object.entries(thrown.details).map(([key, value]) => [key, typeof value === 'string' && key !== 'workflow' && key !== 'step' ? scrub(value) : value]));
+        const failure = new CredflowError(thrown.code, message, details ? { details } : {});
         deps.metrics?.workflowRuns.observe(
           { workflow: workflow.name, outcome: failure.code === 'WORKFLOW_TIMEOUT' ? 'timeout' : 'error' },
           (performance.now() - started) / 1000,
