@@ -262,6 +262,13 @@ describe('the masker\'s bounds in a running agent (issue 10, section 4)', () => 
     expect(query.status).toBe(200);
     expect(query.body.rows).toEqual([{ two: 2 }]);
   });
+
+  it('forgets the cached password once its entry is invalidated and room is needed', async () => {
+    expect((await t.request('POST', '/api/v1/integrations/demo-postgres/invalidate')).status).toBe(200);
+    for (let i = 20; i < 40; i++) expect((await t.request('POST', '/api/v1/workflows/readsAny/run', { params: { secretName: `many/${i}` } })).status).toBe(200);
+    expect(t.agent.agent.masker.knows(db.password)).toBe(false);
+    expect(t.agent.agent.masker.learntUsage.secrets).toBeLessThanOrEqual(16);
+  });
 });
 
 describe('the CLI prints no fragment of a plaintext secret (issue 10, section 3)', () => {
