@@ -22,6 +22,13 @@ try {
 
 console.log(`read secret ${secret.Name}, version ${secret.VersionId} (${secret.VersionStages.join(', ')})`);
 
-// A secret holds either a string (usually JSON) or binary data, which arrives base64-encoded.
+// A secret holds either a string or binary data, which arrives base64-encoded. A JSON object (the
+// RDS shape) is returned as is; any other text (an API key, a plain password) as { value }.
 const text = secret.SecretString ?? base64.decode(secret.SecretBinary);
-return JSON.parse(text);
+let parsed;
+try {
+  parsed = JSON.parse(text);
+} catch {
+  return { value: text };
+}
+return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : { value: text };

@@ -87,6 +87,8 @@ export function createAgent(deps: AgentDeps): Agent {
   const { config, masker, logger } = deps;
   // Values of the agent's Env under secret-named keys (aws_secret_access_key, ...) are secrets too.
   masker.addSecretsIn(deps.appEnv);
+  // Names written in the configuration are shown everywhere: a store value equal to one is not learnt.
+  masker.declareNames([...config.integrations.keys(), ...config.workflows.keys()]);
   const metrics = deps.metrics ?? createMetrics();
   const { prewarm, workers, ...limits } = deps.settings.sandbox;
   // Step code runs in worker processes that hold nothing of this one; bridge calls come back here.

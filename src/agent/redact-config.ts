@@ -3,8 +3,22 @@ import { isSecretKey, MASK, type SecretMasker } from '../masking/index.js';
 const onlyReferences = /^(\s*(<<[^<>]*>>|\$\{[A-Za-z_][A-Za-z0-9_]*\})\s*)+$/;
 
 /**
- * A configuration document as written, safe to show: under secret-named keys, templates and
- * `${VAR}` references stay readable (they are not secrets) while literal values are masked.
+ * Keys whose values name things rather than hold secrets, even when a secret word is in the key:
+ * `fetchCredentialsDynamically` (its workflow, params and profiles), `allowedSecrets` (secret name
+ * patterns), and keys ending in a naming word (`secretName`, `secretId`, `secretArn`, `tokenId`).
+ */
+const IDENTIFIER_KEYS = new Set(['fetchCredentialsDynamically', 'allowedSecrets', 'workflow', 'code']);
+const NAMING_LAST_WORD = /(?:^|[a-z0-9_-])(?:Name|Names|Id|Ids|Arn|Arns|_name|_id|_arn|-name|-id|-arn)$/;
+
+function namesSomething(key: string): boolean {
+  return IDENTIFIER_KEYS.has(key) || NAMING_LAST_WORD.test(key);
+}
+
+/**
+ * A configuration document as written, safe to show: identifiers (workflow, secret and parameter
+ * names, hosts) are shown; under secret-named keys (`password`, `token`, ...) literal values are
+ * masked while templates and `${VAR}` references stay readable (they are not secrets, and the
+ * document is shown as written, before expansion). Every string also passes through the masker.
  */
 export function redactConfig(value: unknown, masker: SecretMasker, underSecretKey = false): unknown {
   if (typeof value === 'string') {
@@ -16,7 +30,7 @@ export function redactConfig(value: unknown, masker: SecretMasker, underSecretKe
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       // Step code is not a value: show it, but still pass it through the masker.
-      out[key] = redactConfig(item, masker, underSecretKey || (isSecretKey(key) && key !== 'code'));
+      out[key] = redactConfig(item, masker, namesSomething(key) ? false : underSecretKey || isSecretKey(key));
     }
     return out;
   }

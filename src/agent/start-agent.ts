@@ -47,10 +47,12 @@ export interface RunningAgent {
 export async function openAgent(options: OpenAgentOptions): Promise<{ agent: Agent; settings: AgentSettings }> {
   const env = options.env ?? process.env;
   const settings = readAgentSettings(env);
-  const masker = new SecretMasker();
+  const masker = new SecretMasker(undefined, settings.masker);
   // The agent's own secrets must never be printed either.
   for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) if (env[name]) masker.add(env[name]);
-  masker.addAll(settings.apiTokens);
+  // API tokens are compared by digest and never reach step code or a parser that quotes them: masked
+  // whole (fragments of wordy tokens would blank words such as "preview").
+  masker.addAll(settings.apiTokens, false);
   const logger = createLogger({
     level: options.logLevel ?? settings.logLevel,
     masker,
@@ -96,7 +98,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     access = [fullAccessToken(token)];
     plain = [token];
   }
-  agent.masker.addAll(plain);
+  agent.masker.addAll(plain, false);
   const tokens = plain.filter((t) => access.some((a) => a.digest.equals(sha256(t)) && a.scopes.size === scopes.length && a.unrestricted));
   const app = createApp({ agent, tokens: access });
   const host = options.host ?? settings.host;

@@ -29,6 +29,8 @@ export const agentSettingsSchema = z.object({
   CREDFLOW_CACHE_TTL_SECONDS: intFrom(300, 0, 7 * 24 * 3600),
   CREDFLOW_MAX_STALE_SECONDS: intFrom(600, 0, 7 * 24 * 3600),
   CREDFLOW_CACHE_MAX_ENTRIES: intFrom(1000, 1, 1_000_000),
+  CREDFLOW_MASKER_MAX_SECRETS: intFrom(2048, 16, 1_000_000),
+  CREDFLOW_MASKER_MAX_BYTES: intFrom(262_144, 65_536, 64 * 1024 * 1024),
   CREDFLOW_AUTH_RETRIES: intFrom(2, 0, 10),
   CREDFLOW_PROFILES: z
     .string()
@@ -81,6 +83,8 @@ export interface AgentSettings {
   /** Bytes one backend message other than a DataRow may have (ErrorResponse, NoticeResponse, ...). */
   queryMaxMessageBytes: number;
   cache: { ttlSeconds: number; maxStaleSeconds: number; maxEntries: number };
+  /** Secret values learnt from stores that the masker holds at most (see SecretMasker). */
+  masker: { maxSecrets: number; maxBytes: number };
   authRetries: number;
   defaultProfile: string;
   /** Profiles accepted by integrations that declare none; always includes the default. */
@@ -125,6 +129,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
       maxStaleSeconds: s.CREDFLOW_MAX_STALE_SECONDS,
       maxEntries: s.CREDFLOW_CACHE_MAX_ENTRIES,
     },
+    masker: { maxSecrets: s.CREDFLOW_MASKER_MAX_SECRETS, maxBytes: s.CREDFLOW_MASKER_MAX_BYTES },
     authRetries: s.CREDFLOW_AUTH_RETRIES,
     defaultProfile: s.CREDFLOW_DEFAULT_PROFILE,
     profiles: [...new Set([s.CREDFLOW_DEFAULT_PROFILE, ...(s.CREDFLOW_PROFILES ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0)])],

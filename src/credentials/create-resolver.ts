@@ -4,7 +4,7 @@ import { localActor, type Actor } from '../access/index.js';
 import { directLines, type LineSink } from '../logging/index.js';
 import type { AgentSettings, Integration, LoadedConfig } from '../config/index.js';
 import { CredflowError } from '../errors.js';
-import type { SecretMasker } from '../masking/index.js';
+import { SecretMasker } from '../masking/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { WorkflowRunner } from '../workflows/index.js';
 import { CredentialCache, type CacheEntry, type CacheOutcome, type Loader } from './credential-cache.js';
@@ -112,6 +112,8 @@ export function createResolver(deps: ResolverDeps): Resolver {
           'refreshing credentials failed',
         );
       }
+      // The secrets an evicted entry brought may be forgotten by the masker once it needs room.
+      if (event.type === 'evict') masker.release(event.key);
       if (event.type === 'refresh-ok' || event.type === 'refresh-error') {
         metrics.refreshes.inc({ workflow: describeKey(event.key).workflow, mode: event.background ? 'background' : 'foreground', outcome: event.type === 'refresh-ok' ? 'ok' : 'error' });
       }
@@ -170,7 +172,10 @@ export function createResolver(deps: ResolverDeps): Resolver {
         if (error instanceof CredflowError) throw new CredflowError(error.code, error.message, error.details ? { details: error.details } : {});
         throw error;
       }
-      masker.addSecretsIn(run.response);
+      run.masker.addSecretsIn(run.response);
+      // The new entry replaces the previous one: the masker keeps what this run read while it lives.
+      masker.release(key);
+      masker.hold(key, run.masker.learnt);
       return {
         value: pruneResponse(run.response, needed.get(workflow.name)),
         ttlMs: responseTtlMs(run.response, ttlSeconds, now()),
@@ -180,21 +185,27 @@ export function createResolver(deps: ResolverDeps): Resolver {
     return { key, load, workflow: workflow.name };
   };
 
-  const render = (integration: Integration, response: unknown, workflow: string | undefined): Rendered => {
+  /**
+   * `cacheKey` for a connection rendered from a cached response: the password it holds is learnt,
+   * and kept while that entry lives. A static connection's password is configuration: kept for good.
+   */
+  const render = (integration: Integration, response: unknown, workflow: string | undefined, cacheKey?: string): Rendered => {
     const context: Record<string, unknown> = { Env: deps.appEnv };
     if (workflow) {
       context[workflow] = { response };
       context.credentials = { response };
     }
-    const connection = renderConnection(integration, context, masker);
+    const learner = cacheKey === undefined ? masker : new SecretMasker(masker);
+    const connection = renderConnection(integration, context, learner);
+    if (cacheKey !== undefined) masker.hold(cacheKey, learner.learnt);
     return { connection, connectionKey: hashOf(connection) };
   };
 
-  const renderEntry = (integration: Integration, entry: CacheEntry<unknown>, workflow: string): Rendered => {
+  const renderEntry = (integration: Integration, entry: CacheEntry<unknown>, keyed: { key: string; workflow: string }): Rendered => {
     let perIntegration = rendered.get(entry);
     if (!perIntegration) rendered.set(entry, (perIntegration = new Map()));
     let result = perIntegration.get(integration.name);
-    if (!result) perIntegration.set(integration.name, (result = render(integration, entry.value, workflow)));
+    if (!result) perIntegration.set(integration.name, (result = render(integration, entry.value, keyed.workflow, keyed.key)));
     return result;
   };
 
@@ -239,7 +250,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
       if (!keyed) return resolved(integration, profile, actor, staticResult(integration, profile), started);
       const entry = cache.peek(keyed.key, keyed.load);
       if (entry === undefined) return undefined;
-      const { connection, connectionKey } = renderEntry(integration, entry, keyed.workflow);
+      const { connection, connectionKey } = renderEntry(integration, entry, keyed);
       return resolved(integration, profile, actor, { integration: integration.name, profile, connection, connectionKey, generation: entry.generation, outcome: 'hit' }, started);
     } catch (error) {
       failed(integration, profile, actor, error, started);
@@ -254,7 +265,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
       const keyed = keyFor(integration, profile);
       if (!keyed) return resolved(integration, profile, actor, staticResult(integration, profile), started);
       const { entry, outcome } = await cache.get(keyed.key, keyed.load);
-      return resolved(integration, profile, actor, { integration: integration.name, profile, ...renderEntry(integration, entry, keyed.workflow), generation: entry.generation, outcome }, started);
+      return resolved(integration, profile, actor, { integration: integration.name, profile, ...renderEntry(integration, entry, keyed), generation: entry.generation, outcome }, started);
     } catch (error) {
       failed(integration, profile, actor, error, started);
       throw error;
@@ -269,7 +280,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
       const keyed = keyFor(integration, failed.profile);
       if (!keyed) return failed;
       const entry = await cache.reload(keyed.key, failed.generation, keyed.load, attemptStartedAt);
-      return { integration: integration.name, profile: failed.profile, ...renderEntry(integration, entry, keyed.workflow), generation: entry.generation, outcome: 'refresh' };
+      return { integration: integration.name, profile: failed.profile, ...renderEntry(integration, entry, keyed), generation: entry.generation, outcome: 'refresh' };
     },
     invalidate(integration) {
       staticConnections.delete(integration.name);
@@ -279,7 +290,10 @@ export function createResolver(deps: ResolverDeps): Resolver {
       let dropped = 0;
       for (const profile of profiles) {
         const keyed = keyFor(integration, profile);
-        if (keyed && cache.invalidate(keyed.key)) dropped += 1;
+        if (keyed && cache.invalidate(keyed.key)) {
+          masker.release(keyed.key);
+          dropped += 1;
+        }
       }
       return dropped;
     },

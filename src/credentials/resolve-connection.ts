@@ -49,7 +49,8 @@ export function renderConnection(integration: Integration, context: Record<strin
   const connection = parsed.data;
   if ('password' in connection && connection.password) masker.add(connection.password);
   if ('connectionString' in connection) {
-    masker.add(connection.connectionString);
+    // Whole only: its scheme, host and database are not secret; its password is registered below.
+    masker.add(connection.connectionString, false);
     masker.addSecretsIn({ connectionString: connection.connectionString });
   }
   return connection;

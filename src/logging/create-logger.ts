@@ -1,6 +1,7 @@
 import pino, { type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 import type { SecretMasker } from '../masking/index.js';
 import { BufferedDestination } from './buffered-destination.js';
+import { maskFields } from './mask-fields.js';
 
 export interface CreateLoggerOptions {
   level: LevelWithSilent;
@@ -31,14 +32,17 @@ export function rawTargetOf(logger: Logger): RawLineTarget | undefined {
 }
 
 /**
- * Structured JSON logs, one line per event. Every line passes through the masker as text after
- * serialisation, so no field, message, error or stack can carry a known secret out.
+ * Structured JSON logs, one line per event. Every string value of a line (error messages and stacks
+ * included) passes through the masker before serialisation: keys, structure and the agent's own
+ * message text are never masked, so each line stays valid JSON and readable whatever secrets are
+ * registered (see maskFields).
  */
 export function createLogger(options: CreateLoggerOptions): Logger {
   const target = options.destination ?? new BufferedDestination(process.stdout);
-  const masked: DestinationStream & { flush(cb?: (error?: Error) => void): void } = {
+  const { masker } = options;
+  const out: DestinationStream & { flush(cb?: (error?: Error) => void): void } = {
     write(line: string) {
-      target.write(options.masker.mask(line));
+      target.write(line);
     },
     // logger.flush(): what a buffered destination holds goes out now.
     flush(cb) {
@@ -53,8 +57,19 @@ export function createLogger(options: CreateLoggerOptions): Logger {
       base,
       timestamp: pino.stdTimeFunctions.isoTime,
       serializers: { err: pino.stdSerializers.err },
+      formatters: { log: (fields) => maskFields(fields, masker) },
+      hooks: {
+        // `logger.info(fields, 'literal message')`: the message is the agent's own text, like an event
+        // name, and is kept (a message "audit" stays one whatever is registered). A message given
+        // alone, and format arguments, may carry anything: masked.
+        logMethod(args, method) {
+          const keep = typeof args[0] === 'object' && args[0] !== null ? 1 : -1;
+          const masked = args.map((arg: unknown, i) => (typeof arg === 'string' && i !== keep ? masker.mask(arg) : arg)) as Parameters<typeof method>;
+          method.apply(this, masked);
+        },
+      },
     },
-    masked,
+    out,
   );
   rawTargets.set(logger, { write: (text) => target.write(text), masker: options.masker, bindings: `,${JSON.stringify(base).slice(1, -1)}` });
   return logger;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { rawTargetOf, type RawLineTarget } from './create-logger.js';
+import { maskFields } from './mask-fields.js';
 
 /** Where the per-request lines (resolution, audit) go. */
 export interface LineSink {
@@ -33,8 +34,8 @@ export function directLines(logger: Logger): LineSink {
  *
  * A line is built in the logger's own format without pino, from a memo of its masked text: the
  * memo is a tree keyed by the message and then each field value in turn, so finding a line costs a
- * Map lookup per field, with no serialisation. Its texts are masked once, and masked again after
- * the masker learns another secret. Only the timestamp and the duration are new in each line:
+ * Map lookup per field, with no serialisation. Its values are masked once, before serialising, and
+ * masked again after the masker learns or forgets a secret. Only the timestamp and the duration are new in each line:
  * numbers the agent makes itself, written unmasked. Any other logger gets its lines through
  * `logger.info` at once.
  */
@@ -110,9 +111,11 @@ function lineFormat(raw: RawLineTarget): (fields: Readonly<Record<string, unknow
     let text = node.text;
     if (text === undefined) {
       // The members of the fields as pino writes them (undefined ones left out), masked.
-      const json = JSON.stringify(fields);
+      // Values are masked before serialising, so no mask ever spans a quote or a key.
+      const json = JSON.stringify(maskFields(fields, raw.masker));
       const members = json.length > 2 ? `,${json.slice(1, -1)}` : '';
-      node.text = text = [raw.masker.mask(members), raw.masker.mask(`,"msg":${JSON.stringify(message)}}\n`)];
+      // The message is the agent's own literal text (see createLogger): kept.
+      node.text = text = [members, `,"msg":${JSON.stringify(message)}}\n`];
       remembered += 1;
     }
     if (at !== lastMs) {

@@ -2,14 +2,14 @@ import type { Logger } from 'pino';
 import type { SandboxLimits, Workflow } from '../config/index.js';
 import { CredflowError, truncate } from '../errors.js';
 import type { Metrics } from '../metrics/index.js';
-import { SecretMasker } from '../masking/index.js';
+import { MASK, scrubFragments, SecretMasker } from '../masking/index.js';
 import { BridgeError, runInSandbox, type BridgeHandler, type SandboxRunner, type StepResult } from '../sandbox/index.js';
 import { getSecretValueRequestSchema, SecretStoreError, type SecretsGateway } from '../secrets/index.js';
 import { compileSecretAllowlist, type SecretAllowlist } from './secret-allowlist.js';
 
 export interface WorkflowRunnerDeps {
   secrets: SecretsGateway;
-  /** The agent's masker: every secret a run meets is registered there too. */
+  /** The agent's masker: every secret a run reads from the store is learnt there too (within its bounds). */
   masker: SecretMasker;
   /** `Env` inside the sandbox (from CREDFLOW_AGENT_APP_ENV_*). */
   appEnv: Record<string, string>;
@@ -80,14 +80,24 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
         return { workflow: workflow.name, response: result.response, steps: result.steps, durationMs, masker };
       } catch (error) {
         const durationMs = Math.round(performance.now() - started);
-        const failure =
+        const thrown =
           error instanceof CredflowError ? error : new CredflowError('WORKFLOW_FAILED', `workflow "${workflow.name}" failed`, { cause: error });
+        // A step's error may quote part of a secret the run read (V8 quotes a window of JSON.parse's
+        // input): scrubbed against the run's own values before it is kept anywhere (cache, logs, status).
+        const scrub = (text: string) => masker.mask(scrubFragments(text, masker.learnt, MASK));
+        const message = scrub(thrown.message);
+        // details hold step-chosen strings too (errorName). No cause: its message is the unscrubbed
+        // text, and pino's error serialiser prints a cause's message.
+        const details =
+          thrown.details &&
+          Object.fromEntries(Object.entries(thrown.details).map(([key, value]) => [key, typeof value === 'string' && key !== 'workflow' && key !== 'step' ? scrub(value) : value]));
+        const failure = new CredflowError(thrown.code, message, details ? { details } : {});
         deps.metrics?.workflowRuns.observe(
           { workflow: workflow.name, outcome: failure.code === 'WORKFLOW_TIMEOUT' ? 'timeout' : 'error' },
           (performance.now() - started) / 1000,
         );
         deps.logger.warn(
-          { event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'error', code: failure.code, durationMs, error: masker.mask(failure.message) },
+          { event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'error', code: failure.code, durationMs, error: failure.message },
           'workflow run failed',
         );
         const steps = (error as { steps?: StepResult[] }).steps ?? [];
@@ -131,34 +141,47 @@ function createBridge({ secrets, masker, metrics, allowed, workflow }: BridgeDep
       metrics?.secretStoreCalls.observe({ operation: 'GetSecretValue', outcome: 'NotAllowed' }, 0);
       throw new BridgeError('AccessDeniedException', `workflow "${workflow}" may not read the secret "${parsed.data.SecretId}": it is not in the workflow's allowedSecrets`);
     }
-    if (parsed.data.credentials) {
-      masker.add(parsed.data.credentials.secretAccessKey);
-      if (parsed.data.credentials.sessionToken) masker.add(parsed.data.credentials.sessionToken);
-    }
+    // Credentials a step passes are its own choice of strings, not learnt: the agent's configured
+    // ones (Env, AWS_SECRET_ACCESS_KEY) are registered when it starts.
     const started = performance.now();
     const observe = (outcome: string) =>
       metrics?.secretStoreCalls.observe({ operation: 'GetSecretValue', outcome }, (performance.now() - started) / 1000);
     try {
       const value = await secrets.getSecretValue(parsed.data);
       observe('ok');
-      if (value.SecretString !== undefined) {
-        masker.add(value.SecretString);
-        masker.addSecretsIn(tryParseJson(value.SecretString));
-      }
-      if (value.SecretBinary !== undefined) {
-        // Steps decode it (base64.decode): the text and what it holds are secrets too.
-        masker.add(value.SecretBinary);
-        const text = Buffer.from(value.SecretBinary, 'base64').toString('utf8');
-        masker.add(text);
-        masker.addSecretsIn(tryParseJson(text));
+      try {
+        if (value.SecretString !== undefined) learnSecret(masker, value.SecretString);
+        if (value.SecretBinary !== undefined) {
+          // Steps decode it (base64.decode): the text and what it holds are secrets too.
+          masker.add(value.SecretBinary, false);
+          learnSecret(masker, Buffer.from(value.SecretBinary, 'base64').toString('utf8'));
+        }
+      } catch (error) {
+        // The masker is full of values that cached credentials hold: the step must not see a value
+        // the agent could not mask.
+        if (error instanceof CredflowError) throw new BridgeError('LimitExceededException', error.message);
+        throw error;
       }
       return value;
     } catch (error) {
+      if (error instanceof BridgeError) throw error;
       observe(error instanceof SecretStoreError ? error.name : 'Error');
       if (error instanceof SecretStoreError) throw new BridgeError(error.name, masker.mask(error.message));
       throw new BridgeError('Error', 'getSecretValue failed');
     }
   };
+}
+
+/**
+ * A secret as read from the store: a JSON document is learnt whole (without its fragments: its
+ * structure is not secret) and by its secret leaves; any other text (`sk_live_...`) whole and in
+ * fragments.
+ */
+function learnSecret(masker: SecretMasker, text: string): void {
+  const parsed = tryParseJson(text);
+  const document = parsed !== null && typeof parsed === 'object';
+  masker.add(text, !document);
+  if (document) masker.addSecretsIn(parsed);
 }
 
 function tryParseJson(text: string): unknown {

@@ -328,6 +328,7 @@ describe('readAgentSettings', () => {
       queryMaxBytes: 16 * 1024 * 1024,
       queryMaxMessageBytes: 1024 * 1024,
       cache: { ttlSeconds: 300, maxStaleSeconds: 600, maxEntries: 1000 },
+      masker: { maxSecrets: 2048, maxBytes: 262_144 },
       authRetries: 2,
       defaultProfile: 'default',
       profiles: ['default'],

@@ -320,7 +320,8 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
     await runner.run(inlineWorkflow(fetchCode('{ SecretId: "db", credentials: { accessKeyId: "AKIDSTEP", secretAccessKey: "step-secret-key-77" } }')));
     await runner.run(inlineWorkflow(fetchCode('{ SecretId: "db" }')));
     expect(lsm.requests.map((r) => r.accessKeyId)).toEqual(['AKIDSTEP', 'AKIDAGENT']);
-    expect(masker.knows('step-secret-key-77')).toBe(true);
+    // A step's own choice of strings is not learnt (issue 10, section 4): the agent's keys are registered at start.
+    expect(masker.knows('step-secret-key-77')).toBe(false);
   });
 
   it("teaches the agent's masker and the run's masker the secret's password", async () => {
