@@ -8,6 +8,7 @@ import { errorHandler } from './error-handler.js';
 import { compose } from './compose.js';
 import { parseBody } from './parse-body.js';
 import { createAccess, deny, tokenOf } from './create-access.js';
+import { reloadRoutes } from './reload-routes.js';
 
 const runBody = z.strictObject({
   params: z.record(z.string(), z.unknown()).optional(),
@@ -130,6 +131,7 @@ export function createApp(options: CreateAppOptions): Express {
     parseBody(emptyBody, req.body);
     res.json(agent.invalidate(nameOf(req), { actor: actorOf(req, res) }));
   });
+  api.use(reloadRoutes(agent, access));
   api.use((req, _res, next) => {
     next(new CredflowError('NOT_FOUND', `no route ${req.method} ${req.baseUrl}${req.path}`));
   });
