@@ -142,10 +142,12 @@ export function createAgent(deps: AgentDeps): Agent {
     const resolver = createResolver({ config: loaded, settings: deps.settings, runner, appEnv: deps.appEnv, masker, logger, lines, metrics });
     return { resolver, pools, masker, metrics, authRetries: deps.settings.authRetries, poolMax: deps.settings.poolMax };
   };
-  let served = new Map<string, QueryDeps>();
+  // Keyed by the integration object, so a request that began before a reload finishes with the
+  // resolver its integration had.
+  const served = new WeakMap<Integration, QueryDeps>();
   const first = generation(config);
-  for (const name of config.integrations.keys()) served.set(name, first);
-  const depsOf = (target: Integration): QueryDeps => served.get(target.name) ?? first;
+  for (const integration of config.integrations.values()) served.set(integration, first);
+  const depsOf = (target: Integration): QueryDeps => served.get(target) ?? first;
   const resolverOf = (target: Integration): Resolver => depsOf(target).resolver;
 
   const limitsByIntegration = new WeakMap<Integration, QueryLimits>();
@@ -186,22 +188,19 @@ export function createAgent(deps: AgentDeps): Agent {
   const apply = (next: LoadedConfig, changes: ConfigChanges): void => {
     const fresh = generation(next);
     const retired = [...changes.integrations.changed, ...changes.integrations.removed];
-    // The old entries go first, so no request can find them once the new config is served.
     for (const name of retired) {
       const old = config.integrations.get(name);
       if (old) depsOf(old).resolver.invalidate(old);
     }
-    // Unchanged integrations keep their object (it keys their resolver's caches) and resolver.
+    // Unchanged integrations keep their object (it keys their resolver's caches) and so their resolver.
+    const renewed = new Set([...changes.integrations.added, ...changes.integrations.changed]);
     const integrations = new Map<string, Integration>();
-    const nextServed = new Map<string, QueryDeps>();
-    const kept = new Set([...next.integrations.keys()].filter((n) => !changes.integrations.added.includes(n) && !changes.integrations.changed.includes(n)));
     for (const [name, integration] of next.integrations) {
-      const previous = kept.has(name) ? config.integrations.get(name) : undefined;
+      const previous = renewed.has(name) ? undefined : config.integrations.get(name);
+      if (!previous) served.set(integration, fresh);
       integrations.set(name, previous ?? integration);
-      nextServed.set(name, previous ? depsOf(previous) : fresh);
     }
     config = { ...next, integrations };
-    served = nextServed;
     loadedAt = new Date().toISOString();
     for (const name of retired) pools.drop(name);
   };
