@@ -154,6 +154,19 @@ describe('loadConfig rejects what would only fail at run time (issue 10, section
     ]);
   });
 
+  it('rejects a static import and import.meta, which the sandbox could never run', async () => {
+    const config = await load({
+      workflows: {
+        a: workflowWithSteps('a', [{ name: 'attempt', code: "import fs from 'fs'; return typeof fs;" }]),
+        b: workflowWithSteps('b', [{ name: 'attempt', code: 'return import.meta.url;' }]),
+      },
+    });
+    expect(config.problems).toEqual([
+      'workflows/a.json: steps[0].code: step "attempt" does not compile: line 1, column 1: Cannot use import statement outside a module',
+      "workflows/b.json: steps[0].code: step \"attempt\" does not compile: line 1, column 15: Cannot use 'import.meta' outside a module",
+    ]);
+  });
+
   it('names the step file of a codeFile step that does not compile', async () => {
     const config = await load({ workflows: { w: workflowWithSteps('w', [{ name: 'fetch', codeFile: 'w.js' }]) }, files: { 'workflows/w.js': 'return (' } });
     expect(config.problems).toEqual([
