@@ -10,7 +10,7 @@ import { createPoolRegistry, type QueryLimits, type QueryResult } from '../postg
 import type { SecretsGateway } from '../secrets/index.js';
 import { SandboxWorkers } from '../sandbox/index.js';
 import { createWorkflowRunner, toPreview, type Preview } from '../workflows/index.js';
-import { configChanges, type ConfigChanges } from './config-changes.js';
+import { configChanges, noChanges, type ConfigChanges } from './config-changes.js';
 import { queryIntegration, type QueryDeps } from './query-integration.js';
 import { redactConfig } from './redact-config.js';
 
@@ -26,7 +26,7 @@ export interface AgentDeps {
   loadConfig?: () => Promise<LoadedConfig>;
 }
 
-export type ReloadTrigger = 'watch' | 'signal' | 'api' | 'cli';
+export type ReloadTrigger = 'watch' | 'signal' | 'api';
 
 /** What a reload did: applied (with what changed) or rejected (with the problems; the last good config stays). */
 export interface ReloadResult extends ConfigChanges {
@@ -211,7 +211,8 @@ export function createAgent(deps: AgentDeps): Agent {
     const next = await (deps.loadConfig ?? (() => loadConfig(config.dir)))();
     const changes = configChanges(config, next);
     const applied = next.problems.length === 0;
-    if (applied) apply(next, changes);
+    // A save that changed nothing (an editor's backup file, a touch) keeps every resolver as it is.
+    if (applied && !noChanges(changes)) apply(next, changes);
     const empty = { added: [], changed: [], removed: [] };
     const result: ReloadResult = {
       applied,

@@ -139,6 +139,16 @@ describe('POST /api/v1/reload (issue 10, section 8)', () => {
     expect((await query(t, 'broken')).status).toBe(404);
   });
 
+  it('counts every integration running a changed workflow as changed, and drops their cached responses', async () => {
+    expect((await query(t, 'stock')).status).toBe(200);
+    await writeFile(path.join(t.dir, 'workflows', 'getSecrets.json'), JSON.stringify({ ...secretsWorkflow(), description: 'edited' }));
+    const res = await t.request('POST', '/api/v1/reload', {});
+    expect(res.body.workflows).toEqual({ added: [], changed: ['getSecrets'], removed: [] });
+    expect([...res.body.integrations.changed].sort()).toEqual(['added', 'orders', 'stock']);
+    expect((await t.request('GET', '/api/v1/integrations/stock/status')).body.cached).toBe(false);
+    expect((await query(t, 'stock')).status).toBe(200);
+  });
+
   it('is refused to a token without the admin scope', async () => {
     const reader = await startTestAgent(config, {}, { watch: false, reloadOnSighup: false, tokens: [{ id: 'reader', token: 'reader-token-0123456789', scopes: ['read'] }] });
     agents.push(reader);
