@@ -7,6 +7,8 @@ import { messageOf } from '../errors.js';
  */
 const SANDBOX_PARAMETERS = ['console', 'atob', 'btoa', 'base64', 'aws', 'params', 'Env', 'context'];
 
+const MEMORY_MB = 32;
+
 /** V8 puts the parameter list on line 1 and `) {` on line 2 of an AsyncFunction's source: step code starts on line 3. */
 const FIRST_LINE = 3;
 
@@ -24,10 +26,13 @@ export class StepCodeChecker {
     // The same source V8 builds for `new AsyncFunction(...names, code)`: its positions are the ones
     // a user would see, which the constructor's own SyntaxError does not give.
     const source = `(async function anonymous(${names.join(',')}\n) {\n${code}\n})`;
-    const isolate = (this.isolate ??= new ivm.Isolate({ memoryLimit: 8 }));
+    // An isolate that ran out of memory on a huge step is disposed: the next step gets a new one.
+    if (this.isolate?.isDisposed) this.dispose();
+    const isolate = (this.isolate ??= new ivm.Isolate({ memoryLimit: MEMORY_MB }));
     try {
       isolate.compileScriptSync(source, { filename: 'step.js' }).release();
     } catch (error) {
+      if (isolate.isDisposed) return `the code is too large to compile within the ${MEMORY_MB} MB the check allows`;
       return describe(messageOf(error), code);
     }
     // Code that closes the wrapper and opens another (`}); (async function () {`) compiles above;
@@ -46,7 +51,7 @@ export class StepCodeChecker {
   }
 
   dispose(): void {
-    this.context?.release();
+    if (this.isolate && !this.isolate.isDisposed) this.context?.release();
     if (this.isolate && !this.isolate.isDisposed) this.isolate.dispose();
     this.isolate = undefined;
     this.context = undefined;

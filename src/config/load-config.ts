@@ -67,21 +67,22 @@ export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.e
   const broken = new Set<string>();
 
   const checker = new StepCodeChecker();
-  for (const file of await listJson(dir, 'workflows', problems)) {
-    let workflow: Workflow | undefined;
-    try {
-      workflow = await loadWorkflow(dir, file, env, problems, checker);
-    } finally {
-      if (!workflow) broken.add(path.basename(file, '.json'));
+  try {
+    for (const file of await listJson(dir, 'workflows', problems)) {
+      const workflow = await loadWorkflow(dir, file, env, problems, checker);
+      if (!workflow) {
+        broken.add(path.basename(file, '.json'));
+        continue;
+      }
+      if (workflows.has(workflow.name)) {
+        problems.push(`${file}: name: workflow "${workflow.name}" is also defined in ${workflows.get(workflow.name)?.file}`);
+        continue;
+      }
+      workflows.set(workflow.name, workflow);
     }
-    if (!workflow) continue;
-    if (workflows.has(workflow.name)) {
-      problems.push(`${file}: name: workflow "${workflow.name}" is also defined in ${workflows.get(workflow.name)?.file}`);
-      continue;
-    }
-    workflows.set(workflow.name, workflow);
+  } finally {
+    checker.dispose();
   }
-  checker.dispose();
   for (const file of await listJson(dir, 'integrations', problems)) {
     const integration = await loadIntegration(dir, file, env, problems, { workflows, broken });
     if (!integration) continue;

@@ -451,3 +451,19 @@ describe('JSON Schemas', () => {
     expect(target).toBe(path.join(repoRoot, 'schemas', `${kind}.schema.json`));
   });
 });
+
+describe('step code checks on large input', () => {
+  it('checks every step of a folder even after one step is too large to compile in the checker', async () => {
+    const huge = `return [${'1,'.repeat(4_000_000)}1];`;
+    const config = await load({
+      workflows: {
+        a: workflowWithSteps('a', [{ name: 'big', code: huge }]),
+        b: workflowWithSteps('b', [{ name: 'broken', code: 'return (' }]),
+        c: workflowWithSteps('c', [{ name: 'fine', code: 'return 1;' }]),
+      },
+    });
+    expect(config.problems[0]).toBe('workflows/a.json: steps[0].code: step "big" does not compile: the code is too large to compile within the 32 MB the check allows');
+    expect(config.problems.filter((p) => p.startsWith('workflows/b.json'))).toHaveLength(1);
+    expect(config.workflows.has('c')).toBe(true);
+  });
+});
