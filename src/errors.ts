@@ -12,6 +12,8 @@ export const errorCodes = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   CONFIG_INVALID: 500,
+  /** A reload found problems in the files; the agent keeps serving its last good configuration. */
+  CONFIG_RELOAD_INVALID: 422,
   ENV_VAR_MISSING: 500,
   INTEGRATION_NOT_FOUND: 404,
   PROFILE_NOT_FOUND: 404,

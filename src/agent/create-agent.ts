@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { audit, type Actor } from '../access/index.js';
-import type { AgentSettings, Integration, LoadedConfig, Workflow } from '../config/index.js';
-import { createResolver, stageOf, type IntegrationStatus } from '../credentials/index.js';
+import { loadConfig, type AgentSettings, type Integration, type LoadedConfig, type Workflow } from '../config/index.js';
+import { createResolver, stageOf, type IntegrationStatus, type Resolver } from '../credentials/index.js';
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
 import { requestLines } from '../logging/index.js';
@@ -10,7 +10,8 @@ import { createPoolRegistry, type QueryLimits, type QueryResult } from '../postg
 import type { SecretsGateway } from '../secrets/index.js';
 import { SandboxWorkers } from '../sandbox/index.js';
 import { createWorkflowRunner, toPreview, type Preview } from '../workflows/index.js';
-import { queryIntegration } from './query-integration.js';
+import { configChanges, noChanges, type ConfigChanges } from './config-changes.js';
+import { queryIntegration, type QueryDeps } from './query-integration.js';
 import { redactConfig } from './redact-config.js';
 
 export interface AgentDeps {
@@ -21,6 +22,28 @@ export interface AgentDeps {
   logger: Logger;
   appEnv: Record<string, string>;
   metrics?: Metrics;
+  /** Reads the configuration again for reload(); default: loadConfig of the same folder. */
+  loadConfig?: () => Promise<LoadedConfig>;
+}
+
+export type ReloadTrigger = 'watch' | 'signal' | 'api';
+
+/** What a reload did: applied (with what changed) or rejected (with the problems; the last good config stays). */
+export interface ReloadResult extends ConfigChanges {
+  applied: boolean;
+  trigger: ReloadTrigger;
+  at: string;
+  problems: string[];
+}
+
+export interface ConfigStatus {
+  dir: string;
+  integrations: number;
+  workflows: number;
+  /** When the configuration being served was loaded. */
+  loadedAt: string;
+  /** The last reload, applied or not; undefined before the first. */
+  lastReload: ReloadResult | undefined;
 }
 
 export interface IntegrationSummary {
@@ -57,6 +80,7 @@ export interface AgentStatus extends IntegrationStatus {
 }
 
 export interface Agent {
+  /** The configuration being served; a reload replaces it as a whole. */
   readonly config: LoadedConfig;
   readonly masker: SecretMasker;
   readonly logger: Logger;
@@ -73,6 +97,14 @@ export interface Agent {
   /** Drops the integration's cached responses and drains its pools; running queries finish on the old pools. */
   invalidate(name: string, options?: { actor?: Actor }): { integration: string; droppedResponses: number; drainedPools: number };
   status(name: string, options?: ProfileOption): AgentStatus;
+  /**
+   * Reads workflows/ and integrations/ again. A valid configuration replaces the served one at once;
+   * integrations whose file or workflow changed, or that were removed, drop their cached responses
+   * and drain their pools (running queries finish on them). An invalid one is rejected, keeping the
+   * last good configuration. Reloads run one at a time.
+   */
+  reload(trigger: ReloadTrigger, options?: { actor?: Actor }): Promise<ReloadResult>;
+  configStatus(): ConfigStatus;
   /** Writes the per-request log lines still queued (they go out in batches; see requestLines). */
   flushLogs(): void;
   close(): Promise<void>;
@@ -84,7 +116,10 @@ const workflowOf = (integration: Integration): string | undefined =>
 
 /** The agent's use cases, shared by the HTTP API and the CLI. */
 export function createAgent(deps: AgentDeps): Agent {
-  const { config, masker, logger } = deps;
+  const { masker, logger } = deps;
+  let config = deps.config;
+  let loadedAt = new Date().toISOString();
+  let lastReload: ReloadResult | undefined;
   // Values of the agent's Env under secret-named keys (aws_secret_access_key, ...) are secrets too.
   masker.addSecretsIn(deps.appEnv);
   // Names written in the configuration are shown everywhere: a store value equal to one is not learnt.
@@ -104,8 +139,19 @@ export function createAgent(deps: AgentDeps): Agent {
   metrics.setPoolSource(() => pools.stats());
   // The lines every request writes (resolution, audit): queued, and built from a memo of their masked text.
   const lines = requestLines(logger);
-  const resolver = createResolver({ config, settings: deps.settings, runner, appEnv: deps.appEnv, masker, logger, lines, metrics });
-  const queryDeps = { resolver, pools, masker, metrics, authRetries: deps.settings.authRetries, poolMax: deps.settings.poolMax };
+  // Each configuration gets a resolver of its own; an integration a reload leaves unchanged keeps
+  // the resolver (and so the cached responses) it had.
+  const generation = (loaded: LoadedConfig): QueryDeps => {
+    const resolver = createResolver({ config: loaded, settings: deps.settings, runner, appEnv: deps.appEnv, masker, logger, lines, metrics });
+    return { resolver, pools, masker, metrics, authRetries: deps.settings.authRetries, poolMax: deps.settings.poolMax };
+  };
+  // Keyed by the integration object, so a request that began before a reload finishes with the
+  // resolver its integration had.
+  const served = new WeakMap<Integration, QueryDeps>();
+  const first = generation(config);
+  for (const integration of config.integrations.values()) served.set(integration, first);
+  const depsOf = (target: Integration): QueryDeps => served.get(target) ?? first;
+  const resolverOf = (target: Integration): Resolver => depsOf(target).resolver;
 
   const limitsByIntegration = new WeakMap<Integration, QueryLimits>();
   const queryLimitsOf = (target: Integration): QueryLimits => {
@@ -126,7 +172,7 @@ export function createAgent(deps: AgentDeps): Agent {
   /** The profile a request used, for its audit line: the one it asked for when that was refused. */
   const profileOf = (target: Integration, asked: string | undefined): string | undefined => {
     try {
-      return resolver.profileFor(target, asked);
+      return resolverOf(target).profileFor(target, asked);
     } catch {
       return asked;
     }
@@ -143,8 +189,55 @@ export function createAgent(deps: AgentDeps): Agent {
     return found;
   };
 
+  const apply = (next: LoadedConfig, changes: ConfigChanges): void => {
+    const fresh = generation(next);
+    const retired = [...changes.integrations.changed, ...changes.integrations.removed];
+    for (const name of retired) {
+      const old = config.integrations.get(name);
+      if (old) depsOf(old).resolver.invalidate(old);
+    }
+    // Unchanged integrations keep their object (it keys their resolver's caches) and so their resolver.
+    const renewed = new Set([...changes.integrations.added, ...changes.integrations.changed]);
+    const integrations = new Map<string, Integration>();
+    for (const [name, integration] of next.integrations) {
+      const previous = renewed.has(name) ? undefined : config.integrations.get(name);
+      if (!previous) served.set(integration, fresh);
+      integrations.set(name, previous ?? integration);
+    }
+    config = { ...next, integrations };
+    loadedAt = new Date().toISOString();
+    for (const name of retired) pools.drop(name);
+  };
+
+  let reloads: Promise<unknown> = Promise.resolve();
+  const reload = async (trigger: ReloadTrigger, actor: Actor | undefined): Promise<ReloadResult> => {
+    const started = performance.now();
+    const next = await (deps.loadConfig ?? (() => loadConfig(config.dir)))();
+    const changes = configChanges(config, next);
+    const applied = next.problems.length === 0;
+    // A save that changed nothing (an editor's backup file, a touch) keeps every resolver as it is.
+    if (applied && !noChanges(changes)) apply(next, changes);
+    const empty = { added: [], changed: [], removed: [] };
+    const result: ReloadResult = {
+      applied,
+      trigger,
+      at: new Date().toISOString(),
+      problems: [...next.problems],
+      ...(applied ? changes : { integrations: empty, workflows: empty }),
+    };
+    lastReload = result;
+    metrics.configReloads.inc({ outcome: applied ? 'ok' : 'error' });
+    metrics.configLastReloadSuccess.set(applied ? 1 : 0);
+    const line = { event: 'config.reload', trigger, tokenId: actor?.tokenId, outcome: applied ? 'ok' : 'error', integrations: result.integrations, workflows: result.workflows, problems: result.problems, durationMs: Math.round(performance.now() - started) };
+    if (applied) logger.info(line, 'configuration reloaded');
+    else logger.warn(line, 'configuration reload rejected; the last good configuration stays');
+    return result;
+  };
+
   return {
-    config,
+    get config() {
+      return config;
+    },
     masker,
     logger,
     metrics,
@@ -194,11 +287,11 @@ export function createAgent(deps: AgentDeps): Agent {
     async testIntegration(name, options = {}) {
       const target = integration(name);
       const started = performance.now();
-      const profile = resolver.profileFor(target, options.profile);
+      const profile = resolverOf(target).profileFor(target, options.profile);
       const audited = (outcome: 'ok' | 'error', code?: string) =>
         audit(lines, { action: 'test', actor: options.actor, integration: name, workflow: workflowOf(target), profile, outcome, code, durationMs: Math.round(performance.now() - started) });
       try {
-        await queryIntegration(queryDeps, target, { limits: queryLimitsOf(target), profile, sql: 'SELECT 1', params: [], actor: options.actor });
+        await queryIntegration(depsOf(target), target, { limits: queryLimitsOf(target), profile, sql: 'SELECT 1', params: [], actor: options.actor });
         audited('ok');
       } catch (error) {
         audited('error', codeOf(error));
@@ -218,7 +311,7 @@ export function createAgent(deps: AgentDeps): Agent {
       const started = performance.now();
       let code: string | undefined;
       try {
-        return await queryIntegration(queryDeps, target, { limits: queryLimitsOf(target), profile: options.profile, sql, params, actor: options.actor });
+        return await queryIntegration(depsOf(target), target, { limits: queryLimitsOf(target), profile: options.profile, sql, params, actor: options.actor });
       } catch (error) {
         code = codeOf(error);
         throw error;
@@ -232,7 +325,7 @@ export function createAgent(deps: AgentDeps): Agent {
     invalidate(name, options = {}) {
       const started = performance.now();
       const target = integration(name);
-      const droppedResponses = resolver.invalidate(target);
+      const droppedResponses = resolverOf(target).invalidate(target);
       const drainedPools = pools.drop(name);
       logger.info({ event: 'credentials.invalidate', integration: name, droppedResponses, drainedPools }, 'invalidated cached credentials');
       audit(lines, { action: 'invalidate', actor: options.actor, integration: name, workflow: workflowOf(target), outcome: 'ok', durationMs: Math.round(performance.now() - started) });
@@ -240,10 +333,22 @@ export function createAgent(deps: AgentDeps): Agent {
     },
     status(name, options = {}) {
       const target = integration(name);
-      const base = resolver.status(target, options.profile);
+      const base = resolverOf(target).status(target, options.profile);
       const pool = pools.stats().find((p) => p.integration === name && p.profile === base.profile);
       return { ...base, pools: { total: pool?.total ?? 0, idle: pool?.idle ?? 0, waiting: pool?.waiting ?? 0 } };
     },
+    reload(trigger, options = {}) {
+      const run = reloads.then(() => reload(trigger, options.actor));
+      reloads = run.catch(() => undefined);
+      return run;
+    },
+    configStatus: () => ({
+      dir: config.dir,
+      integrations: config.integrations.size,
+      workflows: config.workflows.size,
+      loadedAt,
+      lastReload,
+    }),
     flushLogs() {
       lines.flush();
     },

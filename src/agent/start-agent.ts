@@ -4,12 +4,13 @@ import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
 import { fullAccessToken, readTokensFile, scopes, sha256, toAccessToken, type AccessToken, type TokenSpec } from '../access/index.js';
 import { CredflowError } from '../errors.js';
-import { loadValidConfig, readAgentSettings, readAppEnv, type AgentSettings } from '../config/index.js';
+import { loadConfig, loadValidConfig, readAgentSettings, readAppEnv, type AgentSettings } from '../config/index.js';
 import { createApp } from '../http/index.js';
 import { createLogger } from '../logging/index.js';
 import { SecretMasker } from '../masking/index.js';
 import { createSecretsGateway, type SecretsGatewayOptions } from '../secrets/index.js';
-import { createAgent, type Agent } from './create-agent.js';
+import { createAgent, type Agent, type ReloadTrigger } from './create-agent.js';
+import { watchConfig } from './watch-config.js';
 
 export interface OpenAgentOptions {
   /** The folder holding workflows/ and integrations/. */
@@ -30,6 +31,10 @@ export interface StartAgentOptions extends OpenAgentOptions {
    * have theirs.
    */
   tokens?: readonly (string | TokenSpec)[];
+  /** Reload when files under workflows/ or integrations/ change (default true). */
+  watch?: boolean;
+  /** Reload on SIGHUP (default true). */
+  reloadOnSighup?: boolean;
 }
 
 export interface RunningAgent {
@@ -60,7 +65,7 @@ export async function openAgent(options: OpenAgentOptions): Promise<{ agent: Age
   });
   const config = await loadValidConfig(options.dir, env);
   const secrets = createSecretsGateway(options.secrets ?? {});
-  const agent = createAgent({ config, settings, secrets, masker, logger, appEnv: readAppEnv(env) });
+  const agent = createAgent({ config, settings, secrets, masker, logger, appEnv: readAppEnv(env), loadConfig: () => loadConfig(options.dir, env) });
   return { agent, settings };
 }
 
@@ -114,6 +119,11 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   agent.sandbox.warm();
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  // A rejected reload is already logged, counted and kept in configStatus(): nothing more to do here.
+  const reload = (trigger: ReloadTrigger) => () => void agent.reload(trigger).catch((error: unknown) => agent.logger.error({ event: 'config.reload', trigger, outcome: 'error', error: String(error) }, 'reload failed'));
+  const watcher = options.watch === false ? undefined : watchConfig(options.dir, reload('watch'), agent.logger);
+  const onSighup = reload('signal');
+  if (options.reloadOnSighup !== false) process.on('SIGHUP', onSighup);
   agent.logger.info({ event: 'agent.listening', url, integrations: agent.config.integrations.size, workflows: agent.config.workflows.size }, 'credflow agent listening');
   let closing: Promise<void> | undefined;
   return {
@@ -125,6 +135,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     generatedToken: generated,
     close() {
       closing ??= (async () => {
+        watcher?.close();
+        process.off('SIGHUP', onSighup);
         // Stop accepting, let requests in flight answer (up to a grace period), then drain the pools.
         await new Promise<void>((resolve) => {
           const grace = setTimeout(() => server.closeAllConnections(), 5_000).unref();

@@ -3,8 +3,10 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { CredflowError, isCredflowError, messageOf } from '../errors.js';
 import { compileFields, type CompiledFields } from '../templates/index.js';
+import { parseResolvedConnection } from '../credentials/resolved-connection.js';
+import { StepCodeChecker } from './check-step-code.js';
 import { expandEnv, expandText } from './expand-env.js';
-import { formatZodIssues, oneLine } from './format-issue.js';
+import { formatPath, formatZodIssues, oneLine } from './format-issue.js';
 import { integrationSchema, type IntegrationFile } from './integration-schema.js';
 import { workflowSchema, type SandboxLimitsOverride } from './workflow-schema.js';
 
@@ -46,8 +48,10 @@ export interface LoadedConfig {
 
 /**
  * Reads `workflows/*.json` and `integrations/*.json` under `dir`, expands `${VAR}`, validates each file
- * with zod and checks the references between them. Never throws for bad files: every problem becomes
- * one line in `problems`, and only valid files are kept.
+ * with zod and checks the references between them, and everything else that can be known without
+ * running anything: step code compiles (in an isolate of its own, never run), templates parse, and
+ * literal connection fields pass the schema used at connect time. Never throws for bad files: every
+ * problem becomes one line in `problems`, and only valid files are kept.
  */
 export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
   const problems: string[] = [];
@@ -59,26 +63,31 @@ export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.e
     problems.push(`${dir}: holds neither workflows/ nor integrations/ (pass --dir with the folder that does)`);
   }
   const integrations = new Map<string, Integration>();
+  /** Workflow files that exist but failed to load, by name, so integrations using them say so. */
+  const broken = new Set<string>();
 
-  for (const file of await listJson(dir, 'workflows', problems)) {
-    const workflow = await loadWorkflow(dir, file, env, problems);
-    if (!workflow) continue;
-    if (workflows.has(workflow.name)) {
-      problems.push(`${file}: name: workflow "${workflow.name}" is also defined in ${workflows.get(workflow.name)?.file}`);
-      continue;
+  const checker = new StepCodeChecker();
+  try {
+    for (const file of await listJson(dir, 'workflows', problems)) {
+      const workflow = await loadWorkflow(dir, file, env, problems, checker);
+      if (!workflow) {
+        broken.add(path.basename(file, '.json'));
+        continue;
+      }
+      if (workflows.has(workflow.name)) {
+        problems.push(`${file}: name: workflow "${workflow.name}" is also defined in ${workflows.get(workflow.name)?.file}`);
+        continue;
+      }
+      workflows.set(workflow.name, workflow);
     }
-    workflows.set(workflow.name, workflow);
+  } finally {
+    checker.dispose();
   }
   for (const file of await listJson(dir, 'integrations', problems)) {
-    const integration = await loadIntegration(dir, file, env, problems);
+    const integration = await loadIntegration(dir, file, env, problems, { workflows, broken });
     if (!integration) continue;
     if (integrations.has(integration.name)) {
       problems.push(`${file}: name: integration "${integration.name}" is also defined in ${integrations.get(integration.name)?.file}`);
-      continue;
-    }
-    const dynamic = integration.fetchCredentialsDynamically;
-    if (dynamic?.enabled && !workflows.has(dynamic.workflow)) {
-      problems.push(`${file}: fetchCredentialsDynamically.workflow: no workflow named "${dynamic.workflow}" in workflows/`);
       continue;
     }
     integrations.set(integration.name, integration);
@@ -153,7 +162,7 @@ function expanded(file: string, document: unknown, env: NodeJS.ProcessEnv, probl
   }
 }
 
-async function loadWorkflow(dir: string, file: string, env: NodeJS.ProcessEnv, problems: string[]): Promise<Workflow | undefined> {
+async function loadWorkflow(dir: string, file: string, env: NodeJS.ProcessEnv, problems: string[], checker: StepCodeChecker): Promise<Workflow | undefined> {
   const written = await readDocument(dir, file, problems);
   if (written === undefined) return undefined;
   // Step code is JavaScript: `${...}` there belongs to template literals, not to the environment.
@@ -176,6 +185,15 @@ async function loadWorkflow(dir: string, file: string, env: NodeJS.ProcessEnv, p
     if (codeFile === undefined) return undefined;
     steps.push({ name: step.name, code: codeFile.code, source: codeFile.path });
   }
+  let compiles = true;
+  for (const [index, step] of steps.entries()) {
+    const cause = checker.check(step.code, steps.slice(0, index).map((s) => s.name));
+    if (cause === undefined) continue;
+    const field = step.source === 'inline' ? `steps[${index}].code` : `steps[${index}].codeFile (${step.source})`;
+    problems.push(`${file}: ${field}: step "${step.name}" does not compile: ${cause}`);
+    compiles = false;
+  }
+  if (!compiles) return undefined;
   return {
     name: parsed.name,
     file,
@@ -205,7 +223,12 @@ async function readCodeFile(dir: string, file: string, index: number, codeFile: 
   }
 }
 
-async function loadIntegration(dir: string, file: string, env: NodeJS.ProcessEnv, problems: string[]): Promise<Integration | undefined> {
+interface KnownWorkflows {
+  readonly workflows: ReadonlyMap<string, Workflow>;
+  readonly broken: ReadonlySet<string>;
+}
+
+async function loadIntegration(dir: string, file: string, env: NodeJS.ProcessEnv, problems: string[], known: KnownWorkflows): Promise<Integration | undefined> {
   const written = await readDocument(dir, file, problems);
   if (written === undefined) return undefined;
   const document = expanded(file, written, env, problems);
@@ -215,6 +238,15 @@ async function loadIntegration(dir: string, file: string, env: NodeJS.ProcessEnv
   const stem = path.basename(file, '.json');
   if (parsed.name !== stem) {
     problems.push(`${file}: name: "${parsed.name}" must match the file name "${stem}"`);
+    return undefined;
+  }
+  const dynamic = parsed.fetchCredentialsDynamically?.enabled ? parsed.fetchCredentialsDynamically : undefined;
+  // Before the templates: a misspelled workflow name would otherwise be reported as a bad template root.
+  if (dynamic && !known.workflows.has(dynamic.workflow)) {
+    const why = known.broken.has(dynamic.workflow)
+      ? `workflow ${dynamic.workflow} is invalid (see its problems)`
+      : `workflow ${dynamic.workflow} not found (workflows: ${[...known.workflows.keys()].join(', ') || 'none'})`;
+    problems.push(`${file}: fetchCredentialsDynamically.workflow: ${why}`);
     return undefined;
   }
   let templates: CompiledFields;
@@ -227,7 +259,6 @@ async function loadIntegration(dir: string, file: string, env: NodeJS.ProcessEnv
     problems.push(`${file}: ${isCredflowError(error) ? error.message : messageOf(error)}`);
     return undefined;
   }
-  const dynamic = parsed.fetchCredentialsDynamically?.enabled ? parsed.fetchCredentialsDynamically : undefined;
   for (const templatePath of templates.paths) {
     const root = templatePath.split(/[.[]/, 1)[0] ?? '';
     const allowed = root === 'Env' || (dynamic !== undefined && (root === 'credentials' || root === dynamic.workflow));
@@ -237,5 +268,32 @@ async function loadIntegration(dir: string, file: string, env: NodeJS.ProcessEnv
       return undefined;
     }
   }
+  const literalProblems = checkLiteralFields(file, parsed.connection, templates);
+  if (literalProblems.length > 0) {
+    problems.push(...literalProblems);
+    return undefined;
+  }
   return { ...parsed, file, written, templates };
+}
+
+/**
+ * The connection's fields without templates are known now: they must pass the schema used at
+ * connect time (port range, a missing database, ...). Fields with templates are judged when rendered.
+ */
+function checkLiteralFields(file: string, connection: Record<string, unknown>, templates: CompiledFields): string[] {
+  const templated = new Set(templates.fields);
+  const literal: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(connection)) literal[key] = templated.has(key) ? undefined : value;
+  const result = parseResolvedConnection(literal);
+  if (result.success) return [];
+  return result.error.issues
+    .filter((issue) => !templated.has(String(issue.path[0])))
+    .map((issue) => `${file}: connection.${formatPath(issue.path)}: ${messageOfIssue(issue)}`);
+}
+
+/** A union's "Invalid input" says nothing: the first option's specific complaint does. */
+function messageOfIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'invalid_union') return issue.message;
+  const specific = issue.errors.flat().find((inner) => inner.code !== 'invalid_type');
+  return specific?.message ?? issue.message;
 }

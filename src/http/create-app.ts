@@ -9,6 +9,7 @@ import { compose } from './compose.js';
 import { parseBody } from './parse-body.js';
 import { createAccess, deny, tokenOf } from './create-access.js';
 import { methodNotAllowed, requireJson } from './method-guards.js';
+import { reloadRoutes } from './reload-routes.js';
 
 const runBody = z.strictObject({
   params: z.record(z.string(), z.unknown()).optional(),
@@ -133,6 +134,7 @@ export function createApp(options: CreateAppOptions): Express {
     parseBody(emptyBody, req.body);
     res.json(agent.invalidate(nameOf(req), { actor: actorOf(req, res) }));
   });
+  api.use(reloadRoutes(agent, access));
   // A known path with another method: 405 with Allow (after authentication, like the 404 below).
   for (const [route, method] of [
     ['/integrations', 'GET'],
@@ -144,6 +146,8 @@ export function createApp(options: CreateAppOptions): Express {
     ['/integrations/:name/status', 'GET'],
     ['/integrations/:name/invalidate', 'POST'],
     ['/integrations/:name/query', 'POST'],
+    ['/reload', 'POST'],
+    ['/config/status', 'GET'],
   ] as const) {
     api.all(route, methodNotAllowed(method));
   }

@@ -19,6 +19,10 @@ export interface Metrics {
   /** Updated on every query: see LabelledMetric. */
   readonly queries: LabelledHistogram<'integration' | 'outcome'>;
   readonly authRetries: Counter<'integration'>;
+  /** Reloads of workflows/ and integrations/: `ok` applied, `error` rejected (the last good config stays). */
+  readonly configReloads: Counter<'outcome'>;
+  /** 1 while the last reload (or the start) applied, 0 after a rejected one. */
+  readonly configLastReloadSuccess: Gauge;
   /** Pool figures are read at scrape time from this source. */
   setPoolSource(source: () => PoolStats[]): void;
 }
@@ -70,6 +74,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     labelNames: ['integration'] as const,
     registers: [registry],
   });
+  const configReloads = new Counter({
+    name: 'credflow_config_reloads_total',
+    help: 'Reloads of workflows/ and integrations/ by outcome (ok: applied; error: rejected, the last good configuration kept).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const configLastReloadSuccess = new Gauge({
+    name: 'credflow_config_last_reload_success',
+    help: '1 when the configuration last loaded (at start or by a reload) was applied, 0 when the last reload was rejected.',
+    registers: [registry],
+  });
+  configLastReloadSuccess.set(1);
   new Gauge({
     name: 'credflow_pools',
     help: 'Open connection pools.',
@@ -101,6 +117,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     secretStoreCalls,
     queries,
     authRetries,
+    configReloads,
+    configLastReloadSuccess,
     setPoolSource(source) {
       poolSource = source;
     },

@@ -1,3 +1,4 @@
+import { CredflowError } from '../errors.js';
 import { compileExpression } from './compile-expression.js';
 import type { CompiledExpression } from './compile-expression.js';
 import { kindOf } from './resolve-path.js';
@@ -16,7 +17,8 @@ export interface CompiledValue {
 
 /**
  * `<<` not followed by another `<` (so `<<<x>>` is a literal `<` then `<<x>>`), then anything without
- * `<<` or `>>`, then `>>`. A `<<` with no `>>` after it never matches and stays literal text.
+ * `<<` or `>>`, then `>>`. A `<<` left in the text between matches was never closed: an error, since
+ * sent as it is it would be a wrong password that the database, not the config, would blame.
  */
 const TEMPLATE = /<<(?!<)((?:(?!<<|>>)[\s\S])*)>>/g;
 
@@ -31,12 +33,18 @@ const TEMPLATE = /<<(?!<)((?:(?!<<|>>)[\s\S])*)>>/g;
 export function compileValue(source: string, where: TemplateLocation, literal: (text: string) => string = (text) => text): CompiledValue {
   const segments: (string | CompiledExpression)[] = [];
   let copied = 0;
+  const literalText = (from: number, to: number): string => {
+    const piece = source.slice(from, to);
+    const open = piece.indexOf('<<');
+    if (open !== -1) throw unclosed(where, from + open);
+    return literal(piece);
+  };
   for (const match of source.matchAll(TEMPLATE)) {
-    if (match.index > copied) segments.push(literal(source.slice(copied, match.index)));
+    if (match.index > copied) segments.push(literalText(copied, match.index));
     segments.push(compileExpression(match[1] ?? '', where));
     copied = match.index + match[0].length;
   }
-  if (copied < source.length) segments.push(literal(source.slice(copied)));
+  if (copied < source.length) segments.push(literalText(copied, source.length));
 
   const expressions = segments.filter((segment) => typeof segment !== 'string');
   const paths = [...new Set(expressions.flatMap((expression) => expression.paths))];
@@ -69,6 +77,15 @@ export function compileValue(source: string, where: TemplateLocation, literal: (
     render: (context, at) =>
       segments.map((segment) => (typeof segment === 'string' ? segment : textOf(segment, context, at))).join(''),
   };
+}
+
+/** The text may be a password: the message gives the position only, never the text. */
+function unclosed(where: TemplateLocation, index: number): CredflowError {
+  return new CredflowError(
+    'TEMPLATE_INVALID',
+    `integration ${JSON.stringify(where.integration)}: ${where.field}: << at character ${index + 1} is never closed with >> (a value that must hold "<<" can be given as \${VAR})`,
+    { details: { integration: where.integration, field: where.field } },
+  );
 }
 
 function valueOf(expression: CompiledExpression, context: Record<string, unknown>, where: TemplateLocation): unknown {

@@ -352,7 +352,7 @@ describe('per-integration query limits against real PostgreSQL', () => {
   });
 
   it('names the file and field of a bad readOnly, maxRows, statementTimeoutMs or maxResultBytes', async () => {
-    const base = (name: string, extra: Record<string, unknown>) => ({ name, kind: 'postgres', connection: { host: 'db.internal', database: 'app' }, ...extra });
+    const base = (name: string, extra: Record<string, unknown>) => ({ name, kind: 'postgres', connection: { host: 'db.internal', database: 'app', user: 'app' }, ...extra });
     const folder = await writeConfigDir({
       integrations: {
         'bad-readonly': base('bad-readonly', { readOnly: 'yes' }),

@@ -31,7 +31,7 @@ export async function startTestAgent(
   config: ConfigFiles,
   env: NodeJS.ProcessEnv = {},
   /** `tokens`: the agent's tokens (default two full-access ones); 'configured' leaves them to `env`. */
-  options: { tokens?: readonly (string | TokenSpec)[] | 'configured' } = {},
+  options: { tokens?: readonly (string | TokenSpec)[] | 'configured'; watch?: boolean; reloadOnSighup?: boolean } = {},
 ): Promise<TestAgent> {
   const secrets = await startLocalSecretsManager();
   const folder = await writeConfigDir(config);
@@ -57,6 +57,8 @@ export async function startTestAgent(
     port: 0,
     host: '127.0.0.1',
     ...(tokens === 'configured' ? {} : { tokens }),
+    ...(options.watch === undefined ? {} : { watch: options.watch }),
+    ...(options.reloadOnSighup === undefined ? {} : { reloadOnSighup: options.reloadOnSighup }),
     logDestination: captured,
     secrets: { endpoint: secrets.url, defaultRegion: 'us-east-1', defaultCredentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-secret' } },
   }).catch(async (error: unknown) => {

@@ -96,7 +96,7 @@ function template(roots: readonly string[]): fc.Arbitrary<string> {
 /** A templatable field value: literal text, templates, `${SET_VAR}` and `$${LITERAL}`. */
 function templatable(roots: readonly string[]): fc.Arbitrary<string> {
   return fc
-    .array(fc.oneof({ weight: 3, arbitrary: plainText }, template(roots), fc.constantFrom('${SET_VAR}', '${EMPTY}', '$${NOPE}', '{{x}}', 'a << b')), {
+    .array(fc.oneof({ weight: 3, arbitrary: plainText }, template(roots), fc.constantFrom('${SET_VAR}', '${EMPTY}', '$${NOPE}', '{{x}}', 'a >> b')), {
       maxLength: 4,
     })
     .map((parts) => parts.join(''));
@@ -126,7 +126,8 @@ const validWorkflow: fc.Arbitrary<WorkflowSpec> = fc
         { requiredKeys: [] },
       ),
       allowedSecrets: fc.array(fc.stringMatching(/^[A-Za-z0-9/_+=.@:*-]{1,20}$/), { maxLength: 3 }),
-      steps: fc.uniqueArray(fc.record({ name: stepName, code: fc.string({ minLength: 1, maxLength: 40 }) }), {
+      // Step code must compile: any text, as the string the step returns.
+      steps: fc.uniqueArray(fc.record({ name: stepName, code: fc.string({ maxLength: 40 }).map((s) => `return ${JSON.stringify(s)};`) }), {
         minLength: 1,
         maxLength: 3,
         selector: (step) => step.name,
@@ -150,23 +151,24 @@ interface IntegrationSpec {
 }
 
 const integrationShape: fc.Arbitrary<IntegrationSpec> = (() => {
-  const text = templatable([WORKFLOW_ROOT, CREDENTIALS_ROOT, 'Env']);
+  const roots = [WORKFLOW_ROOT, CREDENTIALS_ROOT, 'Env'];
+  const text = templatable(roots);
+  // Literal fields must pass the connect-time schema; a field holding a template is judged when rendered.
+  const withTemplate = fc.tuple(text, template(roots), text).map((parts) => parts.join(''));
+  const nonEmpty = fc.oneof(withTemplate, text.map((t) => `h${t}`));
+  const flag = fc.oneof(fc.boolean(), template(roots), fc.constantFrom('true', 'false'));
   const fields = fc.record(
     {
-      host: text,
-      port: fc.oneof(fc.integer({ min: -100_000, max: 100_000 }), text),
-      database: text,
-      user: text,
+      host: nonEmpty,
+      port: fc.oneof(fc.integer({ min: 1, max: 65_535 }), template(roots)),
+      database: nonEmpty,
+      user: nonEmpty,
       password: text,
-      ssl: fc.oneof(
-        fc.boolean(),
-        text,
-        fc.record({ enabled: fc.oneof(fc.boolean(), text), ca: text, rejectUnauthorized: fc.oneof(fc.boolean(), text) }, { requiredKeys: [] }),
-      ),
+      ssl: fc.oneof(fc.boolean(), flag, fc.record({ enabled: flag, ca: nonEmpty, rejectUnauthorized: flag }, { requiredKeys: [] })),
     },
-    { requiredKeys: [] },
+    { requiredKeys: ['host', 'database', 'user'] },
   );
-  const uri = fc.record({ connectionString: text, ssl: fc.boolean() }, { requiredKeys: ['connectionString'] });
+  const uri = fc.record({ connectionString: fc.oneof(withTemplate, text.map((t) => `postgres://${t}`)), ssl: fc.boolean() }, { requiredKeys: ['connectionString'] });
   const dynamic = fc.record(
     {
       params: fc.dictionary(oddString, safeJson, { maxKeys: 3 }),

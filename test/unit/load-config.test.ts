@@ -90,7 +90,93 @@ describe('loadConfig reports a bad file by name and JSON path', () => {
 
   it('rejects an integration whose workflow does not exist', async () => {
     const config = await load({ workflows: {}, integrations: { x: postgresIntegration('x', 'nope') } });
-    expect(config.problems).toEqual(['integrations/x.json: fetchCredentialsDynamically.workflow: no workflow named "nope" in workflows/']);
+    expect(config.problems).toEqual(['integrations/x.json: fetchCredentialsDynamically.workflow: workflow nope not found (workflows: none)']);
+  });
+});
+
+describe('loadConfig rejects what would only fail at run time (issue 10, section 8)', () => {
+  it('rejects a literal port out of range with the connect-time schema, naming file and JSON path', async () => {
+    const config = await load(withIntegration({ connection: { host: 'db', port: 99999, database: 'app', user: '<<getSecrets.response.username>>' } }));
+    expect(config.problems).toEqual(['integrations/x.json: connection.port: Too big: expected number to be <=65535']);
+  });
+
+  it('rejects a literal port that is not a number', async () => {
+    const config = await load(withIntegration({ connection: { host: 'db', port: 'abc', database: 'app', user: 'u' } }));
+    expect(config.problems).toEqual(['integrations/x.json: connection.port: must be a port number']);
+  });
+
+  it('rejects a connection with no database and leaves templated fields to connect time', async () => {
+    const config = await load(withIntegration({ connection: { host: '<<getSecrets.response.host>>', port: '<<getSecrets.response.port>>', user: 'u' } }));
+    expect(config.problems).toEqual(['integrations/x.json: connection.database: must be a string (database name)']);
+  });
+
+  it('rejects an unclosed << without quoting the text around it', async () => {
+    const config = await load(withIntegration({ connection: { host: 'db', database: 'app', user: 'u', password: '<<getSecrets.response.password' } }));
+    expect(config.problems).toHaveLength(1);
+    expect(config.problems[0]).toMatch(/^integrations\/x\.json: integration "x": connection\.password: << at character 1 is never closed with >> /);
+    expect(config.problems[0]).not.toContain('getSecrets.response.password');
+  });
+
+  it('reports a misspelled workflow name as a missing workflow, listing the workflows there are', async () => {
+    const config = await load({ workflows: { getSecrets: secretsWorkflow() }, integrations: { x: postgresIntegration('x', 'getSecret') } });
+    expect(config.problems).toEqual(['integrations/x.json: fetchCredentialsDynamically.workflow: workflow getSecret not found (workflows: getSecrets)']);
+  });
+
+  it('rejects step code with a syntax error, naming the step and a line and column of its own code', async () => {
+    const config = await load({
+      workflows: { getSecrets: workflowWithSteps('getSecrets', [{ name: 'ok', code: 'return 1;' }, { name: 'broken', code: 'const a = 1;\nreturn aws.getSecret("x";' }]) },
+    });
+    expect(config.problems).toEqual([
+      'workflows/getSecrets.json: steps[1].code: step "broken" does not compile: line 2, column 22: missing ) after argument list',
+    ]);
+    expect(config.workflows.size).toBe(0);
+  });
+
+  it('says an unclosed brace in step code ends the code, not that a ) was unexpected', async () => {
+    const config = await load({ workflows: { w: workflowWithSteps('w', [{ name: 'open', code: 'return { a: 1' }]) } });
+    expect(config.problems).toEqual([
+      'workflows/w.json: steps[0].code: step "open" does not compile: unexpected end of the code (an unclosed bracket, brace, parenthesis or string?)',
+    ]);
+  });
+
+  it('rejects step code that closes the function it is the body of', async () => {
+    const config = await load({ workflows: { w: workflowWithSteps('w', [{ name: 'breakout', code: 'return 1 }); (async function () {' }]) } });
+    expect(config.problems).toHaveLength(1);
+    expect(config.problems[0]).toMatch(/^workflows\/w\.json: steps\[0\]\.code: step "breakout" does not compile: .*the code must be the body of one function/);
+  });
+
+  it('rejects step code that redeclares what the sandbox passes in (params) or an earlier step', async () => {
+    const config = await load({
+      workflows: { w: workflowWithSteps('w', [{ name: 'first', code: 'return 1;' }, { name: 'second', code: 'let first = 2;\nlet params = 1; return first;' }]) },
+    });
+    expect(config.problems).toEqual([
+      'workflows/w.json: steps[1].code: step "second" does not compile: line 1, column 5: Identifier \'first\' has already been declared',
+    ]);
+  });
+
+  it('rejects a static import and import.meta, which the sandbox could never run', async () => {
+    const config = await load({
+      workflows: {
+        a: workflowWithSteps('a', [{ name: 'attempt', code: "import fs from 'fs'; return typeof fs;" }]),
+        b: workflowWithSteps('b', [{ name: 'attempt', code: 'return import.meta.url;' }]),
+      },
+    });
+    expect(config.problems).toEqual([
+      'workflows/a.json: steps[0].code: step "attempt" does not compile: line 1, column 1: Cannot use import statement outside a module',
+      "workflows/b.json: steps[0].code: step \"attempt\" does not compile: line 1, column 15: Cannot use 'import.meta' outside a module",
+    ]);
+  });
+
+  it('names the step file of a codeFile step that does not compile', async () => {
+    const config = await load({ workflows: { w: workflowWithSteps('w', [{ name: 'fetch', codeFile: 'w.js' }]) }, files: { 'workflows/w.js': 'return (' } });
+    expect(config.problems).toEqual([
+      `workflows/w.json: steps[0].codeFile (${path.join('workflows', 'w.js')}): step "fetch" does not compile: unexpected end of the code (an unclosed bracket, brace, parenthesis or string?)`,
+    ]);
+  });
+
+  it('says an integration\'s workflow is invalid rather than missing when its file failed to load', async () => {
+    const config = await load({ workflows: { getSecrets: workflowWithSteps('getSecrets', [{ name: 'a', code: 'return (' }]) }, integrations: { x: postgresIntegration('x') } });
+    expect(config.problems).toContain('integrations/x.json: fetchCredentialsDynamically.workflow: workflow getSecrets is invalid (see its problems)');
   });
 });
 
@@ -127,13 +213,13 @@ describe('${VAR} expansion', () => {
     const config = await load(
       withIntegration({
         description: 'orders in ${DB_NAME}',
-        connection: { host: '${DB_HOST}', database: 'app_${DB_NAME}', ssl: { ca: '${CA_PEM}' } },
+        connection: { host: '${DB_HOST}', database: 'app_${DB_NAME}', user: 'u', ssl: { ca: '${CA_PEM}' } },
       }),
       env,
     );
     expect(config.problems).toEqual([]);
     const integration = config.integrations.get('x');
-    expect(integration?.connection).toEqual({ host: 'db.internal', database: 'app_orders', ssl: { ca: '-----BEGIN CERTIFICATE-----' } });
+    expect(integration?.connection).toEqual({ host: 'db.internal', database: 'app_orders', user: 'u', ssl: { ca: '-----BEGIN CERTIFICATE-----' } });
     expect(integration?.description).toBe('orders in orders');
     expect(integration?.written).toMatchObject({ connection: { host: '${DB_HOST}' } });
   });
@@ -161,7 +247,7 @@ describe('${VAR} expansion', () => {
   });
 
   it('keeps $${VAR} as a literal ${VAR}', async () => {
-    const config = await load(withIntegration({ connection: { host: 'db', password: 'a$${DB_HOST}b' } }), env);
+    const config = await load(withIntegration({ connection: { host: 'db', database: 'app', user: 'u', password: 'a$${DB_HOST}b' } }), env);
     expect(config.problems).toEqual([]);
     expect(config.integrations.get('x')?.connection.password).toBe('a${DB_HOST}b');
   });
@@ -365,5 +451,21 @@ describe('JSON Schemas', () => {
     expect(document.$schema).toBeDefined();
     const target = path.resolve(path.dirname(path.join(repoRoot, file)), document.$schema ?? '');
     expect(target).toBe(path.join(repoRoot, 'schemas', `${kind}.schema.json`));
+  });
+});
+
+describe('step code checks on large input', () => {
+  it('checks every step of a folder even after one step is too large to compile in the checker', async () => {
+    const huge = `return [${'1,'.repeat(4_000_000)}1];`;
+    const config = await load({
+      workflows: {
+        a: workflowWithSteps('a', [{ name: 'big', code: huge }]),
+        b: workflowWithSteps('b', [{ name: 'broken', code: 'return (' }]),
+        c: workflowWithSteps('c', [{ name: 'fine', code: 'return 1;' }]),
+      },
+    });
+    expect(config.problems[0]).toBe('workflows/a.json: steps[0].code: step "big" does not compile: the code is too large to compile within the 32 MB the check allows');
+    expect(config.problems.filter((p) => p.startsWith('workflows/b.json'))).toHaveLength(1);
+    expect(config.workflows.has('c')).toBe(true);
   });
 });

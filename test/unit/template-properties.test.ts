@@ -130,7 +130,7 @@ describe('template compilation properties', () => {
         const result = outcome(() => compileValue(source, w));
         if (!result.ok) {
           expectTemplateError(result.error, w, ['TEMPLATE_INVALID']);
-          expect(result.error.message).toMatch(/ is not a valid template expression: \S/);
+          expect(result.error.message).toMatch(/ is not a valid template expression: \S|: << at character \d+ is never closed with >> /);
         } else {
           expect(typeof result.value.hasTemplates).toBe('boolean');
           for (const p of result.value.paths) expect(typeof p).toBe('string');
@@ -178,11 +178,10 @@ describe('template compilation properties', () => {
     );
   });
 
-  it('leaves text without a complete <<...>> exactly as written: {{, }}, a lone << or >>, backslashes', () => {
+  it('leaves text without << exactly as written: {{, }}, a lone >>, backslashes', () => {
     const noTemplate = fc.oneof(
-      anyText.map((s) => s.replace(/>>/g, '>')),
       anyText.map((s) => s.replace(/<</g, '<')),
-      fc.tuple(anyText, anyText).map(([a, b]) => `${a.replace(/>>/g, '')}<<${b.replace(/>>/g, '')}`.replace(/>>/g, '')),
+      anyText.map((s) => s.replace(/<</g, '<').replace(/>>/g, '>')),
     );
     fc.assert(
       fc.property(noTemplate, where, (source, w) => {
@@ -190,6 +189,21 @@ describe('template compilation properties', () => {
         expect(compiled.hasTemplates).toBe(false);
         expect(compiled.paths).toEqual([]);
         expect(compiled.render({}, w)).toBe(source);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('rejects a << that is never closed, naming the position and never quoting the text', () => {
+    // With no ">" at all, nothing can close the "<<".
+    const unclosed = fc.tuple(anyText, anyText).map(([a, b]) => `${a.replace(/>/g, '')}<<${b.replace(/>/g, '')}`);
+    fc.assert(
+      fc.property(unclosed, where, (source, w) => {
+        const result = outcome(() => compileValue(source, w));
+        expect(result.ok).toBe(false);
+        if (result.ok) return;
+        expectTemplateError(result.error, w, ['TEMPLATE_INVALID']);
+        expect(result.error.message).toMatch(/: << at character \d+ is never closed with >> /);
       }),
       { numRuns: RUNS },
     );

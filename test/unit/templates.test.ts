@@ -59,12 +59,21 @@ describe('compileValue', () => {
     expect(render('x<<getSecrets.response.empty>>y')).toBe('xy');
   });
 
-  it('leaves literal {{, }} and a lone << exactly as written', () => {
+  it('leaves literal {{, }} and a lone >> exactly as written', () => {
     expect(render('{{not.a.template}} and }} stay')).toBe('{{not.a.template}} and }} stay');
-    expect(render('a << b')).toBe('a << b');
-    expect(render('<<getSecrets.response.port>> << tail')).toBe('5432 << tail');
+    expect(render('a >> b')).toBe('a >> b');
     expect(render('<<<getSecrets.response.port>>')).toBe('<5432');
-    expect(compileValue('{{x}} << y', where).hasTemplates).toBe(false);
+    expect(compileValue('{{x}} >> y', where).hasTemplates).toBe(false);
+  });
+
+  it('rejects a << that is never closed (it would be sent as a literal password), naming field and position only', () => {
+    for (const [source, at] of [['<<getSecrets.response.password', 1], ['a << b', 3], ['<<getSecrets.response.port>> << tail', 30]] as const) {
+      const error = errorOf(() => compileValue(source, where));
+      expect(error.code).toBe('TEMPLATE_INVALID');
+      expect(error.message).toBe(
+        `integration "demo-postgres": connection.password: << at character ${at} is never closed with >> (a value that must hold "<<" can be given as \${VAR})`,
+      );
+    }
   });
 
   it('fails on a missing path with a message naming the integration, the field and the path', () => {
