@@ -56,7 +56,9 @@ export function createLogger(options: CreateLoggerOptions): Logger {
       level: options.level,
       base,
       timestamp: pino.stdTimeFunctions.isoTime,
-      serializers: { err: pino.stdSerializers.err },
+      // maskFields already turned errors into pino's { type, message, stack } (and masked them);
+      // pino's default err serializer would run again on that plain object and call its type Object.
+      serializers: { err: (value: unknown) => value },
       formatters: { log: (fields) => maskFields(fields, masker) },
       hooks: {
         // `logger.info(fields, 'literal message')`: the message is the agent's own text, like an event

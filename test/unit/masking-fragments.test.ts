@@ -175,8 +175,32 @@ describe('log lines with hostile registrations (issue 10, section 4)', () => {
     expect(parsed[1]).toMatchObject({ event: 'workflow.run', workflow: 'getSecrets', level: 40 });
     expect(parsed[1]?.error).not.toContain('previewtok');
     expect(parsed[2]).toMatchObject({ event: 'audit', action: 'access', tokenId: 'previewtok', route: `GET /api/v1/integrations/${MASK}`, outcome: 'forbidden' });
-    expect((parsed[3]?.err as { message: string }).message).toBe(`failed with ${MASK}`);
+    expect(parsed[3]?.err).toMatchObject({ type: 'Error', message: `failed with ${MASK}` });
     for (const line of parsed) for (const key of Object.keys(line)) expect(key).not.toContain(MASK);
+  });
+});
+
+describe('logged errors', () => {
+  it('keep the name of their class and a masked message, at the top level or under err', () => {
+    const masker = new SecretMasker();
+    const secret = 'sk_live_51HxyzQWERTY0987abc';
+    new SecretMasker(masker).add(secret);
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', masker, destination: { write: (text: string) => void lines.push(...text.split('\n').filter((l) => l !== '')) } });
+    let error: unknown;
+    try {
+      JSON.parse(secret);
+    } catch (e) {
+      error = e;
+    }
+    logger.error(error, 'parse failed');
+    logger.error({ err: error }, 'parse failed');
+    expect(lines).toHaveLength(2);
+    for (const line of lines) {
+      const err = (JSON.parse(line) as { err: { type: string; message: string } }).err;
+      expect(err.type).toBe('SyntaxError');
+      expect(err.message).not.toContain(secret.slice(0, 6));
+    }
   });
 });
 
