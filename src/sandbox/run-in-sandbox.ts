@@ -47,6 +47,8 @@ export interface SandboxRunOptions {
   input: SandboxInput;
   limits: SandboxLimits;
   bridge: BridgeHandler;
+  /** Less time than runTimeoutMs: a run sent again after its worker died keeps its first deadline. */
+  timeLeftMs?: number;
   /** Where the run's isolate comes from (pre-created ahead of time); by default a fresh one. */
   isolates?: Pick<IsolatePool, 'take' | 'replenish'>;
 }
@@ -90,7 +92,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
   const prepared = options.isolates ? options.isolates.take(limits.memoryMb) : prepareIsolate(limits.memoryMb);
   const isolate = prepared.isolate;
   let firstContext: ivm.Context | undefined = prepared.context;
-  const runDeadline = Date.now() + limits.runTimeoutMs;
+  const runDeadline = Date.now() + Math.min(limits.runTimeoutMs, options.timeLeftMs ?? Infinity);
   const results: StepResult[] = [];
   const outputs: Record<string, { output: unknown }> = {};
   let open = true;
@@ -213,8 +215,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
  * Holds a run to its bridge budget and deadline: past either, a call is refused without reaching the
  * handler. Applied where the run starts, and again by the agent for runs in a sandbox worker.
  */
-export function limitBridge(bridge: BridgeHandler, limits: Pick<SandboxLimits, 'maxBridgeCalls' | 'runTimeoutMs'>): BridgeHandler {
-  const deadline = Date.now() + limits.runTimeoutMs;
+export function limitBridge(bridge: BridgeHandler, limits: Pick<SandboxLimits, 'maxBridgeCalls' | 'runTimeoutMs'>, deadline = Date.now() + limits.runTimeoutMs): BridgeHandler {
   let calls = 0;
   return (method, args) => {
     if (Date.now() >= deadline) {

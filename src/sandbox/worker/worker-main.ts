@@ -35,6 +35,7 @@ async function run(message: RunMessage): Promise<void> {
       steps: message.steps,
       input: message.input,
       limits: message.limits,
+      ...(message.timeLeftMs === undefined ? {} : { timeLeftMs: message.timeLeftMs }),
       bridge: (method, args) => askAgent(message.id, method, args),
       ...(isolates ? { isolates } : {}),
     });
