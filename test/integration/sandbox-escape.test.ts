@@ -510,6 +510,8 @@ const logFlood = workflow('logFlood', `for (;;) console.log('x'.repeat(100000));
 // 13. crashing a sandbox worker
 
 const killMe = workflow('killMe', `${spinFor(900)} return 'survived';`);
+// Short enough to finish well within the step limit when it is run again.
+const killMeOnce = workflow('killMeOnce', `${spinFor(600)} return 'survived';`);
 const slowBystander = workflow('slowBystander', `${spinFor(900)} return { bystander: true };`);
 const slowInnocent = workflow('slowInnocent', `${spinFor(700)} return { innocent: true };`);
 const longUnknownKey = workflow(
@@ -1199,12 +1201,17 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
 
     it('runs a run whose worker is killed mid-run again on a fresh worker, where it succeeds', async () => {
       const pids = await workerPids();
-      const pending = run(killMe);
+      const pending = run(killMeOnce);
       await until(() => t.agent.agent.sandbox.status().some((w) => w.started === 1), 'the run was never taken by a worker');
+      // Stopped at once, so the run cannot finish before its worker is killed.
+      for (const pid of pids) process.kill(pid, 'SIGSTOP');
+      expect(t.agent.agent.sandbox.status().filter((w) => w.started === 1)).toHaveLength(1);
       for (const pid of pids) process.kill(pid, 'SIGKILL');
       const res = await pending;
       expect(res.status, res.text).toBe(200);
       expect(res.body.response).toBe('survived');
+      const exits = t.logs.lines.map((line) => JSON.parse(line) as { event?: string; pid?: number; resentRuns?: number }).filter((l) => l.event === 'sandbox.worker.exit' && pids.includes(l.pid ?? -1));
+      expect(exits.map((l) => l.resentRuns ?? 0).reduce((a, b) => a + b, 0)).toBe(1);
       await expectAgentHealthy();
       const fresh = await workerPids();
       expect(fresh).toHaveLength(WORKERS);

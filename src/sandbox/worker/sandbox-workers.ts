@@ -66,7 +66,7 @@ interface Worker {
   busy: boolean;
   /**
    * Started for runs sent again after their worker died: it takes no other run, and it is retired
-   * once they are over unless the pool is short of a worker.
+   * once they are over (one of them may have caused the death, and may yet cause this one's).
    */
   reserved: boolean;
   /** Why the agent stopped this worker, when it did, and the run that was the cause, when one was. */
@@ -308,13 +308,13 @@ export class SandboxWorkers implements SandboxRunner {
     run.resolve({ steps, response: message.response ?? null });
   }
 
-  /** A reserved worker whose runs are over joins the pool when it is short of a worker, else it is retired. */
+  /**
+   * A reserved worker whose runs are over is retired, not added to the pool: a run that made V8 give
+   * up can still abort the process after it answered (a timeout), and the pool is refilled anyway.
+   */
   private release(worker: Worker): void {
-    worker.reserved = false;
-    if (this.pool().length > this.options.size) {
-      worker.stopped = { code: 'WORKFLOW_FAILED', why: 'the runs it was started for are over', retired: true };
-      worker.child.kill('SIGKILL');
-    }
+    worker.stopped = { code: 'WORKFLOW_FAILED', why: 'the runs it was started for are over', retired: true };
+    worker.child.kill('SIGKILL');
   }
 
   /**
