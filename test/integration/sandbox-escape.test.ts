@@ -512,7 +512,8 @@ const logFlood = workflow('logFlood', `for (;;) console.log('x'.repeat(100000));
 const killMe = workflow('killMe', `${spinFor(900)} return 'survived';`);
 // Short enough to finish well within the step limit when it is run again.
 const killMeOnce = workflow('killMeOnce', `${spinFor(600)} return 'survived';`);
-const slowBystander = workflow('slowBystander', `${spinFor(900)} return { bystander: true };`);
+// Well within the 1 s step limit on a busy machine, and still running when the agent's timer fires (below).
+const slowBystander = workflow('slowBystander', `${spinFor(700)} return { bystander: true };`);
 const slowInnocent = workflow('slowInnocent', `${spinFor(700)} return { innocent: true };`);
 const longUnknownKey = workflow(
   'longUnknownKey',
@@ -1085,7 +1086,7 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       // Safe: the run works (the params are valid JSON within the body limit) or the request is refused as a bad request.
       expect.soft([200, 400], res.text).toContain(res.status);
       // Runs that span the moment the agent's timer for that request fires (run limit + 2 s grace).
-      await sleep(Math.max(0, started + limits.runTimeoutMs + 2000 - 600 - Date.now()));
+      await sleep(Math.max(0, started + limits.runTimeoutMs + 2000 - 500 - Date.now()));
       const bystanders = await Promise.all([run(slowBystander), run(slowBystander)]);
       for (const bystander of bystanders) expect.soft(bystander.status, bystander.text).toBe(200);
       expect.soft(await workerPids(), 'a sandbox worker was stopped').toEqual(pids);
