@@ -43,6 +43,14 @@ export const bootstrapSource = String.raw`
   const freeze = Object.freeze;
   const isArray = Array.isArray;
   const isFinite = Number.isFinite;
+  const StringCtor = String;
+  const create = Object.create;
+  const assign = Object.assign;
+  // isolated-vm reads each option with an ordinary property get, so an option object that inherits
+  // from Object.prototype would honour getters step code defines there (reference, copy, timeout,
+  // ...). Every option object is made here, before step code runs, with no prototype, and frozen.
+  const options = ((fields) => freeze(assign(create(null), fields)));
+  const bridgeOptions = options({ result: options({ promise: true }) });
   const AsyncFunction = protoOf(async function () {}).constructor;
   // V8 notes where a function made from a string was made, which needs the source positions of the
   // calling function: called from this whole wrapper, that meant compiling the wrapper again
@@ -57,16 +65,20 @@ export const bootstrapSource = String.raw`
 
   const format = ((value) => {
     if (typeof value === 'string') return value;
-    if (value instanceof ErrorCtor) return value.name + ': ' + value.message;
+    if (value instanceof ErrorCtor) return '' + value.name + ': ' + value.message;
     try {
       const text = stringify(value);
-      return text === undefined ? String(value) : text;
+      return typeof text === 'string' ? text : StringCtor(value);
     } catch (e) {
-      return String(value);
+      return StringCtor(value);
     }
   });
+  // The line is joined here, without Array.prototype.map or join (step code may replace them), and
+  // is a string whatever the step did.
   const makeLogger = (level) => (...args) => {
-    log.applySync(undefined, [level, args.map(format).join(' ')]);
+    let line = '';
+    for (let i = 0; i < args.length; i++) line += (i === 0 ? '' : ' ') + format(args[i]);
+    log.applySync(undefined, [level, '' + line]);
   };
   const console = freeze({
     log: makeLogger('info'),
@@ -89,7 +101,7 @@ export const bootstrapSource = String.raw`
     } catch (e) {
       throw new TypeError(method + ': arguments must be JSON');
     }
-    const answer = parse(await bridge.apply(undefined, [method, payload], { result: { promise: true } }));
+    const answer = parse(await bridge.apply(undefined, [method, payload], bridgeOptions));
     if (answer.error) {
       const error = new ErrorCtor(answer.error.message);
       error.name = answer.error.name;

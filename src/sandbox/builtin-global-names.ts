@@ -1,4 +1,5 @@
 import ivm from 'isolated-vm';
+import { ivmOptions } from './ivm-options.js';
 
 let cached: ReadonlySet<string> | undefined;
 
@@ -8,7 +9,7 @@ let cached: ReadonlySet<string> | undefined;
  */
 export function builtinGlobalNames(): ReadonlySet<string> {
   if (cached) return cached;
-  const isolate = new ivm.Isolate({ memoryLimit: 8 });
+  const isolate = new ivm.Isolate(ivmOptions({ memoryLimit: 8 }));
   try {
     const context = isolate.createContextSync();
     const names = context.evalSync('JSON.stringify(Object.getOwnPropertyNames(globalThis))') as string;

@@ -1,5 +1,6 @@
 import ivm from 'isolated-vm';
 import { bootstrapSource } from './bootstrap-source.js';
+import { ivmOptions } from './ivm-options.js';
 
 /** An isolate made ahead of time for exactly one run: its first context and compiled bootstrap. */
 export interface PreparedIsolate {
@@ -22,12 +23,12 @@ const filename = 'credflow-step.js';
 
 function startupData(): NonNullable<typeof startup> {
   if (!startup) {
-    const snapshot = ivm.Isolate.createSnapshot([{ code: "'use strict';" }]);
-    const probe = new ivm.Isolate({ memoryLimit: 16, snapshot });
+    const snapshot = ivm.Isolate.createSnapshot([ivmOptions({ code: "'use strict';" })]);
+    const probe = new ivm.Isolate(ivmOptions({ memoryLimit: 16, snapshot }));
     try {
-      const script = probe.compileScriptSync(bootstrapSource, { filename, produceCachedData: true });
+      const script = probe.compileScriptSync(bootstrapSource, ivmOptions({ filename, produceCachedData: true }));
       const codeCache = (script as ivm.Script & ivm.CachedDataResult).cachedData;
-      startup = { snapshot, scriptOptions: { filename, ...(codeCache ? { cachedData: codeCache } : {}) } };
+      startup = { snapshot, scriptOptions: ivmOptions({ filename, ...(codeCache ? { cachedData: codeCache } : {}) }) };
     } finally {
       probe.dispose();
     }
@@ -38,7 +39,7 @@ function startupData(): NonNullable<typeof startup> {
 /** A new isolate from the startup snapshot, and the options that compile the bootstrap from its code cache. */
 function newIsolate(memoryMb: number): { isolate: ivm.Isolate; scriptOptions: ivm.ScriptOrigin & ivm.CachedDataOptions } {
   const { snapshot, scriptOptions } = startupData();
-  return { isolate: new ivm.Isolate({ memoryLimit: memoryMb, snapshot }), scriptOptions };
+  return { isolate: new ivm.Isolate(ivmOptions({ memoryLimit: memoryMb, snapshot })), scriptOptions };
 }
 
 /**

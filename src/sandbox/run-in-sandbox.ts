@@ -4,6 +4,7 @@ import { CredflowError, messageOf, truncate } from '../errors.js';
 import type { SandboxLimits } from '../config/index.js';
 import { stepNameSchema } from '../config/names.js';
 import { prepareIsolate, type IsolatePool } from './isolate-pool.js';
+import { ivmOptions } from './ivm-options.js';
 
 export interface SandboxStep {
   readonly name: string;
@@ -11,6 +12,7 @@ export interface SandboxStep {
 }
 
 export type LogLevel = 'info' | 'warn' | 'error' | 'debug';
+const logLevels: ReadonlySet<LogLevel> = new Set<LogLevel>(['info', 'warn', 'error', 'debug']);
 
 /** What a step may call on the host. A rejection with a BridgeError reaches step code as that error. */
 export type BridgeHandler = (method: string, args: unknown) => Promise<unknown>;
@@ -45,6 +47,8 @@ export interface SandboxRunOptions {
   input: SandboxInput;
   limits: SandboxLimits;
   bridge: BridgeHandler;
+  /** Less time than runTimeoutMs: a run sent again after its worker died keeps its first deadline. */
+  timeLeftMs?: number;
   /** Where the run's isolate comes from (pre-created ahead of time); by default a fresh one. */
   isolates?: Pick<IsolatePool, 'take' | 'replenish'>;
 }
@@ -88,7 +92,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
   const prepared = options.isolates ? options.isolates.take(limits.memoryMb) : prepareIsolate(limits.memoryMb);
   const isolate = prepared.isolate;
   let firstContext: ivm.Context | undefined = prepared.context;
-  const runDeadline = Date.now() + limits.runTimeoutMs;
+  const runDeadline = Date.now() + Math.min(limits.runTimeoutMs, options.timeLeftMs ?? Infinity);
   const results: StepResult[] = [];
   const outputs: Record<string, { output: unknown }> = {};
   let open = true;
@@ -138,10 +142,13 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
         );
         jail.setSync(
           '__cf_log',
-          new ivm.Reference((level: LogLevel, message: string) => {
+          new ivm.Reference((level: unknown, message: unknown) => {
             if (logs.length >= maxLogLines) return;
-            const text = truncate(message, maxLogBytes);
-            logs.push({ level, message: logs.length === maxLogLines - 1 ? `(log limit of ${maxLogLines} lines reached)` : text });
+            // The bootstrap sends a level and a string, but what arrives comes from the isolate: a line
+            // that is not text is replaced here, so the worker never sends the agent a result it refuses.
+            const text = typeof message === 'string' ? truncate(message, maxLogBytes) : `(a log line that is not text: ${typeof message})`;
+            const checked = typeof level === 'string' && logLevels.has(level as LogLevel) ? (level as LogLevel) : 'info';
+            logs.push({ level: checked, message: logs.length === maxLogLines - 1 ? `(log limit of ${maxLogLines} lines reached)` : text });
           }),
         );
         const input = {
@@ -158,7 +165,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
         const deadline = new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), stepBudget);
         });
-        const running = script.run(context, { timeout: stepBudget, promise: true }).then(
+        const running = script.run(context, ivmOptions({ timeout: stepBudget, promise: true })).then(
           (value: unknown) => ({ value }),
           (error: unknown) => ({ error }),
         );
@@ -208,8 +215,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
  * Holds a run to its bridge budget and deadline: past either, a call is refused without reaching the
  * handler. Applied where the run starts, and again by the agent for runs in a sandbox worker.
  */
-export function limitBridge(bridge: BridgeHandler, limits: Pick<SandboxLimits, 'maxBridgeCalls' | 'runTimeoutMs'>): BridgeHandler {
-  const deadline = Date.now() + limits.runTimeoutMs;
+export function limitBridge(bridge: BridgeHandler, limits: Pick<SandboxLimits, 'maxBridgeCalls' | 'runTimeoutMs'>, deadline = Date.now() + limits.runTimeoutMs): BridgeHandler {
   let calls = 0;
   return (method, args) => {
     if (Date.now() >= deadline) {

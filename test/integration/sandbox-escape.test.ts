@@ -509,7 +509,10 @@ const logFlood = workflow('logFlood', `for (;;) console.log('x'.repeat(100000));
 // 13. crashing a sandbox worker
 
 const killMe = workflow('killMe', `${spinFor(900)} return 'survived';`);
-const slowBystander = workflow('slowBystander', `${spinFor(900)} return { bystander: true };`);
+// Short enough to finish well within the step limit when it is run again.
+const killMeOnce = workflow('killMeOnce', `${spinFor(600)} return 'survived';`);
+// Well within the 1 s step limit on a busy machine, and still running when the agent's timer fires (below).
+const slowBystander = workflow('slowBystander', `${spinFor(700)} return { bystander: true };`);
 const slowInnocent = workflow('slowInnocent', `${spinFor(700)} return { innocent: true };`);
 const longUnknownKey = workflow(
   'longUnknownKey',
@@ -528,6 +531,15 @@ const crashingDescribe: [string, string][] = [
 ];
 const crashingDescribeCases = crashingDescribe.map(([title, code], i) => [title, workflow(`longFailure${i}`, code)] as const);
 const envKeys = workflow('envKeys', `return Object.keys(Env).sort();`);
+// The log line was built with Array.prototype.map and join, and String: replaced, they made it a number.
+const nonTextLog = workflow(
+  'nonTextLog',
+  `Array.prototype.join = function () { return 42; };
+   String = function () { return 7; };
+   console.log('a', 'b');
+   console.log(undefined);
+   return 'logged';`,
+);
 
 // ---------------------------------------------------------------------------------------------
 // 14. isolated-vm References
@@ -568,6 +580,25 @@ const referenceGlobals = workflow(
      bridgeProps: Object.getOwnPropertyNames(aws.secretsManager.getSecretValue).sort(),
      sources: [console.log.toString(), aws.secretsManager.getSecretValue.toString()],
    };`,
+);
+/** Getters on Object.prototype for isolated-vm's option names, and for what an isolated-vm object it returned would be read through. */
+const poisonedOptions = workflow(
+  'poisonedOptions',
+  `const names = ['reference', 'copy', 'externalCopy', 'promise', 'timeout', 'arguments', 'result', 'release', 'accessors', 'transferIn', 'transferOut'];
+   const read = [];
+   const captured = [];
+   const looksIvm = (o) => { try { return o !== null && typeof o === 'object' && ['deref', 'derefInto', 'copySync', 'applySync'].some((m) => typeof o[m] === 'function'); } catch (e) { return false; } };
+   for (const name of names) {
+     Object.defineProperty(Object.prototype, name, { configurable: true, get() { read.push(name); return name === 'reference' ? true : (name === 'arguments' || name === 'result') ? {} : undefined; } });
+   }
+   for (const key of ['then', Symbol.toPrimitive, 'toJSON']) {
+     Object.defineProperty(Object.prototype, key, { configurable: true, get() { if (looksIvm(this)) captured.push(String(key)); return undefined; } });
+   }
+   let length;
+   try { length = JSON.parse((await aws.secretsManager.getSecretValue({ SecretId: 'app/db' })).SecretString).password.length; } catch (e) { length = e.name; }
+   console.log('still logs');
+   for (const name of [...names, 'then', Symbol.toPrimitive, 'toJSON']) delete Object.prototype[name];
+   return { read: [...new Set(read)], captured, length };`,
 );
 const callerWalk = workflow(
   'callerWalk',
@@ -832,7 +863,10 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
 
     it('fails an array bomb that makes V8 give up with WORKFLOW_FAILED, and a new worker takes over if it crashed', async () => {
       const res = await run(arrayBomb);
-      expectFailure(res, 502, 'WORKFLOW_FAILED', /^workflow "arrayBomb" (failed in step "attempt": the step exceeded the memory limit of 32 MB|was abandoned: its sandbox worker stopped unexpectedly \(signal SIGABRT\); the next run gets a new worker)$/);
+      // When it crashes its worker, it is sent once to a fresh worker, which it crashes too, or where it
+      // runs out of time (V8 may take longer than the step's limit to give up).
+      if (res.status === 504) expectFailure(res, 504, 'WORKFLOW_TIMEOUT', stepTimeout(arrayBomb));
+      else expectFailure(res, 502, 'WORKFLOW_FAILED', /^workflow "arrayBomb" (failed in step "attempt": the step exceeded the memory limit of 32 MB|was abandoned: its sandbox worker stopped unexpectedly \(signal SIGABRT\); the next run gets a new worker)$/);
       await expectAgentHealthy();
       expect(await workerPids()).toHaveLength(WORKERS);
       expect(process.memoryUsage().rss - rssAtStart).toBeLessThan(256 * 1024 * 1024);
@@ -1051,7 +1085,7 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       // Safe: the run works (the params are valid JSON within the body limit) or the request is refused as a bad request.
       expect.soft([200, 400], res.text).toContain(res.status);
       // Runs that span the moment the agent's timer for that request fires (run limit + 2 s grace).
-      await sleep(Math.max(0, started + limits.runTimeoutMs + 2000 - 600 - Date.now()));
+      await sleep(Math.max(0, started + limits.runTimeoutMs + 2000 - 500 - Date.now()));
       const bystanders = await Promise.all([run(slowBystander), run(slowBystander)]);
       for (const bystander of bystanders) expect.soft(bystander.status, bystander.text).toBe(200);
       expect.soft(await workerPids(), 'a sandbox worker was stopped').toEqual(pids);
@@ -1142,15 +1176,42 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       expect(res.body.response).toEqual(['region_hint']);
     });
 
-    it('fails a run whose worker is killed mid-run with WORKFLOW_FAILED naming the worker, and the next run gets a new worker', async () => {
+    it('sends a run whose worker is killed mid-run to a fresh worker once, and fails it with WORKFLOW_FAILED naming the worker when that one is killed too', async () => {
       const pids = await workerPids();
       const pending = run(killMe);
-      // Killed once the worker has taken the run (before that, the run would go to another worker).
+      // Killed once the worker has taken the run.
       await until(() => t.agent.agent.sandbox.status().some((w) => w.started === 1), 'the run was never taken by a worker');
       for (const pid of pids) process.kill(pid, 'SIGKILL');
+      // The run goes to a fresh worker, reserved for it; that one is killed too once it has taken the run.
+      let second = -1;
+      await until(() => {
+        second = t.agent.agent.sandbox.status().find((w) => w.reserved && w.started === 1)?.pid ?? -1;
+        return second !== -1;
+      }, 'the run was never sent again');
+      expect(pids).not.toContain(second);
+      process.kill(second, 'SIGKILL');
       const res = await pending;
       expectFailure(res, 502, 'WORKFLOW_FAILED', 'workflow "killMe" was abandoned: its sandbox worker stopped unexpectedly (signal SIGKILL); the next run gets a new worker');
       expect(res.body.error.details).toEqual({ workflow: 'killMe', sandboxWorkerCrashed: true });
+      await expectAgentHealthy();
+      const fresh = await workerPids();
+      expect(fresh).toHaveLength(WORKERS);
+      expect(fresh.filter((pid) => pids.includes(pid) || pid === second)).toEqual([]);
+    });
+
+    it('runs a run whose worker is killed mid-run again on a fresh worker, where it succeeds', async () => {
+      const pids = await workerPids();
+      const pending = run(killMeOnce);
+      await until(() => t.agent.agent.sandbox.status().some((w) => w.started === 1), 'the run was never taken by a worker');
+      // Stopped at once, so the run cannot finish before its worker is killed.
+      for (const pid of pids) process.kill(pid, 'SIGSTOP');
+      expect(t.agent.agent.sandbox.status().filter((w) => w.started === 1)).toHaveLength(1);
+      for (const pid of pids) process.kill(pid, 'SIGKILL');
+      const res = await pending;
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.response).toBe('survived');
+      const exits = t.logs.lines.map((line) => JSON.parse(line) as { event?: string; pid?: number; resentRuns?: number }).filter((l) => l.event === 'sandbox.worker.exit' && pids.includes(l.pid ?? -1));
+      expect(exits.map((l) => l.resentRuns ?? 0).reduce((a, b) => a + b, 0)).toBe(1);
       await expectAgentHealthy();
       const fresh = await workerPids();
       expect(fresh).toHaveLength(WORKERS);
@@ -1206,6 +1267,20 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       await expectAgentHealthy(pids);
     });
 
+    it('keeps its worker, and the runs that share it, when a step makes console.log send something other than text', async () => {
+      const pids = await workerPids();
+      const innocents = [run(slowInnocent), run(slowInnocent)];
+      await until(() => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS, 'each worker took an innocent run');
+      const attacker = await run(nonTextLog);
+      expect(attacker.status, attacker.text).toBe(200);
+      expect(attacker.body.steps[0].logs).toEqual(['a b', 'undefined']);
+      for (const res of await Promise.all(innocents)) {
+        expect(res.status, res.text).toBe(200);
+        expect(res.body.response).toEqual({ innocent: true });
+      }
+      await expectAgentHealthy(pids);
+    });
+
     it("does not abandon other workflows' runs that share a worker with a misbehaving step", async () => {
       await workerPids();
       // One slow run per worker, then the misbehaving one joins a busy worker.
@@ -1246,6 +1321,15 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
         expect(source).toMatch(/=>/);
         expect(source).not.toContain('[native code]');
       }
+      await expectAgentHealthy(pids);
+    });
+
+    it('reads no isolated-vm option from getters on Object.prototype and hands step code no Reference through them', async () => {
+      const pids = await workerPids();
+      const res = await run(poisonedOptions);
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.response).toEqual({ read: [], captured: [], length: PASSWORD.length });
+      expect(res.body.steps[0].logs).toEqual(['still logs']);
       await expectAgentHealthy(pids);
     });
 

@@ -201,6 +201,85 @@ describe('runInSandbox', () => {
     });
   });
 
+  /** Every option name isolated-vm 5 reads (ReadOption and TransferOptions in its sources). */
+  const ivmOptionNames = [
+    'reference', 'copy', 'externalCopy', 'promise', 'timeout', 'arguments', 'result', 'release', 'accessors', 'filename',
+    'lineOffset', 'columnOffset', 'produceCachedData', 'cachedData', 'transferOut', 'transferIn', 'transferList',
+    'unsafeInherit', 'async', 'ignored', 'inspector', 'snapshot', 'memoryLimit', 'onCatastrophicError', 'meta', 'code',
+  ];
+  /**
+   * Step code that defines a getter on Object.prototype for each option name (answering `answers`),
+   * and getters for then, Symbol.toPrimitive, toJSON, toString and valueOf that note any isolated-vm
+   * object they are read from; it then calls the bridge and logs, and reports what it saw.
+   */
+  const poisonOptions = (answers: Record<string, unknown>) => `
+    const names = ${JSON.stringify(ivmOptionNames)};
+    const answers = Object.assign(Object.create(null), ${JSON.stringify(answers)});
+    const read = [];
+    const captured = [];
+    const ivmNames = ['Reference', 'ExternalCopy', 'Isolate', 'Context', 'Script', 'Callback'];
+    const looksIvm = (o) => {
+      try {
+        if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return false;
+        const ctor = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(o) || {}, 'constructor');
+        return ['deref', 'derefInto', 'copySync', 'applySync', 'setSync', 'getSync'].some((m) => typeof o[m] === 'function') ||
+          (ivmNames.includes(ctor && ctor.value && ctor.value.name)) || (typeof o === 'function' && ivmNames.includes(o.name));
+      } catch (e) { return false; }
+    };
+    const note = (where, self) => { if (looksIvm(self)) captured.push(where + ': ' + Object.prototype.toString.call(self)); };
+    const saved = {};
+    for (const name of names) {
+      Object.defineProperty(Object.prototype, name, { configurable: true, get() {
+        read.push(name); note(name, this);
+        const answer = answers[name];
+        return answer === 'object' ? {} : answer;
+      } });
+    }
+    for (const key of ['then', Symbol.toPrimitive, 'toJSON', 'toString', 'valueOf']) {
+      saved[String(key)] = Object.getOwnPropertyDescriptor(Object.prototype, key);
+      const original = Object.prototype[key];
+      Object.defineProperty(Object.prototype, key, { configurable: true, get() { note(String(key), this); return original; } });
+    }
+    let secret;
+    try { secret = (await aws.secretsManager.getSecretValue({ SecretId: 'db' })).SecretString; } catch (e) { secret = 'threw ' + e.name + ': ' + e.message; }
+    try { console.log('logged', 1, { a: 1 }); } catch (e) { captured.push('console.log threw ' + e.name); }
+    for (const name of names) delete Object.prototype[name];
+    for (const key of ['then', Symbol.toPrimitive, 'toJSON', 'toString', 'valueOf']) {
+      if (saved[String(key)]) Object.defineProperty(Object.prototype, key, saved[String(key)]); else delete Object.prototype[key];
+    }
+    return { read: [...new Set(read)], captured, secret };`;
+
+  it.each([
+    ['reference', { reference: true, arguments: 'object', result: 'object' }],
+    ['externalCopy', { externalCopy: true, arguments: 'object', result: 'object' }],
+    ['copy', { copy: true, arguments: 'object', result: 'object' }],
+    ['timeout, release, accessors and promise', { timeout: 1, release: true, accessors: true, promise: true, async: true, ignored: true }],
+  ])(
+    'reads no isolated-vm option from getters that step code puts on Object.prototype (%s), hands it no Reference, and still runs',
+    async (_title, answers) => {
+      const result = await run(poisonOptions(answers));
+      expect(result.response).toEqual({ read: [], captured: [], secret: '{"user":"app"}' });
+      expect(result.steps[0]?.logs).toEqual([{ level: 'info', message: 'logged 1 {"a":1}' }]);
+    },
+  );
+
+  it('sends only text as a log line, whatever step code does to Array.prototype, String or JSON', async () => {
+    const result = await run(
+      `Array.prototype.join = function () { return 42; };
+       Array.prototype.map = function () { return { not: 'text' }; };
+       String = function () { return 7; };
+       JSON.stringify = function () { return { not: 'text' }; };
+       console.log('a', 'b');
+       console.warn(undefined, { c: 1 });
+       return 'logged';`,
+    );
+    expect(result.response).toBe('logged');
+    expect(result.steps[0]?.logs).toEqual([
+      { level: 'info', message: 'a b' },
+      { level: 'warn', message: 'undefined {"c":1}' },
+    ]);
+  });
+
   it('has no require or process', async () => {
     expect(await responseOf('return [typeof require, typeof process, typeof globalThis.process];')).toEqual(['undefined', 'undefined', 'undefined']);
   });

@@ -37,6 +37,8 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
       context: z.record(z.string(), z.unknown()),
     }),
     limits: limitsSchema,
+    // Set for a run sent again after its worker died: what is left of its first deadline.
+    timeLeftMs: z.number().int().positive().optional(),
   }),
   z.strictObject({ type: z.literal('answer'), call: z.number().int(), value: z.unknown().optional(), error: bridgeErrorSchema.optional() }),
 ]);

@@ -13,11 +13,14 @@ import {
 import { workerMessageSchema, type AgentMessage, type StepResultMessage } from './protocol.js';
 import { workerEntryPath } from './worker-entry.js';
 
-/** Workers a run is sent to at most: a second one when the first died before it took the run. */
+/**
+ * Workers a run is sent to at most: when its first worker dies and the run was not the cause, it is
+ * sent once more, to a fresh worker. A run that loses a second worker fails.
+ */
 const MAX_ATTEMPTS = 2;
 
 /** A run's options without the in-process isolate source: where isolates come from is the worker's business. */
-export type SandboxJob = Omit<SandboxRunOptions, 'isolates'>;
+export type SandboxJob = Omit<SandboxRunOptions, 'isolates' | 'timeLeftMs'>;
 
 /** Something that runs a workflow's steps in a sandbox: in this process, or in a worker process. */
 export interface SandboxRunner {
@@ -36,16 +39,23 @@ export interface SandboxWorkersOptions {
   graceMs?: number;
 }
 
-interface PendingRun {
+/** A run the caller waits for, across the workers it is sent to. */
+interface RunRequest {
   job: SandboxJob;
+  /** Workers the run was sent to so far, this one included. */
+  attempt: number;
+  /** When its time is over (Date.now() clock), the same for every worker it is sent to. */
+  deadline: number;
+  resolve: (result: SandboxRunResult) => void;
+  reject: (error: Error) => void;
+}
+
+/** A run sent to one worker. */
+interface PendingRun extends RunRequest {
   bridge: BridgeHandler;
   /** The worker said it took the run (or asked for a call in it): from then on its code may have run. */
   started: boolean;
-  /** Workers the run was sent to so far (a worker that died before taking it does not count as a failure). */
-  attempt: number;
   timer: NodeJS.Timeout;
-  resolve: (result: SandboxRunResult) => void;
-  reject: (error: Error) => void;
 }
 
 interface Worker {
@@ -54,16 +64,23 @@ interface Worker {
   stderr: string;
   /** Preparing isolates or disposing the last one: it answers later than an idle worker would. */
   busy: boolean;
-  /** Why the agent stopped this worker, when it did. */
-  stopped?: { code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT'; why: string };
+  /**
+   * Started for runs sent again after their worker died: it takes no other run, and it is retired
+   * once they are over (one of them may have caused the death, and may yet cause this one's).
+   */
+  reserved: boolean;
+  /** Why the agent stopped this worker, when it did, and the run that was the cause, when one was. */
+  stopped?: { code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT'; why: string; run?: number; retired?: boolean };
 }
 
 /**
  * Runs sandboxes in a small pool of worker processes, so that code escaping or crashing isolated-vm
  * lands in a process that holds no credentials, connections or other integrations' secrets. Bridge
  * calls come back to this process, where the run's budget and deadline are enforced again and the
- * real handler (zod validation, allowlist, AWS SDK) runs. A worker that dies fails only its own runs,
- * with a clear error; the next run gets a fresh worker.
+ * real handler (zod validation, allowlist, AWS SDK) runs. When a worker dies, the run that caused it
+ * (when the agent stopped it for one run) fails; every other run it held is sent once more, each to
+ * a fresh worker of its own, within its deadline (a workflow run only reads secrets, so running it
+ * again is safe). A run that loses that second worker too fails: it is taken to be the cause.
  */
 export class SandboxWorkers implements SandboxRunner {
   private readonly workers: Worker[] = [];
@@ -77,32 +94,32 @@ export class SandboxWorkers implements SandboxRunner {
   /** Starts the workers now (the agent's server does), so the first run does not pay for it. */
   warm(): void {
     this.warmed = true;
-    while (!this.closed && this.workers.length < this.options.size) this.spawn();
+    while (!this.closed && this.pool().length < this.options.size) this.spawn(false);
   }
 
   run(job: SandboxJob): Promise<SandboxRunResult> {
-    return new Promise<SandboxRunResult>((resolve, reject) => this.dispatch(job, 1, resolve, reject));
+    return new Promise<SandboxRunResult>((resolve, reject) => {
+      if (this.closed) {
+        reject(new CredflowError('WORKFLOW_FAILED', 'the agent is shutting down; no workflow runs are started'));
+        return;
+      }
+      this.dispatch({ job, attempt: 1, deadline: Date.now() + job.limits.runTimeoutMs, resolve, reject }, this.pick());
+    });
   }
 
-  private dispatch(job: SandboxJob, attempt: number, resolve: (result: SandboxRunResult) => void, reject: (error: Error) => void): void {
-    if (this.closed) {
-      reject(new CredflowError('WORKFLOW_FAILED', 'the agent is shutting down; no workflow runs are started'));
-      return;
-    }
-    const worker = this.pick();
+  private dispatch(request: RunRequest, worker: Worker): void {
+    const { job } = request;
     const id = this.nextId++;
+    // A run sent again keeps its first deadline: the worker and the bridge get the time that is left.
+    const left = Math.max(1, request.deadline - Date.now());
     const pending: PendingRun = {
-      job,
-      bridge: limitBridge(job.bridge, job.limits),
+      ...request,
+      bridge: limitBridge(job.bridge, job.limits, request.deadline),
       started: false,
-      attempt,
       timer: setTimeout(() => {
-        // Its time is over: it fails with the timeout, and is not sent anywhere else.
-        pending.started = true;
-        this.stop(worker, 'WORKFLOW_TIMEOUT', `it did not finish workflow "${job.workflow}" within the run's time limit of ${job.limits.runTimeoutMs} ms`);
-      }, job.limits.runTimeoutMs + (this.options.graceMs ?? 2000)),
-      resolve,
-      reject,
+        // Its time is over: it is the run at fault, fails with the timeout and is not sent anywhere else.
+        this.stop(worker, 'WORKFLOW_TIMEOUT', `it did not finish workflow "${job.workflow}" within the run's time limit of ${job.limits.runTimeoutMs} ms`, id);
+      }, left + (this.options.graceMs ?? 2000)),
     };
     worker.runs.set(id, pending);
     const sent = this.post(worker, {
@@ -112,23 +129,30 @@ export class SandboxWorkers implements SandboxRunner {
       steps: job.steps.map((s) => ({ name: s.name, code: s.code })),
       input: job.input,
       limits: job.limits,
+      ...(request.attempt === 1 ? {} : { timeLeftMs: left }),
     });
     if (!sent) {
       worker.runs.delete(id);
       clearTimeout(pending.timer);
       const why = worker.child.connected ? 'its input cannot be sent to the sandbox (nested too deeply?)' : 'its sandbox worker has just stopped; try again';
-      reject(new CredflowError('WORKFLOW_FAILED', `workflow "${job.workflow}" could not start: ${why}`, { details: { workflow: job.workflow } }));
+      request.reject(new CredflowError('WORKFLOW_FAILED', `workflow "${job.workflow}" could not start: ${why}`, { details: { workflow: job.workflow } }));
     }
   }
 
-  /** Worker process ids (for tests and status). */
+  /** Worker process ids, without those the agent is stopping (for tests and status). */
   pids(): number[] {
-    return this.workers.map((w) => w.child.pid ?? -1);
+    return this.current().map((w) => w.child.pid ?? -1);
   }
 
-  /** Each worker's pid and how many of its runs it has taken and not yet finished (for tests and status). */
-  status(): { pid: number; runs: number; started: number }[] {
-    return this.workers.map((w) => ({ pid: w.child.pid ?? -1, runs: w.runs.size, started: [...w.runs.values()].filter((r) => r.started).length }));
+  /**
+   * Each worker's pid, how many runs it holds and how many of them it has taken, whether it serves
+   * runs sent again only, and the workflows of its runs (for tests and status).
+   */
+  status(): { pid: number; runs: number; started: number; reserved: boolean; workflows: string[] }[] {
+    return this.current().map((w) => {
+      const runs = [...w.runs.values()];
+      return { pid: w.child.pid ?? -1, runs: runs.length, started: runs.filter((r) => r.started).length, reserved: w.reserved, workflows: runs.map((r) => r.job.workflow) };
+    });
   }
 
   async close(): Promise<void> {
@@ -148,16 +172,27 @@ export class SandboxWorkers implements SandboxRunner {
     );
   }
 
+  /** The workers the agent is not stopping. */
+  private current(): Worker[] {
+    return this.workers.filter((w) => !w.stopped);
+  }
+
+  /** The workers that take new runs: not reserved for runs sent again, and not being stopped. */
+  private pool(): Worker[] {
+    return this.workers.filter((w) => !w.reserved && !w.stopped);
+  }
+
   /**
    * An idle worker that is not busy preparing isolates; else a new one; else the least loaded. A
    * worker whose channel has closed (it is gone, and its exit is on its way) takes no run.
    */
   private pick(): Worker {
-    const idle = this.workers.find((w) => w.runs.size === 0 && !w.busy && w.child.connected);
+    const pool = this.pool();
+    const idle = pool.find((w) => w.runs.size === 0 && !w.busy && w.child.connected);
     if (idle) return idle;
-    if (this.workers.length < this.options.size) return this.spawn();
-    const live = this.workers.filter((w) => w.child.connected);
-    if (live.length === 0) return this.spawn();
+    if (pool.length < this.options.size) return this.spawn(false);
+    const live = pool.filter((w) => w.child.connected);
+    if (live.length === 0) return this.spawn(false);
     // The least loaded; among equals, the next in turn, so a worker kept busy by back-to-back runs
     // gets time to prepare its isolates while the others take the runs.
     const load = (w: Worker) => w.runs.size + (w.busy ? 0.5 : 0);
@@ -166,7 +201,7 @@ export class SandboxWorkers implements SandboxRunner {
     return equals[this.turn++ % equals.length] as Worker;
   }
 
-  private spawn(): Worker {
+  private spawn(reserved: boolean): Worker {
     // An empty environment: no AWS_* or CREDFLOW_* variables, no NODE_OPTIONS.
     const child = fork(workerEntryPath(), [], {
       // No WebAssembly: its memory is allocated outside an isolate's limit.
@@ -175,7 +210,7 @@ export class SandboxWorkers implements SandboxRunner {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
     });
-    const worker: Worker = { child, runs: new Map(), stderr: '', busy: true };
+    const worker: Worker = { child, runs: new Map(), stderr: '', busy: true, reserved };
     this.workers.push(worker);
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
@@ -208,7 +243,9 @@ export class SandboxWorkers implements SandboxRunner {
   private receive(worker: Worker, raw: unknown): void {
     const parsed = workerMessageSchema.safeParse(raw);
     if (!parsed.success) {
-      this.stop(worker, 'WORKFLOW_FAILED', 'it sent a message the agent does not accept');
+      // The run the message is about is the one at fault; the worker's other runs are sent again.
+      const about = (raw as { id?: unknown } | null)?.id;
+      this.stop(worker, 'WORKFLOW_FAILED', 'it sent a message the agent does not accept', typeof about === 'number' && worker.runs.has(about) ? about : undefined);
       return;
     }
     const message = parsed.data;
@@ -249,6 +286,7 @@ export class SandboxWorkers implements SandboxRunner {
     clearTimeout(run.timer);
     // It now disposes the run's isolate and prepares the next; 'ready' says when that is done.
     worker.busy = true;
+    if (worker.reserved && worker.runs.size === 0) this.release(worker);
     const steps = message.steps.map((s) => capLogs(s, run.job.limits));
     if (message.type === 'failed') {
       run.reject(new StepFailure(message.code, message.message, steps, message.details));
@@ -270,8 +308,30 @@ export class SandboxWorkers implements SandboxRunner {
     run.resolve({ steps, response: message.response ?? null });
   }
 
-  private stop(worker: Worker, code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', why: string): void {
-    worker.stopped ??= { code, why };
+  /**
+   * A reserved worker whose runs are over is retired, not added to the pool: a run that made V8 give
+   * up can still abort the process after it answered (a timeout), and the pool is refilled anyway.
+   */
+  private release(worker: Worker): void {
+    worker.stopped = { code: 'WORKFLOW_FAILED', why: 'the runs it was started for are over', retired: true };
+    worker.child.kill('SIGKILL');
+  }
+
+  /**
+   * Sends a run again after its worker died, to a fresh worker of its own: not to one of the others,
+   * which may be dying too (killed with it, their exit not yet seen while their channel still looks
+   * open), and not beside the run that may have caused the death. Reserved workers number at most
+   * the pool's size; past that, the least loaded of them takes the run.
+   */
+  private resend(run: PendingRun): void {
+    const request: RunRequest = { job: run.job, attempt: run.attempt + 1, deadline: run.deadline, resolve: run.resolve, reject: run.reject };
+    const reserved = this.workers.filter((w) => w.reserved && !w.stopped && w.child.connected);
+    const worker = reserved.length < this.options.size ? this.spawn(true) : reserved.reduce((a, b) => (b.runs.size < a.runs.size ? b : a));
+    this.dispatch(request, worker);
+  }
+
+  private stop(worker: Worker, code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', why: string, run?: number): void {
+    worker.stopped ??= { code, why, ...(run === undefined ? {} : { run }) };
     worker.child.kill('SIGKILL');
   }
 
@@ -279,15 +339,15 @@ export class SandboxWorkers implements SandboxRunner {
     const index = this.workers.indexOf(worker);
     if (index !== -1) this.workers.splice(index, 1);
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
-    let resent = 0;
+    const resend: PendingRun[] = [];
     for (const [id, run] of worker.runs) {
       worker.runs.delete(id);
       clearTimeout(run.timer);
-      // The worker died before it took this run (killed, crashed on another run, or dead before the agent
-      // noticed): none of the run's code ran, so another worker gets it, once.
-      if (!run.started && run.attempt < MAX_ATTEMPTS && !this.closed) {
-        resent++;
-        this.dispatch(run.job, run.attempt + 1, run.resolve, run.reject);
+      // Unless it is the run the agent stopped the worker for, a run did not (as far as the agent can
+      // tell) cause the worker's death: it is sent once more, while its time lasts.
+      const atFault = worker.stopped?.run === id;
+      if (!atFault && run.attempt < MAX_ATTEMPTS && !this.closed && run.deadline > Date.now()) {
+        resend.push(run);
         continue;
       }
       const failure = worker.stopped
@@ -299,9 +359,14 @@ export class SandboxWorkers implements SandboxRunner {
           });
       run.reject(failure);
     }
+    for (const run of resend) this.resend(run);
     if (this.closed) return;
+    if (worker.stopped?.retired) {
+      this.options.logger.debug({ event: 'sandbox.worker.exit', pid: worker.child.pid, how, reason: worker.stopped.why }, 'sandbox worker retired');
+      return;
+    }
     this.options.logger.warn(
-      { event: 'sandbox.worker.exit', pid: worker.child.pid, how, reason: worker.stopped?.why, resentRuns: resent || undefined, stderr: worker.stderr.slice(-1000) || undefined },
+      { event: 'sandbox.worker.exit', pid: worker.child.pid, how, reason: worker.stopped?.why, resentRuns: resend.length || undefined, stderr: worker.stderr.slice(-1000) || undefined },
       'sandbox worker exited',
     );
     // A replacement is started off the request path (prepared isolates included) when the pool was warmed.

@@ -7,7 +7,7 @@
 import { truncate } from '../../errors.js';
 import { IsolatePool, prepareIsolate } from '../isolate-pool.js';
 import { BridgeError, runInSandbox, StepFailure } from '../run-in-sandbox.js';
-import { agentMessageSchema, type AgentMessage, type WorkerMessage } from './protocol.js';
+import { agentMessageSchema, workerMessageSchema, type AgentMessage, type WorkerMessage } from './protocol.js';
 
 type RunMessage = Extract<AgentMessage, { type: 'run' }>;
 
@@ -35,10 +35,15 @@ async function run(message: RunMessage): Promise<void> {
       steps: message.steps,
       input: message.input,
       limits: message.limits,
+      ...(message.timeLeftMs === undefined ? {} : { timeLeftMs: message.timeLeftMs }),
       bridge: (method, args) => askAgent(message.id, method, args),
       ...(isolates ? { isolates } : {}),
     });
-    send({ type: 'done', id: message.id, steps: result.steps, response: result.response ?? null });
+    const done: WorkerMessage = { type: 'done', id: message.id, steps: result.steps, response: result.response ?? null };
+    // The agent stops a worker that sends what its schema refuses, which would end every run here:
+    // a result that would not pass fails this run alone.
+    if (workerMessageSchema.safeParse(done).success) send(done);
+    else send({ type: 'failed', id: message.id, code: 'WORKFLOW_FAILED', message: `workflow "${truncate(message.workflow, 200)}" produced a result the agent does not accept`, details: { workflow: message.workflow }, steps: [] });
   } catch (error) {
     if (error instanceof StepFailure) {
       send({ type: 'failed', id: message.id, code: error.code as 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', message: truncate(error.message, 4000), details: error.details ?? {}, steps: error.steps });

@@ -1,0 +1,138 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
+
+/**
+ * What happens to runs when a sandbox worker dies, through the real agent over HTTP, its real worker
+ * processes and a local Secrets Manager endpoint. The limits leave a retried run time to finish.
+ */
+
+const PASSWORD = 'Pw-workers-8e1b"&<>c40d';
+const limits = { memoryMb: 32, stepTimeoutMs: 10000, runTimeoutMs: 20000 };
+const WORKERS = 2;
+
+const spinFor = (ms: number) => `const until = Date.now() + ${ms}; while (Date.now() < until) {}`;
+const workflows: Record<string, Record<string, unknown>> = {
+  healthy: {
+    name: 'healthy',
+    steps: [{ name: 'read', code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); return { length: JSON.parse(r.SecretString).password.length };` }],
+  },
+  // Reads the secret, then computes for a while: still running when its worker dies.
+  innocent: {
+    name: 'innocent',
+    steps: [{ name: 'read', code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); ${spinFor(5000)} return { innocent: true, length: JSON.parse(r.SecretString).password.length };` }],
+  },
+  // V8 gives up on this allocation and aborts the whole worker process (SIGABRT), every time.
+  arrayBomb: { name: 'arrayBomb', steps: [{ name: 'attempt', code: 'const a = new Array(2 ** 30).fill(0); return a.length;' }] },
+  shortDeadline: { name: 'shortDeadline', limits: { runTimeoutMs: 1000, stepTimeoutMs: 1000 }, steps: [{ name: 'quick', code: 'return { quick: true };' }] },
+};
+
+let t: TestAgent;
+
+async function run(name: string): Promise<{ status: number; body: any; text: string }> {
+  return t.request('POST', `/api/v1/workflows/${name}/run`, {});
+}
+
+/** Waits (up to 10 s) until `ready()` holds, and fails with `what` when it never does. */
+async function until(ready: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !ready(); i++) await sleep(20);
+  expect(ready(), what).toBe(true);
+}
+
+async function workerPids(): Promise<number[]> {
+  for (let i = 0; i < 200 && t.agent.agent.sandbox.pids().length !== WORKERS; i++) await sleep(20);
+  return [...t.agent.agent.sandbox.pids()].sort((a, b) => a - b);
+}
+
+interface ExitLine {
+  event?: string;
+  pid?: number;
+  how?: string;
+  resentRuns?: number;
+}
+
+function exitLines(): ExitLine[] {
+  return t.logs.lines.map((line) => JSON.parse(line) as ExitLine).filter((l) => l.event === 'sandbox.worker.exit');
+}
+
+describe('runs of a sandbox worker that dies', () => {
+  beforeAll(async () => {
+    t = await startTestAgent(
+      { workflows },
+      {
+        CREDFLOW_SANDBOX_MEMORY_MB: String(limits.memoryMb),
+        CREDFLOW_STEP_TIMEOUT_MS: String(limits.stepTimeoutMs),
+        CREDFLOW_RUN_TIMEOUT_MS: String(limits.runTimeoutMs),
+        CREDFLOW_SANDBOX_WORKERS: String(WORKERS),
+        CREDFLOW_SANDBOX_PREWARM: '1',
+      },
+    );
+    t.secrets.createSecret('app/db', { SecretString: JSON.stringify({ username: 'svc', password: PASSWORD }) });
+    await workerPids();
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('sends the runs that shared a worker with a step that crashed it to fresh workers, where they succeed, and fails that step with WORKFLOW_FAILED', async () => {
+    await workerPids();
+    const before = exitLines().length;
+    // One innocent run taken by each worker, then the crashing one joins a worker that holds an innocent.
+    const innocents = [run('innocent'), run('innocent')];
+    await until(() => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS, 'each worker took an innocent run');
+    const bomb = await run('arrayBomb');
+    const results = await Promise.all(innocents);
+    for (const res of results) {
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.response).toEqual({ innocent: true, length: PASSWORD.length });
+    }
+    expect(bomb.status, bomb.text).toBe(502);
+    expect(bomb.body.error.code).toBe('WORKFLOW_FAILED');
+    expect(bomb.body.error.message).toBe('workflow "arrayBomb" was abandoned: its sandbox worker stopped unexpectedly (signal SIGABRT); the next run gets a new worker');
+    expect(bomb.body.error.details).toEqual({ workflow: 'arrayBomb', sandboxWorkerCrashed: true });
+    // The first worker it crashed held an innocent run too: both were sent again. The fresh worker it
+    // crashed next held it alone, and it was not sent again.
+    const aborts = exitLines().slice(before).filter((l) => l.how === 'signal SIGABRT');
+    expect(aborts.map((l) => l.resentRuns)).toEqual([2, undefined]);
+    expect(await workerPids()).toHaveLength(WORKERS);
+    const after = await run('healthy');
+    expect(after.status, after.text).toBe(200);
+  });
+
+  it('does not send a run again once its deadline has passed, and fails it', async () => {
+    const pids = await workerPids();
+    // Stopped workers read no message: the run waits in one of them, sent but not taken.
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    try {
+      const pending = run('shortDeadline');
+      await until(() => t.agent.agent.sandbox.status().some((w) => w.runs === 1), 'the run was never sent to a worker');
+      // Past its 1000 ms deadline, before the agent's own timer (deadline + 2 s) stops the worker.
+      await sleep(1300);
+      for (const pid of pids) process.kill(pid, 'SIGKILL');
+      const res = await pending;
+      expect(res.status, res.text).toBe(502);
+      expect(res.body.error.code).toBe('WORKFLOW_FAILED');
+      expect(res.body.error.message).toBe('workflow "shortDeadline" was abandoned: its sandbox worker stopped unexpectedly (signal SIGKILL); the next run gets a new worker');
+    } finally {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    await until(() => exitLines().filter((l) => pids.includes(l.pid ?? -1)).length === pids.length, 'both workers exited');
+    expect(exitLines().filter((l) => pids.includes(l.pid ?? -1)).map((l) => l.resentRuns)).toEqual([undefined, undefined]);
+    const fresh = await workerPids();
+    expect(fresh.filter((pid) => pids.includes(pid))).toEqual([]);
+    const after = await run('healthy');
+    expect(after.status, after.text).toBe(200);
+  });
+
+  it('never put the seeded password into a response body or a log line', () => {
+    expect(t.logs.text()).not.toContain(PASSWORD);
+    expect(t.bodies.filter((b) => b.includes(PASSWORD))).toEqual([]);
+  });
+});
