@@ -7,7 +7,8 @@ import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
  * processes and a local Secrets Manager endpoint. The limits leave a retried run time to finish.
  */
 
-const PASSWORD = 'Pw-workers-8e1b"&<>c40d';
+// Random-looking, as real passwords are: every six-character run of a secret is masked in messages.
+const PASSWORD = 'Pw-q7Zx2Lm-8e1b"&<>c40d';
 const limits = { memoryMb: 32, stepTimeoutMs: 10000, runTimeoutMs: 20000 };
 const WORKERS = 2;
 
