@@ -205,6 +205,7 @@ export function createAgent(deps: AgentDeps): Agent {
       integrations.set(name, previous ?? integration);
     }
     config = { ...next, integrations };
+    masker.declareNames([...next.integrations.keys(), ...next.workflows.keys()]);
     loadedAt = new Date().toISOString();
     for (const name of retired) pools.drop(name);
   };
