@@ -137,6 +137,8 @@ export function createAgent(deps: AgentDeps): Agent {
     maxMessageBytes: deps.settings.queryMaxMessageBytes,
   });
   metrics.setPoolSource(() => pools.stats());
+  metrics.setMaskerSource(() => masker.learntUsage);
+  metrics.setSandboxSource(() => sandbox.status());
   // The lines every request writes (resolution, audit): queued, and built from a memo of their masked text.
   const lines = requestLines(logger);
   // Each configuration gets a resolver of its own; an integration a reload leaves unchanged keeps

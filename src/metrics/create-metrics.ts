@@ -25,6 +25,10 @@ export interface Metrics {
   readonly configLastReloadSuccess: Gauge;
   /** Pool figures are read at scrape time from this source. */
   setPoolSource(source: () => PoolStats[]): void;
+  /** The masker's learnt values (bounded by CREDFLOW_MASKER_MAX_SECRETS / _MAX_BYTES), read at scrape time. */
+  setMaskerSource(source: () => { secrets: number; bytes: number }): void;
+  /** Sandbox worker processes, read at scrape time: each worker's runs and whether it is reserved for resent runs. */
+  setSandboxSource(source: () => { runs: number; reserved: boolean }[]): void;
 }
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -34,6 +38,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'credflow_' });
   let poolSource: () => PoolStats[] = () => [];
+  let maskerSource: () => { secrets: number; bytes: number } = () => ({ secrets: 0, bytes: 0 });
+  let sandboxSource: () => { runs: number; reserved: boolean }[] = () => [];
 
   const workflowRuns = new Histogram({
     name: 'credflow_workflow_run_duration_seconds',
@@ -109,6 +115,37 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
   });
 
+  new Gauge({
+    name: 'credflow_masker_learnt_secrets',
+    help: 'Secret values the masker learnt from secret stores and still holds (bounded by CREDFLOW_MASKER_MAX_SECRETS).',
+    registers: [registry],
+    collect() {
+      this.set(maskerSource().secrets);
+    },
+  });
+  new Gauge({
+    name: 'credflow_masker_learnt_bytes',
+    help: 'Bytes of the secret values the masker learnt and still holds (bounded by CREDFLOW_MASKER_MAX_BYTES).',
+    registers: [registry],
+    collect() {
+      this.set(maskerSource().bytes);
+    },
+  });
+  new Gauge({
+    name: 'credflow_sandbox_workers',
+    help: 'Sandbox worker processes (kind: pool, or reserved for a run resent after its worker died) and the runs they hold.',
+    labelNames: ['kind', 'measure'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const worker of sandboxSource()) {
+        const kind = worker.reserved ? 'reserved' : 'pool';
+        this.inc({ kind, measure: 'workers' });
+        this.inc({ kind, measure: 'runs' }, worker.runs);
+      }
+    },
+  });
+
   return {
     registry,
     workflowRuns,
@@ -121,6 +158,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     configLastReloadSuccess,
     setPoolSource(source) {
       poolSource = source;
+    },
+    setMaskerSource(source) {
+      maskerSource = source;
+    },
+    setSandboxSource(source) {
+      sandboxSource = source;
     },
   };
 }

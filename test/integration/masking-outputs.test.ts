@@ -258,6 +258,13 @@ describe('the masker\'s bounds in a running agent (issue 10, section 4)', () => 
     expect(masker.learntUsage.secrets).toBeLessThanOrEqual(16);
     expect(masker.knows(db.password)).toBe(true);
     expect(masker.knows('distinct-0-0-Zq0')).toBe(false);
+    // The bound has its gauges, read at scrape time.
+    const metrics = await t.request('GET', '/metrics');
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics.text)?.[1]);
+    expect(gauge('credflow_masker_learnt_secrets')).toBe(masker.learntUsage.secrets);
+    expect(gauge('credflow_masker_learnt_bytes')).toBe(masker.learntUsage.bytes);
+    expect(gauge('credflow_masker_learnt_secrets')).toBeGreaterThan(0);
+    expect(metrics.text).toMatch(new RegExp(`^credflow_sandbox_workers\\{kind="pool",measure="workers"\\} ${t.agent.agent.sandbox.status().length}$`, 'm'));
     const query = await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT 2 AS two' });
     expect(query.status).toBe(200);
     expect(query.body.rows).toEqual([{ two: 2 }]);
