@@ -145,6 +145,8 @@ export function createResolver(deps: ResolverDeps): Resolver {
   // The configuration never changes while the agent runs: each (integration, profile) gets its key
   // and loader once, off the hot path.
   const keyed = new WeakMap<Integration, Map<string, ReturnType<typeof makeKey>>>();
+  // Loads started per cache key (keys are bounded by the configured integrations and profiles).
+  const loadsStarted = new Map<string, number>();
   const keyFor = (integration: Integration, profile: string) => {
     let byProfile = keyed.get(integration);
     if (byProfile === undefined) keyed.set(integration, (byProfile = new Map()));
@@ -163,6 +165,10 @@ export function createResolver(deps: ResolverDeps): Resolver {
     // The workflow sees context.integration, so each integration has entries of its own.
     const key = [workflow.name, profile, stableJson({ ...workflow.params, ...params }), integration.name, ttlSeconds, maxStaleSeconds].join('\u0000');
     const load: Loader<unknown> = async () => {
+      // Loads of one key can overlap (an invalidate while one runs): like the cache, which keeps the
+      // value of the load that started last, only that load's values are held for the entry.
+      const started = (loadsStarted.get(key) ?? 0) + 1;
+      loadsStarted.set(key, started);
       let run;
       try {
         run = await deps.runner.run(workflow, { params, context: { integration: integration.name, profile } });
@@ -174,8 +180,10 @@ export function createResolver(deps: ResolverDeps): Resolver {
       }
       run.masker.addSecretsIn(run.response);
       // The new entry replaces the previous one: the masker keeps what this run read while it lives.
-      masker.release(key);
-      masker.hold(key, run.masker.learnt);
+      if (loadsStarted.get(key) === started) {
+        masker.release(key);
+        masker.hold(key, run.masker.learnt);
+      }
       return {
         value: pruneResponse(run.response, needed.get(workflow.name)),
         ttlMs: responseTtlMs(run.response, ttlSeconds, now()),

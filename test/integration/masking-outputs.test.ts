@@ -313,3 +313,49 @@ describe('the CLI prints no fragment of a plaintext secret (issue 10, section 3)
     }
   });
 });
+
+describe('the masker holds the values of the cached response, when two loads of one entry overlap (issue 10, section 4)', () => {
+  let db: TestDatabase;
+  let t: TestAgent;
+  const alpha = 'alpha-Kq3vZ8wN2pXr';
+  const bravo = 'bravo-Lm7tY4cQ9sWd';
+  const secretFor = (apiKey: string, slow: boolean) => ({
+    SecretString: JSON.stringify({ host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname, apiKey, slow }),
+  });
+
+  beforeAll(async () => {
+    db = await createTestDatabase('maskrace');
+    // The first load reads a secret that makes its step compute for a while after reading it.
+    const slowAfterRead = `${readSecret} const s = JSON.parse(r.SecretString); if (s.slow) { const end = Date.now() + 1500; while (Date.now() < end) {} } return s;`;
+    t = await startTestAgent(
+      {
+        workflows: {
+          getSecrets: { name: 'getSecrets', params: { secretName: 'race/db' }, steps: [step('fetch', slowAfterRead)] },
+          readsAny: { name: 'readsAny', params: { secretName: 'many/0' }, steps: [step('fetch', `${readSecret} return { value: r.SecretString };`)] },
+        },
+        integrations: { racy: postgresIntegration('racy', 'getSecrets') },
+      },
+      { CREDFLOW_MASKER_MAX_SECRETS: '16' },
+    );
+    t.secrets.createSecret('race/db', secretFor(alpha, true));
+    for (let i = 0; i < 40; i++) t.secrets.createSecret(`many/${i}`, { SecretString: `distinct-${i}-${(i * 7919).toString(36)}-Yq${i}` });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('keeps holding the newer load values when an older, slower load of the same entry finishes after it', async () => {
+    const query = () => t.request('POST', '/api/v1/integrations/racy/query', { sql: 'SELECT 1 AS one' });
+    const slow = query();
+    // The slow load has read its secret once the store has answered it.
+    while (t.secrets.countRequests('GetSecretValue') === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    t.secrets.putSecretValue('race/db', secretFor(bravo, false));
+    expect((await t.request('POST', '/api/v1/integrations/racy/invalidate')).status).toBe(200);
+    expect((await query()).status).toBe(200);
+    expect((await slow).status).toBe(200);
+    // Previews need room: only values no cached entry holds may be forgotten.
+    for (let i = 0; i < 40; i++) expect((await t.request('POST', '/api/v1/workflows/readsAny/run', { params: { secretName: `many/${i}` } })).status).toBe(200);
+    expect(t.agent.agent.masker.knows(bravo)).toBe(true);
+  });
+});
