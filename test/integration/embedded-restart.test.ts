@@ -159,13 +159,18 @@ describe('npm start, stopped through npm', () => {
 
     npm.child.kill('SIGTERM');
 
-    const allGone = await eventually(() => below.every((p) => !alive(p.pid)), 10_000);
-    expect(below.filter((p) => alive(p.pid)).map((p) => p.args)).toEqual([]);
-    expect(allGone).toBe(true);
-    expect(await answers(agentUrl)).toBe(false);
-    expect(existsSync(path.join(dir, '.credflow', 'embedded.json'))).toBe(false);
+    await expectAllStopped(below, agentUrl, dir);
   }, bannerTimeoutMs + 30_000);
 });
+
+/** Within 10 s, every process that ran under npm is gone, the agent no longer answers and its state file is removed. */
+async function expectAllStopped(below: ReturnType<typeof descendantsOf>, agentUrl: string, dir: string): Promise<void> {
+  const allGone = await eventually(() => below.every((p) => !alive(p.pid)), 10_000);
+  expect(below.filter((p) => alive(p.pid)).map((p) => p.args)).toEqual([]);
+  expect(allGone).toBe(true);
+  expect(await answers(agentUrl)).toBe(false);
+  expect(existsSync(path.join(dir, '.credflow', 'embedded.json'))).toBe(false);
+}
 
 describe('npm start, when npm itself is killed hard', () => {
   it('stops the agent and its PostgreSQL when npm dies from SIGKILL (the agent notices it was reparented)', async () => {
@@ -178,11 +183,7 @@ describe('npm start, when npm itself is killed hard', () => {
 
     npm.child.kill('SIGKILL');
 
-    const allGone = await eventually(() => below.every((p) => !alive(p.pid)), 10_000);
-    expect(below.filter((p) => alive(p.pid)).map((p) => p.args)).toEqual([]);
-    expect(allGone).toBe(true);
-    expect(await answers(agentUrl)).toBe(false);
-    expect(existsSync(path.join(dir, '.credflow', 'embedded.json'))).toBe(false);
+    await expectAllStopped(below, agentUrl, dir);
   }, bannerTimeoutMs + 30_000);
 });
 

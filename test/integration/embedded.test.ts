@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/run-cli.js';
 
 const bin = fileURLToPath(new URL('../../bin/credflow.js', import.meta.url));
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -147,18 +148,6 @@ async function occupyPort(): Promise<{ port: number; release(): Promise<void> }>
   return { port: (holder.address() as AddressInfo).port, release: () => new Promise((resolve) => holder.close(() => resolve())) };
 }
 
-/** Runs the CLI as another terminal would, in `cwd`, with exactly `env`. */
-function runCli(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-node-snapshot', bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('credflow serve --embedded, as a new user runs it', () => {
   let server: Server;
@@ -216,12 +205,12 @@ describe('credflow serve --embedded, as a new user runs it', () => {
   });
 
   it('lets the CLI in another process, with no AWS settings, find its Secrets Manager endpoint and mask the password', async () => {
-    const revealed = await runCli(['--json', 'workflows', 'run', 'getSecrets', '--reveal', '--dir', dir], dir, userEnv());
+    const revealed = await runCli(['--json', 'workflows', 'run', 'getSecrets', '--reveal', '--dir', dir], { cwd: dir, env: userEnv() });
     expect(revealed.code).toBe(0);
     demoPassword = JSON.parse(revealed.stdout).response.password;
     expect(demoPassword).toEqual(expect.any(String));
 
-    const masked = await runCli(['workflows', 'run', 'getSecrets', '--dir', dir], dir, userEnv());
+    const masked = await runCli(['workflows', 'run', 'getSecrets', '--dir', dir], { cwd: dir, env: userEnv() });
     expect(masked.code).toBe(0);
     expect(masked.stderr).toContain(`using the Secrets Manager endpoint of the embedded agent (npm start, pid ${server.child.pid})`);
     expect(masked.stdout).toContain('"username": "credflow_demo"');

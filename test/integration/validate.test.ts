@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postgresIntegration, secretsWorkflow, writeConfigDir, type ConfigFiles } from '../support/config-dir.js';
+import { runCli, type CliResult } from '../support/run-cli.js';
 
-const bin = fileURLToPath(new URL('../../bin/credflow.js', import.meta.url));
 const removals: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
@@ -11,19 +9,10 @@ afterEach(async () => {
 });
 
 /** `credflow validate --dir <a folder holding files>`, run as a user would (the real CLI from dist/). */
-async function validate(files: ConfigFiles): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function validate(files: ConfigFiles): Promise<CliResult> {
   const folder = await writeConfigDir(files);
   removals.push(folder.remove);
-  return new Promise((resolve, reject) => {
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME };
-    const child = spawn(process.execPath, ['--no-node-snapshot', bin, 'validate', '--dir', folder.dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(['validate', '--dir', folder.dir], { env: { PATH: process.env.PATH, HOME: process.env.HOME } });
 }
 
 /** The shipped workflow and one integration `orders` with the given connection. */
