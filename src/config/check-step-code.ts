@@ -1,11 +1,7 @@
 import ivm from 'isolated-vm';
 import { messageOf } from '../errors.js';
+import { stepParameters } from '../sandbox/step-parameters.js';
 
-/**
- * What a step's function receives, in the order the sandbox passes them (src/sandbox/bootstrap-source.ts),
- * before the earlier steps' outputs: a step that declares `let params` fails there, so it fails here.
- */
-const SANDBOX_PARAMETERS = ['console', 'atob', 'btoa', 'base64', 'aws', 'params', 'Env', 'context'];
 
 const MEMORY_MB = 32;
 
@@ -22,7 +18,8 @@ export class StepCodeChecker {
 
   /** Undefined when the code compiles; else the cause, with a line and column relative to the step's code. */
   check(code: string, earlierSteps: readonly string[]): string | undefined {
-    const names = [...SANDBOX_PARAMETERS, ...earlierSteps];
+    // The sandbox's own parameters: a step that declares `let params` fails there, so it fails here.
+    const names = [...stepParameters, ...earlierSteps];
     // The same source V8 builds for `new AsyncFunction(...names, code)`: its positions are the ones
     // a user would see, which the constructor's own SyntaxError does not give.
     const source = `(async function anonymous(${names.join(',')}\n) {\n${code}\n})`;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { builtinGlobalNames } from '../sandbox/builtin-global-names.js';
+import { stepParameters } from '../sandbox/step-parameters.js';
 
 /** Names of integrations and workflows: safe as file names, URL segments and template roots. */
 export const configNameSchema = z
@@ -19,7 +20,8 @@ const keywords =
 export const reservedStepNames: ReadonlySet<string> = new Set([
   ...keywords.split(' '),
   ...builtinGlobalNames(),
-  'params', 'Env', 'context', 'aws', 'console', 'atob', 'btoa', 'base64', 'globalThis',
+  ...stepParameters,
+  'globalThis',
 ]);
 
 /** A JavaScript identifier of at most 64 characters, as step names must be. */

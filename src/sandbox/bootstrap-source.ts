@@ -15,6 +15,8 @@
  * wrapper, so they are in the code cache each new isolate starts from, instead of being compiled
  * again in every run when first called.
  */
+import { stepParameters } from './step-parameters.js';
+
 export const bootstrapSource = String.raw`
 (function () {
   'use strict';
@@ -215,7 +217,7 @@ export const bootstrapSource = String.raw`
   // are parameters of its function, not globals: compiling the step after defining a dozen
   // globals took several times as long. Step names are identifiers, checked by the config and by
   // the worker's message schema.
-  const names = ['console', 'atob', 'btoa', 'base64', 'aws', 'params', 'Env', 'context'];
+  const names = ${JSON.stringify(stepParameters)};
   const values = [console, atob, btoa, base64, aws, input.params, input.env, input.context];
   for (const name of keysOf(input.steps)) {
     names.push(name);
