@@ -462,7 +462,7 @@ function expectWellFormed(config: LoadedConfig, written: readonly WrittenFile[])
     expect(file, `problem names no written file: ${JSON.stringify(line.slice(0, 300))}`).toBeDefined();
     if (!file) continue;
     withProblems.add(file);
-    const rest = line.slice(file.length + 2);
+    const rest = line.slice(oneLine(file).length + 2);
     expect(rest, `expected "where: message" after the file: ${JSON.stringify(line.slice(0, 300))}`).toMatch(/^\S[^]*?: \S/);
     expect(line).not.toContain('    at ');
     expect(line).not.toMatch(/\.(ts|js):\d+:\d+/);
@@ -759,7 +759,8 @@ describe('loadConfig properties', () => {
           }
         },
       ),
-      { numRuns: 40 },
+      // A name whose line breaks are written escaped (six characters each) in the problem line.
+      { numRuns: 40, examples: [[['..x'], ['\u0085\u2028\t  '], false, false]] },
     );
   });
 });
