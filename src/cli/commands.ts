@@ -4,8 +4,9 @@ import { previewSteps, WorkflowRunError } from '../workflows/index.js';
 import { callAgent } from './agent-client.js';
 import { withAgent, type GlobalOptions } from './context.js';
 import { formatTable } from './format-table.js';
+import { safeCell, safeMessage } from './safe-text.js';
 import { collectKeyValue, collectList, parseProfile } from './parse-param.js';
-import { printJson, printLine } from './print.js';
+import { printJson, printLine, printNotice, printReadableJson } from './print.js';
 import path from 'node:path';
 
 /** The CLI works on the config files directly, as the local user: audited as `cli`. */
@@ -26,7 +27,7 @@ export function registerValidate(program: Command, globals: Globals): void {
       } else if (ok) {
         printLine(`ok: ${config.workflows.size} workflow(s), ${config.integrations.size} integration(s) in ${config.dir}`);
       } else {
-        for (const problem of config.problems) process.stderr.write(`${problem}\n`);
+        for (const problem of config.problems) printNotice(problem);
       }
       if (!ok) process.exitCode = 1;
     });
@@ -64,7 +65,7 @@ export function registerWorkflows(program: Command, globals: Globals): void {
           printLine(`workflow ${name}: ok in ${preview.durationMs} ms${preview.masked ? ' (secrets masked; --reveal to show)' : ''}`);
           printSteps(preview.steps);
           printLine('response:');
-          printLine(JSON.stringify(preview.response, null, 2));
+          printReadableJson(preview.response);
         } catch (error) {
           if (error instanceof WorkflowRunError && !g.json) printSteps(previewSteps(error.steps, error.masker, opts.reveal));
           throw error;
@@ -73,10 +74,11 @@ export function registerWorkflows(program: Command, globals: Globals): void {
     });
 }
 
+/** Each step, then its log lines after `    | `; a log line with line breaks gets the prefix on each of its lines. */
 function printSteps(steps: { name: string; durationMs: number; logs: string[] }[]): void {
   for (const step of steps) {
-    printLine(`  step ${step.name} (${step.durationMs} ms)`);
-    for (const line of step.logs) printLine(`    | ${line}`);
+    printLine(`  step ${safeCell(step.name)} (${step.durationMs} ms)`);
+    for (const line of step.logs) printLine(`    | ${safeMessage(line, '    | ')}`);
   }
 }
 

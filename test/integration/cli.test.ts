@@ -17,6 +17,8 @@ interface CliRun {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** The bytes as written, before any decoding. */
+  raw: { stdout: Buffer; stderr: Buffer };
 }
 
 /** Every run of this file, so the last test can search them all for leaked passwords. */
@@ -27,13 +29,14 @@ function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--no-node-snapshot', bin, ...args], { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     if (input !== undefined) child.stdin?.end(input);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', reject);
     child.on('close', (code) => {
-      const run = { args, code, stdout, stderr };
+      const raw = { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
+      const run = { args, code, stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8'), raw };
       runs.push(run);
       resolve(run);
     });
@@ -478,6 +481,91 @@ describe('the credflow CLI, run as a separate process', () => {
           await exited;
         }
       }
+    });
+  });
+
+  describe('terminal escapes in readable output (issue 19, section 4)', () => {
+    /** Workflows whose logs, response and error carry escape sequences, as hostile step code could. */
+    let hostileDir: string;
+    const ESC = 0x1b;
+    const CR = 0x0d;
+    /** Neither stream carries a byte that starts an escape sequence or returns the cursor. */
+    const expectNoEscapes = (run: CliRun) => {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        expect({ stream, esc: run.raw[stream].includes(ESC), cr: run.raw[stream].includes(CR) }).toEqual({ stream, esc: false, cr: false });
+      }
+    };
+
+    beforeAll(async () => {
+      const talk = [
+        "console.log('\\x1b[2J\\x1b[Hcleared');",
+        "console.log('line one\\nworkflow hostile: ok\\rSPOOF');",
+        "return { text: 'a\\x1b[31m\\u009b2K\\u202eb\\u007f\\u2028', plain: 'fine' };",
+      ].join('\n');
+      const hostile = await writeConfigDir({
+        workflows: {
+          hostile: { name: 'hostile', steps: [{ name: 'talk', code: talk }] },
+          hostileFail: {
+            name: 'hostileFail',
+            steps: [{ name: 'talk', code: "console.log('\\x1b[8mhidden'); throw new Error('\\x1b[2K\\rcredflow: ok\\nworkflow hostileFail: ok');" }],
+          },
+        },
+      });
+      hostileDir = hostile.dir;
+      removals.push(hostile.remove);
+    });
+
+    it('escapes ESC and CR in the cells and column names of a query table', async () => {
+      const sql = `SELECT E'\\x1b[31mRED\\x1b[0m' AS red, E'ok\\rSPOOF' AS spoof, 1 AS U&"\\001b[8mhidden"`;
+      const run = await cli('query', 'widgets-db', sql, '--dir', dir);
+      expect(run.code).toBe(0);
+      expectNoEscapes(run);
+      const lines = run.stdout.trim().split('\n');
+      expect(lines).toHaveLength(4);
+      expect(lines[0]).toMatch(/^red\s+spoof\s+\\x1b\[8mhidden$/);
+      expect(lines[2]).toMatch(/^\\x1b\[31mRED\\x1b\[0m\s+ok\\rSPOOF\s+1$/);
+    });
+
+    it('escapes a database error that tries to erase its line and print a fake success', async () => {
+      const run = await cli('query', 'widgets-db', "DO $$ BEGIN RAISE EXCEPTION E'\\x1b[2K\\rcredflow: ok (0 rows)\\x1b[8m'; END $$", '--dir', dir);
+      expect(run.code).toBe(1);
+      expectNoEscapes(run);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^credflow: error \[DB_QUERY_FAILED\]: .*\\x1b\[2K\\rcredflow: ok \(0 rows\)\\x1b\[8m/)]);
+    });
+
+    it('gives the exact values with --json, as before', async () => {
+      const run = await cli('--json', 'query', 'widgets-db', `SELECT E'\\x1b[31mRED\\x1b[0m' AS red, E'ok\\rSPOOF' AS spoof`, '--dir', dir);
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout).rows).toEqual([{ red: '\x1b[31mRED\x1b[0m', spoof: 'ok\rSPOOF' }]);
+      const failed = await cli('--json', 'query', 'widgets-db', "DO $$ BEGIN RAISE EXCEPTION E'\\x1b[2K\\rgone'; END $$", '--dir', dir);
+      expect(failed.code).toBe(1);
+      expect(JSON.parse(failed.stdout).error.message).toContain('\x1b[2K\rgone');
+    });
+
+    it('escapes step logs, keeping each log line behind its prefix, and prints the response as JSON of the same value', async () => {
+      const run = await cli('workflows', 'run', 'hostile', '--dir', hostileDir);
+      expect(run.code).toBe(0);
+      expectNoEscapes(run);
+      expect(run.stdout).toContain('    | \\x1b[2J\\x1b[Hcleared\n');
+      expect(run.stdout).toContain('    | line one\n    | workflow hostile: ok\\rSPOOF\n');
+      expect(run.stdout).not.toMatch(/^workflow hostile: ok\\r/m);
+      const response = responseOf(run.stdout);
+      expect(response).toEqual({ text: 'a\x1b[31m\u009b2K\u202eb\u007f\u2028', plain: 'fine' });
+      expect(run.stdout).not.toMatch(/[\u0080-\u009f\u202e\u2028\u007f]/);
+      const json = await cli('--json', 'workflows', 'run', 'hostile', '--dir', hostileDir);
+      expect(JSON.parse(json.stdout).steps[0].logs).toEqual(['\x1b[2J\x1b[Hcleared', 'line one\nworkflow hostile: ok\rSPOOF']);
+    });
+
+    it('escapes the logs and the error of a failed step, and indents the later lines of the error', async () => {
+      const run = await cli('workflows', 'run', 'hostileFail', '--dir', hostileDir);
+      expect(run.code).toBe(1);
+      expectNoEscapes(run);
+      expect(run.stdout).toContain('    | \\x1b[8mhidden');
+      const errorLines = run.stderr.trimEnd().split('\n');
+      expect(errorLines[0]).toMatch(/^credflow: error \[WORKFLOW_FAILED\]: .*\\x1b\[2K\\rcredflow: ok$/);
+      expect(errorLines.slice(1).every((l) => l.startsWith('  '))).toBe(true);
+      expect(run.stderr).not.toMatch(/^workflow hostileFail: ok/m);
     });
   });
 
