@@ -82,6 +82,11 @@ function printSteps(steps: { name: string; durationMs: number; logs: string[] }[
   }
 }
 
+const remoteTokenHelp = `
+The API token comes from --token, else --token-file, else CREDFLOW_TOKEN, else the first of
+CREDFLOW_API_TOKENS. Prefer CREDFLOW_TOKEN or --token-file: a --token is visible to every local user
+in ps.`;
+
 export function registerIntegrations(program: Command, globals: Globals): void {
   const integrations = program.command('integrations').description('list, test, status and invalidate integrations');
   integrations
@@ -111,13 +116,15 @@ export function registerIntegrations(program: Command, globals: Globals): void {
   const remote = (command: Command) =>
     command
       .option('--url <url>', 'the running agent (default: CREDFLOW_URL, or the agent npm start runs in --dir)')
-      .option('--token <token>', 'API token (default: CREDFLOW_TOKEN, or the first of CREDFLOW_API_TOKENS)');
+      .option('--token-file <path>', 'read the API token from the first line of this file (mode 600: refused if group or others can access it)')
+      .option('--token <token>', 'API token; every local user can read it in ps, so prefer CREDFLOW_TOKEN or --token-file')
+      .addHelpText('after', remoteTokenHelp);
   remote(
     integrations
       .command('invalidate')
       .description("make a running agent drop the integration's cached credentials and drain its pools")
       .argument('<name>', 'integration name'),
-  ).action(async (name: string, opts: { url?: string; token?: string }, cmd: Command) => {
+  ).action(async (name: string, opts: { url?: string; token?: string; tokenFile?: string }, cmd: Command) => {
     const g = globals(cmd);
     const result = (await callAgent({ ...opts, dir: g.dir }, 'POST', `/api/v1/integrations/${encodeURIComponent(name)}/invalidate`)) as {
       droppedResponses: number;
@@ -132,7 +139,7 @@ export function registerIntegrations(program: Command, globals: Globals): void {
       .description("show a running agent's cache and pool state for an integration (never a secret)")
       .argument('<name>', 'integration name')
       .option('--profile <name>', "profile (default: the agent's default profile)", parseProfile),
-  ).action(async (name: string, opts: { url?: string; token?: string; profile?: string }, cmd: Command) => {
+  ).action(async (name: string, opts: { url?: string; token?: string; tokenFile?: string; profile?: string }, cmd: Command) => {
     const g = globals(cmd);
     const query = opts.profile ? `?profile=${encodeURIComponent(opts.profile)}` : '';
     const status = (await callAgent({ ...opts, dir: g.dir }, 'GET', `/api/v1/integrations/${encodeURIComponent(name)}/status${query}`)) as Record<string, unknown>;

@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { startLocalSecretsManager, type LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import { captureLogs } from '../support/capture-logs.js';
 import { postgresIntegration, secretsWorkflow, writeConfigDir } from '../support/config-dir.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
@@ -566,6 +568,108 @@ describe('the credflow CLI, run as a separate process', () => {
       expect(errorLines[0]).toMatch(/^credflow: error \[WORKFLOW_FAILED\]: .*\\x1b\[2K\\rcredflow: ok$/);
       expect(errorLines.slice(1).every((l) => l.startsWith('  '))).toBe(true);
       expect(run.stderr).not.toMatch(/^workflow hostileFail: ok/m);
+    });
+  });
+
+  describe('the API token of a running agent, kept off the command line (issue 19, section 6)', () => {
+    let agent: RunningAgent;
+    let tokenHome: string;
+    const token = `cli-${randomBytes(18).toString('base64url')}`;
+    const otherToken = `other-${randomBytes(18).toString('base64url')}`;
+    const tokenRuns: CliRun[] = [];
+    /** `integrations status` against the agent, with exactly the extra env given. */
+    const status = async (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
+      const run = await runCli(['integrations', 'status', 'widgets-db', '--url', agent.url, ...args], { ...env, ...extraEnv });
+      tokenRuns.push(run);
+      return run;
+    };
+    const tokenFile = async (name: string, text: string, mode = 0o600) => {
+      const file = path.join(tokenHome, name);
+      await writeFile(file, text);
+      await chmod(file, mode);
+      return file;
+    };
+    const expectStatus = (run: CliRun) => {
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(run.stdout).toMatch(/^cached\s+false$/m);
+    };
+
+    beforeAll(async () => {
+      tokenHome = await mkdtemp(path.join(os.tmpdir(), 'credflow-token-'));
+      removals.push(() => rm(tokenHome, { recursive: true, force: true }));
+      agent = await startAgent({
+        dir,
+        port: 0,
+        host: '127.0.0.1',
+        tokens: [token, otherToken],
+        watch: false,
+        reloadOnSighup: false,
+        logDestination: captureLogs(),
+        logLevel: 'silent',
+        secrets: { endpoint: lsm.url, defaultRegion: 'us-east-1', defaultCredentials: { accessKeyId: 'AKIDCLI', secretAccessKey: 'cLk7Qz2vWn9pXr4t' } },
+      });
+      removals.unshift(() => agent.close());
+    });
+
+    it('takes the token from CREDFLOW_TOKEN', async () => {
+      expectStatus(await status([], { CREDFLOW_TOKEN: token }));
+    });
+
+    it('takes the token from the first line of --token-file, trimmed, before CREDFLOW_TOKEN', async () => {
+      const file = await tokenFile('token', `  ${token}\t\r\nnot the token\n`);
+      expectStatus(await status(['--token-file', file]));
+      expectStatus(await status(['--token-file', file], { CREDFLOW_TOKEN: 'wrong-token-0123456789' }));
+    });
+
+    it('still takes --token, before --token-file', async () => {
+      expectStatus(await status(['--token', token, '--token-file', path.join(tokenHome, 'never-read')]));
+    });
+
+    it('names the file when --token-file is missing, empty, not a file or open to group or others, rather than falling back to CREDFLOW_TOKEN', async () => {
+      const missing = path.join(tokenHome, 'missing-token');
+      const empty = await tokenFile('empty-token', '\n');
+      const open = await tokenFile('open-token', `${token}\n`, 0o644);
+      const cases: [string, RegExp][] = [
+        [missing, /cannot read --token-file .*missing-token: file not found/],
+        [empty, /--token-file .*empty-token: the first line is empty/],
+        [tokenHome, /cannot read --token-file .*: not a file/],
+        [open, /--token-file .*open-token is accessible to group or others \(mode 644\), so the token is not used; run chmod 600 /],
+      ];
+      for (const [file, message] of cases) {
+        const run = await status(['--token-file', file], { CREDFLOW_TOKEN: token });
+        expect({ file, code: run.code, stdout: run.stdout }).toEqual({ file, code: 1, stdout: '' });
+        expect(run.stderr).toMatch(/^credflow: error \[BAD_REQUEST\]: /);
+        expect(run.stderr).toMatch(message);
+        expect(run.stderr).toContain(file);
+      }
+    });
+
+    it('refuses a token that an HTTP header cannot carry, without quoting it', async () => {
+      const file = await tokenFile('spaced-token', `${token} ${otherToken}\n`);
+      const run = await status(['--token-file', file]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`the API token from --token-file ${file} is not usable`);
+      const fromEnv = await status([], { CREDFLOW_TOKEN: `${otherToken}\u0001` });
+      expect(fromEnv.code).toBe(1);
+      expect(fromEnv.stderr).toContain('the API token from CREDFLOW_TOKEN is not usable');
+    });
+
+    it('says in the help that --token shows in ps and where else the token can come from', async () => {
+      const run = await runCli(['integrations', 'status', '--help'], env);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('--token-file <path>');
+      expect(run.stdout).toMatch(/--token <token>\s+API token; every local user can read it in\s+ps/);
+      expect(run.stdout.replace(/\s+/g, ' ')).toContain('The API token comes from --token, else --token-file, else CREDFLOW_TOKEN, else the first of CREDFLOW_API_TOKENS.');
+    });
+
+    it('never prints a token, whichever way it was given and whether or not it was accepted', async () => {
+      const rejected = await status([], { CREDFLOW_TOKEN: `wrong-${otherToken}` });
+      expect(rejected.code).toBe(1);
+      expect(rejected.stderr).toContain('UNAUTHORIZED');
+      expect(tokenRuns.length).toBeGreaterThan(8);
+      for (const run of tokenRuns) {
+        for (const secret of [token, otherToken]) expect({ args: run.args, leaked: `${run.stdout}${run.stderr}`.includes(secret) }).toEqual({ args: run.args, leaked: false });
+      }
     });
   });
 
