@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { CredflowError, messageOf } from '../errors.js';
 
@@ -27,22 +28,35 @@ function checked(token: string, from: string): string {
   return token;
 }
 
+/** Enough for the first line of any usable token; the rest of the file is not read. */
+const maxRead = 8192;
+
+/**
+ * The first line of the file, trimmed. The checks and the read go through one open handle, so the
+ * file checked is the file read; O_NONBLOCK keeps a FIFO from hanging the open.
+ */
 async function readTokenFile(file: string): Promise<string> {
   const where = `--token-file ${file}`;
   let text: string;
+  let handle: FileHandle | undefined;
   try {
-    const info = await stat(file);
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const info = await handle.stat();
     if (!info.isFile()) throw new CredflowError('BAD_REQUEST', `cannot read ${where}: not a file`);
     if (process.platform !== 'win32' && (info.mode & notOwnerOnly) !== 0) {
       const mode = (info.mode & 0o777).toString(8).padStart(3, '0');
       throw new CredflowError('BAD_REQUEST', `${where} is accessible to group or others (mode ${mode}), so the token is not used; run chmod 600 ${file}`);
     }
-    text = await readFile(file, 'utf8');
+    const buffer = Buffer.alloc(maxRead);
+    const { bytesRead } = await handle.read(buffer, 0, maxRead, 0);
+    text = buffer.subarray(0, bytesRead).toString('utf8');
   } catch (error) {
     if (error instanceof CredflowError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : messageOf(error);
     throw new CredflowError('BAD_REQUEST', `cannot read ${where}: ${why}`);
+  } finally {
+    await handle?.close();
   }
   const token = (text.split('\n', 1)[0] ?? '').trim();
   if (token === '') throw new CredflowError('BAD_REQUEST', `${where}: the first line is empty; write the API token on it`);
