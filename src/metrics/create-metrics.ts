@@ -8,6 +8,7 @@ export interface PoolStats {
   draining: boolean;
   total: number;
   idle: number;
+  /** Queries waiting for a connection: for a full pool, or for room under a connection limit. */
   waiting: number;
   /** Connections counted against the connection limits (connecting or open, until their socket closes). */
   open: number;

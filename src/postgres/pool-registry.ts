@@ -40,6 +40,8 @@ interface Entry {
   open: number;
   /** The server its connections go to (`host:port`), once one was asked for. */
   server: string | undefined;
+  /** Queries waiting for room under a connection limit (pg-pool's queue holds those waiting for a full pool). */
+  waitingForRoom: number;
 }
 
 /** A pool lent for one query; release it when the query is done. */
@@ -112,6 +114,14 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
   const isPoolQueueTimeout = (error: unknown): boolean => error instanceof Error && error.message === 'timeout exceeded when trying to connect';
   const isLimit = (error: unknown): error is CredflowError => error instanceof CredflowError && error.code === 'CONNECTION_LIMIT';
 
+  const waitForRoom = async (entry: Entry, ms: number): Promise<boolean> => {
+    entry.waitingForRoom += 1;
+    try {
+      return await limits.waitForRoom(ms);
+    } finally {
+      entry.waitingForRoom -= 1;
+    }
+  };
   const connect = async (entry: Entry): Promise<pg.PoolClient> => {
     const deadline = Date.now() + options.connectTimeoutMs;
     for (;;) {
@@ -124,7 +134,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
         else if (isPoolQueueTimeout(error)) refusal = limitError(entry, 'integration');
         if (refusal === undefined) throw error;
         const left = deadline - Date.now();
-        if (left <= 0 || !isLimit(error) || !(await limits.waitForRoom(left))) {
+        if (left <= 0 || !isLimit(error) || !(await waitForRoom(entry, left))) {
           options.onLimit?.(entry.integration, refusal.details?.limit as ConnectionLimitKind);
           throw refusal;
         }
@@ -203,7 +213,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
       pool.on('error', (error) => {
         options.logger.warn({ event: 'pool.idle_error', integration, profile, code: (error as { code?: string }).code }, 'idle database connection failed');
       });
-      entry = { integration, profile, connectionKey, generation, pool, inUse: 0, retired: false, poolEnded: false, open: 0, server: undefined };
+      entry = { integration, profile, connectionKey, generation, pool, inUse: 0, retired: false, poolEnded: false, open: 0, server: undefined, waitingForRoom: 0 };
       byProfile.set(profile, entry);
       if (current) retire(current, 'credentials replaced');
       options.logger.info({ event: 'pool.create', integration, profile }, 'created connection pool');
@@ -223,7 +233,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
         draining: e.retired,
         total: e.pool.totalCount,
         idle: e.pool.idleCount,
-        waiting: e.pool.waitingCount,
+        waiting: e.pool.waitingCount + e.waitingForRoom,
         open: e.open,
       }));
     },
