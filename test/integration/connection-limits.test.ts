@@ -115,8 +115,6 @@ describe('issue 19: connection limits per integration and per database server', 
       const holder = await lockHolder(server, demo);
       await holder.query(`SELECT pg_advisory_lock(${LOCK})`);
       const demoResponses: Promise<{ status: number; body: any }>[] = [];
-      const otherResponses: { status: number; body: any }[] = [];
-      const sessions: number[] = [];
       const rounds = 3;
       try {
         for (let round = 1; round <= rounds; round += 1) {
@@ -136,8 +134,10 @@ describe('issue 19: connection limits per integration and per database server', 
           });
           const invalidated = await t.request('POST', '/api/v1/integrations/demo-postgres/invalidate', undefined, tenantToken);
           expect(invalidated.status).toBe(200);
-          sessions.push(await sessionsOf(demo));
-          otherResponses.push(await t.request('POST', '/api/v1/integrations/other-db/query', countSql));
+          // The busy queries of earlier rounds hold their connections; the integration has no more.
+          expect(await sessionsOf(demo)).toBe(10);
+          const neighbour = await t.request('POST', '/api/v1/integrations/other-db/query', countSql);
+          expect(neighbour.body).toEqual(expect.objectContaining({ rows: [{ one: 1 }] }));
         }
 
         // The first round's pool drains with its 10 busy connections; later rounds' pools wait for room.
@@ -156,10 +156,7 @@ describe('issue 19: connection limits per integration and per database server', 
       }
 
       const demoSettled = await Promise.all(demoResponses);
-      otherResponses.push(await t.request('POST', '/api/v1/integrations/other-db/query', countSql));
-
-      expect(sessions).toEqual(Array.from({ length: rounds }, () => 10));
-      expect(otherResponses.map((r) => r.status)).toEqual(Array.from({ length: rounds + 1 }, () => 200));
+      expect((await t.request('POST', '/api/v1/integrations/other-db/query', countSql)).status).toBe(200);
       // Each busy query ran or, past the connect timeout, was told to come back; none met PostgreSQL's 53300.
       for (const response of demoSettled) {
         if (response.status !== 200) expect(response.body.error.code).toBe('CONNECTION_LIMIT');
