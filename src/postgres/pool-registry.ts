@@ -162,7 +162,16 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
     // closes at once (unless one of them is waiting for it), so it stops counting against the limits.
     entry.pool.options.idleTimeoutMillis = 1;
     retiring.add(entry);
-    if (entry.inUse === 0) end(entry);
+    if (entry.inUse === 0) return end(entry);
+    // Its idle connections close now rather than at their idle timeout: checked out and discarded
+    // (pg-pool lends an idle client before it makes one; should a query of the pool take it first,
+    // this checkout waits or opens one like any other, within the limits, and discards it).
+    for (let i = entry.pool.idleCount; i > 0; i -= 1) {
+      entry.pool.connect().then(
+        (client) => client.release(true),
+        () => undefined,
+      );
+    }
   };
   const lend = (entry: Entry): PoolLease => {
     entry.inUse += 1;

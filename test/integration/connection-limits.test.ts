@@ -251,5 +251,29 @@ describe('issue 19: connection limits per integration and per database server', 
       expect((await t.request('POST', '/api/v1/integrations/small/query', countSql)).status).toBe(200);
       expect((await t.request('POST', '/api/v1/integrations/neighbour/query', countSql)).status).toBe(200);
     });
+
+    it('closes the idle connections of a draining pool at once, so the fresh pool has room while a query still runs on the old one', async () => {
+      expect((await t.request('POST', '/api/v1/integrations/small/invalidate')).status).toBe(200);
+      await until(async () => (await t.request('GET', '/api/v1/integrations/small/status')).body.pools.draining === 0);
+      const holder = await lockHolder(server, demo);
+      await holder.query(`SELECT pg_advisory_lock(${LOCK})`);
+      let busy: Promise<{ status: number }> | undefined;
+      try {
+        busy = t.request('POST', '/api/v1/integrations/small/query', busySql);
+        await until(async () => (await blockedOf(demo)) === 1);
+        // A second connection, idle once this query is done: the pool holds both of the integration's two.
+        expect((await t.request('POST', '/api/v1/integrations/small/query', countSql)).status).toBe(200);
+        expect((await t.request('GET', '/api/v1/integrations/small/status')).body.pools).toMatchObject({ total: 2, idle: 1 });
+
+        expect((await t.request('POST', '/api/v1/integrations/small/invalidate')).status).toBe(200);
+        const next = await t.request('POST', '/api/v1/integrations/small/query', countSql);
+        expect(next.body).toEqual(expect.objectContaining({ rows: [{ one: 1 }] }));
+        expect((await t.request('GET', '/api/v1/integrations/small/status')).body.pools.connections).toEqual({ active: 0, idle: 1, draining: 1 });
+      } finally {
+        await holder.query(`SELECT pg_advisory_unlock(${LOCK})`);
+        await holder.end();
+      }
+      expect((await busy)?.status).toBe(200);
+    });
   });
 });
