@@ -16,6 +16,9 @@ export function errorHandler(logger: Logger, masker: SecretMasker): ErrorRequest
     const e = known ?? new CredflowError('INTERNAL', 'internal error');
     const body: { code: string; message: string; details?: unknown } = { code: e.code, message: masker.mask(e.message) };
     if (e.details) body.details = masker.maskValue(e.details);
+    // A retryable refusal (SANDBOX_BUSY, ...) says when to come back.
+    const retryAfter = e.details?.retryAfterSeconds;
+    if (typeof retryAfter === 'number') res.set('Retry-After', String(retryAfter));
     res.status(e.status).json({ error: body });
   };
 }

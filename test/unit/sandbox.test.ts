@@ -15,7 +15,7 @@ import { createWorkflowRunner, WorkflowRunError } from '../../src/workflows/inde
 import type { WorkflowRunner } from '../../src/workflows/index.js';
 import { captureLogs } from '../support/capture-logs.js';
 
-const limits = { memoryMb: 32, stepTimeoutMs: 1000, runTimeoutMs: 3000, maxResponseBytes: 10000, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200 };
+const limits = { memoryMb: 32, stepTimeoutMs: 1000, runTimeoutMs: 3000, maxResponseBytes: 10000, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, maxRunLogBytes: 1024 * 1024, maxRunLogLines: 100_000 };
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The host side a step calls: one known secret, ResourceNotFoundException for anything else. */
