@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
-import { jsonSchemas, loadConfig, loadValidConfig, readAgentSettings, readAppEnv } from '../../src/config/index.js';
+import { jsonSchemas, loadConfig, loadValidConfig, maxWorkflowSteps, readAgentSettings, readAppEnv } from '../../src/config/index.js';
 import type { LoadedConfig } from '../../src/config/index.js';
 import { expandEnv } from '../../src/config/expand-env.js';
 import { CredflowError } from '../../src/errors.js';
@@ -468,5 +468,21 @@ describe('step code checks on large input', () => {
     expect(config.problems[0]).toBe('workflows/a.json: steps[0].code: step "big" does not compile: the code is too large to compile within the 32 MB the check allows');
     expect(config.problems.filter((p) => p.startsWith('workflows/b.json'))).toHaveLength(1);
     expect(config.workflows.has('c')).toBe(true);
+  });
+});
+
+describe('the step count of a workflow (issue 19, section 3)', () => {
+  const steps = (count: number) => Array.from({ length: count }, (_, i) => ({ name: `s${i}`, code: 'return 1;' }));
+
+  it(`refuses a workflow of ${maxWorkflowSteps + 1} steps, naming the file, the field and the limit`, async () => {
+    const config = await load({ workflows: { long: workflowWithSteps('long', steps(maxWorkflowSteps + 1)) } });
+    expect(config.problems).toEqual([`workflows/long.json: steps: a workflow may have at most ${maxWorkflowSteps} steps`]);
+    expect(config.workflows.has('long')).toBe(false);
+  });
+
+  it(`loads a workflow of exactly ${maxWorkflowSteps} steps`, async () => {
+    const config = await load({ workflows: { long: workflowWithSteps('long', steps(maxWorkflowSteps)) } });
+    expect(config.problems).toEqual([]);
+    expect(config.workflows.get('long')?.steps).toHaveLength(maxWorkflowSteps);
   });
 });

@@ -9,7 +9,6 @@ import {
   type BridgeHandler,
   type SandboxRunOptions,
   type SandboxRunResult,
-  type StepResult,
 } from '../run-in-sandbox.js';
 import { capRunLogs } from '../run-logs.js';
 import { workerMessageSchema, type AgentMessage } from './protocol.js';
