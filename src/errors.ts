@@ -34,6 +34,8 @@ export const errorCodes = {
   EMBEDDED_ALREADY_RUNNING: 409,
   EMBEDDED_POSTGRES_FAILED: 500,
   SECRETS_LIMIT: 503,
+  /** Every sandbox worker runs its most runs at once and the queue is full; retry after Retry-After. */
+  SANDBOX_BUSY: 503,
   INTERNAL: 500,
 } as const;
 

@@ -136,9 +136,9 @@ export function createAgent(deps: AgentDeps): Agent {
   // Names written in the configuration are shown everywhere: a store value equal to one is not learnt.
   masker.declareNames([...config.integrations.keys(), ...config.workflows.keys()]);
   const metrics = deps.metrics ?? createMetrics();
-  const { prewarm, workers, ...limits } = deps.settings.sandbox;
+  const { prewarm, workers, concurrency, queueMax, ...limits } = deps.settings.sandbox;
   // Step code runs in worker processes that hold nothing of this one; bridge calls come back here.
-  const sandbox = new SandboxWorkers({ size: workers, prewarm, memoryMb: limits.memoryMb, logger });
+  const sandbox = new SandboxWorkers({ size: workers, prewarm, concurrency, queueMax, memoryMb: limits.memoryMb, logger });
   const runner = createWorkflowRunner({ secrets: deps.secrets, masker, appEnv: deps.appEnv, limits, logger, metrics, sandbox });
   const pools = createPoolRegistry({
     logger,
@@ -152,6 +152,7 @@ export function createAgent(deps: AgentDeps): Agent {
   metrics.setPoolSource(() => pools.stats());
   metrics.setMaskerSource(() => masker.learntUsage);
   metrics.setSandboxSource(() => sandbox.status());
+  metrics.setSandboxQueueSource(() => sandbox.queued());
   // The lines every request writes (resolution, audit): queued, and built from a memo of their masked text.
   const lines = requestLines(logger);
   // Each configuration gets a resolver of its own; an integration a reload leaves unchanged keeps
@@ -292,7 +293,7 @@ export function createAgent(deps: AgentDeps): Agent {
         audit(lines, { action: reveal ? 'reveal' : 'preview', actor: options.actor, workflow: name, profile, outcome, code, durationMs: Math.round(performance.now() - started) });
       try {
         const run = await runner.run(workflow(name), { params: options.params ?? {}, context: { profile } });
-        const preview = toPreview(run, reveal);
+        const preview = toPreview(run, reveal, deps.settings.previewMaxBytes);
         audited('ok');
         return preview;
       } catch (error) {

@@ -20,6 +20,11 @@ export const agentSettingsSchema = z.object({
   CREDFLOW_SANDBOX_MAX_BRIDGE_CALLS: intFrom(20, 0, 10_000),
   CREDFLOW_SANDBOX_MAX_LOG_BYTES: intFrom(8 * 1024, 16, 1024 * 1024),
   CREDFLOW_SANDBOX_MAX_LOG_LINES: intFrom(200, 1, 100_000),
+  CREDFLOW_RUN_MAX_LOG_BYTES: intFrom(256 * 1024, 1024, 64 * 1024 * 1024),
+  CREDFLOW_RUN_MAX_LOG_LINES: intFrom(1000, 1, 1_000_000),
+  CREDFLOW_SANDBOX_WORKER_CONCURRENCY: intFrom(4, 1, 64),
+  CREDFLOW_SANDBOX_QUEUE_MAX: intFrom(64, 0, 10_000),
+  CREDFLOW_PREVIEW_MAX_BYTES: intFrom(1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
   CREDFLOW_POOL_MAX: intFrom(10, 1, 1000),
   CREDFLOW_UPSTREAM_MAX_CONNECTIONS: intFrom(50, 1, 100_000),
   CREDFLOW_CONNECT_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
@@ -56,6 +61,10 @@ export interface SandboxLimits {
   maxLogBytes: number;
   /** console calls kept per step. */
   maxLogLines: number;
+  /** UTF-8 bytes of log text kept per run, across its steps; later lines are cut, with a marker line. */
+  maxRunLogBytes: number;
+  /** console calls kept per run, across its steps. */
+  maxRunLogLines: number;
 }
 
 export interface SandboxSettings extends SandboxLimits {
@@ -63,6 +72,10 @@ export interface SandboxSettings extends SandboxLimits {
   prewarm: number;
   /** Sandbox worker processes. */
   workers: number;
+  /** Runs one worker executes at once; more wait in the agent's queue. */
+  concurrency: number;
+  /** Runs waiting for a worker at most; past it a run is refused with SANDBOX_BUSY. */
+  queueMax: number;
 }
 
 export interface AgentSettings {
@@ -74,6 +87,8 @@ export interface AgentSettings {
   tokensFile: string | undefined;
   logLevel: z.infer<typeof agentSettingsSchema>['CREDFLOW_LOG_LEVEL'];
   sandbox: SandboxSettings;
+  /** Bytes of JSON a preview answers at most; step logs are cut first. */
+  previewMaxBytes: number;
   /** Connections per pool, and per integration over all its pools (draining ones included). */
   poolMax: number;
   /** Connections all pools may hold to one database server (host:port), draining ones included. */
@@ -119,9 +134,14 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
       maxBridgeCalls: s.CREDFLOW_SANDBOX_MAX_BRIDGE_CALLS,
       maxLogBytes: s.CREDFLOW_SANDBOX_MAX_LOG_BYTES,
       maxLogLines: s.CREDFLOW_SANDBOX_MAX_LOG_LINES,
+      maxRunLogBytes: s.CREDFLOW_RUN_MAX_LOG_BYTES,
+      maxRunLogLines: s.CREDFLOW_RUN_MAX_LOG_LINES,
       prewarm: s.CREDFLOW_SANDBOX_PREWARM,
       workers: s.CREDFLOW_SANDBOX_WORKERS,
+      concurrency: s.CREDFLOW_SANDBOX_WORKER_CONCURRENCY,
+      queueMax: s.CREDFLOW_SANDBOX_QUEUE_MAX,
     },
+    previewMaxBytes: s.CREDFLOW_PREVIEW_MAX_BYTES,
     poolMax: s.CREDFLOW_POOL_MAX,
     upstreamMaxConnections: s.CREDFLOW_UPSTREAM_MAX_CONNECTIONS,
     connectTimeoutMs: s.CREDFLOW_CONNECT_TIMEOUT_MS,

@@ -13,6 +13,7 @@ export function stageOf(error: unknown): ResolveStage | undefined {
     case 'WORKFLOW_FAILED':
     case 'WORKFLOW_TIMEOUT':
     case 'WORKFLOW_NOT_FOUND':
+    case 'SANDBOX_BUSY':
     case 'CREDENTIALS_UNAVAILABLE':
       return 'workflow';
     case 'TEMPLATE_MISSING_VALUE':

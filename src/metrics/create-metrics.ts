@@ -36,6 +36,8 @@ export interface Metrics {
   setMaskerSource(source: () => { secrets: number; bytes: number }): void;
   /** Sandbox worker processes, read at scrape time: each worker's runs and whether it is reserved for resent runs. */
   setSandboxSource(source: () => { runs: number; reserved: boolean }[]): void;
+  /** Runs waiting for a sandbox worker with a free slot (bounded by CREDFLOW_SANDBOX_QUEUE_MAX), read at scrape time. */
+  setSandboxQueueSource(source: () => number): void;
 }
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -47,6 +49,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   let poolSource: () => PoolStats[] = () => [];
   let maskerSource: () => { secrets: number; bytes: number } = () => ({ secrets: 0, bytes: 0 });
   let sandboxSource: () => { runs: number; reserved: boolean }[] = () => [];
+  let sandboxQueueSource: () => number = () => 0;
 
   const workflowRuns = new Histogram({
     name: 'credflow_workflow_run_duration_seconds',
@@ -170,6 +173,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
   });
 
+  new Gauge({
+    name: 'credflow_sandbox_queued_runs',
+    help: 'Workflow runs waiting for a sandbox worker with a free slot (bounded by CREDFLOW_SANDBOX_QUEUE_MAX).',
+    registers: [registry],
+    collect() {
+      this.set(sandboxQueueSource());
+    },
+  });
+
   return {
     registry,
     workflowRuns,
@@ -189,6 +201,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
     setSandboxSource(source) {
       sandboxSource = source;
+    },
+    setSandboxQueueSource(source) {
+      sandboxQueueSource = source;
     },
   };
 }

@@ -17,6 +17,14 @@
  */
 import { stepParameters } from './step-parameters.js';
 
+/**
+ * A step's error message crosses to the host cut to this many characters (with its whole length), so
+ * a step throwing an Error with a message of megabytes is reported as what it is.
+ */
+export const maxMessageLength = 2000;
+/** An error's name crosses cut to this many characters. */
+export const maxErrorNameLength = 200;
+
 export const bootstrapSource = String.raw`
 (function () {
   'use strict';
@@ -53,6 +61,12 @@ export const bootstrapSource = String.raw`
   // ...). Every option object is made here, before step code runs, with no prototype, and frozen.
   const options = ((fields) => freeze(assign(create(null), fields)));
   const bridgeOptions = options({ result: options({ promise: true }) });
+  const apply = Reflect.apply;
+  const sliceText = String.prototype.slice;
+  const maxMessageLength = ${maxMessageLength};
+  const maxErrorNameLength = ${maxErrorNameLength};
+  // A text longer than max, cut with the String.prototype.slice captured here.
+  const cutText = ((text, max) => (text.length > max ? apply(sliceText, text, [0, max]) : text));
   const AsyncFunction = protoOf(async function () {}).constructor;
   // V8 notes where a function made from a string was made, which needs the source positions of the
   // calling function: called from this whole wrapper, that meant compiling the wrapper again
@@ -76,11 +90,17 @@ export const bootstrapSource = String.raw`
     }
   });
   // The line is joined here, without Array.prototype.map or join (step code may replace them), and
-  // is a string whatever the step did.
+  // is a string whatever the step did. Once the host says no more lines are kept (the step's or the
+  // run's log limit), a line is only counted there: its text is neither made nor copied out.
+  let logsFull = input.logsFull === true;
   const makeLogger = (level) => (...args) => {
+    if (logsFull) {
+      log.applySync(undefined, [level, null]);
+      return;
+    }
     let line = '';
     for (let i = 0; i < args.length; i++) line += (i === 0 ? '' : ' ') + format(args[i]);
-    log.applySync(undefined, [level, '' + line]);
+    if (log.applySync(undefined, [level, '' + line]) === true) logsFull = true;
   };
   const console = freeze({
     log: makeLogger('info'),
@@ -205,11 +225,16 @@ export const bootstrapSource = String.raw`
     try {
       const isError = error instanceof ErrorCtor;
       name = isError && typeof error.name === 'string' ? error.name : 'Error';
-      message = isError ? String(error.message) : 'threw a non-Error value: ' + format(error);
+      message = isError ? StringCtor(error.message) : 'threw a non-Error value: ' + format(error);
     } catch (e) {
       message = 'threw a value that could not be read';
     }
-    return stringify({ ok: false, error: { name: String(name), message: String(message) } });
+    // Only the start of a long message crosses, with its length, so the host can say what happened.
+    const text = '' + message;
+    // Object literals define their properties: no setter step code put on Object.prototype runs.
+    const short = { name: cutText('' + name, maxErrorNameLength), message: cutText(text, maxMessageLength) };
+    const described = text.length > maxMessageLength ? { name: short.name, message: short.message, messageLength: text.length } : short;
+    return stringify({ ok: false, error: described });
   });
   // WebAssembly memory is allocated outside the isolate's limit: the sandbox has no WebAssembly.
   delete g.WebAssembly;
@@ -229,7 +254,7 @@ export const bootstrapSource = String.raw`
   try {
     body = compileStep(names);
   } catch (error) {
-    return settled(stringify({ ok: false, compile: true, error: { name: 'SyntaxError', message: String(error && error.message) } }));
+    return settled(stringify({ ok: false, compile: true, error: { name: 'SyntaxError', message: cutText(StringCtor(error && error.message), maxMessageLength) } }));
   }
   let running;
   try {

@@ -1,10 +1,12 @@
 import ivm from 'isolated-vm';
 import { z } from 'zod';
 import { CredflowError, messageOf, truncate } from '../errors.js';
-import type { SandboxLimits } from '../config/index.js';
+import { maxWorkflowSteps, type SandboxLimits } from '../config/index.js';
 import { stepNameSchema } from '../config/names.js';
+import { maxErrorNameLength, maxMessageLength } from './bootstrap-source.js';
 import { prepareIsolate, type IsolatePool } from './isolate-pool.js';
 import { ivmOptions } from './ivm-options.js';
+import { RunLogBudget } from './run-logs.js';
 
 export interface SandboxStep {
   readonly name: string;
@@ -78,7 +80,7 @@ export class StepFailure extends CredflowError {
  */
 export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxRunResult> {
   const { limits, workflow } = options;
-  const { maxLogBytes, maxLogLines } = limits;
+  checkStepCount(workflow, options.steps);
   // Step names become parameter names of each later step's function; the config checks them, and
   // so does this, for callers that did not come through it.
   for (const step of options.steps) {
@@ -95,6 +97,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
   const runDeadline = Date.now() + Math.min(limits.runTimeoutMs, options.timeLeftMs ?? Infinity);
   const results: StepResult[] = [];
   const outputs: Record<string, { output: unknown }> = {};
+  const runLogs = new RunLogBudget(limits);
   let open = true;
 
   try {
@@ -143,12 +146,13 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
         jail.setSync(
           '__cf_log',
           new ivm.Reference((level: unknown, message: unknown) => {
-            if (logs.length >= maxLogLines) return;
             // The bootstrap sends a level and a string, but what arrives comes from the isolate: a line
             // that is not text is replaced here, so the worker never sends the agent a result it refuses.
-            const text = typeof message === 'string' ? truncate(message, maxLogBytes) : `(a log line that is not text: ${typeof message})`;
+            // null: the bootstrap was told no more lines are kept, and only counts this one.
+            const text = typeof message === 'string' ? message : `(a log line that is not text: ${message === null ? 'null' : typeof message})`;
             const checked = typeof level === 'string' && logLevels.has(level as LogLevel) ? (level as LogLevel) : 'info';
-            logs.push({ level: checked, message: logs.length === maxLogLines - 1 ? `(log limit of ${maxLogLines} lines reached)` : text });
+            runLogs.add(logs, checked, text);
+            return runLogs.isFull || logs.length >= limits.maxLogLines;
           }),
         );
         const input = {
@@ -157,6 +161,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
           code: step.code,
           maxResponseBytes: limits.maxResponseBytes,
           maxBridgeCalls: limits.maxBridgeCalls,
+          logsFull: runLogs.isFull,
           bridgeCallsLeft: Math.max(0, limits.maxBridgeCalls - bridgeCalls),
         };
         jail.setSync('__cf_input', JSON.stringify(input));
@@ -187,10 +192,18 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
         }
         const answer = readAnswer(outcome.value, limits.maxResponseBytes);
         if (!answer.ok) {
-          if (answer.compile) return fail('WORKFLOW_FAILED', `the code does not compile: ${answer.error.message}`, { errorName: 'SyntaxError' });
+          if (answer.compile) return fail('WORKFLOW_FAILED', `the code does not compile: ${cut(answer.error.message)}`, { errorName: 'SyntaxError' });
+          const { name, messageLength } = answer.error;
           const message = cut(answer.error.message);
-          const tooLarge = answer.error.name === 'RangeError' && /^the returned value is .* bytes of JSON/.test(message);
-          return fail('WORKFLOW_FAILED', `${answer.error.name}: ${message}`, { errorName: answer.error.name, ...(tooLarge ? { responseTooLarge: true } : {}) });
+          if (messageLength !== undefined && messageLength > maxMessageLength) {
+            // The bootstrap cut the message inside the isolate: only its start crossed.
+            return fail('WORKFLOW_FAILED', `the step threw ${name} with a message of ${messageLength} characters, cut to its first ${maxMessageLength}: ${message}…`, {
+              errorName: name,
+              messageLength,
+            });
+          }
+          const tooLarge = name === 'RangeError' && /^the returned value is .* bytes of JSON/.test(message);
+          return fail('WORKFLOW_FAILED', `${name}: ${message}`, { errorName: name, ...(tooLarge ? { responseTooLarge: true } : {}) });
         }
         result.output = answer.value;
         outputs[step.name] = { output: answer.value };
@@ -229,16 +242,32 @@ export function limitBridge(bridge: BridgeHandler, limits: Pick<SandboxLimits, '
   };
 }
 
-/** Messages from inside the isolate are cut to this many characters. */
-const maxMessageLength = 2000;
+/** Refuses a run of more steps than a workflow may have (the config loader refuses such a file too). */
+export function checkStepCount(workflow: string, steps: readonly unknown[]): void {
+  if (steps.length > maxWorkflowSteps) {
+    throw new StepFailure('WORKFLOW_FAILED', `workflow "${workflow}" has ${steps.length} steps; a workflow may have at most ${maxWorkflowSteps}`, [], { workflow, steps: steps.length, maxSteps: maxWorkflowSteps });
+  }
+}
+
 const cut = (text: string): string => truncate(text, maxMessageLength);
+
+/**
+ * An error answer holds at most maxMessageLength characters of message and maxErrorNameLength of
+ * name, each up to 6 bytes once escaped as JSON, and a short envelope.
+ */
+const maxErrorAnswerBytes = 6 * (maxMessageLength + maxErrorNameLength) + 200;
 
 const answerSchema = z.union([
   z.strictObject({ ok: z.literal(true), value: z.unknown() }),
   z.strictObject({
     ok: z.literal(false),
     compile: z.literal(true).optional(),
-    error: z.strictObject({ name: z.string().max(200), message: z.string() }),
+    error: z.strictObject({
+      name: z.string().max(maxErrorNameLength),
+      message: z.string().max(maxMessageLength),
+      /** The whole message's length, when the bootstrap cut it. */
+      messageLength: z.number().int().nonnegative().optional(),
+    }),
   }),
 ]);
 
@@ -246,15 +275,17 @@ type Answer = z.infer<typeof answerSchema>;
 
 /**
  * The isolate's answer is untrusted: step code can tamper with the built-ins the bootstrap uses. The
- * host checks that it is a string of JSON in the expected shape and within the size limit (in bytes).
+ * host checks that it is a string of JSON in the expected shape and within the size limit (in bytes):
+ * a value within maxResponseBytes, an error (cut inside the isolate) within maxErrorAnswerBytes.
  */
 function readAnswer(raw: unknown, maxResponseBytes: number): Answer {
   const invalid = (why: string): Answer => ({ ok: false, error: { name: 'Error', message: `the step did not produce a valid result (${why})` } });
   if (typeof raw !== 'string') return invalid(`got a ${typeof raw} instead of JSON text`);
   // The envelope adds a few bytes around the value; the value alone is what the limit is about.
   const bytes = Buffer.byteLength(raw) - '{"ok":true,"value":}'.length;
-  if (bytes > maxResponseBytes) {
-    return { ok: false, error: { name: 'RangeError', message: `the returned value is ${bytes} bytes of JSON, over the limit of ${maxResponseBytes}` } };
+  const tooLarge: Answer = { ok: false, error: { name: 'RangeError', message: `the returned value is ${bytes} bytes of JSON, over the limit of ${maxResponseBytes}` } };
+  if (bytes > Math.max(maxResponseBytes, maxErrorAnswerBytes)) {
+    return raw.startsWith('{"ok":false') ? invalid(`an error answer of ${bytes} bytes`) : tooLarge;
   }
   let parsed: unknown;
   try {
@@ -263,7 +294,8 @@ function readAnswer(raw: unknown, maxResponseBytes: number): Answer {
     return invalid('not JSON');
   }
   const checked = answerSchema.safeParse(parsed);
-  return checked.success ? checked.data : invalid('unexpected shape');
+  if (!checked.success) return invalid('unexpected shape');
+  return checked.data.ok && bytes > maxResponseBytes ? tooLarge : checked.data;
 }
 
 function classifyIsolateError(

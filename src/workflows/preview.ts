@@ -1,3 +1,4 @@
+import { CredflowError } from '../errors.js';
 import type { WorkflowRun } from './run-workflow.js';
 import type { SecretMasker } from '../masking/index.js';
 import type { StepResult } from '../sandbox/index.js';
@@ -29,13 +30,55 @@ export function previewSteps(steps: readonly StepResult[], masker: SecretMasker,
 
 /**
  * The preview of a run, the same object for the API and the CLI's --json. Masked by default: strings
- * that came out of the secret store and values under secret-named keys become ********.
+ * that came out of the secret store and values under secret-named keys become ********. Its JSON is
+ * at most `maxBytes` (UTF-8): step log lines are cut first, from the end, with a marker line.
  */
-export function toPreview(run: WorkflowRun, reveal: boolean): Preview {
-  return {
-    response: reveal ? run.response : run.masker.maskValue(run.response),
-    steps: previewSteps(run.steps, run.masker, reveal),
-    durationMs: run.durationMs,
-    masked: !reveal,
-  };
+export function toPreview(run: WorkflowRun, reveal: boolean, maxBytes = Infinity): Preview {
+  return boundPreview(
+    {
+      response: reveal ? run.response : run.masker.maskValue(run.response),
+      steps: previewSteps(run.steps, run.masker, reveal),
+      durationMs: run.durationMs,
+      masked: !reveal,
+    },
+    run.workflow,
+    maxBytes,
+  );
+}
+
+const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
+const markerOf = (count: number, maxBytes: number): string =>
+  `... ${count} more ${count === 1 ? 'line' : 'lines'} cut (preview response limit of ${maxBytes} bytes)`;
+
+/** Keeps log lines in order while the preview's JSON fits `maxBytes`; the rest are cut, and counted in one marker line. */
+function boundPreview(preview: Preview, workflow: string, maxBytes: number): Preview {
+  if (maxBytes === Infinity || jsonBytes(preview) <= maxBytes) return preview;
+  const bare: Preview = { ...preview, steps: preview.steps.map((s) => ({ ...s, logs: [] })) };
+  const lineCount = preview.steps.reduce((n, s) => n + s.logs.length, 0);
+  // Room for the marker line (with its count and the limit), a comma and its quotes.
+  let budget = maxBytes - jsonBytes(bare) - jsonBytes(markerOf(lineCount, maxBytes)) - 1;
+  if (budget < 0) {
+    throw new CredflowError(
+      'RESULT_TOO_LARGE',
+      `the preview of workflow "${workflow}" is ${jsonBytes(bare)} bytes of JSON without its logs, over the preview response limit of ${maxBytes} bytes (CREDFLOW_PREVIEW_MAX_BYTES)`,
+      { details: { workflow, limit: maxBytes } },
+    );
+  }
+  let cut = 0;
+  let markedStep: PreviewStep | undefined;
+  for (const [index, step] of preview.steps.entries()) {
+    const target = bare.steps[index] as PreviewStep;
+    for (const line of step.logs) {
+      const size = jsonBytes(line) + 1;
+      if (cut === 0 && size <= budget) {
+        budget -= size;
+        target.logs.push(line);
+        continue;
+      }
+      cut += 1;
+      markedStep ??= target;
+    }
+  }
+  markedStep?.logs.push(markerOf(cut, maxBytes));
+  return bare;
 }

@@ -20,7 +20,7 @@ const PASSWORD = 'Pw-escape-4f9c1d"&<>{{x}}\\b7e2';
 const OTHER_VALUE = 'other-team-value-93ad17e5';
 const APP_SECRET = JSON.stringify({ username: 'svc_app', password: PASSWORD, host: 'db.internal' });
 
-const limits = { memoryMb: 32, stepTimeoutMs: 1000, runTimeoutMs: 2000, maxResponseBytes: 65536, maxBridgeCalls: 5, maxLogLines: 50, maxLogBytes: 1024 };
+const limits = { memoryMb: 32, stepTimeoutMs: 1000, runTimeoutMs: 2000, maxResponseBytes: 65536, maxBridgeCalls: 5, maxLogLines: 50, maxLogBytes: 1024, maxRunLogBytes: 256 * 1024, maxRunLogLines: 1000 };
 const WORKERS = 2;
 
 const CANARY = { CREDFLOW_ESCAPE_CANARY: 'credflow-canary-5be1', AWS_ESCAPE_CANARY: 'aws-canary-77d0' };

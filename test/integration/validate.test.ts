@@ -55,6 +55,13 @@ describe('credflow validate catches what would otherwise fail only at run time (
     expect(run.stderr.trim()).toBe("workflows/getSecrets.json: steps[0].code: step \"fetch\" does not compile: line 1, column 81: missing ) after argument list");
   });
 
+  it('rejects a workflow of more steps than a workflow may have, naming the file and the field (issue 19, section 3)', async () => {
+    const steps = Array.from({ length: 51 }, (_, i) => ({ name: `s${i}`, code: 'return 1;' }));
+    const run = await validate({ workflows: { long: { name: 'long', steps } } });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toBe('workflows/long.json: steps: a workflow may have at most 50 steps');
+  });
+
   it('reports a misspelled workflow name as a missing workflow, not as a bad template root', async () => {
     const run = await validate({ workflows: { getSecrets: secretsWorkflow() }, integrations: { orders: postgresIntegration('orders', 'getSecret') } });
     expect(run.code).toBe(1);

@@ -122,6 +122,8 @@ const validWorkflow: fc.Arbitrary<WorkflowSpec> = fc
           maxBridgeCalls: fc.integer({ min: 0, max: 10_000 }),
           maxLogBytes: fc.integer({ min: 16, max: 1024 * 1024 }),
           maxLogLines: fc.integer({ min: 1, max: 100_000 }),
+          maxRunLogBytes: fc.integer({ min: 1024, max: 64 * 1024 * 1024 }),
+          maxRunLogLines: fc.integer({ min: 1, max: 1_000_000 }),
         },
         { requiredKeys: [] },
       ),

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
-import { jsonSchemas, loadConfig, loadValidConfig, readAgentSettings, readAppEnv } from '../../src/config/index.js';
+import { jsonSchemas, loadConfig, loadValidConfig, maxWorkflowSteps, readAgentSettings, readAppEnv } from '../../src/config/index.js';
 import type { LoadedConfig } from '../../src/config/index.js';
 import { expandEnv } from '../../src/config/expand-env.js';
 import { CredflowError } from '../../src/errors.js';
@@ -406,7 +406,8 @@ describe('readAgentSettings', () => {
       apiTokens: [],
       tokensFile: undefined,
       logLevel: 'info',
-      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, prewarm: 1, workers: 2 },
+      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, maxRunLogBytes: 256 * 1024, maxRunLogLines: 1000, prewarm: 1, workers: 2, concurrency: 4, queueMax: 64 },
+      previewMaxBytes: 1024 * 1024,
       poolMax: 10,
       upstreamMaxConnections: 50,
       connectTimeoutMs: 10_000,
@@ -468,5 +469,21 @@ describe('step code checks on large input', () => {
     expect(config.problems[0]).toBe('workflows/a.json: steps[0].code: step "big" does not compile: the code is too large to compile within the 32 MB the check allows');
     expect(config.problems.filter((p) => p.startsWith('workflows/b.json'))).toHaveLength(1);
     expect(config.workflows.has('c')).toBe(true);
+  });
+});
+
+describe('the step count of a workflow (issue 19, section 3)', () => {
+  const steps = (count: number) => Array.from({ length: count }, (_, i) => ({ name: `s${i}`, code: 'return 1;' }));
+
+  it(`refuses a workflow of ${maxWorkflowSteps + 1} steps, naming the file, the field and the limit`, async () => {
+    const config = await load({ workflows: { long: workflowWithSteps('long', steps(maxWorkflowSteps + 1)) } });
+    expect(config.problems).toEqual([`workflows/long.json: steps: a workflow may have at most ${maxWorkflowSteps} steps`]);
+    expect(config.workflows.has('long')).toBe(false);
+  });
+
+  it(`loads a workflow of exactly ${maxWorkflowSteps} steps`, async () => {
+    const config = await load({ workflows: { long: workflowWithSteps('long', steps(maxWorkflowSteps)) } });
+    expect(config.problems).toEqual([]);
+    expect(config.workflows.get('long')?.steps).toHaveLength(maxWorkflowSteps);
   });
 });

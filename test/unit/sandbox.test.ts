@@ -15,7 +15,7 @@ import { createWorkflowRunner, WorkflowRunError } from '../../src/workflows/inde
 import type { WorkflowRunner } from '../../src/workflows/index.js';
 import { captureLogs } from '../support/capture-logs.js';
 
-const limits = { memoryMb: 32, stepTimeoutMs: 1000, runTimeoutMs: 3000, maxResponseBytes: 10000, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200 };
+const limits = { memoryMb: 32, stepTimeoutMs: 1000, runTimeoutMs: 3000, maxResponseBytes: 10000, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, maxRunLogBytes: 1024 * 1024, maxRunLogLines: 100_000 };
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The host side a step calls: one known secret, ResourceNotFoundException for anything else. */
@@ -428,6 +428,19 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
     expect(error.message).toBe('workflow "inline" failed in step "fetch": Error: no luck');
     expect(error.steps.map((s) => s.name)).toEqual(['fetch']);
     expect(error.masker.knows(password)).toBe(true);
+  });
+
+  it('reports a step that throws an Error with a 5 MB message as a thrown error, with the start of its message masked (issue 19, section 6)', async () => {
+    const code = 'const r = await aws.secretsManager.getSecretValue({ SecretId: "db" }); const p = JSON.parse(r.SecretString).password; throw new Error("login failed for " + p + " " + "y".repeat(5_000_000));';
+    const error = await runnerWith().runner.run(inlineWorkflow(code)).then(() => undefined, (e: unknown) => e);
+    if (!(error instanceof WorkflowRunError)) throw new Error('expected a WorkflowRunError');
+    expect(error.code).toBe('WORKFLOW_FAILED');
+    const length = 'login failed for '.length + password.length + 1 + 5_000_000;
+    expect(error.message).toMatch(new RegExp(`^workflow "inline" failed in step "fetch": the step threw Error with a message of ${length} characters, cut to its first 2000: login failed for \\*{8} y+…$`));
+    expect(error.message).not.toContain('bytes of JSON');
+    expect(error.message).not.toContain(password);
+    expect(error.message.length).toBeLessThan(2200);
+    expect(error.details).toMatchObject({ errorName: 'Error', messageLength: length });
   });
 
   it('never writes the secret password to the logs, whether the run succeeds or fails', async () => {

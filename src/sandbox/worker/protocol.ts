@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { identifierPattern } from '../../config/names.js';
+import { maxWorkflowSteps } from '../../config/workflow-schema.js';
 
 /**
  * Messages between the agent and a sandbox worker process, checked with zod on arrival at both ends.
@@ -15,6 +16,8 @@ const limitsSchema = z.strictObject({
   maxBridgeCalls: z.number().int().nonnegative(),
   maxLogBytes: z.number().int().positive(),
   maxLogLines: z.number().int().positive(),
+  maxRunLogBytes: z.number().int().positive(),
+  maxRunLogLines: z.number().int().positive(),
 });
 
 const bridgeErrorSchema = z.strictObject({
@@ -30,7 +33,7 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
     id: z.number().int(),
     workflow: z.string(),
     // Step names become parameter names of the step's function inside the isolate.
-    steps: z.array(z.strictObject({ name: z.string().regex(identifierPattern), code: z.string() })),
+    steps: z.array(z.strictObject({ name: z.string().regex(identifierPattern), code: z.string() })).max(maxWorkflowSteps),
     input: z.strictObject({
       params: z.record(z.string(), z.unknown()),
       env: z.record(z.string(), z.string()),

@@ -3,14 +3,15 @@ import type { Logger } from 'pino';
 import { CredflowError, truncate } from '../../errors.js';
 import {
   BridgeError,
+  checkStepCount,
   limitBridge,
   StepFailure,
   type BridgeHandler,
   type SandboxRunOptions,
   type SandboxRunResult,
-  type StepResult,
 } from '../run-in-sandbox.js';
-import { workerMessageSchema, type AgentMessage, type StepResultMessage } from './protocol.js';
+import { capRunLogs } from '../run-logs.js';
+import { workerMessageSchema, type AgentMessage } from './protocol.js';
 import { workerEntryPath } from './worker-entry.js';
 
 /**
@@ -32,6 +33,10 @@ export interface SandboxWorkersOptions {
   size: number;
   /** Isolates each worker prepares ahead of time. */
   prewarm: number;
+  /** Runs one worker executes at once (each in an isolate of its own); default 4. */
+  concurrency?: number;
+  /** Runs waiting for a free worker at most; past it a run is refused with SANDBOX_BUSY. Default 64. */
+  queueMax?: number;
   /** Memory limit of the prepared isolates. */
   memoryMb: number;
   logger: Logger;
@@ -48,6 +53,14 @@ interface RunRequest {
   deadline: number;
   resolve: (result: SandboxRunResult) => void;
   reject: (error: Error) => void;
+  /** It waited in the queue: its worker gets what is left of its time. */
+  queued?: boolean;
+}
+
+/** A run waiting for a worker with a free slot; its deadline runs while it waits. */
+interface QueuedRun {
+  request: RunRequest;
+  timer: NodeJS.Timeout;
 }
 
 /** A run sent to one worker. */
@@ -84,6 +97,7 @@ interface Worker {
  */
 export class SandboxWorkers implements SandboxRunner {
   private readonly workers: Worker[] = [];
+  private readonly queue: QueuedRun[] = [];
   private nextId = 1;
   private closed = false;
   private warmed = false;
@@ -97,14 +111,78 @@ export class SandboxWorkers implements SandboxRunner {
     while (!this.closed && this.pool().length < this.options.size) this.spawn(false);
   }
 
+  /**
+   * Sends the run to a worker with a free slot (each worker runs at most `concurrency` at once), or
+   * queues it. A queued run's deadline runs while it waits; a full queue refuses it with SANDBOX_BUSY.
+   */
   run(job: SandboxJob): Promise<SandboxRunResult> {
     return new Promise<SandboxRunResult>((resolve, reject) => {
       if (this.closed) {
         reject(new CredflowError('WORKFLOW_FAILED', 'the agent is shutting down; no workflow runs are started'));
         return;
       }
-      this.dispatch({ job, attempt: 1, deadline: Date.now() + job.limits.runTimeoutMs, resolve, reject }, this.pick());
+      try {
+        checkStepCount(job.workflow, job.steps);
+      } catch (error) {
+        reject(error as Error);
+        return;
+      }
+      const request: RunRequest = { job, attempt: 1, deadline: Date.now() + job.limits.runTimeoutMs, resolve, reject };
+      const worker = this.queue.length === 0 ? this.pick() : undefined;
+      if (worker) {
+        this.dispatch(request, worker);
+        return;
+      }
+      this.enqueue(request);
     });
+  }
+
+  /** Runs waiting for a worker (for tests, status and metrics). */
+  queued(): number {
+    return this.queue.length;
+  }
+
+  private get concurrency(): number {
+    return this.options.concurrency ?? 4;
+  }
+
+  private enqueue(request: RunRequest): void {
+    const { job } = request;
+    const queueMax = this.options.queueMax ?? 64;
+    if (this.queue.length >= queueMax) {
+      request.reject(
+        new CredflowError(
+          'SANDBOX_BUSY',
+          `workflow "${job.workflow}" was not started: every sandbox worker runs its most runs at once (${this.concurrency}) and ${queueMax} runs are waiting; try again shortly`,
+          { details: { workflow: job.workflow, queueMax, retryAfterSeconds: 1 } },
+        ),
+      );
+      return;
+    }
+    const entry: QueuedRun = {
+      request: { ...request, queued: true },
+      timer: setTimeout(() => {
+        const index = this.queue.indexOf(entry);
+        if (index !== -1) this.queue.splice(index, 1);
+        request.reject(
+          new CredflowError('WORKFLOW_TIMEOUT', `workflow "${job.workflow}" waited for a sandbox worker past its run's time limit of ${job.limits.runTimeoutMs} ms and did not start`, {
+            details: { workflow: job.workflow, queued: true },
+          }),
+        );
+      }, Math.max(0, request.deadline - Date.now())),
+    };
+    this.queue.push(entry);
+  }
+
+  /** Sends queued runs, oldest first, to workers with a free slot. */
+  private drain(): void {
+    while (this.queue.length > 0 && !this.closed) {
+      const worker = this.pick();
+      if (!worker) return;
+      const next = this.queue.shift() as QueuedRun;
+      clearTimeout(next.timer);
+      this.dispatch(next.request, worker);
+    }
   }
 
   private dispatch(request: RunRequest, worker: Worker): void {
@@ -129,7 +207,7 @@ export class SandboxWorkers implements SandboxRunner {
       steps: job.steps.map((s) => ({ name: s.name, code: s.code })),
       input: job.input,
       limits: job.limits,
-      ...(request.attempt === 1 ? {} : { timeLeftMs: left }),
+      ...(request.attempt === 1 && !request.queued ? {} : { timeLeftMs: left }),
     });
     if (!sent) {
       worker.runs.delete(id);
@@ -157,6 +235,10 @@ export class SandboxWorkers implements SandboxRunner {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const { request, timer } of this.queue.splice(0)) {
+      clearTimeout(timer);
+      request.reject(new CredflowError('WORKFLOW_FAILED', `workflow "${request.job.workflow}" was not started: the agent is shutting down`, { details: { workflow: request.job.workflow } }));
+    }
     await Promise.all(
       this.workers.map(
         (worker) =>
@@ -183,21 +265,24 @@ export class SandboxWorkers implements SandboxRunner {
   }
 
   /**
-   * An idle worker that is not busy preparing isolates; else a new one; else the least loaded. A
-   * worker whose channel has closed (it is gone, and its exit is on its way) takes no run.
+   * An idle worker that is not busy preparing isolates; else a new one; else the least loaded of
+   * those with a free slot; else none (the run waits). A worker whose channel has closed (it is gone,
+   * and its exit is on its way) takes no run.
    */
-  private pick(): Worker {
+  private pick(): Worker | undefined {
     const pool = this.pool();
     const idle = pool.find((w) => w.runs.size === 0 && !w.busy && w.child.connected);
     if (idle) return idle;
     if (pool.length < this.options.size) return this.spawn(false);
     const live = pool.filter((w) => w.child.connected);
     if (live.length === 0) return this.spawn(false);
+    const open = live.filter((w) => w.runs.size < this.concurrency);
+    if (open.length === 0) return undefined;
     // The least loaded; among equals, the next in turn, so a worker kept busy by back-to-back runs
     // gets time to prepare its isolates while the others take the runs.
     const load = (w: Worker) => w.runs.size + (w.busy ? 0.5 : 0);
-    const least = Math.min(...live.map(load));
-    const equals = live.filter((w) => load(w) === least);
+    const least = Math.min(...open.map(load));
+    const equals = open.filter((w) => load(w) === least);
     return equals[this.turn++ % equals.length] as Worker;
   }
 
@@ -287,7 +372,9 @@ export class SandboxWorkers implements SandboxRunner {
     // It now disposes the run's isolate and prepares the next; 'ready' says when that is done.
     worker.busy = true;
     if (worker.reserved && worker.runs.size === 0) this.release(worker);
-    const steps = message.steps.map((s) => capLogs(s, run.job.limits));
+    // A slot is free: the oldest queued run takes it (settled below, after this turn's bookkeeping).
+    this.drain();
+    const steps = capRunLogs(message.steps, run.job.limits);
     if (message.type === 'failed') {
       run.reject(new StepFailure(message.code, message.message, steps, message.details));
       return;
@@ -361,6 +448,8 @@ export class SandboxWorkers implements SandboxRunner {
     }
     for (const run of resend) this.resend(run);
     if (this.closed) return;
+    // Its slots are gone; a new worker takes queued runs (the pool is below its size now).
+    this.drain();
     if (worker.stopped?.retired) {
       this.options.logger.debug({ event: 'sandbox.worker.exit', pid: worker.child.pid, how, reason: worker.stopped.why }, 'sandbox worker retired');
       return;
@@ -372,12 +461,4 @@ export class SandboxWorkers implements SandboxRunner {
     // A replacement is started off the request path (prepared isolates included) when the pool was warmed.
     if (this.warmed) setTimeout(() => this.warm(), 50).unref();
   }
-}
-
-/** The worker already capped the logs; a worker that did not is held to the limits here. */
-function capLogs(step: StepResultMessage, limits: SandboxJob['limits']): StepResult {
-  const logs = step.logs.slice(0, limits.maxLogLines).map((l) =>
-    l.message.length > limits.maxLogBytes + 20 ? { level: l.level, message: truncate(l.message, limits.maxLogBytes) } : l,
-  );
-  return { name: step.name, durationMs: step.durationMs, logs, output: step.output };
 }
