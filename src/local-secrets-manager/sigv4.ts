@@ -144,7 +144,10 @@ function canonicalHeaderValues(rawHeaders: readonly string[]): Map<string, strin
   return new Map([...values].map(([name, list]) => [name, list.join(',')]));
 }
 
-/** The path, normalized and URI-encoded twice as for every service but S3 (`/` stays `/`). */
+/**
+ * The path as sent (already URI-encoded once), normalized and encoded once more, as for every
+ * service but S3; slashes stay.
+ */
 function canonicalPath(url: string): string {
   const rawPath = url.split('?')[0] || '/';
   const segments: string[] = [];
@@ -154,7 +157,7 @@ function canonicalPath(url: string): string {
     else segments.push(segment);
   }
   const normalized = `/${segments.join('/')}${rawPath.endsWith('/') && segments.length > 0 ? '/' : ''}`;
-  return uriEncode(uriEncode(safeDecode(normalized))).replace(/%2F/g, '/');
+  return uriEncode(normalized).replace(/%2F/g, '/');
 }
 
 function canonicalQuery(url: string): string {
