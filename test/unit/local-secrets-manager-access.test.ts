@@ -51,7 +51,7 @@ describe('the local Secrets Manager refuses what is not signed by its own keys (
   it('refuses the unsigned curl of the issue with MissingAuthenticationTokenException, and unsigned writes change nothing', async () => {
     const read = await refusal({ target: 'secretsmanager.GetSecretValue', body: get });
     expect(read).toMatchObject({ status: 400, type: 'MissingAuthenticationTokenException', body: { __type: 'MissingAuthenticationTokenException' } });
-    for (const [target, body] of [['PutSecretValue', put], ['CreateSecret', create]]) {
+    for (const [target, body] of [['PutSecretValue', put], ['CreateSecret', create]] as const) {
       expect(await refusal({ target: `secretsmanager.${target}`, body })).toMatchObject({ status: 400, type: 'MissingAuthenticationTokenException' });
     }
     expectUnchanged();
@@ -59,7 +59,7 @@ describe('the local Secrets Manager refuses what is not signed by its own keys (
 
   it('refuses an unknown access key with UnrecognizedClientException', async () => {
     const stranger = { accessKeyId: 'AKIASTRANGER0000000', secretAccessKey: 'Hn4pX8rW2tK6vB0qM3zL7cJ1' };
-    for (const [target, body] of [['GetSecretValue', get], ['PutSecretValue', put], ['CreateSecret', create]]) {
+    for (const [target, body] of [['GetSecretValue', get], ['PutSecretValue', put], ['CreateSecret', create]] as const) {
       const refused = await refusal({ target: `secretsmanager.${target}`, body, sign: stranger });
       expect(refused).toMatchObject({ status: 400, type: 'UnrecognizedClientException', body: { message: 'The security token included in the request is invalid.' } });
     }
@@ -68,7 +68,7 @@ describe('the local Secrets Manager refuses what is not signed by its own keys (
 
   it('refuses a signature made with the wrong secret key with InvalidSignatureException', async () => {
     const wrongKey = { accessKeyId: lsm.credentials.accessKeyId, secretAccessKey: 'Wr0ngS3cr3tK3yThatIsNotIt' };
-    for (const [target, body] of [['GetSecretValue', get], ['PutSecretValue', put], ['CreateSecret', create]]) {
+    for (const [target, body] of [['GetSecretValue', get], ['PutSecretValue', put], ['CreateSecret', create]] as const) {
       const refused = await refusal({ target: `secretsmanager.${target}`, body, sign: wrongKey });
       expect(refused).toMatchObject({ status: 400, type: 'InvalidSignatureException' });
       expect(refused.body.message).toMatch(/^The request signature we calculated does not match the signature you provided/);
