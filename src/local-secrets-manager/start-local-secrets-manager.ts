@@ -97,7 +97,9 @@ export async function startLocalSecretsManager(
   const faults = new FaultInjector();
   const closing = new AbortController();
   let requests: RecordedRequest[] = [];
-  const maxRecorded = 100_000;
+  // A caller chooses these strings, signed or not: the record keeps a bounded number, each cut short.
+  const maxRecorded = 10_000;
+  const maxRecordedChars = 256;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch(() => req.socket.destroy());
@@ -159,10 +161,11 @@ export async function startLocalSecretsManager(
   }
 
   function record(call: IncomingCall, status: number, errorType?: string): void {
+    const cut = (text: string) => text.slice(0, maxRecordedChars);
     requests.push({
-      operation: call.operation,
-      ...(call.secretId === undefined ? {} : { secretId: call.secretId }),
-      ...(call.accessKeyId === undefined ? {} : { accessKeyId: call.accessKeyId }),
+      operation: cut(call.operation),
+      ...(call.secretId === undefined ? {} : { secretId: cut(call.secretId) }),
+      ...(call.accessKeyId === undefined ? {} : { accessKeyId: cut(call.accessKeyId) }),
       status,
       ...(errorType === undefined ? {} : { errorType }),
     });

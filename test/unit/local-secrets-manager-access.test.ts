@@ -151,3 +151,14 @@ describe('the local Secrets Manager refuses what is not signed by its own keys (
     }
   });
 });
+
+describe('what the local Secrets Manager remembers of requests it refused (issue 19, section 1)', () => {
+  it('keeps at most 256 characters of a caller-chosen SecretId, operation or access key id', async () => {
+    // Headers stay under Node's 16 KiB limit; the body may hold up to 1 MiB.
+    const long = 'x'.repeat(10_000);
+    await rawAwsCall(lsm.url, { target: `secretsmanager.${long}`, body: JSON.stringify({ SecretId: long.repeat(50) }) });
+    await rawAwsCall(lsm.url, { target: 'secretsmanager.GetSecretValue', body: get, sign: { accessKeyId: long, secretAccessKey: 'Kp4Wz8Qr2Lm6' } });
+    const [first, second] = lsm.requests;
+    expect([first?.operation.length, first?.secretId?.length, second?.accessKeyId?.length]).toEqual([256, 256, 256]);
+  });
+});
