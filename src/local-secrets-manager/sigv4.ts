@@ -37,9 +37,10 @@ export function verifySignature(request: SignedRequest, keys: ReadonlyMap<string
     throw new AwsServiceError('MissingAuthenticationTokenException', 'Request is missing Authentication Token');
   }
   const parsed = parseAuthorization(authorization);
-  const [accessKeyId, scopeDate, region, service, terminator] = parsed.credential.split('/');
-  if (!accessKeyId || !scopeDate || !region || service === undefined || terminator === undefined || parsed.credential.split('/').length !== 5) {
-    throw incomplete(`Credential should be scoped to a valid region. `);
+  const parts = parsed.credential.split('/');
+  const [accessKeyId, scopeDate, region, service, terminator] = parts;
+  if (parts.length !== 5 || !accessKeyId || !scopeDate || !region || service === undefined || terminator === undefined) {
+    throw incomplete(`Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${parsed.credential.slice(0, 256)}'. `);
   }
   const secretAccessKey = keys.get(accessKeyId);
   if (secretAccessKey === undefined) {

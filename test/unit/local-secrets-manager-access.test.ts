@@ -94,6 +94,14 @@ describe('the local Secrets Manager refuses what is not signed by its own keys (
     expectUnchanged();
   });
 
+  it('refuses a malformed Authorization header with IncompleteSignatureException', async () => {
+    for (const authorization of ['Bearer x', 'AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/secretsmanager', `AWS4-HMAC-SHA256 Credential=${lsm.credentials.accessKeyId}/x/us-east-1/secretsmanager/aws4_request`]) {
+      const refused = await refusal({ target: 'secretsmanager.PutSecretValue', body: put, afterSigning: { authorization } });
+      expect({ authorization, status: refused.status, type: refused.type }).toEqual({ authorization, status: 400, type: 'IncompleteSignatureException' });
+    }
+    expectUnchanged();
+  });
+
   it('refuses a signature dated more than 5 minutes away with "Signature expired" (or not yet current)', async () => {
     const stale = await refusal({ target: 'secretsmanager.PutSecretValue', body: put, sign: { ...lsm.credentials, date: new Date(Date.now() - 6 * 60_000) } });
     expect(stale).toMatchObject({ status: 400, type: 'InvalidSignatureException' });
