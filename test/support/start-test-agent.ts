@@ -25,7 +25,7 @@ export interface TestAgent {
   close(): Promise<void>;
 }
 
-/** The key pair the test agent signs with; the local endpoint accepts only it. */
+/** The key pair the test agent signs with; the local endpoint accepts it (and `options.awsCredentials`). */
 export const testAgentAwsCredentials = { accessKeyId: 'AKIDAGENT', secretAccessKey: 'q7Rz2Kp9Xv4Lw8Tn3Hj6Bc1Fd5Gm0Ys' };
 
 /**
@@ -35,8 +35,10 @@ export const testAgentAwsCredentials = { accessKeyId: 'AKIDAGENT', secretAccessK
 export async function startTestAgent(
   config: ConfigFiles,
   env: NodeJS.ProcessEnv = {},
-  /** `tokens`: the agent's tokens (default two full-access ones); 'configured' leaves them to `env`. */
-  /** `awsCredentials`: more key pairs the endpoint accepts (e.g. ones a step passes), besides the agent's. */
+  /**
+   * `tokens`: the agent's tokens (default two full-access ones); 'configured' leaves them to `env`.
+   * `awsCredentials`: more key pairs the endpoint accepts (e.g. ones a step passes), besides the agent's.
+   */
   options: { tokens?: readonly (string | TokenSpec)[] | 'configured'; watch?: boolean; reloadOnSighup?: boolean; awsCredentials?: readonly AwsKeyPair[] } = {},
 ): Promise<TestAgent> {
   // Every value the endpoint is given, for the leak search on close: the endpoint itself forgets
