@@ -55,6 +55,8 @@ export async function openAgent(options: OpenAgentOptions): Promise<{ agent: Age
   const masker = new SecretMasker(undefined, settings.masker);
   // The agent's own secrets must never be printed either.
   for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) if (env[name]) masker.add(env[name]);
+  const defaultKey = options.secrets?.defaultCredentials?.secretAccessKey;
+  if (defaultKey) masker.add(defaultKey);
   // API tokens are compared by digest and never reach step code or a parser that quotes them: masked
   // whole (fragments of wordy tokens would blank words such as "preview").
   masker.addAll(settings.apiTokens, false);

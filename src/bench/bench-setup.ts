@@ -44,7 +44,8 @@ const integrationFor = (name: string, params: Record<string, unknown>, extra: Re
 export async function setUpBench(options: { coldRounds: number; many: number }): Promise<BenchSetup> {
   const postgres = await startEmbeddedPostgres({ extraFlags: ['-c', 'max_connections=400', '-c', 'shared_buffers=64MB'] });
   const demo = await seedDemoDatabase(postgres);
-  const secrets = await startLocalSecretsManager();
+  // One secret per integration (and the shared one), beyond the endpoint's default cap.
+  const secrets = await startLocalSecretsManager({ limits: { maxSecrets: options.many + options.coldRounds + 1 } });
   const secret = JSON.stringify({ engine: 'postgres', ...demo });
   secrets.createSecret('postgresSecrets', { SecretString: secret });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'credflow-bench-'));

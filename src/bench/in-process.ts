@@ -20,7 +20,6 @@ export interface Ratio {
   goal: string;
 }
 
-const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
 const devNull = openSync('/dev/null', 'w');
 
 /** An in-process agent over the bench config, logging as it does to stdout but to /dev/null (built, masked, batched and written all the same). */
@@ -28,7 +27,7 @@ export async function openBenchAgent(setup: BenchSetup, env: Record<string, stri
   const { agent } = await openAgent({
     dir: setup.dir,
     env: { CREDFLOW_LOG_LEVEL: 'info', ...env },
-    secrets: { endpoint: setup.secrets.url, defaultRegion: 'us-east-1', defaultCredentials: credentials },
+    secrets: { endpoint: setup.secrets.url, defaultRegion: 'us-east-1', defaultCredentials: setup.secrets.credentials },
     logDestination: new BufferedDestination({ write: (text: string) => writeSync(devNull, text) }),
   });
   return agent;
@@ -84,7 +83,7 @@ export async function measureInProcess(setup: BenchSetup, rounds: number): Promi
   ratios.push({ key: 'uncachedVsCachedRatio', value: median(caching.aMedians) / median(caching.bMedians), goal: 'reported (>> 1)' });
 
   // --- one-step workflow with one GetSecretValue: fresh sandbox, warm sandbox, bare SDK call ---------
-  const sdk = new SecretsManagerClient({ region: 'us-east-1', endpoint: setup.secrets.url, credentials });
+  const sdk = new SecretsManagerClient({ region: 'us-east-1', endpoint: setup.secrets.url, credentials: setup.secrets.credentials });
   const bare = () => sdk.send(new GetSecretValueCommand({ SecretId: 'postgresSecrets' }));
   const coldAgent = await openBenchAgent(setup, { CREDFLOW_SANDBOX_PREWARM: '0' });
   // Warm: the agent's defaults (each sandbox worker keeps a prepared isolate and refills after each run).

@@ -2,7 +2,6 @@ import path from 'node:path';
 import pino from 'pino';
 import { openAgent } from '../agent/start-agent.js';
 import type { Agent } from '../agent/index.js';
-import { embeddedAwsCredentials } from '../embedded/start-embedded.js';
 import { readEmbeddedState } from '../embedded/embedded-state.js';
 import type { SecretsGatewayOptions } from '../secrets/index.js';
 import { CredflowError } from '../errors.js';
@@ -27,13 +26,10 @@ export async function secretsOptionsFor(dir: string, env: NodeJS.ProcessEnv): Pr
   const embedded = await readEmbeddedState(dir);
   if (!embedded) return { options: {}, source: 'default' };
   printNotice(`credflow: using the Secrets Manager endpoint of the embedded agent (npm start, pid ${embedded.pid}) at ${embedded.secretsEndpoint}`);
-  const hasCredentials = Boolean(env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE);
+  // The endpoint accepts only the key pair of this start (from the 0600 state file), whatever AWS
+  // credentials the environment holds.
   return {
-    options: {
-      endpoint: embedded.secretsEndpoint,
-      defaultRegion: embedded.region,
-      ...(hasCredentials ? {} : { defaultCredentials: embeddedAwsCredentials }),
-    },
+    options: { endpoint: embedded.secretsEndpoint, defaultRegion: embedded.region, defaultCredentials: embedded.credentials },
     source: 'embedded',
   };
 }

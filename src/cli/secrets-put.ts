@@ -3,7 +3,6 @@ import path from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
 import { readEmbeddedState } from '../embedded/embedded-state.js';
-import { embeddedAwsCredentials } from '../embedded/start-embedded.js';
 import { CredflowError, messageOf, truncate } from '../errors.js';
 import type { GlobalOptions } from './context.js';
 import { printJson, printLine } from './print.js';
@@ -42,7 +41,7 @@ async function putEmbeddedSecret(dir: string, name: string, value: string): Prom
         'start it with `npm start`, or use `aws secretsmanager create-secret` for real AWS',
     );
   }
-  const client = new SecretsManagerClient({ endpoint: embedded.secretsEndpoint, region: embedded.region, credentials: embeddedAwsCredentials });
+  const client = new SecretsManagerClient({ endpoint: embedded.secretsEndpoint, region: embedded.region, credentials: embedded.credentials });
   try {
     try {
       const out = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));

@@ -8,13 +8,16 @@ import { processAlive, processArgs } from './processes.js';
 /**
  * While `npm start` runs, it keeps `.credflow/embedded.json` in its folder: CLI commands in another
  * terminal read it to reach its local Secrets Manager endpoint, and the next start reads it to
- * refuse while this one runs, or to clean up after it should it die hard. It holds no secret: the
- * agent's pid, its endpoints once they listen, and its PostgreSQL's pid and folders.
+ * refuse while this one runs, or to clean up after it should it die hard. It holds the agent's pid,
+ * its endpoints once they listen, its PostgreSQL's pid and folders, and the key pair generated for
+ * this start that the local Secrets Manager endpoint accepts: the file is written with mode 0600, so
+ * only the user who started the agent (and root) can sign requests to that endpoint.
  */
 const recordSchema = z.object({
   pid: z.number().int().positive(),
   secretsEndpoint: z.url().optional(),
   region: z.string().optional(),
+  secretsCredentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).optional(),
   agentUrl: z.url().optional(),
   postgres: z.object({ dataDir: z.string(), passwordDir: z.string(), pid: z.number().int().positive().optional() }).optional(),
 });
@@ -25,6 +28,8 @@ export interface EmbeddedState {
   pid: number;
   secretsEndpoint: string;
   region: string;
+  /** The key pair the embedded Secrets Manager endpoint accepts for this start. */
+  credentials: { accessKeyId: string; secretAccessKey: string };
   agentUrl: string;
 }
 
@@ -93,7 +98,9 @@ export async function updateEmbeddedState(dir: string, patch: Omit<Partial<Embed
   const base = current && current !== 'unreadable' && current.pid === process.pid ? current : { pid: process.pid };
   const next = { ...base, ...patch, pid: process.pid };
   const temporary = `${stateFile(dir)}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+  // Created afresh (never an existing file with other permissions): it holds the endpoint's key pair.
+  await rm(temporary, { force: true });
+  await writeFile(temporary, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   await rename(temporary, stateFile(dir));
 }
 
@@ -109,7 +116,7 @@ export async function removeEmbeddedState(dir: string): Promise<void> {
 export async function readEmbeddedState(dir: string): Promise<EmbeddedState | undefined> {
   const record = await readRecord(dir);
   if (!record || record === 'unreadable') return undefined;
-  const { pid, secretsEndpoint, region, agentUrl } = record;
-  if (!secretsEndpoint || !region || !agentUrl || !isLiveAgent(pid)) return undefined;
-  return { pid, secretsEndpoint, region, agentUrl };
+  const { pid, secretsEndpoint, region, secretsCredentials, agentUrl } = record;
+  if (!secretsEndpoint || !region || !secretsCredentials || !agentUrl || !isLiveAgent(pid)) return undefined;
+  return { pid, secretsEndpoint, region, credentials: secretsCredentials, agentUrl };
 }

@@ -1,13 +1,11 @@
 import type { DestinationStream } from 'pino';
 import { startAgent, type RunningAgent } from '../agent/index.js';
-import { startLocalSecretsManager, type LocalSecretsManager } from '../local-secrets-manager/index.js';
+import { randomKeyPair, startLocalSecretsManager, type LocalSecretsManager } from '../local-secrets-manager/index.js';
 import { claimEmbeddedState, removeEmbeddedState, updateEmbeddedState } from './embedded-state.js';
 import { seedDemoDatabase } from './seed-demo-database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './start-embedded-postgres.js';
 
 export const embeddedRegion = 'us-east-1';
-/** The local endpoint checks no signature; these only satisfy the SDK's signer. */
-export const embeddedAwsCredentials = { accessKeyId: 'credflow-embedded', secretAccessKey: 'credflow-embedded' };
 
 export interface EmbeddedStack {
   agent: RunningAgent;
@@ -47,7 +45,10 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
     cleanups.push(() => postgres.stop());
     await updateEmbeddedState(options.dir, { postgres: { dataDir: postgres.dataDir, passwordDir: postgres.passwordDir, pid: postgres.pid() } });
     const demo = await seedDemoDatabase(postgres);
-    const secrets = await startLocalSecretsManager({ region: embeddedRegion });
+    // Generated per start, kept in memory and in the 0600 state file only: the endpoint refuses
+    // every request not signed with them, so other local users cannot read or change the demo secrets.
+    const credentials = randomKeyPair();
+    const secrets = await startLocalSecretsManager({ region: embeddedRegion, credentials: [credentials] });
     cleanups.push(() => secrets.close());
     secrets.createSecret(
       'postgresSecrets',
@@ -61,11 +62,11 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
       ...(options.host ? { host: options.host } : {}),
       ...(options.tokens ? { tokens: options.tokens } : {}),
       ...(options.logDestination ? { logDestination: options.logDestination } : {}),
-      secrets: { endpoint: secrets.url, defaultRegion: embeddedRegion, defaultCredentials: embeddedAwsCredentials },
+      secrets: { endpoint: secrets.url, defaultRegion: embeddedRegion, defaultCredentials: credentials },
     });
     agent.agent.masker.add(postgres.password);
     cleanups.push(() => agent.close());
-    await updateEmbeddedState(options.dir, { secretsEndpoint: secrets.url, region: embeddedRegion, agentUrl: agent.url });
+    await updateEmbeddedState(options.dir, { secretsEndpoint: secrets.url, region: embeddedRegion, secretsCredentials: credentials, agentUrl: agent.url });
     return { agent, secrets, postgres, stop };
   } catch (error) {
     await stop();

@@ -1,4 +1,4 @@
-import { invalidParameter, invalidRequest } from './aws-service-error.js';
+import { invalidParameter, invalidRequest, validationError } from './aws-service-error.js';
 import { listSecrets } from './list-secrets.js';
 import type { Params } from './params.js';
 import { AWSCURRENT } from './secret-store.js';
@@ -10,7 +10,9 @@ export type Operation = (params: Params, store: SecretStore) => Record<string, u
 const SECRET_ID = { min: 1, max: 2048 };
 const TOKEN = { min: 32, max: 64 };
 const STAGE = { min: 1, max: 256 };
-const VALUE = { max: 65_536 };
+/** AWS's own limit on a secret value: 65,536 bytes (UTF-8 for a SecretString). */
+export const MAX_VALUE_BYTES = 65_536;
+const VALUE = { max: MAX_VALUE_BYTES };
 const NAME_PATTERN = /^[A-Za-z0-9/_+=.@!-]{1,512}$/;
 
 /** The supported Secrets Manager operations, by the name after `secretsmanager.` in X-Amz-Target. */
@@ -109,6 +111,12 @@ export function findOperation(name: string): Operation | undefined {
 function readValue(params: Params): { value: SecretValue } | undefined {
   const string = params.string('SecretString', VALUE);
   const binary = params.binary('SecretBinary', VALUE);
+  // The length check above counts characters; the limit is on bytes.
+  if (string !== undefined && Buffer.byteLength(string, 'utf8') > MAX_VALUE_BYTES) {
+    throw validationError(
+      `Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to ${MAX_VALUE_BYTES}`,
+    );
+  }
   const hasString = string !== undefined && string !== '';
   const hasBinary = binary !== undefined && binary.length > 0;
   if (hasString && hasBinary) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isObject } from './params.js';
 
@@ -13,6 +14,8 @@ export interface IncomingCall {
   /** The parsed JSON body; `undefined` when it was not a JSON object. */
   readonly body: Record<string, unknown> | undefined;
   readonly tooLarge: boolean;
+  /** Hex SHA-256 of the whole body as received (also of one too large to keep), for SigV4. */
+  readonly bodySha256: string;
   /** SecretId, or Name for CreateSecret, when the body has one. */
   readonly secretId: string | undefined;
 }
@@ -23,10 +26,12 @@ export interface IncomingCall {
  */
 export async function readRequest(req: IncomingMessage): Promise<IncomingCall | undefined> {
   const chunks: Buffer[] = [];
+  const hash = createHash('sha256');
   let size = 0;
   try {
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
+      hash.update(chunk);
       if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     }
   } catch {
@@ -45,6 +50,7 @@ export async function readRequest(req: IncomingMessage): Promise<IncomingCall | 
     accessKeyId: accessKeyIdOf(header(req, 'authorization')),
     body,
     tooLarge,
+    bodySha256: hash.digest('hex'),
     secretId: typeof secretId === 'string' ? secretId : undefined,
   };
 }

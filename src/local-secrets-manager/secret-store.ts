@@ -27,29 +27,67 @@ export interface StoredSecret {
   readonly versions: Map<string, SecretVersion>;
 }
 
-// The service deletes versions without a label once a secret has more than this many.
-const MAX_VERSIONS = 100;
 const DAY_MS = 86_400_000;
+
+/** What the store holds at most; past a bound a call fails with LimitExceededException and changes nothing. */
+export interface StoreLimits {
+  /** Secrets, those scheduled for deletion included (they keep their values until purged). */
+  readonly maxSecrets: number;
+  /** Versions kept per secret; versions without a label are dropped first, oldest first. */
+  readonly maxVersionsPerSecret: number;
+  /** Staging labels attached across all versions of one secret (AWS's own quota is 20). */
+  readonly maxLabelsPerSecret: number;
+}
+
+export const defaultStoreLimits: StoreLimits = { maxSecrets: 100, maxVersionsPerSecret: 5, maxLabelsPerSecret: 20 };
+
+export interface StoreStats {
+  secrets: number;
+  versions: number;
+  /** Bytes of all values held (UTF-8 for strings). */
+  valueBytes: number;
+}
 
 /**
  * The in-memory, versioned secret store with the service's staging-label rules. Times are epoch
- * milliseconds. It never logs, and no message it produces contains a secret value.
+ * milliseconds. It never logs, and no message it produces contains a secret value. It holds only
+ * what its live and not yet purged secrets hold: a value dropped with its version or secret is gone.
  */
 export class SecretStore {
   private readonly secrets = new Map<string, StoredSecret>();
-  /** Every value ever stored, deleted versions included, for tests that search output for leaks. */
-  private readonly everStored = new Set<string>();
   private readonly region: string;
   private readonly now: () => number;
+  private readonly limits: StoreLimits;
+  private readonly onValueStored: ((text: string) => void) | undefined;
 
-  constructor(options: { region: string; now?: () => number }) {
+  constructor(options: {
+    region: string;
+    now?: () => number;
+    limits?: Partial<StoreLimits>;
+    /** Told each value stored (SecretBinary as UTF-8 text); the store itself keeps no history. */
+    onValueStored?: (text: string) => void;
+  }) {
     this.region = options.region;
     this.now = options.now ?? Date.now;
+    this.limits = { ...defaultStoreLimits, ...options.limits };
+    this.onValueStored = options.onValueStored;
   }
 
-  /** SecretString values and SecretBinary bytes (as UTF-8 text) of every version ever stored. */
-  storedValues(): string[] {
-    return [...this.everStored];
+  /** SecretString values and SecretBinary bytes (as UTF-8 text) of the versions held now. */
+  heldValues(): string[] {
+    return [...this.secrets.values()].flatMap((secret) => [...secret.versions.values()].map((v) => textOf(v.value)));
+  }
+
+  stats(): StoreStats {
+    let versions = 0;
+    let valueBytes = 0;
+    for (const secret of this.secrets.values()) {
+      for (const version of secret.versions.values()) {
+        versions += 1;
+        valueBytes += byteLength(version.value);
+      }
+    }
+    return { secrets: this.secrets.size, versions, valueBytes };
   }
 
   create(input: { name: string; value?: SecretValue; description?: string; token?: string }): {
@@ -73,6 +111,10 @@ export class SecretStore {
         `The operation failed because the secret ${input.name} already exists.`,
       );
     }
+    this.purgeDeleted();
+    if (this.secrets.size >= this.limits.maxSecrets) {
+      throw limitExceeded(`You have exceeded the maximum number of secrets (${this.limits.maxSecrets}) this endpoint holds.`);
+    }
     const now = this.now();
     const secret: StoredSecret = {
       name: input.name,
@@ -86,8 +128,13 @@ export class SecretStore {
       versions: new Map(),
     };
     this.secrets.set(secret.name, secret);
-    const version = input.value ? this.addVersion(secret, input.value, [AWSCURRENT], input.token) : undefined;
-    return { secret, version };
+    try {
+      const version = input.value ? this.addVersion(secret, input.value, [AWSCURRENT], input.token) : undefined;
+      return { secret, version };
+    } catch (error) {
+      this.secrets.delete(secret.name);
+      throw error;
+    }
   }
 
   getValue(secretId: string, select: { versionId?: string; versionStage?: string }): {
@@ -149,6 +196,9 @@ export class SecretStore {
             `version ${holder.versionId}, so you must explicitly reference that version in RemoveFromVersionId.`,
         );
       }
+      if (!holder && labelCount(secret) >= this.limits.maxLabelsPerSecret) {
+        throw limitExceeded(`A secret can have at most ${this.limits.maxLabelsPerSecret} staging labels attached across its versions.`);
+      }
       this.attach(secret, stage, moveTo);
     } else if (removeFrom !== undefined) {
       if (stage === AWSCURRENT) {
@@ -165,6 +215,7 @@ export class SecretStore {
 
   /** Any secret, including one scheduled for deletion. */
   find(secretId: string): StoredSecret {
+    this.purgeDeleted();
     const secret = this.secrets.get(secretId) ?? [...this.secrets.values()].find((s) => s.arn === secretId);
     if (!secret) throw secretNotFound();
     return secret;
@@ -172,6 +223,7 @@ export class SecretStore {
 
   /** All secrets in creation order. */
   list(): StoredSecret[] {
+    this.purgeDeleted();
     return [...this.secrets.values()];
   }
 
@@ -205,12 +257,17 @@ export class SecretStore {
     return secret;
   }
 
+  /**
+   * Adds a version and moves the labels, then drops unlabelled versions past the cap. When the
+   * secret would still hold too many versions or labels, everything is put back as it was.
+   */
   private addVersion(
     secret: StoredSecret,
     value: SecretValue,
     stages: readonly string[],
     token?: string,
   ): SecretVersion {
+    const before = new Map([...secret.versions].map(([id, v]) => [id, new Set(v.stages)]));
     const version: SecretVersion = {
       versionId: token ?? randomUUID(),
       value: copyValue(value),
@@ -218,12 +275,27 @@ export class SecretStore {
       stages: new Set(),
     };
     secret.versions.set(version.versionId, version);
-    if (value.SecretString !== undefined) this.everStored.add(value.SecretString);
-    if (value.SecretBinary !== undefined) this.everStored.add(Buffer.from(value.SecretBinary).toString('utf8'));
     const labels = this.holderOf(secret, AWSCURRENT) ? stages : [AWSCURRENT, ...stages];
     for (const stage of new Set(labels)) this.attach(secret, stage, version.versionId);
+    const tooMany =
+      labelCount(secret) > this.limits.maxLabelsPerSecret
+        ? `A secret can have at most ${this.limits.maxLabelsPerSecret} staging labels attached across its versions.`
+        : this.labelledCount(secret) > this.limits.maxVersionsPerSecret
+          ? `A secret keeps at most ${this.limits.maxVersionsPerSecret} versions here, and all of them have staging labels; ` +
+            'remove a label (UpdateSecretVersionStage) before adding a version.'
+          : undefined;
+    if (tooMany !== undefined) {
+      secret.versions.delete(version.versionId);
+      for (const [id, labelsBefore] of before) {
+        const kept = secret.versions.get(id)!.stages;
+        kept.clear();
+        for (const label of labelsBefore) kept.add(label);
+      }
+      throw limitExceeded(tooMany);
+    }
     this.pruneUnlabeled(secret);
     secret.lastChangedDate = version.createdDate;
+    this.onValueStored?.(textOf(version.value));
     return version;
   }
 
@@ -245,12 +317,45 @@ export class SecretStore {
     return undefined;
   }
 
+  private labelledCount(secret: StoredSecret): number {
+    let count = 0;
+    for (const version of secret.versions.values()) if (version.stages.size > 0) count += 1;
+    return count;
+  }
+
+  /** Drops the oldest versions without a label until the secret is within its version cap. */
   private pruneUnlabeled(secret: StoredSecret): void {
-    for (const version of secret.versions.values()) {
-      if (secret.versions.size <= MAX_VERSIONS) return;
+    for (const version of [...secret.versions.values()]) {
+      if (secret.versions.size <= this.limits.maxVersionsPerSecret) return;
       if (version.stages.size === 0) secret.versions.delete(version.versionId);
     }
   }
+
+  /** Secrets whose recovery window has passed are gone, values and all, as the service deletes them. */
+  private purgeDeleted(): void {
+    const now = this.now();
+    for (const secret of [...this.secrets.values()]) {
+      if (secret.deletionDate !== undefined && secret.deletionDate <= now) this.secrets.delete(secret.name);
+    }
+  }
+}
+
+function labelCount(secret: StoredSecret): number {
+  let count = 0;
+  for (const version of secret.versions.values()) count += version.stages.size;
+  return count;
+}
+
+function textOf(value: SecretValue): string {
+  return value.SecretBinary !== undefined ? Buffer.from(value.SecretBinary).toString('utf8') : (value.SecretString ?? '');
+}
+
+function byteLength(value: SecretValue): number {
+  return value.SecretBinary !== undefined ? value.SecretBinary.byteLength : Buffer.byteLength(value.SecretString ?? '', 'utf8');
+}
+
+function limitExceeded(message: string): AwsServiceError {
+  return new AwsServiceError('LimitExceededException', message);
 }
 
 const ARN_SUFFIX_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

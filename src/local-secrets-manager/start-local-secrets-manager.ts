@@ -11,12 +11,16 @@ import { Params } from './params.js';
 import { MAX_BODY_BYTES, readRequest } from './read-request.js';
 import type { IncomingCall } from './read-request.js';
 import { SecretStore } from './secret-store.js';
+import type { StoreLimits, StoreStats } from './secret-store.js';
+import { allowedHosts, checkHost } from './host-header.js';
+import { randomKeyPair, verifySignature } from './sigv4.js';
+import type { AwsKeyPair } from './sigv4.js';
 
 export interface RecordedRequest {
   readonly operation: string;
   /** SecretId of the request, or Name for CreateSecret. */
   readonly secretId?: string;
-  /** From the SigV4 Authorization header; signatures are not verified. */
+  /** From the SigV4 Authorization header: the verified key, or the one a refused request named. */
   readonly accessKeyId?: string;
   /** HTTP status answered; 0 when the connection was dropped without an answer (`down`). */
   readonly status: number;
@@ -33,6 +37,8 @@ export interface LocalSecretsManager {
   /** e.g. http://127.0.0.1:41234 */
   readonly url: string;
   readonly port: number;
+  /** The key pair requests must be signed with (the first of `options.credentials`, else generated). */
+  readonly credentials: AwsKeyPair;
   /** Seeds a secret in process (not recorded, no faults); throws an error named like the AWS one. */
   createSecret(name: string, value: SecretInput, opts?: { description?: string }): { ARN: string; VersionId: string };
   /** Adds a version in process; `stages` defaults to ["AWSCURRENT"]. */
@@ -40,8 +46,10 @@ export interface LocalSecretsManager {
   /** Requests received over HTTP, in order. */
   readonly requests: ReadonlyArray<RecordedRequest>;
   countRequests(operation?: string): number;
-  /** Every SecretString, and every SecretBinary as UTF-8 text, ever stored (for leak searches in tests). */
-  storedValues(): string[];
+  /** Every SecretString, and every SecretBinary as UTF-8 text, held now (deleted or dropped versions are gone). */
+  heldValues(): string[];
+  /** How much the store holds. */
+  stats(): StoreStats;
   resetRequests(): void;
   /** Replaces the faults applied to matching subsequent requests until cleared. */
   setFaults(faults: Faults): void;
@@ -57,21 +65,41 @@ export interface LocalSecretsManagerOptions {
   port?: number;
   /** Used in ARNs; default us-east-1. */
   region?: string;
+  /**
+   * The key pairs whose SigV4 signatures are accepted; every request must carry one. Default: one
+   * random pair, see `credentials`. There is no unsigned mode.
+   */
+  credentials?: readonly AwsKeyPair[];
+  /** Bounds on what the store holds (defaults: `defaultStoreLimits`). */
+  limits?: Partial<StoreLimits>;
+  /** Told each value stored, e.g. for a test's leak search; the endpoint keeps no history itself. */
+  onValueStored?: (text: string) => void;
 }
 
 /**
  * Starts an AWS Secrets Manager-compatible endpoint (AWS JSON 1.1 over HTTP) backed by memory,
- * for the embedded mode and as the tests' double. SigV4 signatures are not checked.
+ * for the embedded mode and as the tests' double. Every request must name this endpoint in its
+ * Host header and carry a valid SigV4 signature by one of its key pairs; anything else is refused
+ * with AWS's own errors before an operation (or a fault) runs.
  */
 export async function startLocalSecretsManager(
   options: LocalSecretsManagerOptions = {},
 ): Promise<LocalSecretsManager> {
   const host = options.host ?? '127.0.0.1';
-  const store = new SecretStore({ region: options.region ?? 'us-east-1' });
+  const store = new SecretStore({
+    region: options.region ?? 'us-east-1',
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.onValueStored ? { onValueStored: options.onValueStored } : {}),
+  });
+  const keyPairs = options.credentials?.length ? options.credentials : [randomKeyPair()];
+  const keys = new Map(keyPairs.map((pair) => [pair.accessKeyId, pair.secretAccessKey]));
+  let hosts: ReadonlySet<string> = new Set();
   const faults = new FaultInjector();
   const closing = new AbortController();
   let requests: RecordedRequest[] = [];
-  const maxRecorded = 100_000;
+  // A caller chooses these strings, signed or not: the record keeps a bounded number, each cut short.
+  const maxRecorded = 10_000;
+  const maxRecordedChars = 256;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch(() => req.socket.destroy());
@@ -80,6 +108,15 @@ export async function startLocalSecretsManager(
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const call = await readRequest(req);
     if (!call) return;
+    try {
+      checkHost(req.headers.host, hosts);
+      verifySignature({ method: req.method ?? '', url: req.url ?? '/', rawHeaders: req.rawHeaders, bodySha256: call.bodySha256 }, keys, Date.now());
+    } catch (error) {
+      const refused = error instanceof AwsServiceError ? error : internalError();
+      record(call, refused.status, refused.type);
+      send(res, refused.status, { __type: refused.type, message: refused.message }, refused.type);
+      return;
+    }
     const latencyMs = faults.latencyFor(call.operation);
     if (latencyMs > 0) {
       try {
@@ -124,10 +161,11 @@ export async function startLocalSecretsManager(
   }
 
   function record(call: IncomingCall, status: number, errorType?: string): void {
+    const cut = (text: string) => text.slice(0, maxRecordedChars);
     requests.push({
-      operation: call.operation,
-      ...(call.secretId === undefined ? {} : { secretId: call.secretId }),
-      ...(call.accessKeyId === undefined ? {} : { accessKeyId: call.accessKeyId }),
+      operation: cut(call.operation),
+      ...(call.secretId === undefined ? {} : { secretId: cut(call.secretId) }),
+      ...(call.accessKeyId === undefined ? {} : { accessKeyId: cut(call.accessKeyId) }),
       status,
       ...(errorType === undefined ? {} : { errorType }),
     });
@@ -143,12 +181,14 @@ export async function startLocalSecretsManager(
     });
   });
   const { port } = server.address() as AddressInfo;
+  hosts = allowedHosts(host, port);
   const urlHost = host.includes(':') ? `[${host}]` : host;
   let closed: Promise<void> | undefined;
 
   return {
     url: `http://${urlHost}:${port}`,
     port,
+    credentials: keyPairs[0]!,
     createSecret(name, value, opts = {}) {
       // Checked first: without a value CreateSecret would leave a secret with no version behind.
       if (!value.SecretString && !value.SecretBinary?.length) {
@@ -170,8 +210,11 @@ export async function startLocalSecretsManager(
     get requests() {
       return requests;
     },
-    storedValues() {
-      return store.storedValues();
+    heldValues() {
+      return store.heldValues();
+    },
+    stats() {
+      return store.stats();
     },
     countRequests(operation) {
       return operation === undefined ? requests.length : requests.filter((r) => r.operation === operation).length;

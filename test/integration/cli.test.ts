@@ -45,16 +45,19 @@ function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise
   });
 }
 
+/** The key pair of the CLI's environment; the endpoints these tests start accept it. */
+const cliKeys = { accessKeyId: 'AKIDCLI', secretAccessKey: 'cLk7Qz2vWn9pXr4t' };
+
 /** The child reaches the endpoint only through the AWS SDK's standard environment. */
 const awsEnv = (lsm: LocalSecretsManager): NodeJS.ProcessEnv => ({
   PATH: process.env.PATH,
   HOME: process.env.HOME,
   AWS_ENDPOINT_URL_SECRETS_MANAGER: lsm.url,
   AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'AKIDCLI',
+  AWS_ACCESS_KEY_ID: cliKeys.accessKeyId,
   // Random-looking, as real keys are: the CLI masks every six-character run of it, so a word like
   // "secret" inside it would be masked in every message.
-  AWS_SECRET_ACCESS_KEY: 'cLk7Qz2vWn9pXr4t',
+  AWS_SECRET_ACCESS_KEY: cliKeys.secretAccessKey,
 });
 
 /** A careless workflow that logs the password it fetched: the preview must mask its log line too. */
@@ -96,7 +99,7 @@ describe('the credflow CLI, run as a separate process', () => {
   const cli = (...args: string[]) => runCli(args, env);
 
   beforeAll(async () => {
-    lsm = await startLocalSecretsManager();
+    lsm = await startLocalSecretsManager({ credentials: [cliKeys] });
     db = await createTestDatabase('cli');
     otherDb = await createTestDatabase('clio');
     wrongPassword = `Wrong-${randomBytes(9).toString('base64url')}&"'`;
@@ -357,7 +360,7 @@ describe('the credflow CLI, run as a separate process', () => {
       standInPid = standIn.pid;
       removals.push(async () => void standIn.kill('SIGKILL'));
       await mkdir(path.join(demoDir, '.credflow'));
-      const record = { pid: standIn.pid, secretsEndpoint: lsm.url, region: 'us-east-1', agentUrl: 'http://127.0.0.1:9/' };
+      const record = { pid: standIn.pid, secretsEndpoint: lsm.url, region: 'us-east-1', secretsCredentials: lsm.credentials, agentUrl: 'http://127.0.0.1:9/' };
       await writeFile(path.join(demoDir, '.credflow', 'embedded.json'), JSON.stringify(record), { mode: 0o600 });
       home = await mkdtemp(path.join(os.tmpdir(), 'credflow-home-'));
       removals.push(() => rm(home, { recursive: true, force: true }));
@@ -436,7 +439,7 @@ describe('the credflow CLI, run as a separate process', () => {
       const again = await runCli(['secrets', 'put', 'my/plain', '--file', file, '--dir', demoDir], bareEnv);
       expect(again.code).toBe(0);
       expect(again.stdout).toContain('ok: stored a new version of secret my/plain');
-      const sm = new SecretsManagerClient({ endpoint: lsm.url, region: 'us-east-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' } });
+      const sm = new SecretsManagerClient({ endpoint: lsm.url, region: 'us-east-1', credentials: lsm.credentials });
       const current = await sm.send(new GetSecretValueCommand({ SecretId: 'my/plain' }));
       sm.destroy();
       expect([current.SecretString, current.VersionStages]).toEqual(['third-value-0123456789', ['AWSCURRENT']]);

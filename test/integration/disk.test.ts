@@ -39,7 +39,7 @@ describe('nothing secret is written to disk by the agent', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('disk');
-    lsm = await startLocalSecretsManager();
+    lsm = await startLocalSecretsManager({ credentials: [{ accessKeyId: 'AKIDDISK', secretAccessKey: 'disk-aws-secret-key' }] });
     lsm.createSecret('postgresSecrets', {
       SecretString: JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname }),
     });
@@ -107,7 +107,7 @@ describe('nothing secret is written to disk by the agent', () => {
   }, 30_000);
 
   it('left no file holding a secret in its HOME, TMPDIR, working folder or config folder', async () => {
-    const secrets = [...secretsIn(lsm.storedValues()), 'disk-aws-secret-key', token];
+    const secrets = [...secretsIn(lsm.heldValues()), 'disk-aws-secret-key', token];
     const files = [...(await filesUnder(scratch)), ...(await filesUnder(config.dir))];
     const leaks = findLeaks(files.map((f) => ({ where: f.file, text: f.text })), secrets);
     expect(leaks).toEqual([]);
@@ -117,7 +117,7 @@ describe('nothing secret is written to disk by the agent', () => {
 
   it('printed no secret on its stdout or stderr (its logs), the revealed preview being an HTTP response', () => {
     expect(output).toContain('"event":"audit"');
-    const secrets = [...secretsIn(lsm.storedValues()), 'disk-aws-secret-key', token];
+    const secrets = [...secretsIn(lsm.heldValues()), 'disk-aws-secret-key', token];
     expect(findLeaks([{ where: 'agent output', text: output }], secrets)).toEqual([]);
   });
 });

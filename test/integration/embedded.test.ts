@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -219,6 +219,34 @@ describe('credflow serve --embedded, as a new user runs it', () => {
       expect(masked.stdout).not.toContain(leak);
       expect(masked.stderr).not.toContain(leak);
     }
+  });
+
+  it('keeps the key pair of its Secrets Manager endpoint, fresh for this start, only in the 0600 state file (issue 19, section 1)', async () => {
+    const file = path.join(dir, '.credflow', 'embedded.json');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const state = JSON.parse(await readFile(file, 'utf8'));
+    expect(state.secretsCredentials.accessKeyId).toMatch(/^AKIA[A-Z2-7]{16}$/);
+    expect(state.secretsCredentials.secretAccessKey).toHaveLength(40);
+    for (const output of [server.stdout(), server.stderr()]) expect(output).not.toContain(state.secretsCredentials.secretAccessKey);
+  });
+
+  it("refuses the issue's unsigned curl for the demo password, and an unsigned PutSecretValue changes nothing (issue 19, section 1)", async () => {
+    const { secretsEndpoint } = JSON.parse(await readFile(path.join(dir, '.credflow', 'embedded.json'), 'utf8'));
+    const call = (target: string, body: unknown) =>
+      fetch(secretsEndpoint, { method: 'POST', headers: { 'x-amz-target': `secretsmanager.${target}`, 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify(body) });
+    const read = await call('GetSecretValue', { SecretId: 'postgresSecrets' });
+    const text = await read.text();
+    expect({ status: read.status, type: read.headers.get('x-amzn-errortype') }).toEqual({ status: 400, type: 'MissingAuthenticationTokenException' });
+    expect(text).not.toContain(demoPassword);
+    const forged = JSON.stringify({ engine: 'postgres', host: '127.0.0.1', port: 9, username: 'credflow_demo', password: 'Qz7-Forged-4kWp', dbname: 'demo' });
+    const write = await call('PutSecretValue', { SecretId: 'postgresSecrets', SecretString: forged });
+    expect(write.status).toBe(400);
+    // The agent's own (signed) reads still see the demo password, and a user's own AWS keys in the
+    // environment do not stop the CLI from using the endpoint's.
+    const env = userEnv({ AWS_ACCESS_KEY_ID: 'AKIAUSERSOWNKEY00000', AWS_SECRET_ACCESS_KEY: 'Ux4Kq9Lm2Wz7Rt5Np8Vb3Hc6' });
+    const revealed = await runCli(['--json', 'workflows', 'run', 'getSecrets', '--reveal', '--dir', dir], { cwd: dir, env });
+    expect(revealed.code).toBe(0);
+    expect(JSON.parse(revealed.stdout).response.password).toBe(demoPassword);
   });
 
   it('stops on SIGTERM with exit code 0, removing its state file, its data directory and its postgres', async () => {

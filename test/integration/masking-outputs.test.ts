@@ -111,6 +111,7 @@ describe('the masker learns only real secrets and log lines stay JSON (issue 10,
           { id: 'previewtok', token: 'hostile-test-token-0123456789', scopes: ['read', 'preview', 'query', 'reveal'] },
           { id: 'audit', token: 'read-only-token-0123456789', scopes: ['read'] },
         ],
+        awsCredentials: [{ accessKeyId: 'AKIDSTEP', secretAccessKey: stepKey }],
       },
     );
     t.secrets.createSecret('postgresSecrets', {
@@ -122,7 +123,7 @@ describe('the masker learns only real secrets and log lines stay JSON (issue 10,
   afterAll(async () => {
     // The hostile values are identifiers by design (a token id, an integration name, the audit
     // event): the leak search of close() must find them in the lines, and nothing else.
-    const stored = secretsIn(t.secrets.storedValues());
+    const stored = secretsIn(t.storedValues());
     const error = await t.close().then(
       () => undefined,
       (e: Error) => e,
@@ -282,7 +283,7 @@ describe('the CLI prints no fragment of a plaintext secret (issue 10, section 3)
   const bin = fileURLToPath(new URL('../../bin/credflow.js', import.meta.url));
 
   it('prints a failed run whose JSON.parse quoted the secret without any fragment of it', async () => {
-    const lsm = await startLocalSecretsManager();
+    const lsm = await startLocalSecretsManager({ credentials: [{ accessKeyId: 'AKIDCLI', secretAccessKey: 'cli-secret-key' }] });
     const folder = await writeConfigDir({
       workflows: { parsesPlain: { name: 'parsesPlain', params: { secretName: 'plain/apikey' }, steps: [step('fetch', `${readSecret} return JSON.parse(r.SecretString);`)] } },
     });

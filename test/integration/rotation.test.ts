@@ -472,7 +472,7 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
     // finishSecret: AWSCURRENT moves to the pending version, through the SDK like a rotation Lambda.
     const stream = startStream(t, 'staged-current', 'SELECT current_user AS who', 2);
     await stream.waitForMore(20);
-    const sdk = new SecretsManagerClient({ region: 'us-east-1', endpoint: t.secrets.url, credentials: { accessKeyId: 'AKIDROTATOR', secretAccessKey: 'rotator-secret' } });
+    const sdk = new SecretsManagerClient({ region: 'us-east-1', endpoint: t.secrets.url, credentials: t.secrets.credentials });
     try {
       await sdk.send(
         new UpdateSecretVersionStageCommand({ SecretId: 'stagedSecret', VersionStage: 'AWSCURRENT', MoveToVersionId: pendingVersion, RemoveFromVersionId: currentVersion }),

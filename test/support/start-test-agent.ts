@@ -1,6 +1,6 @@
 import type { TokenSpec } from '../../src/access/index.js';
 import { startAgent, type RunningAgent } from '../../src/agent/index.js';
-import { startLocalSecretsManager, type LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import { startLocalSecretsManager, type AwsKeyPair, type LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
 import { captureLogs } from './capture-logs.js';
 import { writeConfigDir, type ConfigFiles } from './config-dir.js';
 import { findLeaks, secretsIn, type Capture } from './leak-check.js';
@@ -12,6 +12,8 @@ export interface TestAgent {
   token: string;
   dir: string;
   logs: ReturnType<typeof captureLogs>;
+  /** Every value the Secrets Manager endpoint was ever given, in order (the leak search's list). */
+  storedValues(): string[];
   /** Every response body the test received through `request`, for leak searches. */
   bodies: string[];
   /** Responses to previews that asked to reveal; the only place a secret may appear. */
@@ -23,6 +25,9 @@ export interface TestAgent {
   close(): Promise<void>;
 }
 
+/** The key pair the test agent signs with; the local endpoint accepts it (and `options.awsCredentials`). */
+export const testAgentAwsCredentials = { accessKeyId: 'AKIDAGENT', secretAccessKey: 'q7Rz2Kp9Xv4Lw8Tn3Hj6Bc1Fd5Gm0Ys' };
+
 /**
  * The real thing on a random port: the express app and agent over a config folder, talking through
  * the real AWS SDK to a local Secrets Manager endpoint on loopback.
@@ -30,10 +35,19 @@ export interface TestAgent {
 export async function startTestAgent(
   config: ConfigFiles,
   env: NodeJS.ProcessEnv = {},
-  /** `tokens`: the agent's tokens (default two full-access ones); 'configured' leaves them to `env`. */
-  options: { tokens?: readonly (string | TokenSpec)[] | 'configured'; watch?: boolean; reloadOnSighup?: boolean } = {},
+  /**
+   * `tokens`: the agent's tokens (default two full-access ones); 'configured' leaves them to `env`.
+   * `awsCredentials`: more key pairs the endpoint accepts (e.g. ones a step passes), besides the agent's.
+   */
+  options: { tokens?: readonly (string | TokenSpec)[] | 'configured'; watch?: boolean; reloadOnSighup?: boolean; awsCredentials?: readonly AwsKeyPair[] } = {},
 ): Promise<TestAgent> {
-  const secrets = await startLocalSecretsManager();
+  // Every value the endpoint is given, for the leak search on close: the endpoint itself forgets
+  // values once their version or secret is gone.
+  const everStored = new Set<string>();
+  const secrets = await startLocalSecretsManager({
+    credentials: [testAgentAwsCredentials, ...(options.awsCredentials ?? [])],
+    onValueStored: (value) => everStored.add(value),
+  });
   const folder = await writeConfigDir(config);
   const captured = captureLogs();
   // Per-request lines are written in batches; reading the logs first writes what is queued.
@@ -60,7 +74,7 @@ export async function startTestAgent(
     ...(options.watch === undefined ? {} : { watch: options.watch }),
     ...(options.reloadOnSighup === undefined ? {} : { reloadOnSighup: options.reloadOnSighup }),
     logDestination: captured,
-    secrets: { endpoint: secrets.url, defaultRegion: 'us-east-1', defaultCredentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-secret' } },
+    secrets: { endpoint: secrets.url, defaultRegion: 'us-east-1', defaultCredentials: testAgentAwsCredentials },
   }).catch(async (error: unknown) => {
     await secrets.close();
     await folder.remove();
@@ -78,6 +92,7 @@ export async function startTestAgent(
     token,
     dir: folder.dir,
     logs,
+    storedValues: () => [...everStored],
     bodies,
     revealed,
     alsoSearch,
@@ -114,7 +129,7 @@ export async function startTestAgent(
       await secrets.close();
       await folder.remove();
       const captures = [...logs.lines.map((text, i) => ({ where: `log line ${i}`, text })), ...sent, ...alsoSearch];
-      const leaks = findLeaks(captures, secretsIn(secrets.storedValues()));
+      const leaks = findLeaks(captures, secretsIn([...everStored]));
       if (leaks.length > 0) throw new Error(`secrets leaked into ${leaks.length} place(s):\n${leaks.slice(0, 20).join('\n')}`);
     },
   };

@@ -11,6 +11,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startLocalSecretsManager } from '../../src/local-secrets-manager/index.js';
 import type { LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import { rawAwsCall } from '../support/aws-raw-call.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -18,11 +19,17 @@ let lsm: LocalSecretsManager;
 let sm: SecretsManagerClient;
 const clients: SecretsManagerClient[] = [];
 
-function client(options: { maxAttempts?: number; accessKeyId?: string } = {}): SecretsManagerClient {
+/** The key pairs the endpoint accepts in these tests. */
+const keys = {
+  AKIDTEST: { accessKeyId: 'AKIDTEST', secretAccessKey: 'tQ4vN8zR2kW6yH1mB5xC9jL3' },
+  AKIDOTHER: { accessKeyId: 'AKIDOTHER', secretAccessKey: 'Zp3Gh7Ks1Vd9Qm5Wr2Nx8Tb4' },
+};
+
+function client(options: { maxAttempts?: number; accessKeyId?: keyof typeof keys } = {}): SecretsManagerClient {
   const made = new SecretsManagerClient({
     region: 'us-east-1',
     endpoint: lsm.url,
-    credentials: { accessKeyId: options.accessKeyId ?? 'AKIDTEST', secretAccessKey: 'x' },
+    credentials: keys[options.accessKeyId ?? 'AKIDTEST'],
     ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
   });
   clients.push(made);
@@ -39,16 +46,13 @@ async function failure(promise: Promise<unknown>): Promise<Error & { $metadata?:
   throw new Error('expected the call to fail');
 }
 
+/** A raw request signed by hand (not through the SDK) with the test's key pair. */
 function rawCall(target: string | undefined, body: string): Promise<Response> {
-  return fetch(lsm.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-amz-json-1.1', ...(target ? { 'x-amz-target': target } : {}) },
-    body,
-  });
+  return rawAwsCall(lsm.url, { ...(target ? { target } : {}), body, sign: keys.AKIDTEST });
 }
 
 beforeEach(async () => {
-  lsm = await startLocalSecretsManager();
+  lsm = await startLocalSecretsManager({ credentials: [keys.AKIDTEST, keys.AKIDOTHER] });
   sm = client();
 });
 

@@ -353,7 +353,13 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
     }`;
 
   beforeAll(async () => {
-    lsm = await startLocalSecretsManager();
+    lsm = await startLocalSecretsManager({
+      credentials: [
+        { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-secret-key' },
+        { accessKeyId: 'AKIDFROMENV', secretAccessKey: 'env-secret-key-55' },
+        { accessKeyId: 'AKIDSTEP', secretAccessKey: 'step-secret-key-77' },
+      ],
+    });
     lsm.createSecret('db', { SecretString: JSON.stringify(dbSecret) });
     lsm.createSecret('bin', { SecretBinary: new TextEncoder().encode(JSON.stringify(binarySecret)) });
     gateway = createSecretsGateway({
