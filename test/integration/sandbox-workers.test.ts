@@ -11,6 +11,7 @@ import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 const PASSWORD = 'Pw-q7Zx2Lm-8e1b"&<>c40d';
 const limits = { memoryMb: 32, stepTimeoutMs: 10000, runTimeoutMs: 20000 };
 const WORKERS = 2;
+const BRIDGE_CALLS = 3;
 
 const spinFor = (ms: number) => `const until = Date.now() + ${ms}; while (Date.now() < until) {}`;
 const workflows: Record<string, Record<string, unknown>> = {
@@ -22,6 +23,20 @@ const workflows: Record<string, Record<string, unknown>> = {
   innocent: {
     name: 'innocent',
     steps: [{ name: 'read', code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); ${spinFor(5000)} return { innocent: true, length: JSON.parse(r.SecretString).password.length };` }],
+  },
+  // Spends the run's whole bridge budget, then computes for a while: still running when its worker dies.
+  spender: {
+    name: 'spender',
+    steps: [
+      {
+        name: 'spend',
+        code: `let ok = 0; const refused = [];
+          for (let i = 0; i < ${BRIDGE_CALLS}; i++) {
+            try { await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); ok++; } catch (e) { refused.push(e.name); }
+          }
+          ${spinFor(3000)} return { ok, refused };`,
+      },
+    ],
   },
   // V8 gives up on this allocation and aborts the whole worker process (SIGABRT), every time.
   arrayBomb: { name: 'arrayBomb', steps: [{ name: 'attempt', code: 'const a = new Array(2 ** 30).fill(0); return a.length;' }] },
@@ -66,6 +81,7 @@ describe('runs of a sandbox worker that dies', () => {
         CREDFLOW_RUN_TIMEOUT_MS: String(limits.runTimeoutMs),
         CREDFLOW_SANDBOX_WORKERS: String(WORKERS),
         CREDFLOW_SANDBOX_PREWARM: '1',
+        CREDFLOW_SANDBOX_MAX_BRIDGE_CALLS: String(BRIDGE_CALLS),
       },
     );
     t.secrets.createSecret('app/db', { SecretString: JSON.stringify({ username: 'svc', password: PASSWORD }) });
@@ -130,6 +146,26 @@ describe('runs of a sandbox worker that dies', () => {
     expect(fresh.filter((pid) => pids.includes(pid))).toEqual([]);
     const after = await run('healthy');
     expect(after.status, after.text).toBe(200);
+  });
+
+  it("gives a run sent again after its worker died only what is left of its bridge budget, not a new one", async () => {
+    const pids = await workerPids();
+    const before = t.secrets.countRequests('GetSecretValue');
+    // One spender on each worker; both spend their whole budget, then compute.
+    const spenders = [run('spender'), run('spender')];
+    await until(() => t.secrets.countRequests('GetSecretValue') - before === 2 * BRIDGE_CALLS, 'both spenders spent their budget');
+    const victim = t.agent.agent.sandbox.status().find((w) => w.started === 1 && pids.includes(w.pid));
+    expect(victim, 'a worker holding a spender').toBeDefined();
+    process.kill(victim!.pid, 'SIGKILL');
+    const results = await Promise.all(spenders);
+    for (const res of results) expect(res.status, res.text).toBe(200);
+    const responses = results.map((r) => r.body.response).sort((a, b) => b.ok - a.ok);
+    // The run on the surviving worker kept its calls; the run sent again found its budget spent.
+    expect(responses).toEqual([
+      { ok: BRIDGE_CALLS, refused: [] },
+      { ok: 0, refused: Array(BRIDGE_CALLS).fill('LimitExceededException') },
+    ]);
+    expect(t.secrets.countRequests('GetSecretValue') - before).toBe(2 * BRIDGE_CALLS);
   });
 
   it('never put the seeded password into a response body or a log line', () => {

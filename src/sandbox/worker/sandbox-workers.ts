@@ -53,6 +53,11 @@ interface RunRequest {
   deadline: number;
   resolve: (result: SandboxRunResult) => void;
   reject: (error: Error) => void;
+  /**
+   * The run's bridge, held to its budget and deadline: one for every worker it is sent to, so a run
+   * sent again after a crash has only the calls its first attempt left.
+   */
+  bridge: BridgeHandler;
   /** It waited in the queue: its worker gets what is left of its time. */
   queued?: boolean;
 }
@@ -65,7 +70,6 @@ interface QueuedRun {
 
 /** A run sent to one worker. */
 interface PendingRun extends RunRequest {
-  bridge: BridgeHandler;
   /** The worker said it took the run (or asked for a call in it): from then on its code may have run. */
   started: boolean;
   timer: NodeJS.Timeout;
@@ -127,7 +131,8 @@ export class SandboxWorkers implements SandboxRunner {
         reject(error as Error);
         return;
       }
-      const request: RunRequest = { job, attempt: 1, deadline: Date.now() + job.limits.runTimeoutMs, resolve, reject };
+      const deadline = Date.now() + job.limits.runTimeoutMs;
+      const request: RunRequest = { job, attempt: 1, deadline, resolve, reject, bridge: limitBridge(job.bridge, job.limits, deadline) };
       const worker = this.queue.length === 0 ? this.pick() : undefined;
       if (worker) {
         this.dispatch(request, worker);
@@ -192,7 +197,6 @@ export class SandboxWorkers implements SandboxRunner {
     const left = Math.max(1, request.deadline - Date.now());
     const pending: PendingRun = {
       ...request,
-      bridge: limitBridge(job.bridge, job.limits, request.deadline),
       started: false,
       timer: setTimeout(() => {
         // Its time is over: it is the run at fault, fails with the timeout and is not sent anywhere else.
@@ -411,7 +415,7 @@ export class SandboxWorkers implements SandboxRunner {
    * the pool's size; past that, the least loaded of them takes the run.
    */
   private resend(run: PendingRun): void {
-    const request: RunRequest = { job: run.job, attempt: run.attempt + 1, deadline: run.deadline, resolve: run.resolve, reject: run.reject };
+    const request: RunRequest = { job: run.job, attempt: run.attempt + 1, deadline: run.deadline, resolve: run.resolve, reject: run.reject, bridge: run.bridge };
     const reserved = this.workers.filter((w) => w.reserved && !w.stopped && w.child.connected);
     const worker = reserved.length < this.options.size ? this.spawn(true) : reserved.reduce((a, b) => (b.runs.size < a.runs.size ? b : a));
     this.dispatch(request, worker);
