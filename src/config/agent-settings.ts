@@ -65,7 +65,6 @@ export const agentSettingsSchema = z.object({
   }
 });
 
-
 export interface SandboxLimits {
   memoryMb: number;
   stepTimeoutMs: number;
