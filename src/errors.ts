@@ -28,6 +28,8 @@ export const errorCodes = {
   CONNECTION_INVALID: 502,
   DB_AUTH_FAILED: 502,
   DB_CONNECT_FAILED: 502,
+  /** The integration's or the database server's connection limit held for the connect timeout; retryable (Retry-After). */
+  CONNECTION_LIMIT: 503,
   DB_QUERY_FAILED: 400,
   RESULT_TOO_LARGE: 400,
   LISTEN_FAILED: 500,

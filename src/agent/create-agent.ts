@@ -76,7 +76,18 @@ export interface ProfileOption {
 }
 
 export interface AgentStatus extends IntegrationStatus {
-  pools: { total: number; idle: number; waiting: number };
+  pools: {
+    /** Connections of the current pool of this profile: all, idle, and requests queued for one. */
+    total: number;
+    idle: number;
+    waiting: number;
+    /** Pools of this profile retired (invalidate, reload, rotation) whose queries still run. */
+    draining: number;
+    /** The current pool's connections by state, and the open connections of the draining pools. */
+    connections: { active: number; idle: number; draining: number };
+    /** The connection limits: the integration's (all profiles, draining pools included), and its server's (once it connected). */
+    limits: { integration: { open: number; max: number }; server?: { open: number; max: number } };
+  };
 }
 
 export interface Agent {
@@ -132,6 +143,8 @@ export function createAgent(deps: AgentDeps): Agent {
   const pools = createPoolRegistry({
     logger,
     max: deps.settings.poolMax,
+    serverMax: deps.settings.upstreamMaxConnections,
+    onLimit: (integration, limit) => metrics.connectionLimitRefusals.inc({ integration, limit }),
     connectTimeoutMs: deps.settings.connectTimeoutMs,
     statementTimeoutMs: deps.settings.statementTimeoutMs,
     maxMessageBytes: deps.settings.queryMaxMessageBytes,
@@ -339,8 +352,23 @@ export function createAgent(deps: AgentDeps): Agent {
     status(name, options = {}) {
       const target = integration(name);
       const base = resolverOf(target).status(target, options.profile);
-      const pool = pools.stats().find((p) => p.integration === name && p.profile === base.profile);
-      return { ...base, pools: { total: pool?.total ?? 0, idle: pool?.idle ?? 0, waiting: pool?.waiting ?? 0 } };
+      const mine = pools.stats().filter((p) => p.integration === name && p.profile === base.profile);
+      const pool = mine.find((p) => !p.draining);
+      const draining = mine.filter((p) => p.draining);
+      const total = pool?.total ?? 0;
+      const idle = pool?.idle ?? 0;
+      const { integration: ofIntegration, server } = pools.connections(name, base.profile);
+      return {
+        ...base,
+        pools: {
+          total,
+          idle,
+          waiting: pool?.waiting ?? 0,
+          draining: draining.length,
+          connections: { active: total - idle, idle, draining: draining.reduce((sum, p) => sum + p.open, 0) },
+          limits: { integration: ofIntegration, ...(server ? { server } : {}) },
+        },
+      };
     },
     reload(trigger, options = {}) {
       const run = reloads.then(() => reload(trigger, options.actor));

@@ -49,7 +49,7 @@ export async function queryIntegration(deps: QueryDeps, integration: Integration
     const lease = deps.pools.lease(integration.name, resolved.profile, resolved.connectionKey, resolved.connection, resolved.generation, request.limits.statementTimeoutMs);
     const attemptStartedAt = Date.now();
     try {
-      return await runQuery(lease.pool, integration.name, sql, params, deps.masker, request.limits, request.actor?.tokenId);
+      return await runQuery(lease, integration.name, sql, params, deps.masker, request.limits, request.actor?.tokenId);
     } catch (error) {
       lease.release();
       const code = error instanceof CredflowError ? error.code : undefined;

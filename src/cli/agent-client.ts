@@ -1,25 +1,24 @@
 import path from 'node:path';
 import { readEmbeddedState } from '../embedded/embedded-state.js';
 import { CredflowError, errorCodes, type ErrorCode } from '../errors.js';
+import { resolveApiToken, type TokenSources } from './api-token.js';
 
-export interface RemoteOptions {
+export interface RemoteOptions extends TokenSources {
   url?: string;
-  token?: string;
   dir: string;
 }
 
 /**
  * Calls a running agent's HTTP API, for commands that act on its state (its cache and pools live in
  * that process). The URL comes from --url, CREDFLOW_URL, or the embedded agent started by `npm start`
- * in the same folder; the token from --token, CREDFLOW_TOKEN or the first of CREDFLOW_API_TOKENS.
+ * in the same folder; the token as resolveApiToken says.
  */
 export async function callAgent(options: RemoteOptions, method: 'GET' | 'POST', route: string): Promise<unknown> {
   const url = options.url ?? process.env.CREDFLOW_URL ?? (await readEmbeddedState(path.resolve(options.dir)))?.agentUrl;
   if (!url) {
     throw new CredflowError('BAD_REQUEST', 'no running agent to talk to: pass --url (or set CREDFLOW_URL), or start one with npm start in this folder');
   }
-  const token = options.token ?? process.env.CREDFLOW_TOKEN ?? process.env.CREDFLOW_API_TOKENS?.split(',')[0]?.trim();
-  if (!token) throw new CredflowError('UNAUTHORIZED', 'no API token: pass --token or set CREDFLOW_TOKEN');
+  const token = await resolveApiToken(options, process.env);
   let response: Response;
   try {
     response = await fetch(new URL(route, url), {

@@ -4,8 +4,9 @@ import { previewSteps, WorkflowRunError } from '../workflows/index.js';
 import { callAgent } from './agent-client.js';
 import { withAgent, type GlobalOptions } from './context.js';
 import { formatTable } from './format-table.js';
+import { safeCell, safeMessage } from './safe-text.js';
 import { collectKeyValue, collectList, parseProfile } from './parse-param.js';
-import { printJson, printLine } from './print.js';
+import { printJson, printLine, printNotice, printReadableJson } from './print.js';
 import path from 'node:path';
 
 /** The CLI works on the config files directly, as the local user: audited as `cli`. */
@@ -26,7 +27,7 @@ export function registerValidate(program: Command, globals: Globals): void {
       } else if (ok) {
         printLine(`ok: ${config.workflows.size} workflow(s), ${config.integrations.size} integration(s) in ${config.dir}`);
       } else {
-        for (const problem of config.problems) process.stderr.write(`${problem}\n`);
+        for (const problem of config.problems) printNotice(problem);
       }
       if (!ok) process.exitCode = 1;
     });
@@ -64,7 +65,7 @@ export function registerWorkflows(program: Command, globals: Globals): void {
           printLine(`workflow ${name}: ok in ${preview.durationMs} ms${preview.masked ? ' (secrets masked; --reveal to show)' : ''}`);
           printSteps(preview.steps);
           printLine('response:');
-          printLine(JSON.stringify(preview.response, null, 2));
+          printReadableJson(preview.response);
         } catch (error) {
           if (error instanceof WorkflowRunError && !g.json) printSteps(previewSteps(error.steps, error.masker, opts.reveal));
           throw error;
@@ -73,12 +74,18 @@ export function registerWorkflows(program: Command, globals: Globals): void {
     });
 }
 
+/** Each step, then its log lines after `    | `; a log line with line breaks gets the prefix on each of its lines. */
 function printSteps(steps: { name: string; durationMs: number; logs: string[] }[]): void {
   for (const step of steps) {
-    printLine(`  step ${step.name} (${step.durationMs} ms)`);
-    for (const line of step.logs) printLine(`    | ${line}`);
+    printLine(`  step ${safeCell(step.name)} (${step.durationMs} ms)`);
+    for (const line of step.logs) printLine(`    | ${safeMessage(line, '    | ')}`);
   }
 }
+
+const remoteTokenHelp = `
+The API token comes from --token, else --token-file, else CREDFLOW_TOKEN, else the first of
+CREDFLOW_API_TOKENS. Prefer CREDFLOW_TOKEN or --token-file: a --token is visible to every local user
+in ps.`;
 
 export function registerIntegrations(program: Command, globals: Globals): void {
   const integrations = program.command('integrations').description('list, test, status and invalidate integrations');
@@ -109,13 +116,15 @@ export function registerIntegrations(program: Command, globals: Globals): void {
   const remote = (command: Command) =>
     command
       .option('--url <url>', 'the running agent (default: CREDFLOW_URL, or the agent npm start runs in --dir)')
-      .option('--token <token>', 'API token (default: CREDFLOW_TOKEN, or the first of CREDFLOW_API_TOKENS)');
+      .option('--token-file <path>', 'read the API token from the first line of this file (mode 600: refused if group or others can access it)')
+      .option('--token <token>', 'API token; every local user can read it in ps, so prefer CREDFLOW_TOKEN or --token-file')
+      .addHelpText('after', remoteTokenHelp);
   remote(
     integrations
       .command('invalidate')
       .description("make a running agent drop the integration's cached credentials and drain its pools")
       .argument('<name>', 'integration name'),
-  ).action(async (name: string, opts: { url?: string; token?: string }, cmd: Command) => {
+  ).action(async (name: string, opts: { url?: string; token?: string; tokenFile?: string }, cmd: Command) => {
     const g = globals(cmd);
     const result = (await callAgent({ ...opts, dir: g.dir }, 'POST', `/api/v1/integrations/${encodeURIComponent(name)}/invalidate`)) as {
       droppedResponses: number;
@@ -130,7 +139,7 @@ export function registerIntegrations(program: Command, globals: Globals): void {
       .description("show a running agent's cache and pool state for an integration (never a secret)")
       .argument('<name>', 'integration name')
       .option('--profile <name>', "profile (default: the agent's default profile)", parseProfile),
-  ).action(async (name: string, opts: { url?: string; token?: string; profile?: string }, cmd: Command) => {
+  ).action(async (name: string, opts: { url?: string; token?: string; tokenFile?: string; profile?: string }, cmd: Command) => {
     const g = globals(cmd);
     const query = opts.profile ? `?profile=${encodeURIComponent(opts.profile)}` : '';
     const status = (await callAgent({ ...opts, dir: g.dir }, 'GET', `/api/v1/integrations/${encodeURIComponent(name)}/status${query}`)) as Record<string, unknown>;

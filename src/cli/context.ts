@@ -6,6 +6,7 @@ import { embeddedAwsCredentials } from '../embedded/start-embedded.js';
 import { readEmbeddedState } from '../embedded/embedded-state.js';
 import type { SecretsGatewayOptions } from '../secrets/index.js';
 import { CredflowError } from '../errors.js';
+import { printNotice } from './print.js';
 
 export interface GlobalOptions {
   dir: string;
@@ -25,7 +26,7 @@ export async function secretsOptionsFor(dir: string, env: NodeJS.ProcessEnv): Pr
   if (env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL) return { options: {}, source: 'environment' };
   const embedded = await readEmbeddedState(dir);
   if (!embedded) return { options: {}, source: 'default' };
-  process.stderr.write(`credflow: using the Secrets Manager endpoint of the embedded agent (npm start, pid ${embedded.pid}) at ${embedded.secretsEndpoint}\n`);
+  printNotice(`credflow: using the Secrets Manager endpoint of the embedded agent (npm start, pid ${embedded.pid}) at ${embedded.secretsEndpoint}`);
   const hasCredentials = Boolean(env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE);
   return {
     options: {

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerIntegrations, registerQuery, registerValidate, registerWorkflows } from './commands.js';
 import type { GlobalOptions } from './context.js';
 import { printError, printJson } from './print.js';
+import { safeLines } from './safe-text.js';
 import { registerSecrets } from './secrets-put.js';
 import { registerServe } from './serve.js';
 
@@ -24,7 +25,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    .configureOutput({ writeErr: (text) => process.stderr.write(safeLines(text)) });
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
   registerServe(program, globals);
   registerValidate(program, globals);

@@ -25,6 +25,7 @@ export const agentSettingsSchema = z.object({
   CREDFLOW_SANDBOX_MAX_LOG_BYTES: intFrom(8 * 1024, 16, 1024 * 1024),
   CREDFLOW_SANDBOX_MAX_LOG_LINES: intFrom(200, 1, 100_000),
   CREDFLOW_POOL_MAX: intFrom(10, 1, 1000),
+  CREDFLOW_UPSTREAM_MAX_CONNECTIONS: intFrom(50, 1, 100_000),
   CREDFLOW_CONNECT_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
   CREDFLOW_STATEMENT_TIMEOUT_MS: intFrom(60_000, 0, 24 * 3600 * 1000),
   CREDFLOW_QUERY_MAX_ROWS: intFrom(10_000, 1, 10_000_000),
@@ -111,7 +112,10 @@ export interface AgentSettings {
   tokensFile: string | undefined;
   logLevel: z.infer<typeof agentSettingsSchema>['CREDFLOW_LOG_LEVEL'];
   sandbox: SandboxSettings;
+  /** Connections per pool, and per integration over all its pools (draining ones included). */
   poolMax: number;
+  /** Connections all pools may hold to one database server (host:port), draining ones included. */
+  upstreamMaxConnections: number;
   connectTimeoutMs: number;
   /** PostgreSQL's statement_timeout for every query (0: none). */
   statementTimeoutMs: number;
@@ -158,6 +162,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
       workers: s.CREDFLOW_SANDBOX_WORKERS,
     },
     poolMax: s.CREDFLOW_POOL_MAX,
+    upstreamMaxConnections: s.CREDFLOW_UPSTREAM_MAX_CONNECTIONS,
     connectTimeoutMs: s.CREDFLOW_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: s.CREDFLOW_STATEMENT_TIMEOUT_MS,
     queryMaxRows: s.CREDFLOW_QUERY_MAX_ROWS,

@@ -23,6 +23,7 @@ export function stageOf(error: unknown): ResolveStage | undefined {
     case 'DB_AUTH_FAILED':
       return 'auth';
     case 'DB_CONNECT_FAILED':
+    case 'CONNECTION_LIMIT':
       return 'connect';
     case 'DB_QUERY_FAILED':
       return 'query';

@@ -17,8 +17,9 @@ export function errorHandler(logger: Logger, masker: SecretMasker): ErrorRequest
     const e = known ?? new CredflowError('INTERNAL', 'internal error');
     const body: { code: string; message: string; details?: unknown } = { code: e.code, message: masker.mask(e.message) };
     if (e.details) body.details = masker.maskValue(e.details);
-    // A retryable refusal (429, 503) says when to come back.
-    if (typeof e.details?.retryAfterSeconds === 'number') res.set('Retry-After', String(e.details.retryAfterSeconds));
+    // A retryable refusal (CONNECTION_LIMIT, TOO_MANY_AUTH_FAILURES, ...) says when to come back.
+    const retryAfter = e.details?.retryAfterSeconds;
+    if (typeof retryAfter === 'number' && Number.isInteger(retryAfter) && retryAfter > 0) res.set('Retry-After', String(retryAfter));
     res.status(e.status).json({ error: body });
   };
 }

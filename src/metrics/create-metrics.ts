@@ -4,9 +4,14 @@ import { LabelledCounter, LabelledHistogram } from './labelled-metrics.js';
 export interface PoolStats {
   integration: string;
   profile: string;
+  /** A pool retired (invalidate, reload, rotation) whose queries still run; it ends when they are done. */
+  draining: boolean;
   total: number;
   idle: number;
+  /** Queries waiting for a connection: for a full pool, or for room under a connection limit. */
   waiting: number;
+  /** Connections counted against the connection limits (connecting or open, until their socket closes). */
+  open: number;
 }
 
 export interface Metrics {
@@ -23,6 +28,8 @@ export interface Metrics {
   readonly configReloads: Counter<'outcome'>;
   /** 1 while the last reload (or the start) applied, 0 after a rejected one. */
   readonly configLastReloadSuccess: Gauge;
+  /** Queries refused with CONNECTION_LIMIT, by integration and limit (`integration` or `server`). */
+  readonly connectionLimitRefusals: Counter<'integration' | 'limit'>;
   /** Pool figures are read at scrape time from this source. */
   setPoolSource(source: () => PoolStats[]): void;
   /** The masker's learnt values (bounded by CREDFLOW_MASKER_MAX_SECRETS / _MAX_BYTES), read at scrape time. */
@@ -92,25 +99,42 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registers: [registry],
   });
   configLastReloadSuccess.set(1);
+  const connectionLimitRefusals = new Counter({
+    name: 'credflow_connection_limit_refusals_total',
+    help: 'Queries refused with CONNECTION_LIMIT, by integration and limit (integration: CREDFLOW_POOL_MAX; server: CREDFLOW_UPSTREAM_MAX_CONNECTIONS).',
+    labelNames: ['integration', 'limit'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'credflow_pools',
-    help: 'Open connection pools.',
+    help: 'Open connection pools, draining ones included (see credflow_pools_draining).',
     registers: [registry],
     collect() {
       this.set(poolSource().length);
     },
   });
   new Gauge({
+    name: 'credflow_pools_draining',
+    help: 'Pools retired (invalidate, reload, rotation) whose queries still run; each ends when they are done.',
+    registers: [registry],
+    collect() {
+      this.set(poolSource().filter((p) => p.draining).length);
+    },
+  });
+  new Gauge({
     name: 'credflow_pool_connections',
-    help: 'Connections of each pool by state (total, idle) and queued requests (waiting).',
+    help: 'Connections of each current pool by state (total, idle), its queued requests (waiting), and the open connections of the draining pools (draining).',
     labelNames: ['integration', 'profile', 'state'] as const,
     registers: [registry],
     collect() {
       this.reset();
       for (const pool of poolSource()) {
-        for (const state of ['total', 'idle', 'waiting'] as const) {
-          this.inc({ integration: pool.integration, profile: pool.profile, state }, pool[state]);
+        const labels = { integration: pool.integration, profile: pool.profile };
+        if (pool.draining) {
+          this.inc({ ...labels, state: 'draining' }, pool.open);
+          continue;
         }
+        for (const state of ['total', 'idle', 'waiting'] as const) this.inc({ ...labels, state }, pool[state]);
       }
     },
   });
@@ -156,6 +180,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     authRetries,
     configReloads,
     configLastReloadSuccess,
+    connectionLimitRefusals,
     setPoolSource(source) {
       poolSource = source;
     },

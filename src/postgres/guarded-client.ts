@@ -16,6 +16,9 @@ export function guardedConnectionOf(client: pg.Client): GuardedConnection | unde
   return guarded.get(client);
 }
 
+/** Decides whether a client may connect to `server` (`host:port`): a slot released when its socket closes, or the refusal. */
+export type AdmitConnection = (server: string) => { release(): void } | Error;
+
 /**
  * A pg.Client whose socket is guarded from its first byte: the server's answers to the startup
  * message (ParameterStatus of every reported setting, which a role can make huge with
@@ -25,14 +28,28 @@ export function guardedConnectionOf(client: pg.Client): GuardedConnection | unde
  * pg attaches its parser to the socket synchronously in `connect()`, or, with TLS, on the
  * connection's 'sslconnect' event, which is where the guard takes it over (pg 8.x; see
  * test/unit/guarded-client.test.ts).
+ *
+ * With `admit`, a client asks before it opens its socket; refused, its connect fails at once with
+ * admit's error (the pool then drops it), and admitted, it holds its slot until the socket (the
+ * plain one, which pg keeps under TLS too) closes.
  */
-export function guardedClient(messageLimit: number): typeof pg.Client {
+export function guardedClient(messageLimit: number, admit?: AdmitConnection): typeof pg.Client {
   return class GuardedClient extends pg.Client {
     override connect(): Promise<pg.Client>;
     override connect(callback: (error: Error) => void): void;
     override connect(callback?: (error: Error) => void): Promise<pg.Client> | void {
-      const result = callback ? super.connect(callback) : super.connect();
       const connection = (this as unknown as { connection: { stream: Duplex; ssl?: unknown; once(event: string, listener: () => void): void } }).connection;
+      if (admit) {
+        const self = this as unknown as { host?: unknown; port?: unknown };
+        const slot = admit(`${String(self.host ?? 'localhost').toLowerCase()}:${String(self.port ?? 5432)}`);
+        if (slot instanceof Error) {
+          if (!callback) return Promise.reject(slot);
+          process.nextTick(callback, slot);
+          return;
+        }
+        connection.stream.once('close', () => slot.release());
+      }
+      const result = callback ? super.connect(callback) : super.connect();
       const attach = (): void => {
         const record: GuardedConnection = {
           guard: new MessageGuard(connection.stream, messageLimit, (trip) => record.onTrip?.(trip)),

@@ -5,6 +5,7 @@ import type { SecretMasker } from '../masking/index.js';
 import { CappedQuery, type Truncation } from './capped-query.js';
 import { guardedConnectionOf } from './guarded-client.js';
 import { MessageGuard, type GuardTrip } from './message-guard.js';
+import type { PoolLease } from './pool-registry.js';
 import { isSingleStatement } from './single-statement.js';
 import { StatementWatchdog } from './statement-watchdog.js';
 import { mapPgError, type ConnectionDetails } from './map-pg-error.js';
@@ -129,7 +130,8 @@ function tripError(integration: string, trip: GuardTrip): CredflowError {
  * `maxMessageBytes`, or a COPY to or from the client, fails the query and discards its connection.
  */
 export async function runQuery(
-  pool: pg.Pool,
+  /** A registry's lease (whose connect() waits under the connection limits), or a plain pool. */
+  source: pg.Pool | PoolLease,
   integration: string,
   sql: string,
   params: readonly unknown[],
@@ -138,10 +140,13 @@ export async function runQuery(
   /** Who asks (a token id): a session another caller used is reset before it serves this one. */
   caller = 'local',
 ): Promise<QueryResult> {
+  const pool = source instanceof pg.Pool ? source : source.pool;
   let client: pg.PoolClient;
   try {
-    client = await pool.connect();
+    client = await (source instanceof pg.Pool ? source.connect() : source.connect());
   } catch (error) {
+    // CONNECTION_LIMIT: the agent's own refusal, before any socket opened.
+    if (error instanceof CredflowError) throw error;
     const trip = (error as { guardTrip?: GuardTrip } | undefined)?.guardTrip;
     throw trip ? tripError(integration, trip) : mapPgError(error, integration, masker, 'connect', detailsOf(pool));
   }

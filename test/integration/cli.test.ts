@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { startLocalSecretsManager, type LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import { captureLogs } from '../support/capture-logs.js';
 import { postgresIntegration, secretsWorkflow, writeConfigDir } from '../support/config-dir.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
@@ -17,6 +19,8 @@ interface CliRun {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** The bytes as written, before any decoding. */
+  raw: { stdout: Buffer; stderr: Buffer };
 }
 
 /** Every run of this file, so the last test can search them all for leaked passwords. */
@@ -27,13 +31,14 @@ function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--no-node-snapshot', bin, ...args], { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     if (input !== undefined) child.stdin?.end(input);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', reject);
     child.on('close', (code) => {
-      const run = { args, code, stdout, stderr };
+      const raw = { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
+      const run = { args, code, stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8'), raw };
       runs.push(run);
       resolve(run);
     });
@@ -477,6 +482,193 @@ describe('the credflow CLI, run as a separate process', () => {
           server.kill('SIGTERM');
           await exited;
         }
+      }
+    });
+  });
+
+  describe('terminal escapes in readable output (issue 19, section 4)', () => {
+    /** Workflows whose logs, response and error carry escape sequences, as hostile step code could. */
+    let hostileDir: string;
+    const ESC = 0x1b;
+    const CR = 0x0d;
+    /** Neither stream carries a byte that starts an escape sequence or returns the cursor. */
+    const expectNoEscapes = (run: CliRun) => {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        expect({ stream, esc: run.raw[stream].includes(ESC), cr: run.raw[stream].includes(CR) }).toEqual({ stream, esc: false, cr: false });
+      }
+    };
+
+    beforeAll(async () => {
+      const talk = [
+        "console.log('\\x1b[2J\\x1b[Hcleared');",
+        "console.log('line one\\nworkflow hostile: ok\\rSPOOF');",
+        "return { text: 'a\\x1b[31m\\u009b2K\\u202eb\\u007f\\u2028', plain: 'fine' };",
+      ].join('\n');
+      const hostile = await writeConfigDir({
+        workflows: {
+          hostile: { name: 'hostile', steps: [{ name: 'talk', code: talk }] },
+          hostileFail: {
+            name: 'hostileFail',
+            steps: [{ name: 'talk', code: "console.log('\\x1b[8mhidden'); throw new Error('\\x1b[2K\\rcredflow: ok\\nworkflow hostileFail: ok');" }],
+          },
+        },
+      });
+      hostileDir = hostile.dir;
+      removals.push(hostile.remove);
+    });
+
+    it('escapes ESC and CR in the cells and column names of a query table', async () => {
+      const sql = `SELECT E'\\x1b[31mRED\\x1b[0m' AS red, E'ok\\rSPOOF' AS spoof, 1 AS U&"\\001b[8mhidden"`;
+      const run = await cli('query', 'widgets-db', sql, '--dir', dir);
+      expect(run.code).toBe(0);
+      expectNoEscapes(run);
+      const lines = run.stdout.trim().split('\n');
+      expect(lines).toHaveLength(4);
+      expect(lines[0]).toMatch(/^red\s+spoof\s+\\x1b\[8mhidden$/);
+      expect(lines[2]).toMatch(/^\\x1b\[31mRED\\x1b\[0m\s+ok\\rSPOOF\s+1$/);
+    });
+
+    it('escapes a database error that tries to erase its line and print a fake success', async () => {
+      const run = await cli('query', 'widgets-db', "DO $$ BEGIN RAISE EXCEPTION E'\\x1b[2K\\rcredflow: ok (0 rows)\\x1b[8m'; END $$", '--dir', dir);
+      expect(run.code).toBe(1);
+      expectNoEscapes(run);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^credflow: error \[DB_QUERY_FAILED\]: .*\\x1b\[2K\\rcredflow: ok \(0 rows\)\\x1b\[8m/)]);
+    });
+
+    it('gives the exact values with --json, as before', async () => {
+      const run = await cli('--json', 'query', 'widgets-db', `SELECT E'\\x1b[31mRED\\x1b[0m' AS red, E'ok\\rSPOOF' AS spoof`, '--dir', dir);
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout).rows).toEqual([{ red: '\x1b[31mRED\x1b[0m', spoof: 'ok\rSPOOF' }]);
+      const failed = await cli('--json', 'query', 'widgets-db', "DO $$ BEGIN RAISE EXCEPTION E'\\x1b[2K\\rgone'; END $$", '--dir', dir);
+      expect(failed.code).toBe(1);
+      expect(JSON.parse(failed.stdout).error.message).toContain('\x1b[2K\rgone');
+    });
+
+    it('escapes step logs, keeping each log line behind its prefix, and prints the response as JSON of the same value', async () => {
+      const run = await cli('workflows', 'run', 'hostile', '--dir', hostileDir);
+      expect(run.code).toBe(0);
+      expectNoEscapes(run);
+      expect(run.stdout).toContain('    | \\x1b[2J\\x1b[Hcleared\n');
+      expect(run.stdout).toContain('    | line one\n    | workflow hostile: ok\\rSPOOF\n');
+      expect(run.stdout).not.toMatch(/^workflow hostile: ok\\r/m);
+      const response = responseOf(run.stdout);
+      expect(response).toEqual({ text: 'a\x1b[31m\u009b2K\u202eb\u007f\u2028', plain: 'fine' });
+      expect(run.stdout).not.toMatch(/[\u0080-\u009f\u202e\u2028\u007f]/);
+      const json = await cli('--json', 'workflows', 'run', 'hostile', '--dir', hostileDir);
+      expect(JSON.parse(json.stdout).steps[0].logs).toEqual(['\x1b[2J\x1b[Hcleared', 'line one\nworkflow hostile: ok\rSPOOF']);
+    });
+
+    it('escapes the logs and the error of a failed step, and indents the later lines of the error', async () => {
+      const run = await cli('workflows', 'run', 'hostileFail', '--dir', hostileDir);
+      expect(run.code).toBe(1);
+      expectNoEscapes(run);
+      expect(run.stdout).toContain('    | \\x1b[8mhidden');
+      const errorLines = run.stderr.trimEnd().split('\n');
+      expect(errorLines[0]).toMatch(/^credflow: error \[WORKFLOW_FAILED\]: .*\\x1b\[2K\\rcredflow: ok$/);
+      expect(errorLines.slice(1).every((l) => l.startsWith('  '))).toBe(true);
+      expect(run.stderr).not.toMatch(/^workflow hostileFail: ok/m);
+    });
+  });
+
+  describe('the API token of a running agent, kept off the command line (issue 19, section 6)', () => {
+    let agent: RunningAgent;
+    let tokenHome: string;
+    const token = `cli-${randomBytes(18).toString('base64url')}`;
+    const otherToken = `other-${randomBytes(18).toString('base64url')}`;
+    const tokenRuns: CliRun[] = [];
+    /** `integrations status` against the agent, with exactly the extra env given. */
+    const status = async (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
+      const run = await runCli(['integrations', 'status', 'widgets-db', '--url', agent.url, ...args], { ...env, ...extraEnv });
+      tokenRuns.push(run);
+      return run;
+    };
+    const tokenFile = async (name: string, text: string, mode = 0o600) => {
+      const file = path.join(tokenHome, name);
+      await writeFile(file, text);
+      await chmod(file, mode);
+      return file;
+    };
+    const expectStatus = (run: CliRun) => {
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(run.stdout).toMatch(/^cached\s+false$/m);
+    };
+
+    beforeAll(async () => {
+      tokenHome = await mkdtemp(path.join(os.tmpdir(), 'credflow-token-'));
+      removals.push(() => rm(tokenHome, { recursive: true, force: true }));
+      agent = await startAgent({
+        dir,
+        port: 0,
+        host: '127.0.0.1',
+        tokens: [token, otherToken],
+        watch: false,
+        reloadOnSighup: false,
+        logDestination: captureLogs(),
+        logLevel: 'silent',
+        secrets: { endpoint: lsm.url, defaultRegion: 'us-east-1', defaultCredentials: { accessKeyId: 'AKIDCLI', secretAccessKey: 'cLk7Qz2vWn9pXr4t' } },
+      });
+      removals.unshift(() => agent.close());
+    });
+
+    it('takes the token from CREDFLOW_TOKEN', async () => {
+      expectStatus(await status([], { CREDFLOW_TOKEN: token }));
+    });
+
+    it('takes the token from the first line of --token-file, trimmed, before CREDFLOW_TOKEN', async () => {
+      const file = await tokenFile('token', `  ${token}\t\r\nnot the token\n`);
+      expectStatus(await status(['--token-file', file]));
+      expectStatus(await status(['--token-file', file], { CREDFLOW_TOKEN: 'wrong-token-0123456789' }));
+    });
+
+    it('still takes --token, before --token-file', async () => {
+      expectStatus(await status(['--token', token, '--token-file', path.join(tokenHome, 'never-read')]));
+    });
+
+    it('names the file when --token-file is missing, empty, not a file or open to group or others, rather than falling back to CREDFLOW_TOKEN', async () => {
+      const missing = path.join(tokenHome, 'missing-token');
+      const empty = await tokenFile('empty-token', '\n');
+      const open = await tokenFile('open-token', `${token}\n`, 0o644);
+      const cases: [string, RegExp][] = [
+        [missing, /cannot read --token-file .*missing-token: file not found/],
+        [empty, /--token-file .*empty-token: the first line is empty/],
+        [tokenHome, /cannot read --token-file .*: not a file/],
+        [open, /--token-file .*open-token is accessible to group or others \(mode 644\), so the token is not used; run chmod 600 /],
+      ];
+      for (const [file, message] of cases) {
+        const run = await status(['--token-file', file], { CREDFLOW_TOKEN: token });
+        expect({ file, code: run.code, stdout: run.stdout }).toEqual({ file, code: 1, stdout: '' });
+        expect(run.stderr).toMatch(/^credflow: error \[BAD_REQUEST\]: /);
+        expect(run.stderr).toMatch(message);
+        expect(run.stderr).toContain(file);
+      }
+    });
+
+    it('refuses a token that an HTTP header cannot carry, without quoting it', async () => {
+      const file = await tokenFile('spaced-token', `${token} ${otherToken}\n`);
+      const run = await status(['--token-file', file]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`the API token from --token-file ${file} is not usable`);
+      const fromEnv = await status([], { CREDFLOW_TOKEN: `${otherToken}\u0001` });
+      expect(fromEnv.code).toBe(1);
+      expect(fromEnv.stderr).toContain('the API token from CREDFLOW_TOKEN is not usable');
+    });
+
+    it('says in the help that --token shows in ps and where else the token can come from', async () => {
+      const run = await runCli(['integrations', 'status', '--help'], env);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('--token-file <path>');
+      expect(run.stdout).toMatch(/--token <token>\s+API token; every local user can read it in\s+ps/);
+      expect(run.stdout.replace(/\s+/g, ' ')).toContain('The API token comes from --token, else --token-file, else CREDFLOW_TOKEN, else the first of CREDFLOW_API_TOKENS.');
+    });
+
+    it('never prints a token, whichever way it was given and whether or not it was accepted', async () => {
+      const rejected = await status([], { CREDFLOW_TOKEN: `wrong-${otherToken}` });
+      expect(rejected.code).toBe(1);
+      expect(rejected.stderr).toContain('UNAUTHORIZED');
+      expect(tokenRuns.length).toBeGreaterThan(8);
+      for (const run of tokenRuns) {
+        for (const secret of [token, otherToken]) expect({ args: run.args, leaked: `${run.stdout}${run.stderr}`.includes(secret) }).toEqual({ args: run.args, leaked: false });
       }
     });
   });

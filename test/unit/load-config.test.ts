@@ -408,6 +408,7 @@ describe('readAgentSettings', () => {
       logLevel: 'info',
       sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, prewarm: 1, workers: 2 },
       poolMax: 10,
+      upstreamMaxConnections: 50,
       connectTimeoutMs: 10_000,
       statementTimeoutMs: 60_000,
       queryMaxRows: 10_000,

@@ -91,16 +91,14 @@ describe('SecretMasker.mask', () => {
     expect(masker.mask('text')).toBe('text');
   });
 
-  it('stays cheap with a thousand secrets', () => {
+  // How fast masking is lives in `npm run bench`, not here (no timing thresholds in tests).
+  it('masks one of a thousand known secrets in a line and leaves a line without one untouched', () => {
     const secrets = Array.from({ length: 1000 }, (_, i) => `secret-${i}-${(i * 7919).toString(36)}-value`);
     const masker = maskerWith(...secrets);
     const line = `level=info msg="query done" integration=demo-postgres rows=12 ${'x'.repeat(120)}`.slice(0, 200);
     const withSecret = `${line.slice(0, 80)}${secrets[500]}${line.slice(80)}`;
     expect(masker.mask(withSecret)).toBe(`${line.slice(0, 80)}${MASK}${line.slice(80)}`);
-    const started = performance.now();
-    for (let i = 0; i < 2000; i++) masker.mask(line);
-    const microsPerLine = ((performance.now() - started) * 1000) / 2000;
-    expect(microsPerLine).toBeLessThan(100);
+    expect(masker.mask(line)).toBe(line);
   });
 });
 

@@ -180,8 +180,9 @@ describe('template compilation properties', () => {
 
   it('leaves text without << exactly as written: {{, }}, a lone >>, backslashes', () => {
     const noTemplate = fc.oneof(
-      anyText.map((s) => s.replace(/<</g, '<')),
-      anyText.map((s) => s.replace(/<</g, '<').replace(/>>/g, '>')),
+      // Runs of "<" collapse to one ("<<<" with each "<<" replaced would still hold a "<<").
+      anyText.map((s) => s.replace(/<+/g, '<')),
+      anyText.map((s) => s.replace(/<+/g, '<').replace(/>+/g, '>')),
     );
     fc.assert(
       fc.property(noTemplate, where, (source, w) => {
