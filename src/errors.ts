@@ -6,6 +6,8 @@
 export const errorCodes = {
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
+  /** A client address failed to authenticate too often; its requests are refused until its window ends. */
+  TOO_MANY_AUTH_FAILURES: 429,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,

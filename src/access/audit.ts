@@ -1,4 +1,4 @@
-import type { LineSink } from '../logging/index.js';
+import { cutOptional, cutText, type LineSink } from '../logging/index.js';
 import type { Actor } from './actor.js';
 
 /** Calls made inside the agent's own process (the CLI without --url, tests, the bench). */
@@ -25,11 +25,12 @@ export function audit(logger: LineSink, event: AuditEvent): void {
     {
       event: 'audit',
       action: event.action,
-      tokenId: actor.tokenId,
-      route: actor.route,
-      integration: event.integration,
-      workflow: event.workflow,
-      profile: event.profile,
+      // Names may come from the URL (an integration that does not exist): cut like any caller's text.
+      tokenId: cutText(actor.tokenId),
+      route: cutText(actor.route),
+      integration: cutOptional(event.integration),
+      workflow: cutOptional(event.workflow),
+      profile: cutOptional(event.profile),
       outcome: event.outcome,
       code: event.code,
     },

@@ -5,18 +5,23 @@ import { formatZodIssues } from '../config/format-issue.js';
 import { CredflowError, messageOf } from '../errors.js';
 import { toAccessToken, type AccessToken } from './access-token.js';
 import { scopes } from './scopes.js';
+import { plainTokenSchema } from './token-rules.js';
 
 const namePattern = z
   .string()
   .regex(/^[A-Za-z0-9_.*-]{1,128}$/, { message: 'must be a name or a pattern with * (letters, digits, "_", ".", "-", "*")' });
+
+/** Audit identities of callers without a token (in-process calls, the CLI working on the files). */
+const reservedTokenIds = ['local', 'cli'];
 
 const tokenEntrySchema = z
   .strictObject({
     id: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'must be letters, digits, "_", "." or "-" (at most 64)' })
+      .refine((id) => !reservedTokenIds.includes(id), { message: 'is reserved: "local" and "cli" name the agent\'s own callers in audit lines' })
       .describe('names the token in audit lines'),
-    token: z.string().min(16, { message: 'must be at least 16 characters' }).max(1024).optional().describe('the plain token (prefer sha256)'),
+    token: plainTokenSchema.optional().describe('the plain token (prefer sha256): 16 to 1024 printable ASCII characters, no spaces'),
     sha256: z
       .string()
       .regex(/^[0-9a-fA-F]{64}$/, { message: 'must be 64 hex digits (the SHA-256 of the token)' })
@@ -46,7 +51,12 @@ export const tokensFileSchema = z
  * result is validated, and only SHA-256 digests are kept (plain tokens are returned for the
  * masker). Errors name the file and the JSON path and never quote a token.
  */
-export async function readTokensFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<{ tokens: AccessToken[]; plain: string[] }> {
+export async function readTokensFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  /** Ids already taken (those generated for CREDFLOW_API_TOKENS): a file token may not share one. */
+  takenIds: ReadonlySet<string> = new Set(),
+): Promise<{ tokens: AccessToken[]; plain: string[] }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -64,6 +74,12 @@ export async function readTokensFile(file: string, env: NodeJS.ProcessEnv = proc
   if (!parsed.success) {
     const problems = formatZodIssues(file, parsed.error);
     throw new CredflowError('CONFIG_INVALID', problems.join('\n'), { details: { file, problems } });
+  }
+  for (const [i, t] of parsed.data.tokens.entries()) {
+    if (takenIds.has(t.id)) {
+      const message = `${file}: tokens[${i}].id: "${t.id}" is the id of a token in CREDFLOW_API_TOKENS (ids "token-<8 hex digits>" are made from those tokens); choose another id, so that audit lines tell the two apart`;
+      throw new CredflowError('CONFIG_INVALID', message, { details: { file, problems: [message] } });
+    }
   }
   const tokens = parsed.data.tokens.map((t) => toAccessToken(t));
   const seen = new Set<string>();

@@ -9,7 +9,7 @@ import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createPoolRegistry, type QueryLimits, type QueryResult } from '../postgres/index.js';
 import type { SecretsGateway } from '../secrets/index.js';
 import { SandboxWorkers } from '../sandbox/index.js';
-import { createWorkflowRunner, toPreview, type Preview } from '../workflows/index.js';
+import { createWorkflowRunner, previewProfile, toPreview, type Preview } from '../workflows/index.js';
 import { configChanges, noChanges, type ConfigChanges } from './config-changes.js';
 import { queryIntegration, type QueryDeps } from './query-integration.js';
 import { redactConfig } from './redact-config.js';
@@ -292,7 +292,9 @@ export function createAgent(deps: AgentDeps): Agent {
       const audited = (outcome: 'ok' | 'error', code?: string) =>
         audit(lines, { action: reveal ? 'reveal' : 'preview', actor: options.actor, workflow: name, profile, outcome, code, durationMs: Math.round(performance.now() - started) });
       try {
-        const run = await runner.run(workflow(name), { params: options.params ?? {}, context: { profile } });
+        const found = workflow(name);
+        previewProfile(name, profile, deps.settings, config.integrations.values());
+        const run = await runner.run(found, { params: options.params ?? {}, context: { profile } });
         const preview = toPreview(run, reveal, deps.settings.previewMaxBytes);
         audited('ok');
         return preview;

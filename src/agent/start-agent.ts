@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
 import { fullAccessToken, readTokensFile, scopes, sha256, toAccessToken, type AccessToken, type TokenSpec } from '../access/index.js';
 import { CredflowError } from '../errors.js';
 import { loadConfig, loadValidConfig, readAgentSettings, readAppEnv, type AgentSettings } from '../config/index.js';
-import { createApp } from '../http/index.js';
+import { AuthFailureLimiter, createApp, createHttpMetrics, createHttpServer } from '../http/index.js';
 import { createLogger } from '../logging/index.js';
 import { SecretMasker } from '../masking/index.js';
 import { createSecretsGateway, type SecretsGatewayOptions } from '../secrets/index.js';
@@ -81,7 +80,7 @@ async function configuredTokens(options: StartAgentOptions, settings: AgentSetti
   const access = settings.apiTokens.map(fullAccessToken);
   const plain = [...settings.apiTokens];
   if (settings.tokensFile) {
-    const fromFile = await readTokensFile(settings.tokensFile, options.env ?? process.env);
+    const fromFile = await readTokensFile(settings.tokensFile, options.env ?? process.env, new Set(access.map((a) => a.id)));
     access.push(...fromFile.tokens);
     plain.push(...fromFile.plain);
   }
@@ -107,11 +106,20 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   }
   agent.masker.addAll(plain, false);
   const tokens = plain.filter((t) => access.some((a) => a.digest.equals(sha256(t)) && a.scopes.size === scopes.length && a.unrestricted));
-  const app = createApp({ agent, tokens: access });
+  const http = settings.http;
+  const authFailures = new AuthFailureLimiter({ limit: http.authFailureLimit, windowMs: http.authFailureWindowMs, maxAddresses: http.authFailureAddresses, logger: agent.logger });
+  const httpMetrics = createHttpMetrics(agent.metrics.registry);
+  const app = createApp({ agent, tokens: access, authFailures, httpMetrics });
+  const server = createHttpServer(app, http, httpMetrics);
   const host = options.host ?? settings.host;
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(options.port ?? settings.port, host, (error?: Error) => (error ? reject(error) : resolve(s)));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? settings.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   }).catch(async (error: unknown) => {
+    authFailures.close();
     await agent.close();
     const code = (error as NodeJS.ErrnoException).code;
     const where = `${host}:${options.port ?? settings.port}`;
@@ -148,6 +156,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
           });
           server.closeIdleConnections();
         });
+        authFailures.close();
         await agent.close();
       })();
       return closing;

@@ -1,8 +1,12 @@
 import { z } from 'zod';
+import { plainTokenProblem } from '../access/token-rules.js';
 import { CredflowError } from '../errors.js';
 
 const intFrom = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** CREDFLOW_API_TOKENS: comma-separated, blanks around and between ignored. */
+const splitTokens = (value: string | undefined): string[] => (value ?? '').split(',').map((t) => t.trim()).filter((t) => t.length > 0);
 
 /** The agent's own settings, read once from the environment at start-up. */
 export const agentSettingsSchema = z.object({
@@ -38,6 +42,13 @@ export const agentSettingsSchema = z.object({
   CREDFLOW_MASKER_MAX_SECRETS: intFrom(2048, 16, 1_000_000),
   CREDFLOW_MASKER_MAX_BYTES: intFrom(262_144, 65_536, 64 * 1024 * 1024),
   CREDFLOW_AUTH_RETRIES: intFrom(2, 0, 10),
+  CREDFLOW_HTTP_REQUEST_TIMEOUT_MS: intFrom(30_000, 50, 600_000),
+  CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: intFrom(10_000, 50, 600_000),
+  CREDFLOW_HTTP_KEEP_ALIVE_TIMEOUT_MS: intFrom(5_000, 50, 600_000),
+  CREDFLOW_HTTP_MAX_CONNECTIONS: intFrom(256, 1, 100_000),
+  CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: intFrom(20, 1, 1_000_000),
+  CREDFLOW_HTTP_AUTH_FAILURE_WINDOW_SECONDS: intFrom(10, 1, 3600),
+  CREDFLOW_HTTP_AUTH_FAILURE_ADDRESSES: intFrom(10_000, 1, 1_000_000),
   CREDFLOW_PROFILES: z
     .string()
     .regex(/^\s*([A-Za-z0-9][A-Za-z0-9_.-]{0,63}\s*(,\s*|$))*$/, {
@@ -48,6 +59,16 @@ export const agentSettingsSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'must be letters, digits, "_", "." or "-"' })
     .default('default'),
+}).superRefine((s, ctx) => {
+  // The same rules as a tokens file's "token"; a token is named by its place, never quoted.
+  const tokens = splitTokens(s.CREDFLOW_API_TOKENS);
+  tokens.forEach((token, i) => {
+    const problem = plainTokenProblem(token);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['CREDFLOW_API_TOKENS'], message: `token ${i + 1} of ${tokens.length} ${problem}` });
+  });
+  if (s.CREDFLOW_HTTP_HEADERS_TIMEOUT_MS > s.CREDFLOW_HTTP_REQUEST_TIMEOUT_MS) {
+    ctx.addIssue({ code: 'custom', path: ['CREDFLOW_HTTP_HEADERS_TIMEOUT_MS'], message: `must not be more than CREDFLOW_HTTP_REQUEST_TIMEOUT_MS (${s.CREDFLOW_HTTP_REQUEST_TIMEOUT_MS})` });
+  }
 });
 
 export interface SandboxLimits {
@@ -78,6 +99,23 @@ export interface SandboxSettings extends SandboxLimits {
   queueMax: number;
 }
 
+/** The HTTP server's bounds on slow and flooding clients. */
+export interface HttpSettings {
+  /** Time to receive a whole request (headers and body); the answer may take longer. */
+  requestTimeoutMs: number;
+  /** Time to receive a request's headers (also bounds a connection that sends nothing); at most requestTimeoutMs. */
+  headersTimeoutMs: number;
+  /** How long an idle keep-alive connection is kept open. */
+  keepAliveTimeoutMs: number;
+  /** Open connections at most; further ones are closed at once. */
+  maxConnections: number;
+  /** Failed authentications one client address may make per window before it gets 429. */
+  authFailureLimit: number;
+  authFailureWindowMs: number;
+  /** Client addresses whose failures are tracked at most (the oldest is forgotten first). */
+  authFailureAddresses: number;
+}
+
 export interface AgentSettings {
   port: number;
   host: string;
@@ -105,6 +143,7 @@ export interface AgentSettings {
   /** Secret values learnt from stores that the masker holds at most (see SecretMasker). */
   masker: { maxSecrets: number; maxBytes: number };
   authRetries: number;
+  http: HttpSettings;
   defaultProfile: string;
   /** Profiles accepted by integrations that declare none; always includes the default. */
   profiles: string[];
@@ -123,7 +162,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
   return {
     port: s.PORT,
     host: s.HOST,
-    apiTokens: (s.CREDFLOW_API_TOKENS ?? '').split(',').map((t) => t.trim()).filter((t) => t.length > 0),
+    apiTokens: splitTokens(s.CREDFLOW_API_TOKENS),
     tokensFile: s.CREDFLOW_TOKENS_FILE,
     logLevel: s.CREDFLOW_LOG_LEVEL,
     sandbox: {
@@ -156,6 +195,15 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
     },
     masker: { maxSecrets: s.CREDFLOW_MASKER_MAX_SECRETS, maxBytes: s.CREDFLOW_MASKER_MAX_BYTES },
     authRetries: s.CREDFLOW_AUTH_RETRIES,
+    http: {
+      requestTimeoutMs: s.CREDFLOW_HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: s.CREDFLOW_HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: s.CREDFLOW_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: s.CREDFLOW_HTTP_MAX_CONNECTIONS,
+      authFailureLimit: s.CREDFLOW_HTTP_AUTH_FAILURE_LIMIT,
+      authFailureWindowMs: s.CREDFLOW_HTTP_AUTH_FAILURE_WINDOW_SECONDS * 1000,
+      authFailureAddresses: s.CREDFLOW_HTTP_AUTH_FAILURE_ADDRESSES,
+    },
     defaultProfile: s.CREDFLOW_DEFAULT_PROFILE,
     profiles: [...new Set([s.CREDFLOW_DEFAULT_PROFILE, ...(s.CREDFLOW_PROFILES ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0)])],
   };

@@ -3,6 +3,10 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { sha256, type AccessToken, type Scope } from '../access/index.js';
 import { CredflowError } from '../errors.js';
+import { cutText } from '../logging/index.js';
+import type { AuthFailureLimiter } from './auth-failure-limiter.js';
+import { clientAddressKey } from './client-address.js';
+import type { HttpMetrics } from './http-metrics.js';
 
 export interface Access {
   /** Bearer-token auth; the matching token goes to `res.locals.token`. */
@@ -16,9 +20,12 @@ export interface Access {
 /**
  * A token not seen before is hashed (SHA-256) and compared with every configured digest in constant
  * time (no early exit), so neither the length nor the content of a configured token leaks through
- * timing. Every refusal (401 and 403) is an audit line.
+ * timing. Every refusal (401 and 403) is an audit line, but for an address that fails too often
+ * (see AuthFailureLimiter): its next requests get 429 without their token being checked, and one
+ * summary line. An Authorization header already accepted still passes, so a client that has
+ * authenticated keeps working while someone at its address (a shared host, a proxy) floods.
  */
-export function createAccess(tokens: readonly AccessToken[], logger: Logger): Access {
+export function createAccess(tokens: readonly AccessToken[], logger: Logger, failures: { limiter: AuthFailureLimiter; metrics: HttpMetrics }): Access {
   // Authorization headers already accepted, by their text: a client sends the same one on every
   // request, and parsing and hashing it each time is most of the cost of authentication. Only
   // accepted tokens enter, at most a few spellings of each configured token; a wrong token is
@@ -43,10 +50,23 @@ export function createAccess(tokens: readonly AccessToken[], logger: Logger): Ac
         next();
         return;
       }
+      const address = clientAddressKey(req.socket.remoteAddress);
+      const retryAfterSeconds = failures.limiter.refuse(address);
+      if (retryAfterSeconds > 0) {
+        failures.metrics.authRateLimited.inc();
+        const message = `too many failed authentications from this address: retry in ${retryAfterSeconds} s`;
+        next(new CredflowError('TOO_MANY_AUTH_FAILURES', message, { details: { retryAfterSeconds } }));
+        return;
+      }
+      const refuse = (message: string): void => {
+        failures.limiter.failed(address);
+        failures.metrics.authFailures.inc();
+        deny(logger, req, undefined, 'unauthorized');
+        next(new CredflowError('UNAUTHORIZED', message));
+      };
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!match?.[1]) {
-        deny(logger, req, undefined, 'unauthorized');
-        next(new CredflowError('UNAUTHORIZED', 'missing bearer token: send Authorization: Bearer <token>'));
+        refuse('missing bearer token: send Authorization: Bearer <token>');
         return;
       }
       const given = sha256(match[1]);
@@ -54,8 +74,7 @@ export function createAccess(tokens: readonly AccessToken[], logger: Logger): Ac
       for (const token of tokens) if (timingSafeEqual(token.digest, given) && !found) found = token;
       if (found && accepted.size < maxAccepted) accepted.set(header, found);
       if (!found) {
-        deny(logger, req, undefined, 'unauthorized');
-        next(new CredflowError('UNAUTHORIZED', 'invalid bearer token'));
+        refuse('invalid bearer token');
         return;
       }
       res.locals.token = found;
@@ -104,5 +123,5 @@ export function checkAccess(token: AccessToken, scope: Scope, target?: { kind: '
 }
 
 export function deny(logger: Logger, req: Request, tokenId: string | undefined, outcome: 'unauthorized' | 'forbidden'): void {
-  logger.info({ event: 'audit', action: 'access', tokenId, route: `${req.method} ${req.originalUrl.split('?')[0]}`, outcome }, 'access denied');
+  logger.info({ event: 'audit', action: 'access', tokenId, route: `${req.method} ${cutText(req.originalUrl.split('?')[0] ?? '')}`, outcome }, 'access denied');
 }

@@ -4,8 +4,11 @@ import type { AccessToken, Actor } from '../access/index.js';
 import type { Agent } from '../agent/create-agent.js';
 import { profileNameSchema } from '../config/integration-schema.js';
 import { CredflowError } from '../errors.js';
+import { cutText } from '../logging/index.js';
 import { errorHandler } from './error-handler.js';
+import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import { compose } from './compose.js';
+import { createHttpMetrics, type HttpMetrics } from './http-metrics.js';
 import { parseBody } from './parse-body.js';
 import { createAccess, deny, tokenOf } from './create-access.js';
 import { methodNotAllowed, requireJson } from './method-guards.js';
@@ -54,6 +57,10 @@ export interface CreateAppOptions {
   tokens: readonly AccessToken[];
   /** Largest accepted JSON body. */
   bodyLimit?: string;
+  /** Counts failed authentications per client address (default: 20 per 10 s, 10,000 addresses). */
+  authFailures?: AuthFailureLimiter;
+  /** The HTTP metrics, in the agent's registry (default: made here). */
+  httpMetrics?: HttpMetrics;
 }
 
 /** The HTTP API: thin routes that validate input, call the agent and return JSON. */
@@ -63,7 +70,10 @@ export function createApp(options: CreateAppOptions): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  const access = createAccess(options.tokens, agent.logger);
+  const limiter = options.authFailures ?? new AuthFailureLimiter({ limit: 20, windowMs: 10_000, maxAddresses: 10_000, logger: agent.logger });
+  const httpMetrics = options.httpMetrics ?? createHttpMetrics(agent.metrics.registry);
+  httpMetrics.setSources({ trackedAddresses: () => limiter.size });
+  const access = createAccess(options.tokens, agent.logger, { limiter, metrics: httpMetrics });
   const json = express.json({ limit: options.bodyLimit ?? '100kb', strict: true });
 
   // The busiest route, on the app itself and before every other: no router mount to cross and no
@@ -152,14 +162,14 @@ export function createApp(options: CreateAppOptions): Express {
     api.all(route, methodNotAllowed(method));
   }
   api.use((req, _res, next) => {
-    next(new CredflowError('NOT_FOUND', `no route ${req.method} ${req.baseUrl}${req.path}`));
+    next(new CredflowError('NOT_FOUND', `no route ${req.method} ${cutText(`${req.baseUrl}${req.path}`)}`));
   });
 
   app.use('/api/v1', api);
   app.all('/healthz', methodNotAllowed('GET'));
   app.all('/metrics', methodNotAllowed('GET'));
   app.use((req, _res, next) => {
-    next(new CredflowError('NOT_FOUND', `no route ${req.method} ${req.path}`));
+    next(new CredflowError('NOT_FOUND', `no route ${req.method} ${cutText(req.path)}`));
   });
   app.use(errorHandler(agent.logger, agent.masker));
   return app;

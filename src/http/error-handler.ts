@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { CredflowError } from '../errors.js';
+import { cutText } from '../logging/index.js';
 import type { SecretMasker } from '../masking/index.js';
 
 /**
@@ -11,12 +12,12 @@ export function errorHandler(logger: Logger, masker: SecretMasker): ErrorRequest
   return (error: unknown, req, res, _next) => {
     const known = toCredflowError(error);
     if (!known) {
-      logger.error({ event: 'http.unhandled', method: req.method, path: req.path, err: error }, 'unhandled error');
+      logger.error({ event: 'http.unhandled', method: req.method, path: cutText(req.path), err: error }, 'unhandled error');
     }
     const e = known ?? new CredflowError('INTERNAL', 'internal error');
     const body: { code: string; message: string; details?: unknown } = { code: e.code, message: masker.mask(e.message) };
     if (e.details) body.details = masker.maskValue(e.details);
-    // A retryable refusal (CONNECTION_LIMIT, ...) says when to come back.
+    // A retryable refusal (CONNECTION_LIMIT, TOO_MANY_AUTH_FAILURES, ...) says when to come back.
     const retryAfter = e.details?.retryAfterSeconds;
     if (typeof retryAfter === 'number' && Number.isInteger(retryAfter) && retryAfter > 0) res.set('Retry-After', String(retryAfter));
     res.status(e.status).json({ error: body });

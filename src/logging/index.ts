@@ -1,5 +1,6 @@
 export { BufferedDestination } from './buffered-destination.js';
 export type { BufferedDestinationOptions } from './buffered-destination.js';
+export { cutOptional, cutText, maxLoggedChars } from './cut-text.js';
 export { createLogger } from './create-logger.js';
 export type { CreateLoggerOptions } from './create-logger.js';
 export { directLines, requestLines } from './request-lines.js';

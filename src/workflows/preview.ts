@@ -1,3 +1,4 @@
+import type { Integration } from '../config/index.js';
 import { CredflowError } from '../errors.js';
 import type { WorkflowRun } from './run-workflow.js';
 import type { SecretMasker } from '../masking/index.js';
@@ -81,4 +82,29 @@ function boundPreview(preview: Preview, workflow: string, maxBytes: number): Pre
   }
   markedStep?.logs.push(markerOf(cut, maxBytes));
   return bare;
+}
+
+/**
+ * The profile a preview of `workflow` runs with, as the routes that resolve an integration check
+ * theirs: `asked` (or the default) must be an agent-wide profile (CREDFLOW_PROFILES and the
+ * default) or one declared by an integration that fetches its credentials with this workflow;
+ * anything else is PROFILE_NOT_FOUND, before anything runs.
+ */
+export function previewProfile(
+  workflow: string,
+  asked: string | undefined,
+  settings: { defaultProfile: string; profiles: readonly string[] },
+  integrations: Iterable<Integration>,
+): string {
+  const chosen = asked ?? settings.defaultProfile;
+  if (settings.profiles.includes(chosen)) return chosen;
+  const accepted = new Set(settings.profiles);
+  for (const integration of integrations) {
+    const fetch = integration.fetchCredentialsDynamically;
+    if (fetch?.enabled && fetch.workflow === workflow && fetch.profiles) for (const profile of Object.keys(fetch.profiles)) accepted.add(profile);
+  }
+  if (accepted.has(chosen)) return chosen;
+  throw new CredflowError('PROFILE_NOT_FOUND', `workflow "${workflow}" has no profile "${chosen}" (it accepts: ${[...accepted].join(', ')})`, {
+    details: { workflow, profile: chosen },
+  });
 }

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TokenSpec } from '../../src/access/index.js';
+import { idOfPlainToken, type TokenSpec } from '../../src/access/index.js';
 import { startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { CredflowError } from '../../src/errors.js';
 import type { LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
@@ -87,7 +87,8 @@ interface ScopedAgent {
 
 /** startTestAgent with the tokens (or the environment naming a tokens file) chosen here. */
 async function startScopedAgent(options: { tokens?: (string | TokenSpec)[]; env?: NodeJS.ProcessEnv }): Promise<ScopedAgent> {
-  const t = await startTestAgent(config, options.env ?? {}, { tokens: options.tokens ?? 'configured' });
+  // The 401 tests send dozens of wrong tokens from one address: the failure limit (floods.test.ts) is lifted.
+  const t = await startTestAgent(config, { CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: '1000000', ...options.env }, { tokens: options.tokens ?? 'configured' });
   return {
     running: t.agent,
     secrets: t.secrets,
@@ -445,7 +446,8 @@ describe('tokens files (CREDFLOW_TOKENS_FILE)', () => {
   });
 
   it('refuses a bad tokens file with CONFIG_INVALID naming the file and JSON path, never quoting the token', async () => {
-    const cases: { name: string; content?: string; where: RegExp; secret?: string }[] = [
+    const envToken = 'env-admin-token-0123456789abcdef';
+    const cases: { name: string; content?: string; where: RegExp; secret?: string; env?: NodeJS.ProcessEnv }[] = [
       { name: 'missing.json', where: /file not found/ },
       { name: 'invalid.json', content: '{"tokens": [{"id": "broken", "token": "invalid-json-token-0123456789"', where: /not valid JSON/, secret: 'invalid-json-token-0123456789' },
       {
@@ -477,6 +479,26 @@ describe('tokens files (CREDFLOW_TOKENS_FILE)', () => {
         where: /tokens\[0\]\.token: must be at least 16 characters/,
         secret: 'short-tok-123',
       },
+      // Issue 19: the rules of CREDFLOW_API_TOKENS and the tokens file are the same, and their ids apart.
+      {
+        name: 'spaced.json',
+        content: JSON.stringify({ tokens: [{ id: 'spaced', token: 'spaced token 0123456789', scopes: ['read'] }] }),
+        where: /tokens\[0\]\.token: must be printable ASCII without spaces/,
+        secret: 'spaced token 0123456789',
+      },
+      {
+        name: 'reserved.json',
+        content: JSON.stringify({ tokens: [{ id: 'local', token: 'reserved-id-token-0123456789', scopes: ['read'] }] }),
+        where: /tokens\[0\]\.id: is reserved/,
+        secret: 'reserved-id-token-0123456789',
+      },
+      {
+        name: 'env-id.json',
+        content: JSON.stringify({ tokens: [{ id: idOfPlainToken(envToken), token: 'env-id-token-0123456789', scopes: ['read'] }] }),
+        env: { CREDFLOW_API_TOKENS: envToken },
+        where: new RegExp(`tokens\\[0\\]\\.id: "${idOfPlainToken(envToken)}" is the id of a token in CREDFLOW_API_TOKENS`),
+        secret: 'env-id-token-0123456789',
+      },
     ];
     const folder = await writeConfigDir(config);
     try {
@@ -484,7 +506,7 @@ describe('tokens files (CREDFLOW_TOKENS_FILE)', () => {
         const file = path.join(tmp, c.name);
         if (c.content !== undefined) await writeFile(file, c.content);
         const logs = captureLogs();
-        const error = await startAgent({ dir: folder.dir, env: { CREDFLOW_TOKENS_FILE: file }, port: 0, host: '127.0.0.1', logDestination: logs }).then(
+        const error = await startAgent({ dir: folder.dir, env: { CREDFLOW_TOKENS_FILE: file, ...c.env }, port: 0, host: '127.0.0.1', logDestination: logs }).then(
           async (running) => {
             await running.close();
             return undefined;

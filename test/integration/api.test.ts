@@ -54,7 +54,8 @@ describe('HTTP API against real PostgreSQL and a Secrets Manager endpoint', () =
           },
         },
       },
-    }, { CREDFLOW_AGENT_APP_ENV_REGION_HINT: 'eu-west-1', CREDFLOW_STATEMENT_TIMEOUT_MS: '500' });
+      // Its 401 tests send dozens of wrong tokens from one address: the failure limit (floods.test.ts) is lifted.
+    }, { CREDFLOW_AGENT_APP_ENV_REGION_HINT: 'eu-west-1', CREDFLOW_STATEMENT_TIMEOUT_MS: '500', CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: '1000000' });
     t.secrets.createSecret('postgresSecrets', { SecretString: rdsSecret(db, { passwordEncoded: encodeURIComponent(db.password) }) });
     t.secrets.createSecret('wrongSecret', { SecretString: rdsSecret(db, { password: wrongPassword }) });
     t.secrets.createSecret('badPortSecret', { SecretString: rdsSecret(db, { port: 'not-a-port' }) });

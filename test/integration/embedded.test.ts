@@ -281,7 +281,7 @@ describe('credflow serve --embedded with CREDFLOW_API_TOKENS set', () => {
   let dataDir: string | undefined;
 
   beforeAll(async () => {
-    server = startServer(await copyOfShippedConfig(), userEnv({ CREDFLOW_API_TOKENS: 'tok-a,tok-b' }));
+    server = startServer(await copyOfShippedConfig(), userEnv({ CREDFLOW_API_TOKENS: 'tok-a-0123456789abcdef,tok-b-0123456789abcdef' }));
     curlLine = await waitForCurlLine(server);
     dataDir = postgresDataDirOf(server.child.pid);
   }, bannerTimeoutMs + 10_000);
@@ -292,8 +292,8 @@ describe('credflow serve --embedded with CREDFLOW_API_TOKENS set', () => {
 
   it('prints no token, only where the tokens come from', () => {
     expect(server.stdout()).toContain('API token: as configured (CREDFLOW_API_TOKENS or CREDFLOW_TOKENS_FILE)');
-    expect(server.stdout()).not.toContain('tok-a');
-    expect(server.stdout()).not.toContain('tok-b');
+    expect(server.stdout()).not.toContain('tok-a-0123456789abcdef');
+    expect(server.stdout()).not.toContain('tok-b-0123456789abcdef');
     // In double quotes, so that the shell expands the variable the banner says to set.
     expect(curlLine).toContain('-H "Authorization: Bearer $CREDFLOW_TOKEN"');
   });
@@ -301,7 +301,7 @@ describe('credflow serve --embedded with CREDFLOW_API_TOKENS set', () => {
   it('accepts any of the configured tokens and refuses others', async () => {
     const { url, body } = parseCurl(curlLine);
     const post = (token: string) => fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
-    const accepted = await post('tok-b');
+    const accepted = await post('tok-b-0123456789abcdef');
     expect(accepted.status).toBe(200);
     expect(((await accepted.json()) as { rowCount: number }).rowCount).toBe(3);
     expect((await post('tok-c')).status).toBe(401);

@@ -418,15 +418,24 @@ describe('readAgentSettings', () => {
       cache: { ttlSeconds: 300, maxStaleSeconds: 600, maxEntries: 1000 },
       masker: { maxSecrets: 2048, maxBytes: 262_144 },
       authRetries: 2,
+      http: {
+        requestTimeoutMs: 30_000,
+        headersTimeoutMs: 10_000,
+        keepAliveTimeoutMs: 5_000,
+        maxConnections: 256,
+        authFailureLimit: 20,
+        authFailureWindowMs: 10_000,
+        authFailureAddresses: 10_000,
+      },
       defaultProfile: 'default',
       profiles: ['default'],
     });
   });
 
   it('reads numbers and comma-separated tokens from strings', () => {
-    const settings = readAgentSettings({ PORT: '9090', CREDFLOW_API_TOKENS: ' one, ,two ', CREDFLOW_SANDBOX_MEMORY_MB: '128' });
+    const settings = readAgentSettings({ PORT: '9090', CREDFLOW_API_TOKENS: ' first-token-0123456789, ,second-token-abcdefgh ', CREDFLOW_SANDBOX_MEMORY_MB: '128' });
     expect(settings.port).toBe(9090);
-    expect(settings.apiTokens).toEqual(['one', 'two']);
+    expect(settings.apiTokens).toEqual(['first-token-0123456789', 'second-token-abcdefgh']);
     expect(settings.sandbox.memoryMb).toBe(128);
   });
 
@@ -435,6 +444,23 @@ describe('readAgentSettings', () => {
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toMatch(/^environment variable PORT: /m);
     expect(error.message).toMatch(/^environment variable CREDFLOW_LOG_LEVEL: /m);
+  });
+
+  // Issue 19: the same rules as a tokens file's "token", and the token never quoted.
+  it('refuses tokens in CREDFLOW_API_TOKENS that a tokens file would refuse, naming the variable and the token by its place', () => {
+    const short = errorOf(() => readAgentSettings({ CREDFLOW_API_TOKENS: 'good-token-0123456789,tok-b' }));
+    expect(short.code).toBe('CONFIG_INVALID');
+    expect(short.message).toBe('environment variable CREDFLOW_API_TOKENS: token 2 of 2 must be at least 16 characters (it has 5)');
+    const spaced = errorOf(() => readAgentSettings({ CREDFLOW_API_TOKENS: 'spaced token 0123456789' }));
+    expect(spaced.message).toBe('environment variable CREDFLOW_API_TOKENS: token 1 of 1 must be printable ASCII without spaces (letters, digits and punctuation)');
+    const long = errorOf(() => readAgentSettings({ CREDFLOW_API_TOKENS: 'x'.repeat(1025) }));
+    expect(long.message).toBe('environment variable CREDFLOW_API_TOKENS: token 1 of 1 must be at most 1024 characters');
+    for (const e of [short, spaced, long]) expect(`${e.message}${JSON.stringify(e.details)}`).not.toMatch(/tok-b|spaced token|xxxx/);
+  });
+
+  it('refuses a headers timeout longer than the request timeout', () => {
+    const error = errorOf(() => readAgentSettings({ CREDFLOW_HTTP_REQUEST_TIMEOUT_MS: '1000', CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: '2000' }));
+    expect(error.message).toBe('environment variable CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: must not be more than CREDFLOW_HTTP_REQUEST_TIMEOUT_MS (1000)');
   });
 });
 
