@@ -8,8 +8,6 @@ import { measureOverHttp } from './over-http.js';
  * credflow against its limits side by side in one run, prints a table, and with --json ends with
  * one JSON line of the figures.
  */
-// credflow targets Node 20 on purpose; the AWS SDK's notice about Node 22 would clutter the table.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const json = process.argv.includes('--json');
 const rounds = 5;
 const httpRounds = 5;
