@@ -17,10 +17,10 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 const started = performance.now();
 
 const setup = await setUpBench({ coldRounds: 3, many: 100 });
-let series: Series[] = [];
-let ratios: Ratio[] = [];
-let singleFlightWorkflowRuns = Number.NaN;
-let rssMbPer100Integrations = Number.NaN;
+let series: Series[];
+let ratios: Ratio[];
+let singleFlightWorkflowRuns: number;
+let rssMbPer100Integrations: number;
 try {
   const inProcess = await measureInProcess(setup, rounds);
   const overHttp = await measureOverHttp(setup, httpRounds, httpSeconds, connections);
