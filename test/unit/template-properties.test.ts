@@ -179,9 +179,10 @@ describe('template compilation properties', () => {
   });
 
   it('leaves text without << exactly as written: {{, }}, a lone >>, backslashes', () => {
+    // Runs of "<" collapse to one: replacing "<<" alone leaves "<<" of "<<<".
     const noTemplate = fc.oneof(
-      anyText.map((s) => s.replace(/<</g, '<')),
-      anyText.map((s) => s.replace(/<</g, '<').replace(/>>/g, '>')),
+      anyText.map((s) => s.replace(/<+/g, '<')),
+      anyText.map((s) => s.replace(/<+/g, '<').replace(/>+/g, '>')),
     );
     fc.assert(
       fc.property(noTemplate, where, (source, w) => {
