@@ -3,14 +3,13 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
-    // isolated-vm needs --no-node-snapshot on Node 20; worker threads cannot take it, forks can.
+    // isolated-vm needs --no-node-snapshot (still on Node 24); worker threads cannot take it, forks can.
     pool: 'forks',
     execArgv: ['--no-node-snapshot'],
     globalSetup: ['test/global-setup.ts'],
     // Under CI a JSON report is written too, so .ci/run can print a plain "N passed, N failed" line.
     reporters: process.env.CI ? ['default', 'json'] : ['default'],
     outputFile: { json: 'test-results.json' },
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

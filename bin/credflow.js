@@ -1,8 +1,5 @@
 #!/usr/bin/env -S node --no-node-snapshot
-// isolated-vm needs --no-node-snapshot on Node 20; the shebang passes it when run as a command.
-// credflow targets Node 20 on purpose; the AWS SDK's notice about its future Node 22 floor is noise
-// on every command. Set the variable to anything else to see it.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// isolated-vm (7.x, on Node 24) still needs --no-node-snapshot; the shebang passes it when run as a command.
 const { main } = await import('../dist/cli/index.js');
 
 const code = await main(process.argv.slice(2));

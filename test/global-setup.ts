@@ -35,7 +35,7 @@ function newestMtime(dir: string): number {
  */
 function ensureBuilt(): void {
   const worker = path.join(root, 'dist', 'sandbox', 'worker', 'worker-main.js');
-  let built = 0;
+  let built: number;
   try {
     built = newestMtime(path.join(root, 'dist'));
     statSync(worker);

@@ -8,8 +8,6 @@ import { measureOverHttp } from './over-http.js';
  * credflow against its limits side by side in one run, prints a table, and with --json ends with
  * one JSON line of the figures.
  */
-// credflow targets Node 20 on purpose; the AWS SDK's notice about Node 22 would clutter the table.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const json = process.argv.includes('--json');
 const rounds = 5;
 const httpRounds = 5;
@@ -19,10 +17,10 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 const started = performance.now();
 
 const setup = await setUpBench({ coldRounds: 3, many: 100 });
-let series: Series[] = [];
-let ratios: Ratio[] = [];
-let singleFlightWorkflowRuns = Number.NaN;
-let rssMbPer100Integrations = Number.NaN;
+let series: Series[];
+let ratios: Ratio[];
+let singleFlightWorkflowRuns: number;
+let rssMbPer100Integrations: number;
 try {
   const inProcess = await measureInProcess(setup, rounds);
   const overHttp = await measureOverHttp(setup, httpRounds, httpSeconds, connections);

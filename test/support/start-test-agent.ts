@@ -111,7 +111,7 @@ export async function startTestAgent(
       if (asksReveal) revealed.push(text);
       else sent.push({ where: `${method} ${route} (response ${bodies.length})`, text });
       bodies.push(text);
-      let parsed: unknown = undefined;
+      let parsed: unknown;
       try {
         parsed = JSON.parse(text);
       } catch {

@@ -179,8 +179,8 @@ describe('template compilation properties', () => {
   });
 
   it('leaves text without << exactly as written: {{, }}, a lone >>, backslashes', () => {
+    // Runs of "<" collapse to one: replacing "<<" alone leaves "<<" of "<<<".
     const noTemplate = fc.oneof(
-      // Runs of "<" collapse to one ("<<<" with each "<<" replaced would still hold a "<<").
       anyText.map((s) => s.replace(/<+/g, '<')),
       anyText.map((s) => s.replace(/<+/g, '<').replace(/>+/g, '>')),
     );

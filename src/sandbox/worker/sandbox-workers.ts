@@ -293,8 +293,10 @@ export class SandboxWorkers implements SandboxRunner {
   private spawn(reserved: boolean): Worker {
     // An empty environment: no AWS_* or CREDFLOW_* variables, no NODE_OPTIONS.
     const child = fork(workerEntryPath(), [], {
-      // No WebAssembly: its memory is allocated outside an isolate's limit.
-      execArgv: ['--no-node-snapshot', '--no-expose-wasm'],
+      // isolated-vm still asks for --no-node-snapshot on Node 24. WebAssembly (its memory is allocated
+      // outside an isolate's limit) is removed inside each context by the bootstrap: Node 24's V8 has
+      // no --expose-wasm flag, and a worker given --no-expose-wasm exits at once with code 9.
+      execArgv: ['--no-node-snapshot'],
       env: {},
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
