@@ -12,7 +12,7 @@ import { BridgeError, SandboxWorkers } from '../../src/sandbox/index.js';
  */
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const limits = { memoryMb: 32, stepTimeoutMs: 5000, runTimeoutMs: 10000, maxResponseBytes: 10000, maxBridgeCalls: 5, maxLogBytes: 8192, maxLogLines: 200 };
+const limits = { memoryMb: 32, stepTimeoutMs: 5000, runTimeoutMs: 10000, maxResponseBytes: 10000, maxBridgeCalls: 5, maxLogBytes: 8192, maxLogLines: 200, maxRunLogBytes: 256 * 1024, maxRunLogLines: 1000 };
 const workers = new SandboxWorkers({ size: 1, prewarm: 1, memoryMb: limits.memoryMb, logger: pino({ level: 'silent' }) });
 
 afterAll(async () => {
