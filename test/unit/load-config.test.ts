@@ -406,7 +406,7 @@ describe('readAgentSettings', () => {
       apiTokens: [],
       tokensFile: undefined,
       logLevel: 'info',
-      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, maxRunLogBytes: 256 * 1024, maxRunLogLines: 1000, prewarm: 1, workers: 2, concurrency: 4, queueMax: 64 },
+      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, maxRunLogBytes: 256 * 1024, maxRunLogLines: 1000, prewarm: 1, workers: 2, concurrency: 4, queueMax: 64, workerMaxRssMb: 0 },
       previewMaxBytes: 1024 * 1024,
       poolMax: 10,
       upstreamMaxConnections: 50,
