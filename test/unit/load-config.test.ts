@@ -462,6 +462,13 @@ describe('readAgentSettings', () => {
     const error = errorOf(() => readAgentSettings({ CREDFLOW_HTTP_REQUEST_TIMEOUT_MS: '1000', CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: '2000' }));
     expect(error.message).toBe('environment variable CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: must not be more than CREDFLOW_HTTP_REQUEST_TIMEOUT_MS (1000)');
   });
+
+  it('takes a sandbox worker memory bound of 0 (derived) or at least 64 MB', () => {
+    expect(readAgentSettings({ CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: '300' }).sandbox.workerMaxRssMb).toBe(300);
+    expect(readAgentSettings({ CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: '0' }).sandbox.workerMaxRssMb).toBe(0);
+    const error = errorOf(() => readAgentSettings({ CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: '10' }));
+    expect(error.message).toBe('environment variable CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: must be 0 (derived from the other sandbox settings) or at least 64');
+  });
 });
 
 describe('JSON Schemas', () => {
