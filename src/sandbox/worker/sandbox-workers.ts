@@ -21,7 +21,7 @@ import { workerEntryPath } from './worker-entry.js';
  */
 const MAX_ATTEMPTS = 2;
 
-/** How often the resident memory of workers that hold runs is read. */
+/** How often the resident memory of the workers is read. */
 const MEMORY_WATCH_MS = 250;
 
 /** A run's options without the in-process isolate source: where isolates come from is the worker's business. */
@@ -225,7 +225,6 @@ export class SandboxWorkers implements SandboxRunner {
       }, left + (this.options.graceMs ?? 2000)),
     };
     worker.runs.set(id, pending);
-    this.watch();
     const sent = this.post(worker, {
       type: 'run',
       id,
@@ -314,10 +313,10 @@ export class SandboxWorkers implements SandboxRunner {
   }
 
   /**
-   * Reads the resident memory of each worker that holds runs (or is preparing or disposing
-   * isolates) every MEMORY_WATCH_MS, while there is one. isolated-vm's memory limit alone does not
-   * bound a worker on Node 24: a step filling a huge array grows the process past 1 GB for seconds
-   * before V8 aborts it, and a run that failed at its time limit leaves that memory behind.
+   * Reads the resident memory of every worker every MEMORY_WATCH_MS, while there is one: idle ones
+   * too, as a run that failed at its time limit can leave its worker growing. isolated-vm's memory
+   * limit alone does not bound a worker on Node 24: a step filling a huge array grows the process
+   * past 1 GB for many seconds before V8 aborts it.
    */
   private watch(): void {
     if (this.maxRssMb === undefined || this.watchdog !== undefined || this.closed) return;
@@ -331,7 +330,7 @@ export class SandboxWorkers implements SandboxRunner {
    * fails there.
    */
   private checkMemory(bound: number): void {
-    const watched = this.workers.filter((w) => !w.stopped && (w.runs.size > 0 || w.busy));
+    const watched = this.workers.filter((w) => !w.stopped);
     if (watched.length === 0 || this.closed) {
       clearInterval(this.watchdog);
       this.watchdog = undefined;
@@ -434,7 +433,6 @@ export class SandboxWorkers implements SandboxRunner {
     clearTimeout(run.timer);
     // It now disposes the run's isolate and prepares the next; 'ready' says when that is done.
     worker.busy = true;
-    this.watch();
     if (worker.reserved && worker.runs.size === 0) this.release(worker);
     // A slot is free: the oldest queued run takes it (settled below, after this turn's bookkeeping).
     this.drain();
