@@ -26,6 +26,8 @@ const workflows: Record<string, Record<string, unknown>> = {
     steps: [{ name: 'read', code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); ${spinFor(5000)} return { innocent: true, length: JSON.parse(r.SecretString).password.length };` }],
   },
   memoryBomb: { name: 'memoryBomb', steps: [{ name: 'fill', code: 'return new Array(2 ** 30).fill(0).length;' }] },
+  // The same with a time limit it reaches before its worker passes the bound: the run is over, the memory is not.
+  hastyBomb: { name: 'hastyBomb', limits: { stepTimeoutMs: 500, runTimeoutMs: 500 }, steps: [{ name: 'fill', code: 'return new Array(2 ** 30).fill(0).length;' }] },
 };
 
 let t: TestAgent;
@@ -57,6 +59,7 @@ function alive(pid: number): boolean {
 interface ExitLine {
   event?: string;
   pid?: number;
+  how?: string;
   reason?: string;
   resentRuns?: number;
 }
@@ -123,6 +126,24 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
     const after = await run('healthy');
     expect(after.status, after.text).toBe(200);
     expect(after.body.response).toEqual({ length: PASSWORD.length });
+  });
+
+  it('stops a worker that grows past the bound after its run ended at its time limit', async () => {
+    const pending = run('hastyBomb');
+    let pid: number | undefined;
+    await until(() => (pid = t.agent.agent.sandbox.status().find((w) => w.workflows.includes('hastyBomb'))?.pid) !== undefined, 'a worker took the bomb');
+    const res = await pending;
+    // Its worker answered at the step's time limit (or, on a faster machine, was already over the bound).
+    if (res.status === 504) expect(res.body.error.message).toBe('workflow "hastyBomb" failed in step "fill": the step exceeded its time limit of 500 ms');
+    else expect(res.body.error.details, res.text).toEqual({ workflow: 'hastyBomb', sandboxWorkerStopped: true, reason: 'memory' });
+    // Without the watchdog, V8 aborts that worker (SIGTRAP) only after many seconds at over 1 GB.
+    for (let i = 0; i < 1500 && !exitLines().some((l) => l.pid === pid); i++) await sleep(20);
+    const exit = exitLines().find((l) => l.pid === pid);
+    expect(exit?.reason, JSON.stringify(exit)).toMatch(new RegExp(`^its resident memory of \\d+ MB was over the bound of ${MAX_RSS_MB} MB$`));
+    expect(exit?.how).toBe('signal SIGKILL');
+    expect(await workerPids()).toHaveLength(WORKERS);
+    const after = await run('healthy');
+    expect(after.status, after.text).toBe(200);
   });
 
   it('never put the seeded password into a response body or a log line', () => {
