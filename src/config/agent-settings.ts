@@ -105,7 +105,7 @@ export interface SandboxSettings extends SandboxLimits {
   concurrency: number;
   /** Runs waiting for a worker at most; past it a run is refused with SANDBOX_BUSY. */
   queueMax: number;
-  /** Resident memory (MB) past which a worker holding runs is stopped; 0: derived from the settings above. */
+  /** Resident memory (MB) past which the agent stops a sandbox worker; 0: derived from the settings above. */
   workerMaxRssMb: number;
 }
 

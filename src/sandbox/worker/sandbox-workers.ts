@@ -47,7 +47,7 @@ export interface SandboxWorkersOptions {
   /** How long past a run's deadline a silent worker is given before it is killed. */
   graceMs?: number;
   /**
-   * Resident memory (MB) past which a worker holding runs is stopped; 0 or absent: derived, see
+   * Resident memory (MB) past which a worker is stopped, idle or not; 0 or absent: derived, see
    * defaultWorkerMaxRssMb. Read from /proc; where there is none, workers are not watched.
    */
   maxRssMb?: number;
