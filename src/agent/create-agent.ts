@@ -136,9 +136,18 @@ export function createAgent(deps: AgentDeps): Agent {
   // Names written in the configuration are shown everywhere: a store value equal to one is not learnt.
   masker.declareNames([...config.integrations.keys(), ...config.workflows.keys()]);
   const metrics = deps.metrics ?? createMetrics();
-  const { prewarm, workers, concurrency, queueMax, ...limits } = deps.settings.sandbox;
+  const { prewarm, workers, concurrency, queueMax, workerMaxRssMb, ...limits } = deps.settings.sandbox;
   // Step code runs in worker processes that hold nothing of this one; bridge calls come back here.
-  const sandbox = new SandboxWorkers({ size: workers, prewarm, concurrency, queueMax, memoryMb: limits.memoryMb, logger });
+  const sandbox = new SandboxWorkers({
+    size: workers,
+    prewarm,
+    concurrency,
+    queueMax,
+    memoryMb: limits.memoryMb,
+    maxRssMb: workerMaxRssMb,
+    onStopped: (reason) => metrics.sandboxWorkersStopped.inc({ reason }),
+    logger,
+  });
   const runner = createWorkflowRunner({ secrets: deps.secrets, masker, appEnv: deps.appEnv, limits, logger, metrics, sandbox });
   const pools = createPoolRegistry({
     logger,

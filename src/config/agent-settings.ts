@@ -28,6 +28,14 @@ export const agentSettingsSchema = z.object({
   CREDFLOW_RUN_MAX_LOG_LINES: intFrom(1000, 1, 1_000_000),
   CREDFLOW_SANDBOX_WORKER_CONCURRENCY: intFrom(4, 1, 64),
   CREDFLOW_SANDBOX_QUEUE_MAX: intFrom(64, 0, 10_000),
+  // 0: (concurrency + prewarm) x memory + 256, see defaultWorkerMaxRssMb.
+  CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_048_576)
+    .refine((mb) => mb === 0 || mb >= 64, { message: 'must be 0 (derived from the other sandbox settings) or at least 64' })
+    .default(0),
   CREDFLOW_PREVIEW_MAX_BYTES: intFrom(1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
   CREDFLOW_POOL_MAX: intFrom(10, 1, 1000),
   CREDFLOW_UPSTREAM_MAX_CONNECTIONS: intFrom(50, 1, 100_000),
@@ -97,6 +105,8 @@ export interface SandboxSettings extends SandboxLimits {
   concurrency: number;
   /** Runs waiting for a worker at most; past it a run is refused with SANDBOX_BUSY. */
   queueMax: number;
+  /** Resident memory (MB) past which the agent stops a sandbox worker; 0: derived from the settings above. */
+  workerMaxRssMb: number;
 }
 
 /** The HTTP server's bounds on slow and flooding clients. */
@@ -179,6 +189,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
       workers: s.CREDFLOW_SANDBOX_WORKERS,
       concurrency: s.CREDFLOW_SANDBOX_WORKER_CONCURRENCY,
       queueMax: s.CREDFLOW_SANDBOX_QUEUE_MAX,
+      workerMaxRssMb: s.CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB,
     },
     previewMaxBytes: s.CREDFLOW_PREVIEW_MAX_BYTES,
     poolMax: s.CREDFLOW_POOL_MAX,

@@ -30,6 +30,8 @@ export interface Metrics {
   readonly configLastReloadSuccess: Gauge;
   /** Queries refused with CONNECTION_LIMIT, by integration and limit (`integration` or `server`). */
   readonly connectionLimitRefusals: Counter<'integration' | 'limit'>;
+  /** Sandbox workers the agent stopped, by reason (`memory`: over CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB). */
+  readonly sandboxWorkersStopped: Counter<'reason'>;
   /** Pool figures are read at scrape time from this source. */
   setPoolSource(source: () => PoolStats[]): void;
   /** The masker's learnt values (bounded by CREDFLOW_MASKER_MAX_SECRETS / _MAX_BYTES), read at scrape time. */
@@ -173,6 +175,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
   });
 
+  const sandboxWorkersStopped = new Counter({
+    name: 'credflow_sandbox_workers_stopped_total',
+    help: 'Sandbox workers the agent stopped, by reason (memory: resident memory over CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'credflow_sandbox_queued_runs',
     help: 'Workflow runs waiting for a sandbox worker with a free slot (bounded by CREDFLOW_SANDBOX_QUEUE_MAX).',
@@ -193,6 +201,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     configReloads,
     configLastReloadSuccess,
     connectionLimitRefusals,
+    sandboxWorkersStopped,
     setPoolSource(source) {
       poolSource = source;
     },

@@ -406,7 +406,7 @@ describe('readAgentSettings', () => {
       apiTokens: [],
       tokensFile: undefined,
       logLevel: 'info',
-      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, maxRunLogBytes: 256 * 1024, maxRunLogLines: 1000, prewarm: 1, workers: 2, concurrency: 4, queueMax: 64 },
+      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, maxRunLogBytes: 256 * 1024, maxRunLogLines: 1000, prewarm: 1, workers: 2, concurrency: 4, queueMax: 64, workerMaxRssMb: 0 },
       previewMaxBytes: 1024 * 1024,
       poolMax: 10,
       upstreamMaxConnections: 50,
@@ -461,6 +461,13 @@ describe('readAgentSettings', () => {
   it('refuses a headers timeout longer than the request timeout', () => {
     const error = errorOf(() => readAgentSettings({ CREDFLOW_HTTP_REQUEST_TIMEOUT_MS: '1000', CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: '2000' }));
     expect(error.message).toBe('environment variable CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: must not be more than CREDFLOW_HTTP_REQUEST_TIMEOUT_MS (1000)');
+  });
+
+  it('takes a sandbox worker memory bound of 0 (derived) or at least 64 MB', () => {
+    expect(readAgentSettings({ CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: '300' }).sandbox.workerMaxRssMb).toBe(300);
+    expect(readAgentSettings({ CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: '0' }).sandbox.workerMaxRssMb).toBe(0);
+    const error = errorOf(() => readAgentSettings({ CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: '10' }));
+    expect(error.message).toBe('environment variable CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: must be 0 (derived from the other sandbox settings) or at least 64');
   });
 });
 

@@ -12,6 +12,7 @@ import {
 } from '../run-in-sandbox.js';
 import { capRunLogs } from '../run-logs.js';
 import { workerMessageSchema, type AgentMessage } from './protocol.js';
+import { defaultWorkerMaxRssMb, residentMemoryMb } from './resident-memory.js';
 import { workerEntryPath } from './worker-entry.js';
 
 /**
@@ -19,6 +20,9 @@ import { workerEntryPath } from './worker-entry.js';
  * sent once more, to a fresh worker. A run that loses a second worker fails.
  */
 const MAX_ATTEMPTS = 2;
+
+/** How often the resident memory of the workers is read. */
+const MEMORY_WATCH_MS = 250;
 
 /** A run's options without the in-process isolate source: where isolates come from is the worker's business. */
 export type SandboxJob = Omit<SandboxRunOptions, 'isolates' | 'timeLeftMs'>;
@@ -42,6 +46,13 @@ export interface SandboxWorkersOptions {
   logger: Logger;
   /** How long past a run's deadline a silent worker is given before it is killed. */
   graceMs?: number;
+  /**
+   * Resident memory (MB) past which a worker is stopped, idle or not; 0 or absent: derived, see
+   * defaultWorkerMaxRssMb. Read from /proc; where there is none, workers are not watched.
+   */
+  maxRssMb?: number;
+  /** Called when the agent stops a worker for the reason given (for metrics). */
+  onStopped?: (reason: 'memory') => void;
 }
 
 /** A run the caller waits for, across the workers it is sent to. */
@@ -87,7 +98,7 @@ interface Worker {
    */
   reserved: boolean;
   /** Why the agent stopped this worker, when it did, and the run that was the cause, when one was. */
-  stopped?: { code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT'; why: string; run?: number; retired?: boolean };
+  stopped?: { code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT'; why: string; run?: number; retired?: boolean; memory?: boolean };
 }
 
 /**
@@ -106,8 +117,18 @@ export class SandboxWorkers implements SandboxRunner {
   private closed = false;
   private warmed = false;
   private turn = 0;
+  /** Resident memory (MB) a worker may hold; undefined where it cannot be read (no /proc). */
+  private readonly maxRssMb: number | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: SandboxWorkersOptions) {}
+  constructor(private readonly options: SandboxWorkersOptions) {
+    const bound = options.maxRssMb || defaultWorkerMaxRssMb({ concurrency: this.concurrency, prewarm: options.prewarm, memoryMb: options.memoryMb });
+    if (residentMemoryMb('self') === undefined) {
+      options.logger.warn({ event: 'sandbox.worker.memory', maxRssMb: bound }, 'no /proc/<pid>/status here: the resident memory of sandbox workers is not watched');
+    } else {
+      this.maxRssMb = bound;
+    }
+  }
 
   /** Starts the workers now (the agent's server does), so the first run does not pay for it. */
   warm(): void {
@@ -239,6 +260,7 @@ export class SandboxWorkers implements SandboxRunner {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.watchdog);
     for (const { request, timer } of this.queue.splice(0)) {
       clearTimeout(timer);
       request.reject(new CredflowError('WORKFLOW_FAILED', `workflow "${request.job.workflow}" was not started: the agent is shutting down`, { details: { workflow: request.job.workflow } }));
@@ -290,6 +312,39 @@ export class SandboxWorkers implements SandboxRunner {
     return equals[this.turn++ % equals.length] as Worker;
   }
 
+  /**
+   * Reads the resident memory of every worker every MEMORY_WATCH_MS, while there is one: idle ones
+   * too, as a run that failed at its time limit can leave its worker growing. isolated-vm's memory
+   * limit alone does not bound a worker on Node 24: a step filling a huge array grows the process
+   * past 1 GB for many seconds before V8 aborts it.
+   */
+  private watch(): void {
+    if (this.maxRssMb === undefined || this.watchdog !== undefined || this.closed) return;
+    this.watchdog = setInterval(() => this.checkMemory(this.maxRssMb as number), MEMORY_WATCH_MS);
+    this.watchdog.unref();
+  }
+
+  /**
+   * Stops each watched worker over the bound. Which of its runs grew it cannot be told, so none is
+   * held at fault: each is sent once more to a fresh worker, and the one that grows that worker too
+   * fails there.
+   */
+  private checkMemory(bound: number): void {
+    const watched = this.workers.filter((w) => !w.stopped);
+    if (watched.length === 0 || this.closed) {
+      clearInterval(this.watchdog);
+      this.watchdog = undefined;
+      return;
+    }
+    for (const worker of watched) {
+      const rss = worker.child.pid === undefined ? undefined : residentMemoryMb(worker.child.pid);
+      if (rss === undefined || rss <= bound) continue;
+      this.stop(worker, 'WORKFLOW_FAILED', `its resident memory of ${rss} MB was over the bound of ${bound} MB`);
+      (worker.stopped as NonNullable<Worker['stopped']>).memory = true;
+      this.options.onStopped?.('memory');
+    }
+  }
+
   private spawn(reserved: boolean): Worker {
     // An empty environment: no AWS_* or CREDFLOW_* variables, no NODE_OPTIONS.
     const child = fork(workerEntryPath(), [], {
@@ -315,6 +370,7 @@ export class SandboxWorkers implements SandboxRunner {
     child.channel?.unref();
     (child.stderr as { unref?: () => void } | null)?.unref?.();
     this.post(worker, { type: 'init', prewarm: this.options.prewarm, memoryMb: this.options.memoryMb });
+    this.watch();
     return worker;
   }
 
@@ -445,7 +501,7 @@ export class SandboxWorkers implements SandboxRunner {
       }
       const failure = worker.stopped
         ? new CredflowError(worker.stopped.code, `workflow "${run.job.workflow}" was abandoned: the agent stopped its sandbox worker because ${worker.stopped.why}`, {
-            details: { workflow: run.job.workflow, sandboxWorkerStopped: true },
+            details: { workflow: run.job.workflow, sandboxWorkerStopped: true, ...(worker.stopped.memory ? { reason: 'memory' } : {}) },
           })
         : new CredflowError('WORKFLOW_FAILED', `workflow "${run.job.workflow}" was abandoned: its sandbox worker stopped unexpectedly (${how}); the next run gets a new worker`, {
             details: { workflow: run.job.workflow, sandboxWorkerCrashed: true },

@@ -1,0 +1,153 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
+
+/**
+ * Issue 11 (follow-up): on Node 24 with isolated-vm 7, a step filling a huge array is not stopped at
+ * its isolate's memory limit at once: its worker grows past 1 GB for many seconds. The agent reads
+ * each worker's resident memory and stops one over CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB. Through the
+ * real agent over HTTP, its real worker processes and a local Secrets Manager endpoint.
+ */
+
+// Random-looking, as real passwords are: every six-character run of a secret is masked in messages.
+const PASSWORD = 'Vb3-kQ9zT!x7Rw2&Lp5"Hm8';
+const WORKERS = 2;
+const MAX_RSS_MB = 300;
+
+const spinFor = (ms: number) => `const until = Date.now() + ${ms}; while (Date.now() < until) {}`;
+const workflows: Record<string, Record<string, unknown>> = {
+  healthy: {
+    name: 'healthy',
+    steps: [{ name: 'read', code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); return { length: JSON.parse(r.SecretString).password.length };` }],
+  },
+  // Reads the secret, then computes for a while: still running when its worker is stopped.
+  innocent: {
+    name: 'innocent',
+    steps: [{ name: 'read', code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); ${spinFor(5000)} return { innocent: true, length: JSON.parse(r.SecretString).password.length };` }],
+  },
+  memoryBomb: { name: 'memoryBomb', steps: [{ name: 'fill', code: 'return new Array(2 ** 30).fill(0).length;' }] },
+  // The same with a time limit it reaches before its worker passes the bound: the run is over, the memory is not.
+  hastyBomb: { name: 'hastyBomb', limits: { stepTimeoutMs: 500, runTimeoutMs: 500 }, steps: [{ name: 'fill', code: 'return new Array(2 ** 30).fill(0).length;' }] },
+};
+
+let t: TestAgent;
+
+async function run(name: string): Promise<{ status: number; body: any; text: string }> {
+  return t.request('POST', `/api/v1/workflows/${name}/run`, {});
+}
+
+/** Waits (up to 10 s) until `ready()` holds, and fails with `what` when it never does. */
+async function until(ready: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !ready(); i++) await sleep(20);
+  expect(ready(), what).toBe(true);
+}
+
+async function workerPids(): Promise<number[]> {
+  for (let i = 0; i < 200 && t.agent.agent.sandbox.pids().length !== WORKERS; i++) await sleep(20);
+  return [...t.agent.agent.sandbox.pids()].sort((a, b) => a - b);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface ExitLine {
+  event?: string;
+  pid?: number;
+  how?: string;
+  reason?: string;
+  resentRuns?: number;
+}
+
+function exitLines(): ExitLine[] {
+  return t.logs.lines.map((line) => JSON.parse(line) as ExitLine).filter((l) => l.event === 'sandbox.worker.exit');
+}
+
+describe('a sandbox worker over its resident memory bound (issue 11)', () => {
+  beforeAll(async () => {
+    t = await startTestAgent(
+      { workflows },
+      {
+        CREDFLOW_SANDBOX_MEMORY_MB: '32',
+        CREDFLOW_STEP_TIMEOUT_MS: '10000',
+        CREDFLOW_RUN_TIMEOUT_MS: '20000',
+        CREDFLOW_SANDBOX_WORKERS: String(WORKERS),
+        CREDFLOW_SANDBOX_PREWARM: '1',
+        CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: String(MAX_RSS_MB),
+      },
+    );
+    t.secrets.createSecret('app/db', { SecretString: JSON.stringify({ username: 'svc', password: PASSWORD }) });
+    await workerPids();
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('stops the worker, fails the run that grew it with WORKFLOW_FAILED naming the memory stop, and runs the innocent run beside it again on a fresh worker', async () => {
+    await workerPids();
+    // One innocent run taken by each worker, then the bomb joins a worker that holds an innocent.
+    const innocents = [run('innocent'), run('innocent')];
+    await until(() => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS, 'each worker took an innocent run');
+    const bomb = run('memoryBomb');
+    await until(() => t.agent.agent.sandbox.status().some((w) => w.workflows.includes('memoryBomb')), 'a worker took the bomb');
+    const guilty = t.agent.agent.sandbox.status().find((w) => w.workflows.includes('memoryBomb'))!.pid;
+
+    const [res, ...results] = await Promise.all([bomb, ...innocents]);
+    expect(res!.status, res!.text).toBe(502);
+    expect(res!.body.error.code).toBe('WORKFLOW_FAILED');
+    expect(res!.body.error.message).toMatch(
+      new RegExp(`^workflow "memoryBomb" was abandoned: the agent stopped its sandbox worker because its resident memory of \\d+ MB was over the bound of ${MAX_RSS_MB} MB$`),
+    );
+    expect(res!.body.error.details).toEqual({ workflow: 'memoryBomb', sandboxWorkerStopped: true, reason: 'memory' });
+    for (const r of results) {
+      expect(r!.status, r!.text).toBe(200);
+      expect(r!.body.response).toEqual({ innocent: true, length: PASSWORD.length });
+    }
+
+    // The worker that held it is gone, and so is the fresh one it was sent to; new workers took their place.
+    expect(alive(guilty)).toBe(false);
+    const stops = exitLines().filter((l) => /^its resident memory of \d+ MB was over the bound of 300 MB$/.test(l.reason ?? ''));
+    expect(stops.map((l) => l.resentRuns)).toEqual([2, undefined]);
+    expect(stops[0]?.pid).toBe(guilty);
+    const pids = await workerPids();
+    expect(pids).toHaveLength(WORKERS);
+    expect(pids).not.toContain(guilty);
+
+    const metrics = await t.request('GET', '/metrics');
+    expect(metrics.text).toContain('credflow_sandbox_workers_stopped_total{reason="memory"} 2');
+    const health = await t.request('GET', '/healthz');
+    expect(health.status, health.text).toBe(200);
+    const after = await run('healthy');
+    expect(after.status, after.text).toBe(200);
+    expect(after.body.response).toEqual({ length: PASSWORD.length });
+  });
+
+  it('stops a worker that grows past the bound after its run ended at its time limit', async () => {
+    const pending = run('hastyBomb');
+    let pid: number | undefined;
+    await until(() => (pid = t.agent.agent.sandbox.status().find((w) => w.workflows.includes('hastyBomb'))?.pid) !== undefined, 'a worker took the bomb');
+    const res = await pending;
+    // Its worker answered at the time limit (or, on a faster machine, was already over the bound).
+    if (res.status === 504) expect(res.body.error.message).toMatch(/^workflow "hastyBomb" failed in step "fill": the (step|run) exceeded its time limit of 500 ms$/);
+    else expect(res.body.error.details, res.text).toEqual({ workflow: 'hastyBomb', sandboxWorkerStopped: true, reason: 'memory' });
+    // Without the watchdog, V8 aborts that worker (SIGTRAP) only after many seconds at over 1 GB.
+    for (let i = 0; i < 1500 && !exitLines().some((l) => l.pid === pid); i++) await sleep(20);
+    const exit = exitLines().find((l) => l.pid === pid);
+    expect(exit?.reason, JSON.stringify(exit)).toMatch(new RegExp(`^its resident memory of \\d+ MB was over the bound of ${MAX_RSS_MB} MB$`));
+    expect(exit?.how).toBe('signal SIGKILL');
+    expect(await workerPids()).toHaveLength(WORKERS);
+    const after = await run('healthy');
+    expect(after.status, after.text).toBe(200);
+  });
+
+  it('never put the seeded password into a response body or a log line', () => {
+    expect(t.logs.text()).not.toContain(PASSWORD);
+    expect(t.bodies.filter((b) => b.includes(PASSWORD))).toEqual([]);
+  });
+});
