@@ -122,6 +122,27 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
       entry.waitingForRoom -= 1;
     }
   };
+  /**
+   * Closes one idle connection of another pool that counts against the limit that refused `entry`
+   * (the same server, or the same integration's other pools), so that connections nobody uses do
+   * not keep a query out: pools hold idle connections for their idle timeout. True when one was.
+   */
+  const reclaimIdle = (entry: Entry, kind: ConnectionLimitKind): boolean => {
+    let victim: Entry | undefined;
+    for (const other of [...retiring, ...all()]) {
+      if (other === entry || other.pool.idleCount === 0) continue;
+      if (kind === 'server' ? other.server === undefined || other.server !== entry.server : other.integration !== entry.integration) continue;
+      if (victim === undefined || other.pool.idleCount > victim.pool.idleCount) victim = other;
+    }
+    if (victim === undefined) return false;
+    // pg-pool lends an idle client before it opens one; should a query of that pool take it first,
+    // this checkout waits or opens one within the limits like any other, and closes it all the same.
+    victim.pool.connect().then(
+      (client) => client.release(true),
+      () => undefined,
+    );
+    return true;
+  };
   const connect = async (entry: Entry): Promise<pg.PoolClient> => {
     const deadline = Date.now() + options.connectTimeoutMs;
     for (;;) {
@@ -134,6 +155,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
         else if (isPoolQueueTimeout(error)) refusal = limitError(entry, 'integration');
         if (refusal === undefined) throw error;
         const left = deadline - Date.now();
+        if (isLimit(error)) reclaimIdle(entry, error.details?.limit as ConnectionLimitKind);
         if (left <= 0 || !isLimit(error) || !(await waitForRoom(entry, left))) {
           options.onLimit?.(entry.integration, refusal.details?.limit as ConnectionLimitKind);
           throw refusal;

@@ -252,6 +252,40 @@ describe('issue 19: connection limits per integration and per database server', 
       expect((await t.request('POST', '/api/v1/integrations/neighbour/query', countSql)).status).toBe(200);
     });
 
+    it("closes another integration's idle connection when the server's limit is reached, rather than refusing a query for connections nobody uses", async () => {
+      const holder = await lockHolder(server, demo);
+      await holder.query(`SELECT pg_advisory_lock(${LOCK})`);
+      const busy: Promise<{ status: number }>[] = [];
+      try {
+        // `small` opens both of its connections; once their queries end, both stay idle in its pool.
+        for (let i = 0; i < 2; i += 1) busy.push(t.request('POST', '/api/v1/integrations/small/query', busySql));
+        await until(async () => (await blockedOf(demo)) === 2);
+      } finally {
+        await holder.query(`SELECT pg_advisory_unlock(${LOCK})`);
+        await holder.end();
+      }
+      expect((await Promise.all(busy)).map((r) => r.status)).toEqual([200, 200]);
+      expect((await t.request('GET', '/api/v1/integrations/small/status')).body.pools).toMatchObject({ total: 2, idle: 2 });
+      // `neighbour` holds one busy connection: with small's two idle ones, the server's 3 are taken.
+      const thirdHolder = await lockHolder(server, third);
+      await thirdHolder.query(`SELECT pg_advisory_lock(${LOCK})`);
+      let neighbourBusy: Promise<{ status: number }> | undefined;
+      try {
+        neighbourBusy = t.request('POST', '/api/v1/integrations/neighbour/query', busySql);
+        await until(async () => (await blockedOf(third)) === 1);
+        // A second query of `neighbour` needs a fourth connection: one of small's idle ones is closed for it.
+        const next = await t.request('POST', '/api/v1/integrations/neighbour/query', countSql);
+        expect(next.status, next.text).toBe(200);
+        expect(next.body.rows).toEqual([{ one: 1 }]);
+        expect((await t.request('GET', '/api/v1/integrations/small/status')).body.pools).toMatchObject({ total: 1, idle: 1 });
+        expect((await sessionsOf(demo)) + (await sessionsOf(third))).toBeLessThanOrEqual(3);
+      } finally {
+        await thirdHolder.query(`SELECT pg_advisory_unlock(${LOCK})`);
+        await thirdHolder.end();
+      }
+      expect((await neighbourBusy)?.status).toBe(200);
+    });
+
     it('closes the idle connections of a draining pool at once, so the fresh pool has room while a query still runs on the old one', async () => {
       expect((await t.request('POST', '/api/v1/integrations/small/invalidate')).status).toBe(200);
       await until(async () => (await t.request('GET', '/api/v1/integrations/small/status')).body.pools.draining === 0);
