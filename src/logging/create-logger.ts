@@ -2,6 +2,7 @@ import pino, { type DestinationStream, type Logger, type LevelWithSilent } from 
 import type { SecretMasker } from '../masking/index.js';
 import { BufferedDestination } from './buffered-destination.js';
 import { maskFields } from './mask-fields.js';
+import { terminalSafeJson } from './terminal-safe.js';
 
 export interface CreateLoggerOptions {
   level: LevelWithSilent;
@@ -35,14 +36,15 @@ export function rawTargetOf(logger: Logger): RawLineTarget | undefined {
  * Structured JSON logs, one line per event. Every string value of a line (error messages and stacks
  * included) passes through the masker before serialisation: keys, structure and the agent's own
  * message text are never masked, so each line stays valid JSON and readable whatever secrets are
- * registered (see maskFields).
+ * registered (see maskFields). Characters JSON leaves raw that a terminal may act on (C1 controls,
+ * bidi controls) are written as \u escapes (see terminalSafeJson).
  */
 export function createLogger(options: CreateLoggerOptions): Logger {
   const target = options.destination ?? new BufferedDestination(process.stdout);
   const { masker } = options;
   const out: DestinationStream & { flush(cb?: (error?: Error) => void): void } = {
     write(line: string) {
-      target.write(line);
+      target.write(terminalSafeJson(line));
     },
     // logger.flush(): what a buffered destination holds goes out now.
     flush(cb) {
@@ -73,6 +75,6 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     },
     out,
   );
-  rawTargets.set(logger, { write: (text) => target.write(text), masker: options.masker, bindings: `,${JSON.stringify(base).slice(1, -1)}` });
+  rawTargets.set(logger, { write: (text) => target.write(terminalSafeJson(text)), masker: options.masker, bindings: `,${JSON.stringify(base).slice(1, -1)}` });
   return logger;
 }
