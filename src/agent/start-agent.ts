@@ -116,6 +116,11 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     server.once('error', reject);
     server.listen(options.port ?? settings.port, host, () => {
       server.off('error', reject);
+      // An error of the listening socket later (accept failing with EMFILE under a connection
+      // flood, ...) is logged; without a listener it would end the process.
+      server.on('error', (error: NodeJS.ErrnoException) => {
+        agent.logger.error({ event: 'http.server_error', code: error.code }, 'the HTTP server reported an error');
+      });
       resolve();
     });
   }).catch(async (error: unknown) => {

@@ -226,6 +226,8 @@ export class CredentialCache<T> {
         this.options.onEvent?.({ type: 'refresh-ok', key, background });
         return entry;
       } catch (error) {
+        // The sandbox had no room for the run: the store did not fail, and the next get tries again.
+        if (isCapacityRefusal(error)) throw error;
         const now = this.now();
         const [base, cap] = this.options.retryBackoffMs ?? [1000, 30_000];
         slot.failures += 1;
@@ -244,4 +246,12 @@ export class CredentialCache<T> {
     slot.inflightStartedAt = loadStartedAt;
     return run;
   }
+}
+
+/**
+ * A run the sandbox refused (its queue was full) or could not start before its deadline (it waited
+ * in the queue): a matter of the agent's load, not of the store, so it starts no retry backoff.
+ */
+function isCapacityRefusal(error: unknown): boolean {
+  return error instanceof CredflowError && (error.code === 'SANDBOX_BUSY' || (error.code === 'WORKFLOW_TIMEOUT' && error.details?.queued === true));
 }

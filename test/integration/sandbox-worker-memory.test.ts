@@ -12,7 +12,8 @@ import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 // Random-looking, as real passwords are: every six-character run of a secret is masked in messages.
 const PASSWORD = 'Vb3-kQ9zT!x7Rw2&Lp5"Hm8';
 const WORKERS = 2;
-const MAX_RSS_MB = 300;
+// The least bound allowed with 32 MB isolates and one prepared: (1 + 1) x 32 + 256.
+const MAX_RSS_MB = 320;
 
 const spinFor = (ms: number) => `const until = Date.now() + ${ms}; while (Date.now() < until) {}`;
 const workflows: Record<string, Record<string, unknown>> = {
@@ -112,7 +113,7 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
 
     // The worker that held it is gone, and so is the fresh one it was sent to; new workers took their place.
     expect(alive(guilty)).toBe(false);
-    const stops = exitLines().filter((l) => /^its resident memory of \d+ MB was over the bound of 300 MB$/.test(l.reason ?? ''));
+    const stops = exitLines().filter((l) => new RegExp(`^its resident memory of \\d+ MB was over the bound of ${MAX_RSS_MB} MB$`).test(l.reason ?? ''));
     expect(stops.map((l) => l.resentRuns)).toEqual([2, undefined]);
     expect(stops[0]?.pid).toBe(guilty);
     const pids = await workerPids();
@@ -149,5 +150,26 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
   it('never put the seeded password into a response body or a log line', () => {
     expect(t.logs.text()).not.toContain(PASSWORD);
     expect(t.bodies.filter((b) => b.includes(PASSWORD))).toEqual([]);
+  });
+});
+
+describe('a memory bound too small for a worker to start', () => {
+  it('is raised to the least a worker needs (with a warning), so runs still start instead of every worker being stopped as it starts', async () => {
+    const small = await startTestAgent(
+      { workflows },
+      { CREDFLOW_SANDBOX_MEMORY_MB: '32', CREDFLOW_SANDBOX_WORKERS: '1', CREDFLOW_SANDBOX_PREWARM: '1', CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: '64' },
+    );
+    try {
+      small.secrets.createSecret('app/db', { SecretString: JSON.stringify({ username: 'svc', password: PASSWORD }) });
+      for (let i = 0; i < 3; i++) {
+        const res = await small.request('POST', '/api/v1/workflows/healthy/run', {});
+        expect(res.status, res.text).toBe(200);
+      }
+      const warning = small.logs.lines.map((l) => JSON.parse(l) as { event?: string; maxRssMb?: number; leastMb?: number }).find((l) => l.event === 'sandbox.worker.memory');
+      expect(warning).toMatchObject({ maxRssMb: 64, leastMb: 320 });
+      expect(small.logs.lines.filter((l) => l.includes('"event":"sandbox.worker.exit"'))).toEqual([]);
+    } finally {
+      await small.close();
+    }
   });
 });

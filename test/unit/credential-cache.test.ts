@@ -318,6 +318,23 @@ describe('CredentialCache', () => {
     expect(cache.status(KEY)).toMatchObject({ lastError: undefined, failingSince: undefined });
   });
 
+  it('starts no backoff when the sandbox had no room for the run (SANDBOX_BUSY, or a run that timed out in its queue): the next get loads again', async () => {
+    const { cache } = makeCache({ retryBackoffMs: [5_000, 5_000] });
+    const busy = new CredflowError('SANDBOX_BUSY', 'workflow "getSecrets" was not started: every sandbox worker is busy', { details: { retryAfterSeconds: 1 } });
+    const queuedTimeout = new CredflowError('WORKFLOW_TIMEOUT', 'workflow "getSecrets" waited for a sandbox worker past its time limit', { details: { queued: true } });
+    for (const refusal of [busy, queuedTimeout]) {
+      const refused = vi.fn(async (): Promise<Loaded<string>> => Promise.reject(refusal));
+      await expect(cache.get(KEY, refused)).rejects.toBe(refusal);
+      // No clock moves: a store failure would fail fast here without calling the loader.
+      const good = counting();
+      const result = await cache.get(KEY, good);
+      expect(result.entry.value).toBe('v1');
+      expect(good).toHaveBeenCalledTimes(1);
+      expect(cache.status(KEY)).toMatchObject({ lastError: undefined, failingSince: undefined });
+      cache.invalidate(KEY);
+    }
+  });
+
   describe('a TTL of 0', () => {
     it('never stores the value, so each sequential get loads', async () => {
       const { cache } = makeCache();

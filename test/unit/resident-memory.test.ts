@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { defaultWorkerMaxRssMb, residentMemoryMb } from '../../src/sandbox/worker/resident-memory.js';
+import { defaultWorkerMaxRssMb, leastWorkerMaxRssMb, residentMemoryMb } from '../../src/sandbox/worker/resident-memory.js';
 
 describe('a sandbox worker resident memory', () => {
   it('derives the default bound from the isolates a worker can hold, plus 256 MB for Node itself', () => {
     expect(defaultWorkerMaxRssMb({ concurrency: 4, prewarm: 1, memoryMb: 64 })).toBe(576);
     expect(defaultWorkerMaxRssMb({ concurrency: 1, prewarm: 0, memoryMb: 32 })).toBe(288);
+    expect(leastWorkerMaxRssMb({ prewarm: 1, memoryMb: 32 })).toBe(320);
   });
 
   it('reads VmRSS of a live process in MB, and nothing for a process that is gone', async () => {

@@ -13,6 +13,14 @@ export function defaultWorkerMaxRssMb(options: { concurrency: number; prewarm: n
 }
 
 /**
+ * The least bound a worker can live under: Node itself with its prepared isolates and one run. A
+ * smaller one would stop every worker as it starts, and the next, without end.
+ */
+export function leastWorkerMaxRssMb(options: { prewarm: number; memoryMb: number }): number {
+  return (options.prewarm + 1) * options.memoryMb + WORKER_BASE_MB;
+}
+
+/**
  * A process's resident memory in MB (VmRSS in /proc/<pid>/status), or undefined when it cannot be
  * read: no /proc (not Linux), or the process is gone. A small file the kernel writes on read, so
  * reading it synchronously does not wait on a disk.

@@ -12,7 +12,7 @@ import {
 } from '../run-in-sandbox.js';
 import { capRunLogs } from '../run-logs.js';
 import { workerMessageSchema, type AgentMessage } from './protocol.js';
-import { defaultWorkerMaxRssMb, residentMemoryMb } from './resident-memory.js';
+import { defaultWorkerMaxRssMb, leastWorkerMaxRssMb, residentMemoryMb } from './resident-memory.js';
 import { workerEntryPath } from './worker-entry.js';
 
 /**
@@ -122,7 +122,15 @@ export class SandboxWorkers implements SandboxRunner {
   private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SandboxWorkersOptions) {
-    const bound = options.maxRssMb || defaultWorkerMaxRssMb({ concurrency: this.concurrency, prewarm: options.prewarm, memoryMb: options.memoryMb });
+    const least = leastWorkerMaxRssMb(options);
+    let bound = options.maxRssMb || defaultWorkerMaxRssMb({ concurrency: this.concurrency, prewarm: options.prewarm, memoryMb: options.memoryMb });
+    if (bound < least) {
+      options.logger.warn(
+        { event: 'sandbox.worker.memory', maxRssMb: bound, leastMb: least },
+        `CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB of ${bound} MB is below what a worker needs to start (${least} MB: Node, its prepared isolates and one run); using ${least} MB`,
+      );
+      bound = least;
+    }
     if (residentMemoryMb('self') === undefined) {
       options.logger.warn({ event: 'sandbox.worker.memory', maxRssMb: bound }, 'no /proc/<pid>/status here: the resident memory of sandbox workers is not watched');
     } else {
