@@ -30,6 +30,8 @@ function toCredflowError(error: unknown): CredflowError | undefined {
   const e = error as { type?: string; status?: number; limit?: number };
   if (e?.type === 'entity.too.large') return new CredflowError('PAYLOAD_TOO_LARGE', `request body is over the limit of ${e.limit} bytes`);
   if (e?.type === 'entity.parse.failed') return new CredflowError('BAD_REQUEST', 'request body is not valid JSON');
+  // express could not decode a route parameter (`%ED%A0%80`, `%zz`): the path is at fault.
+  if (error instanceof URIError) return new CredflowError('BAD_REQUEST', 'the URL path holds a malformed percent-encoding (each %XX must be hex and decode to UTF-8)');
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
     return new CredflowError('BAD_REQUEST', 'bad request');
   }

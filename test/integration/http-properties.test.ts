@@ -443,6 +443,18 @@ describe('HTTP API properties', () => {
     }
   });
 
+  it('refuses a path with a malformed percent-encoding with a 400 that says so', async () => {
+    for (const name of ['%ED%A0%80', '%FF', '%zz', '%E0%A4%A']) {
+      for (const path of [`/api/v1/integrations/${name}/query`, `/api/v1/workflows/${name}/run`]) {
+        const req = { method: 'POST', path, headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ sql: 'SELECT 1' }) };
+        const res = await send(req);
+        expectContract(req, res);
+        expect(res.status, `${path}: ${res.text}`).toBe(400);
+        expect(res.text).toContain('malformed percent-encoding');
+      }
+    }
+  });
+
   it('answers every POST route with any body, content type and encoding within the contract', async () => {
     const post = routes.filter((r) => r.body);
     await fc.assert(
@@ -460,7 +472,18 @@ describe('HTTP API properties', () => {
           const req = { method: 'POST', path: `${route.path(target)}${query}`, headers, body };
           const res = await send(req);
           expectContract(req, res);
-          if (body !== undefined && Buffer.byteLength(body) > 100 * 1024 && /^application\/json($|;\s*charset=utf-8)/.test(type ?? '') && !encoding) {
+          // A path that cannot be decoded is refused: before its body is read (the query route) or
+          // after (the others, whose body is parsed first, so an oversized one is 413 there).
+          let decodable = true;
+          try {
+            decodeURIComponent(target);
+          } catch {
+            decodable = false;
+          }
+          if (!decodable) {
+            expect([400, 413, 415], 'a malformed percent-encoding in the path is refused').toContain(res.status);
+            if (res.status === 400 && res.text.includes('percent')) expect(res.text).toContain('malformed percent-encoding');
+          } else if (body !== undefined && Buffer.byteLength(body) > 100 * 1024 && /^application\/json($|;\s*charset=utf-8)/.test(type ?? '') && !encoding) {
             expect(res.status, 'a JSON body over 100 kb is refused').toBe(413);
           }
         },
