@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/embedded/start-embedded-postgres.js';
 import { postgresIntegration, secretsWorkflow } from '../support/config-dir.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
-import type { TestDatabase } from '../support/test-database.js';
+import { createRoleAndDatabase, type TestDatabase } from '../support/test-database.js';
 
 /**
  * Issue 19, section 2: a token scoped to one integration (query + admin) ran rounds of busy queries,
@@ -29,25 +29,8 @@ const integration = (name: string, secretName: string) => ({
   fetchCredentialsDynamically: { enabled: true, workflow: 'getSecrets', params: { secretName } },
 });
 
-async function createDatabaseOn(server: EmbeddedPostgresHandle, prefix: string): Promise<TestDatabase> {
-  const suffix = randomBytes(4).toString('hex');
-  const db: TestDatabase = {
-    host: server.host,
-    port: server.port,
-    dbname: `${prefix}_db_${suffix}`,
-    username: `${prefix}_user_${suffix}`,
-    password: `Lm-${randomBytes(12).toString('base64url')}`,
-  };
-  const admin = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: 'postgres' });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE ROLE ${db.username} LOGIN PASSWORD ${admin.escapeLiteral(db.password)}`);
-    await admin.query(`CREATE DATABASE ${db.dbname} OWNER ${db.username}`);
-  } finally {
-    await admin.end();
-  }
-  return db;
-}
+const createDatabaseOn = (server: EmbeddedPostgresHandle, prefix: string): Promise<TestDatabase> =>
+  createRoleAndDatabase(server, prefix, `Lm-${randomBytes(12).toString('base64url')}`);
 
 /** A superuser session on `db` (superusers use the reserved slots) that holds the advisory lock the busy queries wait on. */
 async function lockHolder(server: EmbeddedPostgresHandle, db: TestDatabase): Promise<pg.Client> {

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/embedded/start-embedded-postgres.js';
 import { postgresIntegration, secretsWorkflow } from '../support/config-dir.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { createRoleAndDatabase, createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const rdsSecret = (db: TestDatabase, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname, ...extra });
@@ -59,22 +59,7 @@ type RestartablePostgres = EmbeddedPostgresHandle;
 
 /** A role with a password and a database with a `widgets` table of three rows, on the dedicated server. */
 async function createDatabaseOn(server: RestartablePostgres): Promise<TestDatabase> {
-  const suffix = randomBytes(4).toString('hex');
-  const db: TestDatabase = {
-    host: server.host,
-    port: server.port,
-    dbname: `restart_db_${suffix}`,
-    username: `restart_user_${suffix}`,
-    password: `Rs-${randomBytes(9).toString('base64url')}&<>"'{}\\<<{{y}}`,
-  };
-  const admin = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: 'postgres' });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE ROLE ${db.username} LOGIN PASSWORD ${admin.escapeLiteral(db.password)}`);
-    await admin.query(`CREATE DATABASE ${db.dbname} OWNER ${db.username}`);
-  } finally {
-    await admin.end();
-  }
+  const db = await createRoleAndDatabase(server, 'restart', `Rs-${randomBytes(9).toString('base64url')}&<>"'{}\\<<{{y}}`);
   const owner = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.dbname });
   await owner.connect();
   try {

@@ -24,24 +24,35 @@ export async function asSuperuser<T>(use: (client: pg.Client) => Promise<T>, dat
   }
 }
 
+/** A PostgreSQL server and its superuser: the shared one, or one a test file started for itself. */
+export interface PostgresServer {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+/** A fresh role (password login, `password`) owning a fresh database, named `<prefix>_user_<hex>` and `<prefix>_db_<hex>`, on `server`. */
+export async function createRoleAndDatabase(server: PostgresServer, prefix: string, password: string): Promise<TestDatabase> {
+  const suffix = randomBytes(4).toString('hex');
+  const db: TestDatabase = { host: server.host, port: server.port, dbname: `${prefix}_db_${suffix}`, username: `${prefix}_user_${suffix}`, password };
+  const admin = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: 'postgres' });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE ROLE ${db.username} LOGIN PASSWORD ${quote(db.password)}`);
+    await admin.query(`CREATE DATABASE ${db.dbname} OWNER ${db.username}`);
+  } finally {
+    await admin.end();
+  }
+  return db;
+}
+
 /**
  * A fresh role (password login) owning a fresh database with a `widgets` table of three rows.
  * The password holds characters that must survive templates byte for byte.
  */
 export async function createTestDatabase(prefix = 'cf'): Promise<TestDatabase> {
-  const server = inject('postgres');
-  const suffix = randomBytes(4).toString('hex');
-  const db: TestDatabase = {
-    host: server.host,
-    port: server.port,
-    dbname: `${prefix}_db_${suffix}`,
-    username: `${prefix}_user_${suffix}`,
-    password: `Pw-${randomBytes(9).toString('base64url')}&<>"'{}<<{{x}}`,
-  };
-  await asSuperuser(async (c) => {
-    await c.query(`CREATE ROLE ${db.username} LOGIN PASSWORD ${quote(db.password)}`);
-    await c.query(`CREATE DATABASE ${db.dbname} OWNER ${db.username}`);
-  });
+  const db = await createRoleAndDatabase(inject('postgres'), prefix, `Pw-${randomBytes(9).toString('base64url')}&<>"'{}<<{{x}}`);
   const owner = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.dbname });
   await owner.connect();
   try {
