@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxWorkflowSteps } from '../../src/config/index.js';
 import { CredflowError } from '../../src/errors.js';
 import { SandboxWorkers } from '../../src/sandbox/index.js';
 import { postgresIntegration, secretsWorkflow } from '../support/config-dir.js';
+import { until } from '../support/sandbox-probes.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
@@ -41,12 +41,6 @@ const rssOfPid = (pid: number): number => {
     return 0; // the process is gone
   }
 };
-
-/** Waits (up to 10 s) until `ready()` holds, and fails with `what` when it never does. */
-async function until(ready: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !ready(); i++) await sleep(20);
-  expect(ready(), what).toBe(true);
-}
 
 describe('12 previews at once of a workflow that logs 80 MB (issue 19, section 3)', () => {
   let t: TestAgent;

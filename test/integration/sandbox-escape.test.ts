@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derivedForms } from '../../src/masking/derived-forms.js';
+import { spinFor, until, workerExitLines } from '../support/sandbox-probes.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 
 /**
@@ -66,24 +67,6 @@ async function run(name: string, body: unknown = {}): Promise<RunResult> {
   const started = Date.now();
   const res = await t.request('POST', `/api/v1/workflows/${name}/run`, body);
   return { ...res, ms: Date.now() - started };
-}
-
-/** Waits (up to `seconds`, 10 by default) until `ready()` holds, and fails with `what` when it never does. */
-async function until(ready: () => boolean, what: string, seconds = 10): Promise<void> {
-  for (let i = 0; i < seconds * 50 && !ready(); i++) await sleep(20);
-  expect(ready(), what).toBe(true);
-}
-
-interface ExitLine {
-  event?: string;
-  pid?: number;
-  how?: string;
-  reason?: string;
-}
-
-/** The agent's log lines for sandbox workers that exited. */
-function exitLines(): ExitLine[] {
-  return t.logs.lines.map((line) => JSON.parse(line) as ExitLine).filter((l) => l.event === 'sandbox.worker.exit');
 }
 
 /** The default bound of a worker's resident memory: (concurrency 4 + prewarm 1) x the isolate limit + 256 MB. */
@@ -333,7 +316,6 @@ const returnedCases = returnedValues.map(([title, code, status, expected], i) =>
 // ---------------------------------------------------------------------------------------------
 // 6. loops and promises that never end
 
-const spinFor = (ms: number) => `const until = Date.now() + ${ms}; while (Date.now() < until) {}`;
 const loopAttempts: [string, string | StepDef[], Record<string, unknown>?][] = [
   ['an infinite loop', 'while (true) {}'],
   ['an await loop (for (;;) await null)', 'for (;;) await null;'],
@@ -858,11 +840,11 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
   describe('7. memory bombs', () => {
     it.each(memoryCases)('fails %s with a clear error while the agent and the worker stay up', async (_title, name, expected) => {
       const pids = await workerPids();
-      const stopsBefore = exitLines().filter((l) => residentMemoryStop.test(l.reason ?? '')).length;
+      const stopsBefore = workerExitLines(t).filter((l) => residentMemoryStop.test(l.reason ?? '')).length;
       const res = await run(name);
       // Strings of 256 MB are not all counted against the isolate's limit at once: their worker may
       // pass its resident memory bound first, and the agent stops it (and the fresh worker it is sent to).
-      const stopped = exitLines().filter((l) => residentMemoryStop.test(l.reason ?? '')).length > stopsBefore;
+      const stopped = workerExitLines(t).filter((l) => residentMemoryStop.test(l.reason ?? '')).length > stopsBefore;
       if (expected === 'memory or time' && res.status === 504) expectFailure(res, 504, 'WORKFLOW_TIMEOUT', stepTimeout(name));
       else if (expected === 'memory or time' && stopped && res.body.error?.details?.reason === 'memory') {
         expectFailure(res, 502, 'WORKFLOW_FAILED', new RegExp(`^workflow "${name}" was abandoned: the agent stopped its sandbox worker because ${residentMemoryStop.source}$`));
@@ -908,8 +890,8 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       // did the worker never grow, and it may go on serving.
       const caughtByIsolate = res.status === 502 && /the step exceeded the memory limit/.test(res.body.error.message);
       if (!caughtByIsolate) {
-        await until(() => exitLines().some((l) => l.pid === pid), `the worker ${pid} that ran the array bomb was stopped`, 60);
-        const exit = exitLines().find((l) => l.pid === pid);
+        await until(() => workerExitLines(t).some((l) => l.pid === pid), `the worker ${pid} that ran the array bomb was stopped`, 60);
+        const exit = workerExitLines(t).find((l) => l.pid === pid);
         expect(residentMemoryStop.test(exit?.reason ?? '') || /^signal SIG(ABRT|TRAP)$/.test(exit?.how ?? ''), JSON.stringify(exit)).toBe(true);
       }
       await expectAgentHealthy();

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { healthyWorkflow, innocentWorkflow, until, workerExitLines, workerPids } from '../support/sandbox-probes.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 
 /**
@@ -15,17 +16,9 @@ const WORKERS = 2;
 // The least bound allowed with 32 MB isolates and one prepared: (1 + 1) x 32 + 256.
 const MAX_RSS_MB = 320;
 
-const spinFor = (ms: number) => `const until = Date.now() + ${ms}; while (Date.now() < until) {}`;
 const workflows: Record<string, Record<string, unknown>> = {
-  healthy: {
-    name: 'healthy',
-    steps: [{ name: 'read', code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); return { length: JSON.parse(r.SecretString).password.length };` }],
-  },
-  // Reads the secret, then computes for a while: still running when its worker is stopped.
-  innocent: {
-    name: 'innocent',
-    steps: [{ name: 'read', code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); ${spinFor(5000)} return { innocent: true, length: JSON.parse(r.SecretString).password.length };` }],
-  },
+  healthy: healthyWorkflow,
+  innocent: innocentWorkflow,
   memoryBomb: { name: 'memoryBomb', steps: [{ name: 'fill', code: 'return new Array(2 ** 30).fill(0).length;' }] },
   // The same with a time limit it reaches before its worker passes the bound: the run is over, the memory is not.
   hastyBomb: { name: 'hastyBomb', limits: { stepTimeoutMs: 500, runTimeoutMs: 500 }, steps: [{ name: 'fill', code: 'return new Array(2 ** 30).fill(0).length;' }] },
@@ -37,16 +30,7 @@ async function run(name: string): Promise<{ status: number; body: any; text: str
   return t.request('POST', `/api/v1/workflows/${name}/run`, {});
 }
 
-/** Waits (up to 10 s) until `ready()` holds, and fails with `what` when it never does. */
-async function until(ready: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !ready(); i++) await sleep(20);
-  expect(ready(), what).toBe(true);
-}
-
-async function workerPids(): Promise<number[]> {
-  for (let i = 0; i < 200 && t.agent.agent.sandbox.pids().length !== WORKERS; i++) await sleep(20);
-  return [...t.agent.agent.sandbox.pids()].sort((a, b) => a - b);
-}
+const currentWorkerPids = (): Promise<number[]> => workerPids(t, WORKERS);
 
 function alive(pid: number): boolean {
   try {
@@ -57,17 +41,6 @@ function alive(pid: number): boolean {
   }
 }
 
-interface ExitLine {
-  event?: string;
-  pid?: number;
-  how?: string;
-  reason?: string;
-  resentRuns?: number;
-}
-
-function exitLines(): ExitLine[] {
-  return t.logs.lines.map((line) => JSON.parse(line) as ExitLine).filter((l) => l.event === 'sandbox.worker.exit');
-}
 
 describe('a sandbox worker over its resident memory bound (issue 11)', () => {
   beforeAll(async () => {
@@ -83,7 +56,7 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
       },
     );
     t.secrets.createSecret('app/db', { SecretString: JSON.stringify({ username: 'svc', password: PASSWORD }) });
-    await workerPids();
+    await currentWorkerPids();
   });
 
   afterAll(async () => {
@@ -91,7 +64,7 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
   });
 
   it('stops the worker, fails the run that grew it with WORKFLOW_FAILED naming the memory stop, and runs the innocent run beside it again on a fresh worker', async () => {
-    await workerPids();
+    await currentWorkerPids();
     // One innocent run taken by each worker, then the bomb joins a worker that holds an innocent.
     const innocents = [run('innocent'), run('innocent')];
     await until(() => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS, 'each worker took an innocent run');
@@ -113,10 +86,10 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
 
     // The worker that held it is gone, and so is the fresh one it was sent to; new workers took their place.
     expect(alive(guilty)).toBe(false);
-    const stops = exitLines().filter((l) => new RegExp(`^its resident memory of \\d+ MB was over the bound of ${MAX_RSS_MB} MB$`).test(l.reason ?? ''));
+    const stops = workerExitLines(t).filter((l) => new RegExp(`^its resident memory of \\d+ MB was over the bound of ${MAX_RSS_MB} MB$`).test(l.reason ?? ''));
     expect(stops.map((l) => l.resentRuns)).toEqual([2, undefined]);
     expect(stops[0]?.pid).toBe(guilty);
-    const pids = await workerPids();
+    const pids = await currentWorkerPids();
     expect(pids).toHaveLength(WORKERS);
     expect(pids).not.toContain(guilty);
 
@@ -138,11 +111,11 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
     if (res.status === 504) expect(res.body.error.message).toMatch(/^workflow "hastyBomb" failed in step "fill": the (step|run) exceeded its time limit of 500 ms$/);
     else expect(res.body.error.details, res.text).toEqual({ workflow: 'hastyBomb', sandboxWorkerStopped: true, reason: 'memory' });
     // Without the watchdog, V8 aborts that worker (SIGTRAP) only after many seconds at over 1 GB.
-    for (let i = 0; i < 1500 && !exitLines().some((l) => l.pid === pid); i++) await sleep(20);
-    const exit = exitLines().find((l) => l.pid === pid);
+    for (let i = 0; i < 1500 && !workerExitLines(t).some((l) => l.pid === pid); i++) await sleep(20);
+    const exit = workerExitLines(t).find((l) => l.pid === pid);
     expect(exit?.reason, JSON.stringify(exit)).toMatch(new RegExp(`^its resident memory of \\d+ MB was over the bound of ${MAX_RSS_MB} MB$`));
     expect(exit?.how).toBe('signal SIGKILL');
-    expect(await workerPids()).toHaveLength(WORKERS);
+    expect(await currentWorkerPids()).toHaveLength(WORKERS);
     const after = await run('healthy');
     expect(after.status, after.text).toBe(200);
   });

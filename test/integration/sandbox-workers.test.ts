@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { healthyWorkflow, innocentWorkflow, spinFor, until, workerExitLines, workerPids } from '../support/sandbox-probes.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 
 /**
@@ -13,17 +14,9 @@ const limits = { memoryMb: 32, stepTimeoutMs: 10000, runTimeoutMs: 20000 };
 const WORKERS = 2;
 const BRIDGE_CALLS = 3;
 
-const spinFor = (ms: number) => `const until = Date.now() + ${ms}; while (Date.now() < until) {}`;
 const workflows: Record<string, Record<string, unknown>> = {
-  healthy: {
-    name: 'healthy',
-    steps: [{ name: 'read', code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); return { length: JSON.parse(r.SecretString).password.length };` }],
-  },
-  // Reads the secret, then computes for a while: still running when its worker dies.
-  innocent: {
-    name: 'innocent',
-    steps: [{ name: 'read', code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); ${spinFor(5000)} return { innocent: true, length: JSON.parse(r.SecretString).password.length };` }],
-  },
+  healthy: healthyWorkflow,
+  innocent: innocentWorkflow,
   // Spends the run's whole bridge budget, then computes for a while: still running when its worker dies.
   spender: {
     name: 'spender',
@@ -51,27 +44,7 @@ async function run(name: string): Promise<{ status: number; body: any; text: str
   return t.request('POST', `/api/v1/workflows/${name}/run`, {});
 }
 
-/** Waits (up to 10 s) until `ready()` holds, and fails with `what` when it never does. */
-async function until(ready: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !ready(); i++) await sleep(20);
-  expect(ready(), what).toBe(true);
-}
-
-async function workerPids(): Promise<number[]> {
-  for (let i = 0; i < 200 && t.agent.agent.sandbox.pids().length !== WORKERS; i++) await sleep(20);
-  return [...t.agent.agent.sandbox.pids()].sort((a, b) => a - b);
-}
-
-interface ExitLine {
-  event?: string;
-  pid?: number;
-  how?: string;
-  resentRuns?: number;
-}
-
-function exitLines(): ExitLine[] {
-  return t.logs.lines.map((line) => JSON.parse(line) as ExitLine).filter((l) => l.event === 'sandbox.worker.exit');
-}
+const currentWorkerPids = (): Promise<number[]> => workerPids(t, WORKERS);
 
 describe('runs of a sandbox worker that dies', () => {
   beforeAll(async () => {
@@ -87,7 +60,7 @@ describe('runs of a sandbox worker that dies', () => {
       },
     );
     t.secrets.createSecret('app/db', { SecretString: JSON.stringify({ username: 'svc', password: PASSWORD }) });
-    await workerPids();
+    await currentWorkerPids();
   });
 
   afterAll(async () => {
@@ -95,8 +68,8 @@ describe('runs of a sandbox worker that dies', () => {
   });
 
   it('sends the runs that shared a worker with a step that crashed it to fresh workers, where they succeed, and fails that step with WORKFLOW_FAILED', async () => {
-    await workerPids();
-    const before = exitLines().length;
+    await currentWorkerPids();
+    const before = workerExitLines(t).length;
     // One innocent run taken by each worker, then the crashing one joins a worker that holds an innocent.
     const innocents = [run('innocent'), run('innocent')];
     await until(() => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS, 'each worker took an innocent run');
@@ -112,15 +85,15 @@ describe('runs of a sandbox worker that dies', () => {
     expect(bomb.body.error.details).toEqual({ workflow: 'arrayBomb', sandboxWorkerCrashed: true });
     // The first worker it crashed held an innocent run too: both were sent again. The fresh worker it
     // crashed next held it alone, and it was not sent again.
-    const aborts = exitLines().slice(before).filter((l) => l.how === 'signal SIGTRAP');
+    const aborts = workerExitLines(t).slice(before).filter((l) => l.how === 'signal SIGTRAP');
     expect(aborts.map((l) => l.resentRuns)).toEqual([2, undefined]);
-    expect(await workerPids()).toHaveLength(WORKERS);
+    expect(await currentWorkerPids()).toHaveLength(WORKERS);
     const after = await run('healthy');
     expect(after.status, after.text).toBe(200);
   });
 
   it('does not send a run again once its deadline has passed, and fails it', async () => {
-    const pids = await workerPids();
+    const pids = await currentWorkerPids();
     // Stopped workers read no message: the run waits in one of them, sent but not taken.
     for (const pid of pids) process.kill(pid, 'SIGSTOP');
     try {
@@ -142,16 +115,16 @@ describe('runs of a sandbox worker that dies', () => {
         }
       }
     }
-    await until(() => exitLines().filter((l) => pids.includes(l.pid ?? -1)).length === pids.length, 'both workers exited');
-    expect(exitLines().filter((l) => pids.includes(l.pid ?? -1)).map((l) => l.resentRuns)).toEqual([undefined, undefined]);
-    const fresh = await workerPids();
+    await until(() => workerExitLines(t).filter((l) => pids.includes(l.pid ?? -1)).length === pids.length, 'both workers exited');
+    expect(workerExitLines(t).filter((l) => pids.includes(l.pid ?? -1)).map((l) => l.resentRuns)).toEqual([undefined, undefined]);
+    const fresh = await currentWorkerPids();
     expect(fresh.filter((pid) => pids.includes(pid))).toEqual([]);
     const after = await run('healthy');
     expect(after.status, after.text).toBe(200);
   });
 
   it("gives a run sent again after its worker died only what is left of its bridge budget, not a new one", async () => {
-    const pids = await workerPids();
+    const pids = await currentWorkerPids();
     const before = t.secrets.countRequests('GetSecretValue');
     // One spender on each worker; both spend their whole budget, then compute.
     const spenders = [run('spender'), run('spender')];
