@@ -1,3 +1,5 @@
+import { terminalControls } from '../logging/index.js';
+
 /**
  * Text the CLI prints for a person to read comes partly from others: rows and column names, database
  * error texts, step logs, config files. Printed raw, a value could drive the terminal (ESC sequences
@@ -15,8 +17,8 @@
  * that already holds the text `\x1b` looks the same as one holding ESC: readable output is for
  * reading, `--json` gives the exact values (JSON escapes C0 itself; the others are left as they are).
  */
-// eslint-disable-next-line no-control-regex -- matching control characters is this module's job
-const unsafe = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// C0 besides what the agent's log lines escape (JSON escapes C0 there).
+const unsafe = new RegExp(`[\\u0000-\\u001f${terminalControls}]`, 'g');
 
 const hex = (code: number, digits: number) => code.toString(16).padStart(digits, '0');
 

@@ -5,3 +5,4 @@ export { createLogger } from './create-logger.js';
 export type { CreateLoggerOptions } from './create-logger.js';
 export { directLines, requestLines } from './request-lines.js';
 export type { LineSink, RequestLines } from './request-lines.js';
+export { terminalControls, terminalSafeJson } from './terminal-safe.js';
