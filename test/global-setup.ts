@@ -43,7 +43,11 @@ function ensureBuilt(): void {
     built = 0;
   }
   if (built >= newestMtime(path.join(root, 'src'))) return;
-  execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')],
+    { stdio: 'inherit' },
+  );
 }
 
 /** One embedded PostgreSQL (password auth) for the whole run; each test file makes its own roles and tables. */

@@ -45,8 +45,15 @@ export function fullAccessToken(token: string): AccessToken {
  * cannot preview arbitrary workflows (and read their secrets) by omission.
  */
 export function toAccessToken(spec: TokenSpec): AccessToken {
-  if ((spec.token === undefined) === (spec.sha256 === undefined) || (spec.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(spec.sha256))) {
-    throw new CredflowError('CONFIG_INVALID', `token "${spec.id}": give exactly one of token or sha256 (64 hex digits)`, { details: { token: spec.id } });
+  if (
+    (spec.token === undefined) === (spec.sha256 === undefined) ||
+    (spec.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(spec.sha256))
+  ) {
+    throw new CredflowError(
+      'CONFIG_INVALID',
+      `token "${spec.id}": give exactly one of token or sha256 (64 hex digits)`,
+      { details: { token: spec.id } },
+    );
   }
   const digest = spec.sha256 !== undefined ? Buffer.from(spec.sha256, 'hex') : sha256(spec.token ?? '');
   const neither = spec.integrations === undefined && spec.workflows === undefined;

@@ -7,9 +7,9 @@ import { toAccessToken, type AccessToken } from './access-token.js';
 import { scopes } from './scopes.js';
 import { plainTokenSchema } from './token-rules.js';
 
-const namePattern = z
-  .string()
-  .regex(/^[A-Za-z0-9_.*-]{1,128}$/, { message: 'must be a name or a pattern with * (letters, digits, "_", ".", "-", "*")' });
+const namePattern = z.string().regex(/^[A-Za-z0-9_.*-]{1,128}$/, {
+  message: 'must be a name or a pattern with * (letters, digits, "_", ".", "-", "*")',
+});
 
 /** Audit identities of callers without a token (in-process calls, the CLI working on the files). */
 const reservedTokenIds = ['local', 'cli'];
@@ -19,9 +19,13 @@ const tokenEntrySchema = z
     id: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'must be letters, digits, "_", "." or "-" (at most 64)' })
-      .refine((id) => !reservedTokenIds.includes(id), { message: 'is reserved: "local" and "cli" name the agent\'s own callers in audit lines' })
+      .refine((id) => !reservedTokenIds.includes(id), {
+        message: 'is reserved: "local" and "cli" name the agent\'s own callers in audit lines',
+      })
       .describe('names the token in audit lines'),
-    token: plainTokenSchema.optional().describe('the plain token (prefer sha256): 16 to 1024 printable ASCII characters, no spaces'),
+    token: plainTokenSchema
+      .optional()
+      .describe('the plain token (prefer sha256): 16 to 1024 printable ASCII characters, no spaces'),
     sha256: z
       .string()
       .regex(/^[0-9a-fA-F]{64}$/, { message: 'must be 64 hex digits (the SHA-256 of the token)' })
@@ -31,7 +35,9 @@ const tokenEntrySchema = z
     integrations: z.array(namePattern).optional().describe('integration names or * patterns this token reaches'),
     workflows: z.array(namePattern).optional().describe('workflow names or * patterns this token may preview'),
   })
-  .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), { message: 'give exactly one of "token" or "sha256"' });
+  .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), {
+    message: 'give exactly one of "token" or "sha256"',
+  });
 
 export const tokensFileSchema = z
   .strictObject({
@@ -41,7 +47,8 @@ export const tokensFileSchema = z
   .superRefine((file, ctx) => {
     const ids = new Set<string>();
     file.tokens.forEach((t, i) => {
-      if (ids.has(t.id)) ctx.addIssue({ code: 'custom', path: ['tokens', i, 'id'], message: `duplicate token id "${t.id}"` });
+      if (ids.has(t.id))
+        ctx.addIssue({ code: 'custom', path: ['tokens', i, 'id'], message: `duplicate token id "${t.id}"` });
       ids.add(t.id);
     });
   });
@@ -85,7 +92,10 @@ export async function readTokensFile(
   const seen = new Set<string>();
   for (const [i, t] of tokens.entries()) {
     const hex = t.digest.toString('hex');
-    if (seen.has(hex)) throw new CredflowError('CONFIG_INVALID', `${file}: tokens[${i}]: the same token is given twice`, { details: { file } });
+    if (seen.has(hex))
+      throw new CredflowError('CONFIG_INVALID', `${file}: tokens[${i}]: the same token is given twice`, {
+        details: { file },
+      });
     seen.add(hex);
   }
   // Plain tokens written in the file go to the masker, so they are never printed.

@@ -12,11 +12,16 @@ export interface ConfigChanges {
 }
 
 /** What a workflow is, for comparison: its file as written and the code of its steps (codeFile included). */
-const workflowKey = (w: Workflow): string => JSON.stringify([w.written, w.steps.map((s) => [s.name, s.source, s.code])]);
+const workflowKey = (w: Workflow): string =>
+  JSON.stringify([w.written, w.steps.map((s) => [s.name, s.source, s.code])]);
 const workflowOf = (i: Integration): string | undefined =>
   i.fetchCredentialsDynamically?.enabled ? i.fetchCredentialsDynamically.workflow : undefined;
 
-function compare<T>(before: ReadonlyMap<string, T>, after: ReadonlyMap<string, T>, same: (a: T, b: T) => boolean): NameChanges {
+function compare<T>(
+  before: ReadonlyMap<string, T>,
+  after: ReadonlyMap<string, T>,
+  same: (a: T, b: T) => boolean,
+): NameChanges {
   const changes: NameChanges = { added: [], changed: [], removed: [] };
   for (const [name, next] of after) {
     const previous = before.get(name);

@@ -102,11 +102,17 @@ export interface Agent {
   describeIntegration(name: string): unknown;
   listWorkflows(): WorkflowSummary[];
   describeWorkflow(name: string): unknown;
-  previewWorkflow(name: string, options?: { params?: Record<string, unknown>; reveal?: boolean } & ProfileOption): Promise<Preview>;
+  previewWorkflow(
+    name: string,
+    options?: { params?: Record<string, unknown>; reveal?: boolean } & ProfileOption,
+  ): Promise<Preview>;
   testIntegration(name: string, options?: ProfileOption): Promise<TestResult>;
   query(name: string, sql: string, params?: readonly unknown[], options?: ProfileOption): Promise<QueryResult>;
   /** Drops the integration's cached responses and drains its pools; running queries finish on the old pools. */
-  invalidate(name: string, options?: { actor?: Actor }): { integration: string; droppedResponses: number; drainedPools: number };
+  invalidate(
+    name: string,
+    options?: { actor?: Actor },
+  ): { integration: string; droppedResponses: number; drainedPools: number };
   status(name: string, options?: ProfileOption): AgentStatus;
   /**
    * Reads workflows/ and integrations/ again. A valid configuration replaces the served one at once;
@@ -148,7 +154,15 @@ export function createAgent(deps: AgentDeps): Agent {
     onStopped: (reason) => metrics.sandboxWorkersStopped.inc({ reason }),
     logger,
   });
-  const runner = createWorkflowRunner({ secrets: deps.secrets, masker, appEnv: deps.appEnv, limits, logger, metrics, sandbox });
+  const runner = createWorkflowRunner({
+    secrets: deps.secrets,
+    masker,
+    appEnv: deps.appEnv,
+    limits,
+    logger,
+    metrics,
+    sandbox,
+  });
   const pools = createPoolRegistry({
     logger,
     max: deps.settings.poolMax,
@@ -167,7 +181,16 @@ export function createAgent(deps: AgentDeps): Agent {
   // Each configuration gets a resolver of its own; an integration a reload leaves unchanged keeps
   // the resolver (and so the cached responses) it had.
   const generation = (loaded: LoadedConfig): QueryDeps => {
-    const resolver = createResolver({ config: loaded, settings: deps.settings, runner, appEnv: deps.appEnv, masker, logger, lines, metrics });
+    const resolver = createResolver({
+      config: loaded,
+      settings: deps.settings,
+      runner,
+      appEnv: deps.appEnv,
+      masker,
+      logger,
+      lines,
+      metrics,
+    });
     return { resolver, pools, masker, metrics, authRetries: deps.settings.authRetries, poolMax: deps.settings.poolMax };
   };
   // Keyed by the integration object, so a request that began before a reload finishes with the
@@ -205,12 +228,16 @@ export function createAgent(deps: AgentDeps): Agent {
 
   const integration = (name: string): Integration => {
     const found = config.integrations.get(name);
-    if (!found) throw new CredflowError('INTEGRATION_NOT_FOUND', `no integration named "${name}"`, { details: { integration: name } });
+    if (!found)
+      throw new CredflowError('INTEGRATION_NOT_FOUND', `no integration named "${name}"`, {
+        details: { integration: name },
+      });
     return found;
   };
   const workflow = (name: string): Workflow => {
     const found = config.workflows.get(name);
-    if (!found) throw new CredflowError('WORKFLOW_NOT_FOUND', `no workflow named "${name}"`, { details: { workflow: name } });
+    if (!found)
+      throw new CredflowError('WORKFLOW_NOT_FOUND', `no workflow named "${name}"`, { details: { workflow: name } });
     return found;
   };
 
@@ -254,7 +281,16 @@ export function createAgent(deps: AgentDeps): Agent {
     lastReload = result;
     metrics.configReloads.inc({ outcome: applied ? 'ok' : 'error' });
     metrics.configLastReloadSuccess.set(applied ? 1 : 0);
-    const line = { event: 'config.reload', trigger, tokenId: actor?.tokenId, outcome: applied ? 'ok' : 'error', integrations: result.integrations, workflows: result.workflows, problems: result.problems, durationMs: Math.round(performance.now() - started) };
+    const line = {
+      event: 'config.reload',
+      trigger,
+      tokenId: actor?.tokenId,
+      outcome: applied ? 'ok' : 'error',
+      integrations: result.integrations,
+      workflows: result.workflows,
+      problems: result.problems,
+      durationMs: Math.round(performance.now() - started),
+    };
     if (applied) logger.info(line, 'configuration reloaded');
     else logger.warn(line, 'configuration reload rejected; the last good configuration stays');
     return result;
@@ -299,7 +335,15 @@ export function createAgent(deps: AgentDeps): Agent {
       const profile = options.profile ?? deps.settings.defaultProfile;
       const reveal = options.reveal === true;
       const audited = (outcome: 'ok' | 'error', code?: string) =>
-        audit(lines, { action: reveal ? 'reveal' : 'preview', actor: options.actor, workflow: name, profile, outcome, code, durationMs: Math.round(performance.now() - started) });
+        audit(lines, {
+          action: reveal ? 'reveal' : 'preview',
+          actor: options.actor,
+          workflow: name,
+          profile,
+          outcome,
+          code,
+          durationMs: Math.round(performance.now() - started),
+        });
       try {
         const found = workflow(name);
         previewProfile(name, profile, deps.settings, config.integrations.values());
@@ -317,15 +361,33 @@ export function createAgent(deps: AgentDeps): Agent {
       const started = performance.now();
       const profile = resolverOf(target).profileFor(target, options.profile);
       const audited = (outcome: 'ok' | 'error', code?: string) =>
-        audit(lines, { action: 'test', actor: options.actor, integration: name, workflow: workflowOf(target), profile, outcome, code, durationMs: Math.round(performance.now() - started) });
+        audit(lines, {
+          action: 'test',
+          actor: options.actor,
+          integration: name,
+          workflow: workflowOf(target),
+          profile,
+          outcome,
+          code,
+          durationMs: Math.round(performance.now() - started),
+        });
       try {
-        await queryIntegration(depsOf(target), target, { limits: queryLimitsOf(target), profile, sql: 'SELECT 1', params: [], actor: options.actor });
+        await queryIntegration(depsOf(target), target, {
+          limits: queryLimitsOf(target),
+          profile,
+          sql: 'SELECT 1',
+          params: [],
+          actor: options.actor,
+        });
         audited('ok');
       } catch (error) {
         audited('error', codeOf(error));
         if (error instanceof CredflowError) {
           const stage = stageOf(error) ?? 'internal';
-          throw new CredflowError(error.code, `${stage} stage failed: ${error.message}`, { details: { ...error.details, stage }, cause: error });
+          throw new CredflowError(error.code, `${stage} stage failed: ${error.message}`, {
+            details: { ...error.details, stage },
+            cause: error,
+          });
         }
         throw error;
       }
@@ -339,7 +401,13 @@ export function createAgent(deps: AgentDeps): Agent {
       const started = performance.now();
       let code: string | undefined;
       try {
-        return await queryIntegration(depsOf(target), target, { limits: queryLimitsOf(target), profile: options.profile, sql, params, actor: options.actor });
+        return await queryIntegration(depsOf(target), target, {
+          limits: queryLimitsOf(target),
+          profile: options.profile,
+          sql,
+          params,
+          actor: options.actor,
+        });
       } catch (error) {
         code = codeOf(error);
         throw error;
@@ -347,7 +415,16 @@ export function createAgent(deps: AgentDeps): Agent {
         const ms = performance.now() - started;
         metrics.queries.observe({ integration: name, outcome: code ?? 'ok' }, ms / 1000);
         // The profile whose credentials were used (the default when none was asked for).
-        audit(lines, { action: 'query', actor: options.actor, integration: name, workflow: workflowOf(target), profile: profileOf(target, options.profile), outcome: code ? 'error' : 'ok', code, durationMs: ms });
+        audit(lines, {
+          action: 'query',
+          actor: options.actor,
+          integration: name,
+          workflow: workflowOf(target),
+          profile: profileOf(target, options.profile),
+          outcome: code ? 'error' : 'ok',
+          code,
+          durationMs: ms,
+        });
       }
     },
     invalidate(name, options = {}) {
@@ -355,8 +432,18 @@ export function createAgent(deps: AgentDeps): Agent {
       const target = integration(name);
       const droppedResponses = resolverOf(target).invalidate(target);
       const drainedPools = pools.drop(name);
-      logger.info({ event: 'credentials.invalidate', integration: name, droppedResponses, drainedPools }, 'invalidated cached credentials');
-      audit(lines, { action: 'invalidate', actor: options.actor, integration: name, workflow: workflowOf(target), outcome: 'ok', durationMs: Math.round(performance.now() - started) });
+      logger.info(
+        { event: 'credentials.invalidate', integration: name, droppedResponses, drainedPools },
+        'invalidated cached credentials',
+      );
+      audit(lines, {
+        action: 'invalidate',
+        actor: options.actor,
+        integration: name,
+        workflow: workflowOf(target),
+        outcome: 'ok',
+        durationMs: Math.round(performance.now() - started),
+      });
       return { integration: name, droppedResponses, drainedPools };
     },
     status(name, options = {}) {

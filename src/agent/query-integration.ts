@@ -39,21 +39,37 @@ export interface QueryRequest {
   actor: Actor | undefined;
 }
 
-export async function queryIntegration(deps: QueryDeps, integration: Integration, request: QueryRequest): Promise<QueryResult> {
+export async function queryIntegration(
+  deps: QueryDeps,
+  integration: Integration,
+  request: QueryRequest,
+): Promise<QueryResult> {
   const { sql, params } = request;
   let resolved: Resolved =
-    deps.resolver.resolveCached(integration, request.profile, request.actor) ?? (await deps.resolver.resolve(integration, request.profile, request.actor));
+    deps.resolver.resolveCached(integration, request.profile, request.actor) ??
+    (await deps.resolver.resolve(integration, request.profile, request.actor));
   let authRetries = 0;
   let sessionRetries = 0;
   for (;;) {
-    const lease = deps.pools.lease(integration.name, resolved.profile, resolved.connectionKey, resolved.connection, resolved.generation, request.limits.statementTimeoutMs);
+    const lease = deps.pools.lease(
+      integration.name,
+      resolved.profile,
+      resolved.connectionKey,
+      resolved.connection,
+      resolved.generation,
+      request.limits.statementTimeoutMs,
+    );
     const attemptStartedAt = Date.now();
     try {
       return await runQuery(lease, integration.name, sql, params, deps.masker, request.limits, request.actor?.tokenId);
     } catch (error) {
       lease.release();
       const code = error instanceof CredflowError ? error.code : undefined;
-      if (code === 'DB_AUTH_FAILED' && integration.fetchCredentialsDynamically?.enabled && authRetries < deps.authRetries) {
+      if (
+        code === 'DB_AUTH_FAILED' &&
+        integration.fetchCredentialsDynamically?.enabled &&
+        authRetries < deps.authRetries
+      ) {
         authRetries += 1;
         deps.metrics.authRetries.inc({ integration: integration.name });
         const fresh = await deps.resolver.reloadAfterAuthFailure(integration, resolved, attemptStartedAt);

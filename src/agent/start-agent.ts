@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
-import { fullAccessToken, readTokensFile, scopes, sha256, toAccessToken, type AccessToken, type TokenSpec } from '../access/index.js';
+import {
+  fullAccessToken,
+  readTokensFile,
+  scopes,
+  sha256,
+  toAccessToken,
+  type AccessToken,
+  type TokenSpec,
+} from '../access/index.js';
 import { CredflowError } from '../errors.js';
 import { loadConfig, loadValidConfig, readAgentSettings, readAppEnv, type AgentSettings } from '../config/index.js';
 import { AuthFailureLimiter, createApp, createHttpMetrics, createHttpServer } from '../http/index.js';
@@ -66,12 +74,23 @@ export async function openAgent(options: OpenAgentOptions): Promise<{ agent: Age
   });
   const config = await loadValidConfig(options.dir, env);
   const secrets = createSecretsGateway(options.secrets ?? {});
-  const agent = createAgent({ config, settings, secrets, masker, logger, appEnv: readAppEnv(env), loadConfig: () => loadConfig(options.dir, env) });
+  const agent = createAgent({
+    config,
+    settings,
+    secrets,
+    masker,
+    logger,
+    appEnv: readAppEnv(env),
+    loadConfig: () => loadConfig(options.dir, env),
+  });
   return { agent, settings };
 }
 
 /** Tokens from the options, or else from CREDFLOW_API_TOKENS and CREDFLOW_TOKENS_FILE together. */
-async function configuredTokens(options: StartAgentOptions, settings: AgentSettings): Promise<{ access: AccessToken[]; plain: string[] }> {
+async function configuredTokens(
+  options: StartAgentOptions,
+  settings: AgentSettings,
+): Promise<{ access: AccessToken[]; plain: string[] }> {
   if (options.tokens) {
     const access = options.tokens.map((t) => (typeof t === 'string' ? fullAccessToken(t) : toAccessToken(t)));
     const plain = options.tokens.flatMap((t) => (typeof t === 'string' ? [t] : t.token ? [t.token] : []));
@@ -80,7 +99,11 @@ async function configuredTokens(options: StartAgentOptions, settings: AgentSetti
   const access = settings.apiTokens.map(fullAccessToken);
   const plain = [...settings.apiTokens];
   if (settings.tokensFile) {
-    const fromFile = await readTokensFile(settings.tokensFile, options.env ?? process.env, new Set(access.map((a) => a.id)));
+    const fromFile = await readTokensFile(
+      settings.tokensFile,
+      options.env ?? process.env,
+      new Set(access.map((a) => a.id)),
+    );
     access.push(...fromFile.tokens);
     plain.push(...fromFile.plain);
   }
@@ -105,9 +128,16 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     plain = [token];
   }
   agent.masker.addAll(plain, false);
-  const tokens = plain.filter((t) => access.some((a) => a.digest.equals(sha256(t)) && a.scopes.size === scopes.length && a.unrestricted));
+  const tokens = plain.filter((t) =>
+    access.some((a) => a.digest.equals(sha256(t)) && a.scopes.size === scopes.length && a.unrestricted),
+  );
   const http = settings.http;
-  const authFailures = new AuthFailureLimiter({ limit: http.authFailureLimit, windowMs: http.authFailureWindowMs, maxAddresses: http.authFailureAddresses, logger: agent.logger });
+  const authFailures = new AuthFailureLimiter({
+    limit: http.authFailureLimit,
+    windowMs: http.authFailureWindowMs,
+    maxAddresses: http.authFailureAddresses,
+    logger: agent.logger,
+  });
   const httpMetrics = createHttpMetrics(agent.metrics.registry);
   const app = createApp({ agent, tokens: access, authFailures, httpMetrics });
   const server = createHttpServer(app, http, httpMetrics);
@@ -128,18 +158,39 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     await agent.close();
     const code = (error as NodeJS.ErrnoException).code;
     const where = `${host}:${options.port ?? settings.port}`;
-    const why = code === 'EADDRINUSE' ? 'the port is already in use (pass --port or set PORT)' : code === 'EACCES' ? 'permission denied' : String(code ?? error);
+    const why =
+      code === 'EADDRINUSE'
+        ? 'the port is already in use (pass --port or set PORT)'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : String(code ?? error);
     throw new CredflowError('LISTEN_FAILED', `cannot listen on ${where}: ${why}`, { cause: error });
   });
   agent.sandbox.warm();
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   // A rejected reload is already logged, counted and kept in configStatus(): nothing more to do here.
-  const reload = (trigger: ReloadTrigger) => () => void agent.reload(trigger).catch((error: unknown) => agent.logger.error({ event: 'config.reload', trigger, outcome: 'error', error: String(error) }, 'reload failed'));
+  const reload = (trigger: ReloadTrigger) => () =>
+    void agent
+      .reload(trigger)
+      .catch((error: unknown) =>
+        agent.logger.error(
+          { event: 'config.reload', trigger, outcome: 'error', error: String(error) },
+          'reload failed',
+        ),
+      );
   const watcher = options.watch === false ? undefined : watchConfig(options.dir, reload('watch'), agent.logger);
   const onSighup = reload('signal');
   if (options.reloadOnSighup !== false) process.on('SIGHUP', onSighup);
-  agent.logger.info({ event: 'agent.listening', url, integrations: agent.config.integrations.size, workflows: agent.config.workflows.size }, 'credflow agent listening');
+  agent.logger.info(
+    {
+      event: 'agent.listening',
+      url,
+      integrations: agent.config.integrations.size,
+      workflows: agent.config.workflows.size,
+    },
+    'credflow agent listening',
+  );
   let closing: Promise<void> | undefined;
   return {
     agent,

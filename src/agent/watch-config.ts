@@ -28,11 +28,19 @@ export function watchConfig(dir: string, onChange: () => void, logger: Logger, d
     try {
       // Recursive, for codeFile steps in folders under workflows/.
       const watcher = watch(folder, { recursive: true, persistent: false }, changed);
-      watcher.on('error', (error) => logger.warn({ event: 'config.watch', folder, outcome: 'error', error: error.message }, 'watching the configuration failed'));
+      watcher.on('error', (error) =>
+        logger.warn(
+          { event: 'config.watch', folder, outcome: 'error', error: error.message },
+          'watching the configuration failed',
+        ),
+      );
       watchers.push(watcher);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        logger.warn({ event: 'config.watch', folder, outcome: 'error', error: (error as Error).message }, 'cannot watch the configuration');
+        logger.warn(
+          { event: 'config.watch', folder, outcome: 'error', error: (error as Error).message },
+          'cannot watch the configuration',
+        );
       }
     }
   }

@@ -18,7 +18,11 @@ app.use(express.json({ limit: '100kb' }));
 app.post('/query', async (req, res) => {
   const body = req.body as { sql: string; params?: unknown[] };
   const result = await pool.query({ text: body.sql, values: body.params ?? [] });
-  res.json({ fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })), rows: result.rows, rowCount: result.rowCount });
+  res.json({
+    fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
+    rows: result.rows,
+    rowCount: result.rowCount,
+  });
 });
 const server = app.listen(0, '127.0.0.1', () => {
   const address = server.address();

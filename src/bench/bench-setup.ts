@@ -42,7 +42,9 @@ const integrationFor = (name: string, params: Record<string, unknown>, extra: Re
  * endpoint seeded with one secret per scenario, and a config folder.
  */
 export async function setUpBench(options: { coldRounds: number; many: number }): Promise<BenchSetup> {
-  const postgres = await startEmbeddedPostgres({ extraFlags: ['-c', 'max_connections=400', '-c', 'shared_buffers=64MB'] });
+  const postgres = await startEmbeddedPostgres({
+    extraFlags: ['-c', 'max_connections=400', '-c', 'shared_buffers=64MB'],
+  });
   const demo = await seedDemoDatabase(postgres);
   // One secret per integration (and the shared one), beyond the endpoint's default cap.
   const secrets = await startLocalSecretsManager({ limits: { maxSecrets: options.many + options.coldRounds + 1 } });
@@ -51,9 +53,14 @@ export async function setUpBench(options: { coldRounds: number; many: number }):
   const dir = await mkdtemp(path.join(os.tmpdir(), 'credflow-bench-'));
   await mkdir(path.join(dir, 'workflows'));
   await mkdir(path.join(dir, 'integrations'));
-  const write = (sub: string, name: string, doc: unknown) => writeFile(path.join(dir, sub, `${name}.json`), JSON.stringify(doc));
+  const write = (sub: string, name: string, doc: unknown) =>
+    writeFile(path.join(dir, sub, `${name}.json`), JSON.stringify(doc));
 
-  await write('workflows', 'getSecrets', { name: 'getSecrets', params: { secretName: 'postgresSecrets' }, steps: [fetchStep] });
+  await write('workflows', 'getSecrets', {
+    name: 'getSecrets',
+    params: { secretName: 'postgresSecrets' },
+    steps: [fetchStep],
+  });
   await write('integrations', 'cached', integrationFor('cached', {}));
   await write('integrations', 'uncached', integrationFor('uncached', {}, { cacheTtlSeconds: 0 }));
   // Integrations with a secret each, so each one runs its own workflow.

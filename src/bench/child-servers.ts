@@ -15,7 +15,11 @@ const bin = fileURLToPath(new URL('../../bin/credflow.js', import.meta.url));
 const baseline = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
 export const benchToken = 'bench-token-0123456789abcdef';
 
-function start(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+function start(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
   const child = spawn(process.execPath, ['--no-node-snapshot', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr?.resume();
   return new Promise((resolve, reject) => {
@@ -52,7 +56,10 @@ function handle(child: ChildProcess, url: string): ChildServer {
 }
 
 /** `credflow serve` over the bench config, reaching the endpoint through the AWS SDK's environment. */
-export async function startAgentProcess(setup: BenchSetup, extraEnv: Record<string, string> = {}): Promise<ChildServer> {
+export async function startAgentProcess(
+  setup: BenchSetup,
+  extraEnv: Record<string, string> = {},
+): Promise<ChildServer> {
   const env = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
@@ -64,7 +71,11 @@ export async function startAgentProcess(setup: BenchSetup, extraEnv: Record<stri
     CREDFLOW_LOG_LEVEL: 'info',
     ...extraEnv,
   };
-  const { child, match } = await start([bin, 'serve', '--dir', setup.dir, '--port', '0'], env, /listening on (http:\/\/\S+)/);
+  const { child, match } = await start(
+    [bin, 'serve', '--dir', setup.dir, '--port', '0'],
+    env,
+    /listening on (http:\/\/\S+)/,
+  );
   // The agent logs a line per resolution to stdout: keep reading so the pipe never blocks it.
   child.stdout?.resume();
   return handle(child, match[1] ?? '');

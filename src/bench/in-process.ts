@@ -65,7 +65,14 @@ export async function measureInProcess(setup: BenchSetup, rounds: number): Promi
 
   // --- query overhead: credflow (cached resolve + pool + SELECT 1) against a direct pg.Pool -------
   const agent = await openBenchAgent(setup);
-  const direct = new pg.Pool({ host: setup.demo.host, port: setup.demo.port, user: setup.demo.username, password: setup.demo.password, database: setup.demo.dbname, max: 10 });
+  const direct = new pg.Pool({
+    host: setup.demo.host,
+    port: setup.demo.port,
+    user: setup.demo.username,
+    password: setup.demo.password,
+    database: setup.demo.dbname,
+    max: 10,
+  });
   const viaCredflow = () => agent.query('cached', 'SELECT 1', []);
   const viaPg = () => direct.query('SELECT 1');
   await timeSequential(500, viaCredflow);
@@ -73,17 +80,29 @@ export async function measureInProcess(setup: BenchSetup, rounds: number): Promi
   const overhead = await sideBySide(rounds, 2000, viaPg, viaCredflow);
   series.push({ label: 'direct pg.Pool SELECT 1', summary: summarize(overhead.a) });
   series.push({ label: 'credflow query, cached (resolve + pool + SELECT 1)', summary: summarize(overhead.b) });
-  ratios.push({ key: 'queryOverheadRatio', value: median(overhead.bMedians) / median(overhead.aMedians), goal: '<= 1.05' });
+  ratios.push({
+    key: 'queryOverheadRatio',
+    value: median(overhead.bMedians) / median(overhead.aMedians),
+    goal: '<= 1.05',
+  });
 
   // --- the anchor's way: the workflow before every query ------------------------------------------
   const uncachedOp = () => agent.query('uncached', 'SELECT 1', []);
   await timeSequential(50, uncachedOp);
   const caching = await sideBySide(rounds, 200, uncachedOp, viaCredflow);
   series.push({ label: 'credflow query, workflow before every query (no cache)', summary: summarize(caching.a) });
-  ratios.push({ key: 'uncachedVsCachedRatio', value: median(caching.aMedians) / median(caching.bMedians), goal: 'reported (>> 1)' });
+  ratios.push({
+    key: 'uncachedVsCachedRatio',
+    value: median(caching.aMedians) / median(caching.bMedians),
+    goal: 'reported (>> 1)',
+  });
 
   // --- one-step workflow with one GetSecretValue: fresh sandbox, warm sandbox, bare SDK call ---------
-  const sdk = new SecretsManagerClient({ region: 'us-east-1', endpoint: setup.secrets.url, credentials: setup.secrets.credentials });
+  const sdk = new SecretsManagerClient({
+    region: 'us-east-1',
+    endpoint: setup.secrets.url,
+    credentials: setup.secrets.credentials,
+  });
   const bare = () => sdk.send(new GetSecretValueCommand({ SecretId: 'postgresSecrets' }));
   const coldAgent = await openBenchAgent(setup, { CREDFLOW_SANDBOX_PREWARM: '0' });
   // Warm: the agent's defaults (each sandbox worker keeps a prepared isolate and refills after each run).

@@ -7,8 +7,16 @@ import { median, summarize } from './stats.js';
 const body = JSON.stringify({ sql: 'SELECT 1 AS one' });
 
 async function load(url: string, headers: Record<string, string>, seconds: number, connections: number) {
-  const result = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, connections, duration: seconds });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+    connections,
+    duration: seconds,
+  });
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
   return result;
 }
 
@@ -22,7 +30,12 @@ export interface OverHttpResults {
  * Throughput of credflow's query route against a minimal express + pg endpoint (each its own
  * process, the same autocannon load), and the agent's RSS growth over 100 distinct integrations.
  */
-export async function measureOverHttp(setup: BenchSetup, rounds: number, seconds: number, connections: number): Promise<OverHttpResults> {
+export async function measureOverHttp(
+  setup: BenchSetup,
+  rounds: number,
+  seconds: number,
+  connections: number,
+): Promise<OverHttpResults> {
   const agent = await startAgentProcess(setup);
   const baseline = await startBaselineProcess(setup);
   const agentUrl = `${agent.url}/api/v1/integrations/cached/query`;
@@ -43,10 +56,20 @@ export async function measureOverHttp(setup: BenchSetup, rounds: number, seconds
       baseLat.push(b.latency.p50);
     }
     const series: Series[] = [
-      { label: `express + pg endpoint over HTTP (${connections} connections)`, summary: summarize(baseLat), throughput: median(baseRps) },
-      { label: `credflow POST /query over HTTP (${connections} connections)`, summary: summarize(agentLat), throughput: median(agentRps) },
+      {
+        label: `express + pg endpoint over HTTP (${connections} connections)`,
+        summary: summarize(baseLat),
+        throughput: median(baseRps),
+      },
+      {
+        label: `credflow POST /query over HTTP (${connections} connections)`,
+        summary: summarize(agentLat),
+        throughput: median(agentRps),
+      },
     ];
-    const ratios: Ratio[] = [{ key: 'httpThroughputRatio', value: median(agentRps) / median(baseRps), goal: '>= 0.90' }];
+    const ratios: Ratio[] = [
+      { key: 'httpThroughputRatio', value: median(agentRps) / median(baseRps), goal: '>= 0.90' },
+    ];
     return { series, ratios, rssMbPer100Integrations: await rssGrowth(setup) };
   } finally {
     await Promise.all([agent.stop(), baseline.stop()]);

@@ -34,18 +34,27 @@ try {
 
 const pad = (text: string, width: number) => text.padEnd(width);
 const ms = (value: number) => `${value.toFixed(3)} ms`;
-out(`credflow benchmark — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`);
-out(`Latency series: ${rounds} rounds after a warm-up, medians of the rounds; HTTP: ${httpRounds} rounds of ${httpSeconds} s, autocannon, ${connections} connections.`);
+out(
+  `credflow benchmark — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`,
+);
+out(
+  `Latency series: ${rounds} rounds after a warm-up, medians of the rounds; HTTP: ${httpRounds} rounds of ${httpSeconds} s, autocannon, ${connections} connections.`,
+);
 out();
 out(`${pad('series', 62)}${pad('median', 14)}${pad('p99', 14)}throughput`);
 for (const s of series) {
-  const throughput = s.throughput !== undefined ? `${Math.round(s.throughput)} req/s` : `${Math.round(1000 / s.summary.median)} ops/s (sequential)`;
+  const throughput =
+    s.throughput !== undefined
+      ? `${Math.round(s.throughput)} req/s`
+      : `${Math.round(1000 / s.summary.median)} ops/s (sequential)`;
   out(`${pad(s.label, 62)}${pad(ms(s.summary.median), 14)}${pad(ms(s.summary.p99), 14)}${throughput}`);
 }
 out();
 out(`${pad('ratio', 26)}${pad('value', 12)}goal`);
 for (const r of ratios) out(`${pad(r.key, 26)}${pad(r.value.toFixed(3), 12)}${r.goal}`);
-out(`${pad('singleFlightWorkflowRuns', 26)}${pad(String(singleFlightWorkflowRuns), 12)}1 (1000 concurrent queries on a cold integration)`);
+out(
+  `${pad('singleFlightWorkflowRuns', 26)}${pad(String(singleFlightWorkflowRuns), 12)}1 (1000 concurrent queries on a cold integration)`,
+);
 out(`${pad('rssMbPer100Integrations', 26)}${pad(rssMbPer100Integrations.toFixed(1), 12)}<= 150`);
 out();
 out(`total time ${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -16,24 +16,35 @@ export interface RemoteOptions extends TokenSources {
 export async function callAgent(options: RemoteOptions, method: 'GET' | 'POST', route: string): Promise<unknown> {
   const url = options.url ?? process.env.CREDFLOW_URL ?? (await readEmbeddedState(path.resolve(options.dir)))?.agentUrl;
   if (!url) {
-    throw new CredflowError('BAD_REQUEST', 'no running agent to talk to: pass --url (or set CREDFLOW_URL), or start one with npm start in this folder');
+    throw new CredflowError(
+      'BAD_REQUEST',
+      'no running agent to talk to: pass --url (or set CREDFLOW_URL), or start one with npm start in this folder',
+    );
   }
   const token = await resolveApiToken(options, process.env);
   let response: Response;
   try {
     response = await fetch(new URL(route, url), {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+      },
       ...(method === 'POST' ? { body: '{}' } : {}),
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
     throw new CredflowError('BAD_REQUEST', `cannot reach the agent at ${url}: ${(error as Error).message}`);
   }
-  const body = (await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined;
+  const body = (await response.json().catch(() => undefined)) as
+    { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined;
   if (!response.ok) {
     const code = (body?.error?.code && body.error.code in errorCodes ? body.error.code : 'INTERNAL') as ErrorCode;
-    throw new CredflowError(code, body?.error?.message ?? `the agent answered HTTP ${response.status}`, body?.error?.details ? { details: body.error.details } : {});
+    throw new CredflowError(
+      code,
+      body?.error?.message ?? `the agent answered HTTP ${response.status}`,
+      body?.error?.details ? { details: body.error.details } : {},
+    );
   }
   return body;
 }

@@ -23,7 +23,10 @@ const notOwnerOnly = 0o077;
 /** Checks a token without ever quoting it: errors name only where it came from. */
 function checked(token: string, from: string): string {
   if (!tokenSchema.safeParse(token).success) {
-    throw new CredflowError('BAD_REQUEST', `the API token from ${from} is not usable: a token is printable ASCII without spaces, at most 4096 characters`);
+    throw new CredflowError(
+      'BAD_REQUEST',
+      `the API token from ${from} is not usable: a token is printable ASCII without spaces, at most 4096 characters`,
+    );
   }
   return token;
 }
@@ -45,7 +48,10 @@ async function readTokenFile(file: string): Promise<string> {
     if (!info.isFile()) throw new CredflowError('BAD_REQUEST', `cannot read ${where}: not a file`);
     if (process.platform !== 'win32' && (info.mode & notOwnerOnly) !== 0) {
       const mode = (info.mode & 0o777).toString(8).padStart(3, '0');
-      throw new CredflowError('BAD_REQUEST', `${where} is accessible to group or others (mode ${mode}), so the token is not used; run chmod 600 ${file}`);
+      throw new CredflowError(
+        'BAD_REQUEST',
+        `${where} is accessible to group or others (mode ${mode}), so the token is not used; run chmod 600 ${file}`,
+      );
     }
     const buffer = Buffer.alloc(maxRead);
     const { bytesRead } = await handle.read(buffer, 0, maxRead, 0);
@@ -59,7 +65,8 @@ async function readTokenFile(file: string): Promise<string> {
     await handle?.close();
   }
   const token = (text.split('\n', 1)[0] ?? '').trim();
-  if (token === '') throw new CredflowError('BAD_REQUEST', `${where}: the first line is empty; write the API token on it`);
+  if (token === '')
+    throw new CredflowError('BAD_REQUEST', `${where}: the first line is empty; write the API token on it`);
   return checked(token, where);
 }
 
@@ -73,5 +80,8 @@ export async function resolveApiToken(sources: TokenSources, env: NodeJS.Process
   if (env.CREDFLOW_TOKEN) return checked(env.CREDFLOW_TOKEN.trim(), 'CREDFLOW_TOKEN');
   const first = env.CREDFLOW_API_TOKENS?.split(',')[0]?.trim();
   if (first) return checked(first, 'CREDFLOW_API_TOKENS');
-  throw new CredflowError('UNAUTHORIZED', 'no API token: set CREDFLOW_TOKEN or pass --token-file <path> (or --token, which other local users can see in ps)');
+  throw new CredflowError(
+    'UNAUTHORIZED',
+    'no API token: set CREDFLOW_TOKEN or pass --token-file <path> (or --token, which other local users can see in ps)',
+  );
 }

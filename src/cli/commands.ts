@@ -23,9 +23,16 @@ export function registerValidate(program: Command, globals: Globals): void {
       const config = await loadConfig(path.resolve(g.dir));
       const ok = config.problems.length === 0;
       if (g.json) {
-        printJson({ ok, workflows: [...config.workflows.keys()], integrations: [...config.integrations.keys()], problems: config.problems });
+        printJson({
+          ok,
+          workflows: [...config.workflows.keys()],
+          integrations: [...config.integrations.keys()],
+          problems: config.problems,
+        });
       } else if (ok) {
-        printLine(`ok: ${config.workflows.size} workflow(s), ${config.integrations.size} integration(s) in ${config.dir}`);
+        printLine(
+          `ok: ${config.workflows.size} workflow(s), ${config.integrations.size} integration(s) in ${config.dir}`,
+        );
       } else {
         for (const problem of config.problems) printNotice(problem);
       }
@@ -43,35 +50,68 @@ export function registerWorkflows(program: Command, globals: Globals): void {
       await withAgent(g, async (agent) => {
         const list = agent.listWorkflows();
         if (g.json) printJson({ workflows: list });
-        else printLine(formatTable(['name', 'steps', 'params', 'description'], list.map((w) => ({ ...w, steps: w.steps.join(', '), params: w.params.join(', ') }))));
+        else
+          printLine(
+            formatTable(
+              ['name', 'steps', 'params', 'description'],
+              list.map((w) => ({ ...w, steps: w.steps.join(', '), params: w.params.join(', ') })),
+            ),
+          );
       });
     });
   workflows
     .command('run')
     .description('run a workflow and preview what it returns (secrets masked unless --reveal)')
     .argument('<name>', 'workflow name')
-    .option('--param <key=value>', 'a param over the workflow defaults (repeatable; JSON values allowed)', collectKeyValue, {})
+    .option(
+      '--param <key=value>',
+      'a param over the workflow defaults (repeatable; JSON values allowed)',
+      collectKeyValue,
+      {},
+    )
     .option('--reveal', 'show secret values unmasked', false)
-    .option('--profile <name>', 'profile the workflow sees as context.profile (default: CREDFLOW_DEFAULT_PROFILE or "default")', parseProfile)
-    .action(async (name: string, opts: { param: Record<string, unknown>; reveal: boolean; profile?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      await withAgent(g, async (agent) => {
-        try {
-          const preview = await agent.previewWorkflow(name, { params: opts.param, reveal: opts.reveal, ...(opts.profile ? { profile: opts.profile } : {}), actor: cliActor('workflows run') });
-          if (g.json) {
-            printJson(preview);
-            return;
-          }
-          printLine(`workflow ${name}: ok in ${preview.durationMs} ms${preview.masked ? ' (secrets masked; --reveal to show)' : ''}`);
-          printSteps(preview.steps);
-          printLine('response:');
-          printReadableJson(preview.response);
-        } catch (error) {
-          if (error instanceof WorkflowRunError && !g.json) printSteps(previewSteps(error.steps, error.masker, opts.reveal));
-          throw error;
-        }
-      }, { secrets: true });
-    });
+    .option(
+      '--profile <name>',
+      'profile the workflow sees as context.profile (default: CREDFLOW_DEFAULT_PROFILE or "default")',
+      parseProfile,
+    )
+    .action(
+      async (
+        name: string,
+        opts: { param: Record<string, unknown>; reveal: boolean; profile?: string },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        await withAgent(
+          g,
+          async (agent) => {
+            try {
+              const preview = await agent.previewWorkflow(name, {
+                params: opts.param,
+                reveal: opts.reveal,
+                ...(opts.profile ? { profile: opts.profile } : {}),
+                actor: cliActor('workflows run'),
+              });
+              if (g.json) {
+                printJson(preview);
+                return;
+              }
+              printLine(
+                `workflow ${name}: ok in ${preview.durationMs} ms${preview.masked ? ' (secrets masked; --reveal to show)' : ''}`,
+              );
+              printSteps(preview.steps);
+              printLine('response:');
+              printReadableJson(preview.response);
+            } catch (error) {
+              if (error instanceof WorkflowRunError && !g.json)
+                printSteps(previewSteps(error.steps, error.masker, opts.reveal));
+              throw error;
+            }
+          },
+          { secrets: true },
+        );
+      },
+    );
 }
 
 /** Each step, then its log lines after `    | `; a log line with line breaks gets the prefix on each of its lines. */
@@ -97,7 +137,10 @@ export function registerIntegrations(program: Command, globals: Globals): void {
       await withAgent(g, async (agent) => {
         const list = agent.listIntegrations();
         if (g.json) printJson({ integrations: list });
-        else printLine(formatTable(['name', 'kind', 'workflow', 'description'], list as unknown as Record<string, unknown>[]));
+        else
+          printLine(
+            formatTable(['name', 'kind', 'workflow', 'description'], list as unknown as Record<string, unknown>[]),
+          );
       });
     });
   integrations
@@ -107,17 +150,30 @@ export function registerIntegrations(program: Command, globals: Globals): void {
     .option('--profile <name>', 'profile to resolve (default: CREDFLOW_DEFAULT_PROFILE or "default")', parseProfile)
     .action(async (name: string, opts: { profile?: string }, cmd: Command) => {
       const g = globals(cmd);
-      await withAgent(g, async (agent) => {
-        const result = await agent.testIntegration(name, { ...(opts.profile ? { profile: opts.profile } : {}), actor: cliActor('integrations test') });
-        if (g.json) printJson(result);
-        else printLine(`ok: ${name} [${result.profile}] (${result.stages.join(' → ')}) in ${result.durationMs} ms`);
-      }, { secrets: true });
+      await withAgent(
+        g,
+        async (agent) => {
+          const result = await agent.testIntegration(name, {
+            ...(opts.profile ? { profile: opts.profile } : {}),
+            actor: cliActor('integrations test'),
+          });
+          if (g.json) printJson(result);
+          else printLine(`ok: ${name} [${result.profile}] (${result.stages.join(' → ')}) in ${result.durationMs} ms`);
+        },
+        { secrets: true },
+      );
     });
   const remote = (command: Command) =>
     command
       .option('--url <url>', 'the running agent (default: CREDFLOW_URL, or the agent npm start runs in --dir)')
-      .option('--token-file <path>', 'read the API token from the first line of this file (mode 600: refused if group or others can access it)')
-      .option('--token <token>', 'API token; every local user can read it in ps, so prefer CREDFLOW_TOKEN or --token-file')
+      .option(
+        '--token-file <path>',
+        'read the API token from the first line of this file (mode 600: refused if group or others can access it)',
+      )
+      .option(
+        '--token <token>',
+        'API token; every local user can read it in ps, so prefer CREDFLOW_TOKEN or --token-file',
+      )
       .addHelpText('after', remoteTokenHelp);
   remote(
     integrations
@@ -126,12 +182,19 @@ export function registerIntegrations(program: Command, globals: Globals): void {
       .argument('<name>', 'integration name'),
   ).action(async (name: string, opts: { url?: string; token?: string; tokenFile?: string }, cmd: Command) => {
     const g = globals(cmd);
-    const result = (await callAgent({ ...opts, dir: g.dir }, 'POST', `/api/v1/integrations/${encodeURIComponent(name)}/invalidate`)) as {
+    const result = (await callAgent(
+      { ...opts, dir: g.dir },
+      'POST',
+      `/api/v1/integrations/${encodeURIComponent(name)}/invalidate`,
+    )) as {
       droppedResponses: number;
       drainedPools: number;
     };
     if (g.json) printJson(result);
-    else printLine(`ok: ${name}: dropped ${result.droppedResponses} cached response(s), draining ${result.drainedPools} pool(s)`);
+    else
+      printLine(
+        `ok: ${name}: dropped ${result.droppedResponses} cached response(s), draining ${result.drainedPools} pool(s)`,
+      );
   });
   remote(
     integrations
@@ -139,13 +202,29 @@ export function registerIntegrations(program: Command, globals: Globals): void {
       .description("show a running agent's cache and pool state for an integration (never a secret)")
       .argument('<name>', 'integration name')
       .option('--profile <name>', "profile (default: the agent's default profile)", parseProfile),
-  ).action(async (name: string, opts: { url?: string; token?: string; tokenFile?: string; profile?: string }, cmd: Command) => {
-    const g = globals(cmd);
-    const query = opts.profile ? `?profile=${encodeURIComponent(opts.profile)}` : '';
-    const status = (await callAgent({ ...opts, dir: g.dir }, 'GET', `/api/v1/integrations/${encodeURIComponent(name)}/status${query}`)) as Record<string, unknown>;
-    if (g.json) printJson(status);
-    else printLine(formatTable(['field', 'value'], Object.entries(status).map(([field, value]) => ({ field, value }))));
-  });
+  ).action(
+    async (
+      name: string,
+      opts: { url?: string; token?: string; tokenFile?: string; profile?: string },
+      cmd: Command,
+    ) => {
+      const g = globals(cmd);
+      const query = opts.profile ? `?profile=${encodeURIComponent(opts.profile)}` : '';
+      const status = (await callAgent(
+        { ...opts, dir: g.dir },
+        'GET',
+        `/api/v1/integrations/${encodeURIComponent(name)}/status${query}`,
+      )) as Record<string, unknown>;
+      if (g.json) printJson(status);
+      else
+        printLine(
+          formatTable(
+            ['field', 'value'],
+            Object.entries(status).map(([field, value]) => ({ field, value })),
+          ),
+        );
+    },
+  );
 }
 
 export function registerQuery(program: Command, globals: Globals): void {
@@ -158,15 +237,28 @@ export function registerQuery(program: Command, globals: Globals): void {
     .option('--profile <name>', 'profile to resolve (default: CREDFLOW_DEFAULT_PROFILE or "default")', parseProfile)
     .action(async (integration: string, sql: string, opts: { param: string[]; profile?: string }, cmd: Command) => {
       const g = globals(cmd);
-      await withAgent(g, async (agent) => {
-        const result = await agent.query(integration, sql, opts.param, { ...(opts.profile ? { profile: opts.profile } : {}), actor: cliActor('query') });
-        if (g.json) {
-          printJson(result);
-          return;
-        }
-        if (result.fields.length > 0) printLine(formatTable(result.fields.map((f) => f.name), result.rows));
-        printLine(rowsLine(result.rows.length, result.rowCount, result.truncated));
-      }, { secrets: true });
+      await withAgent(
+        g,
+        async (agent) => {
+          const result = await agent.query(integration, sql, opts.param, {
+            ...(opts.profile ? { profile: opts.profile } : {}),
+            actor: cliActor('query'),
+          });
+          if (g.json) {
+            printJson(result);
+            return;
+          }
+          if (result.fields.length > 0)
+            printLine(
+              formatTable(
+                result.fields.map((f) => f.name),
+                result.rows,
+              ),
+            );
+          printLine(rowsLine(result.rows.length, result.rowCount, result.truncated));
+        },
+        { secrets: true },
+      );
     });
 }
 
@@ -176,9 +268,14 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
  * The line under a query's table: the row count, and when rows were dropped, how many were shown,
  * which limit dropped them and where to change it.
  */
-export function rowsLine(shown: number, rowCount: number | null | undefined, truncated: { reason: string; limit: number } | undefined): string {
+export function rowsLine(
+  shown: number,
+  rowCount: number | null | undefined,
+  truncated: { reason: string; limit: number } | undefined,
+): string {
   if (!truncated) return `(${plural(rowCount ?? shown, 'row')})`;
   const total = rowCount !== null && rowCount !== undefined && rowCount > shown ? ` of ${rowCount}` : '';
-  const limit = truncated.reason === 'maxRows' ? `maxRows is ${truncated.limit}` : `maxResultBytes is ${truncated.limit} bytes`;
+  const limit =
+    truncated.reason === 'maxRows' ? `maxRows is ${truncated.limit}` : `maxResultBytes is ${truncated.limit} bytes`;
   return `(${shown}${total} rows shown: truncated, the integration's ${limit})`;
 }

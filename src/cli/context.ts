@@ -25,11 +25,17 @@ export async function secretsOptionsFor(dir: string, env: NodeJS.ProcessEnv): Pr
   if (env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL) return { options: {}, source: 'environment' };
   const embedded = await readEmbeddedState(dir);
   if (!embedded) return { options: {}, source: 'default' };
-  printNotice(`credflow: using the Secrets Manager endpoint of the embedded agent (npm start, pid ${embedded.pid}) at ${embedded.secretsEndpoint}`);
+  printNotice(
+    `credflow: using the Secrets Manager endpoint of the embedded agent (npm start, pid ${embedded.pid}) at ${embedded.secretsEndpoint}`,
+  );
   // The endpoint accepts only the key pair of this start (from the 0600 state file), whatever AWS
   // credentials the environment holds.
   return {
-    options: { endpoint: embedded.secretsEndpoint, defaultRegion: embedded.region, defaultCredentials: embedded.credentials },
+    options: {
+      endpoint: embedded.secretsEndpoint,
+      defaultRegion: embedded.region,
+      defaultCredentials: embedded.credentials,
+    },
     source: 'embedded',
   };
 }
@@ -42,9 +48,15 @@ const noAwsSetup = /CredentialsProviderError|no AWS credentials|no AWS region/;
  * only. `secrets: true` for commands that reach Secrets Manager: only they look for (and announce)
  * the embedded endpoint.
  */
-export async function withAgent<T>(options: GlobalOptions, use: (agent: Agent) => Promise<T>, usage: { secrets?: boolean } = {}): Promise<T> {
+export async function withAgent<T>(
+  options: GlobalOptions,
+  use: (agent: Agent) => Promise<T>,
+  usage: { secrets?: boolean } = {},
+): Promise<T> {
   const dir = path.resolve(options.dir);
-  const route: SecretsRoute = usage.secrets ? await secretsOptionsFor(dir, process.env) : { options: {}, source: 'default' };
+  const route: SecretsRoute = usage.secrets
+    ? await secretsOptionsFor(dir, process.env)
+    : { options: {}, source: 'default' };
   const { agent } = await openAgent({
     dir,
     secrets: route.options,

@@ -15,6 +15,10 @@ export function formatTable(columns: readonly string[], rows: readonly Record<st
   const header = columns.map(safeCell);
   const body = rows.map((row) => columns.map((c) => cell(row[c])));
   const widths = header.map((c, i) => Math.max(c.length, ...body.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }

@@ -18,7 +18,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command();
   program
     .name('credflow')
-    .description('Open database connections with credentials fetched by sandboxed workflows at the moment they are needed.')
+    .description(
+      'Open database connections with credentials fetched by sandboxed workflows at the moment they are needed.',
+    )
     .option('--dir <path>', 'folder holding workflows/ and integrations/', process.cwd())
     .option('--json', 'machine-readable JSON output', false)
     .option('-v, --verbose', 'log agent events to stderr', false)
@@ -41,9 +43,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0)
+        return 0;
       // commander has printed the usage text to stderr; --json callers also get the error shape.
-      if (argv.includes('--json')) printJson({ error: { code: 'BAD_USAGE', message: error.message.replace(/^error: /, '') } });
+      if (argv.includes('--json'))
+        printJson({ error: { code: 'BAD_USAGE', message: error.message.replace(/^error: /, '') } });
       return 2;
     }
     const json = program.opts<GlobalOptions>().json;

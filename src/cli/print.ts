@@ -29,7 +29,10 @@ export function printNotice(text: string): void {
  * as one readable entry, `credflow: error [CODE]: message`, whose later lines (if any) are indented.
  */
 export function printError(error: unknown, json: boolean): void {
-  const e = error instanceof CredflowError ? error : new CredflowError('INTERNAL', `unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+  const e =
+    error instanceof CredflowError
+      ? error
+      : new CredflowError('INTERNAL', `unexpected error: ${error instanceof Error ? error.message : String(error)}`);
   if (json) {
     printJson({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } });
     return;

@@ -17,13 +17,18 @@ async function readValue(file: string | undefined): Promise<string> {
       throw new CredflowError('BAD_REQUEST', `cannot read --file ${file}: ${messageOf(error)}`);
     }
   } else {
-    if (process.stdin.isTTY) throw new CredflowError('BAD_REQUEST', 'give the secret value on stdin or with --file <path> (not as an argument, where ps would show it)');
+    if (process.stdin.isTTY)
+      throw new CredflowError(
+        'BAD_REQUEST',
+        'give the secret value on stdin or with --file <path> (not as an argument, where ps would show it)',
+      );
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     text = Buffer.concat(chunks).toString('utf8');
   }
   const value = text.replace(/\r?\n$/, '');
-  if (value === '') throw new CredflowError('BAD_REQUEST', `the secret value ${file ? `in ${file} ` : 'on stdin '}is empty`);
+  if (value === '')
+    throw new CredflowError('BAD_REQUEST', `the secret value ${file ? `in ${file} ` : 'on stdin '}is empty`);
   return value;
 }
 
@@ -32,7 +37,11 @@ async function readValue(file: string | undefined): Promise<string> {
  * .credflow/embedded.json), through the AWS SDK as any client would: CreateSecret, or
  * PutSecretValue when the name exists. Only the demo: against real AWS, use AWS's own tools.
  */
-async function putEmbeddedSecret(dir: string, name: string, value: string): Promise<{ created: boolean; versionId: string | undefined }> {
+async function putEmbeddedSecret(
+  dir: string,
+  name: string,
+  value: string,
+): Promise<{ created: boolean; versionId: string | undefined }> {
   const embedded = await readEmbeddedState(dir);
   if (!embedded) {
     throw new CredflowError(
@@ -41,7 +50,11 @@ async function putEmbeddedSecret(dir: string, name: string, value: string): Prom
         'start it with `npm start`, or use `aws secretsmanager create-secret` for real AWS',
     );
   }
-  const client = new SecretsManagerClient({ endpoint: embedded.secretsEndpoint, region: embedded.region, credentials: embedded.credentials });
+  const client = new SecretsManagerClient({
+    endpoint: embedded.secretsEndpoint,
+    region: embedded.region,
+    credentials: embedded.credentials,
+  });
   try {
     try {
       const out = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
@@ -54,17 +67,24 @@ async function putEmbeddedSecret(dir: string, name: string, value: string): Prom
   } catch (error) {
     // AWS's messages never hold the value; the name is not secret.
     const e = error as Error;
-    throw new CredflowError('BAD_REQUEST', `cannot store the secret ${JSON.stringify(truncate(name, 200))} at ${embedded.secretsEndpoint}: ${e.name}: ${e.message}`);
+    throw new CredflowError(
+      'BAD_REQUEST',
+      `cannot store the secret ${JSON.stringify(truncate(name, 200))} at ${embedded.secretsEndpoint}: ${e.name}: ${e.message}`,
+    );
   } finally {
     client.destroy();
   }
 }
 
 export function registerSecrets(program: Command, globals: (cmd: Command) => GlobalOptions): void {
-  const secrets = program.command('secrets').description("add secrets to the embedded demo's Secrets Manager endpoint (npm start)");
+  const secrets = program
+    .command('secrets')
+    .description("add secrets to the embedded demo's Secrets Manager endpoint (npm start)");
   secrets
     .command('put')
-    .description('create a secret, or store a new current version of it, in the running embedded demo; the value comes from stdin or --file')
+    .description(
+      'create a secret, or store a new current version of it, in the running embedded demo; the value comes from stdin or --file',
+    )
     .argument('<name>', 'secret name (SecretId)')
     .option('--file <path>', 'read the value from this file instead of stdin')
     .action(async (name: string, opts: { file?: string }, cmd: Command) => {
@@ -72,6 +92,9 @@ export function registerSecrets(program: Command, globals: (cmd: Command) => Glo
       const value = await readValue(opts.file);
       const result = await putEmbeddedSecret(path.resolve(g.dir), name, value);
       if (g.json) printJson({ name, ...result });
-      else printLine(`ok: ${result.created ? 'created' : 'stored a new version of'} secret ${name} in the embedded demo (it lives until npm start stops)`);
+      else
+        printLine(
+          `ok: ${result.created ? 'created' : 'stored a new version of'} secret ${name} in the embedded demo (it lives until npm start stops)`,
+        );
     });
 }

@@ -8,21 +8,31 @@ import { printLine } from './print.js';
 
 const parsePort = (raw: string): number => {
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError('must be a port number (0-65535)');
   return port;
 };
 
 export function registerServe(program: Command, globals: (cmd: Command) => GlobalOptions): void {
   program
     .command('serve')
-    .description('serve the HTTP API for the configuration in --dir (--embedded: with its own PostgreSQL and Secrets Manager endpoint)')
-    .option('--embedded', 'start an embedded PostgreSQL and a local Secrets Manager endpoint seeded with postgresSecrets', false)
+    .description(
+      'serve the HTTP API for the configuration in --dir (--embedded: with its own PostgreSQL and Secrets Manager endpoint)',
+    )
+    .option(
+      '--embedded',
+      'start an embedded PostgreSQL and a local Secrets Manager endpoint seeded with postgresSecrets',
+      false,
+    )
     .option('--port <port>', 'port to listen on (default: PORT or 8080)', parsePort)
     .option('--host <host>', 'address to listen on (default: HOST or 127.0.0.1)')
     .action(async (opts: { embedded: boolean; port?: number; host?: string }, cmd: Command) => {
       const g = globals(cmd);
       const dir = path.resolve(g.dir);
-      const listen = { ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.host ? { host: opts.host } : {}) };
+      const listen = {
+        ...(opts.port !== undefined ? { port: opts.port } : {}),
+        ...(opts.host ? { host: opts.host } : {}),
+      };
       // Signals are handled from the start, so Ctrl-C during start-up still cleans up.
       let signalled: string | undefined;
       let wake: () => void = () => undefined;
@@ -41,7 +51,10 @@ export function registerServe(program: Command, globals: (cmd: Command) => Globa
           printLine('credflow: starting the embedded PostgreSQL and Secrets Manager endpoint…');
           const stack = await startEmbedded({ dir, ...listen, onNotice: (line) => printLine(`credflow: ${line}`) });
           stop = stack.stop;
-          printBanner(stack.agent, `embedded PostgreSQL on 127.0.0.1:${stack.postgres.port}, Secrets Manager endpoint at ${stack.secrets.url}`);
+          printBanner(
+            stack.agent,
+            `embedded PostgreSQL on 127.0.0.1:${stack.postgres.port}, Secrets Manager endpoint at ${stack.secrets.url}`,
+          );
         } else {
           const agent = await startAgent({ dir, ...listen });
           stop = () => agent.close();
@@ -74,16 +87,27 @@ function watchParent(onGone: () => void): NodeJS.Timeout | undefined {
 
 function printBanner(running: RunningAgent, embedded?: string): void {
   const token = running.tokens[0] ?? '';
-  const integration = running.agent.config.integrations.has('demo-postgres') ? 'demo-postgres' : running.agent.listIntegrations()[0]?.name;
+  const integration = running.agent.config.integrations.has('demo-postgres')
+    ? 'demo-postgres'
+    : running.agent.listIntegrations()[0]?.name;
   printLine('');
   printLine(`credflow agent listening on ${running.url}`);
   if (embedded) printLine(`  ${embedded}`);
-  printLine(`  ${running.agent.config.workflows.size} workflow(s), ${running.agent.config.integrations.size} integration(s) from ${running.agent.config.dir}`);
-  printLine(running.generatedToken ? `  API token (generated for this run; set CREDFLOW_API_TOKENS to choose): ${token}` : '  API token: as configured (CREDFLOW_API_TOKENS or CREDFLOW_TOKENS_FILE)');
+  printLine(
+    `  ${running.agent.config.workflows.size} workflow(s), ${running.agent.config.integrations.size} integration(s) from ${running.agent.config.dir}`,
+  );
+  printLine(
+    running.generatedToken
+      ? `  API token (generated for this run; set CREDFLOW_API_TOKENS to choose): ${token}`
+      : '  API token: as configured (CREDFLOW_API_TOKENS or CREDFLOW_TOKENS_FILE)',
+  );
   if (integration) {
     // A configured token is not printed: the command reads it from CREDFLOW_TOKEN, in double quotes so the shell expands it.
-    const authorization = running.generatedToken ? `'Authorization: Bearer ${token}'` : '"Authorization: Bearer $CREDFLOW_TOKEN"';
-    const sql = integration === 'demo-postgres' ? 'SELECT id, customer, item, total FROM orders ORDER BY id' : 'SELECT 1 AS ok';
+    const authorization = running.generatedToken
+      ? `'Authorization: Bearer ${token}'`
+      : '"Authorization: Bearer $CREDFLOW_TOKEN"';
+    const sql =
+      integration === 'demo-postgres' ? 'SELECT id, customer, item, total FROM orders ORDER BY id' : 'SELECT 1 AS ok';
     printLine('');
     printLine(running.generatedToken ? 'Try it:' : 'Try it (set CREDFLOW_TOKEN to one of your API tokens first):');
     printLine(

@@ -6,78 +6,95 @@ const intFrom = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
 /** CREDFLOW_API_TOKENS: comma-separated, blanks around and between ignored. */
-const splitTokens = (value: string | undefined): string[] => (value ?? '').split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+const splitTokens = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
 
 /** The agent's own settings, read once from the environment at start-up. */
-export const agentSettingsSchema = z.object({
-  PORT: intFrom(8080, 0, 65535),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  CREDFLOW_API_TOKENS: z.string().optional(),
-  CREDFLOW_TOKENS_FILE: z.string().optional(),
-  CREDFLOW_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  CREDFLOW_SANDBOX_MEMORY_MB: intFrom(64, 8, 4096),
-  CREDFLOW_STEP_TIMEOUT_MS: intFrom(5_000, 1, 600_000),
-  CREDFLOW_RUN_TIMEOUT_MS: intFrom(15_000, 1, 600_000),
-  CREDFLOW_MAX_RESPONSE_BYTES: intFrom(256 * 1024, 2, 16 * 1024 * 1024),
-  CREDFLOW_SANDBOX_PREWARM: intFrom(1, 0, 64),
-  CREDFLOW_SANDBOX_WORKERS: intFrom(2, 1, 64),
-  CREDFLOW_SANDBOX_MAX_BRIDGE_CALLS: intFrom(20, 0, 10_000),
-  CREDFLOW_SANDBOX_MAX_LOG_BYTES: intFrom(8 * 1024, 16, 1024 * 1024),
-  CREDFLOW_SANDBOX_MAX_LOG_LINES: intFrom(200, 1, 100_000),
-  CREDFLOW_RUN_MAX_LOG_BYTES: intFrom(256 * 1024, 1024, 64 * 1024 * 1024),
-  CREDFLOW_RUN_MAX_LOG_LINES: intFrom(1000, 1, 1_000_000),
-  CREDFLOW_SANDBOX_WORKER_CONCURRENCY: intFrom(4, 1, 64),
-  CREDFLOW_SANDBOX_QUEUE_MAX: intFrom(64, 0, 10_000),
-  // 0: (concurrency + prewarm) x memory + 256, see defaultWorkerMaxRssMb.
-  CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(1_048_576)
-    .refine((mb) => mb === 0 || mb >= 64, { message: 'must be 0 (derived from the other sandbox settings) or at least 64' })
-    .default(0),
-  CREDFLOW_PREVIEW_MAX_BYTES: intFrom(1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
-  CREDFLOW_POOL_MAX: intFrom(10, 1, 1000),
-  CREDFLOW_UPSTREAM_MAX_CONNECTIONS: intFrom(50, 1, 100_000),
-  CREDFLOW_CONNECT_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
-  CREDFLOW_STATEMENT_TIMEOUT_MS: intFrom(60_000, 0, 24 * 3600 * 1000),
-  CREDFLOW_QUERY_MAX_ROWS: intFrom(10_000, 1, 10_000_000),
-  CREDFLOW_QUERY_MAX_BYTES: intFrom(16 * 1024 * 1024, 1, 1024 * 1024 * 1024),
-  CREDFLOW_QUERY_MAX_MESSAGE_BYTES: intFrom(1024 * 1024, 1024, 256 * 1024 * 1024),
-  CREDFLOW_CACHE_TTL_SECONDS: intFrom(300, 0, 7 * 24 * 3600),
-  CREDFLOW_MAX_STALE_SECONDS: intFrom(600, 0, 7 * 24 * 3600),
-  CREDFLOW_CACHE_MAX_ENTRIES: intFrom(1000, 1, 1_000_000),
-  CREDFLOW_MASKER_MAX_SECRETS: intFrom(2048, 16, 1_000_000),
-  CREDFLOW_MASKER_MAX_BYTES: intFrom(262_144, 65_536, 64 * 1024 * 1024),
-  CREDFLOW_AUTH_RETRIES: intFrom(2, 0, 10),
-  CREDFLOW_HTTP_REQUEST_TIMEOUT_MS: intFrom(30_000, 50, 600_000),
-  CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: intFrom(10_000, 50, 600_000),
-  CREDFLOW_HTTP_KEEP_ALIVE_TIMEOUT_MS: intFrom(5_000, 50, 600_000),
-  CREDFLOW_HTTP_MAX_CONNECTIONS: intFrom(256, 1, 100_000),
-  CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: intFrom(20, 1, 1_000_000),
-  CREDFLOW_HTTP_AUTH_FAILURE_WINDOW_SECONDS: intFrom(10, 1, 3600),
-  CREDFLOW_HTTP_AUTH_FAILURE_ADDRESSES: intFrom(10_000, 1, 1_000_000),
-  CREDFLOW_PROFILES: z
-    .string()
-    .regex(/^\s*([A-Za-z0-9][A-Za-z0-9_.-]{0,63}\s*(,\s*|$))*$/, {
-      message: 'must be comma-separated profile names (letters, digits, "_", "." or "-")',
-    })
-    .optional(),
-  CREDFLOW_DEFAULT_PROFILE: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'must be letters, digits, "_", "." or "-"' })
-    .default('default'),
-}).superRefine((s, ctx) => {
-  // The same rules as a tokens file's "token"; a token is named by its place, never quoted.
-  const tokens = splitTokens(s.CREDFLOW_API_TOKENS);
-  tokens.forEach((token, i) => {
-    const problem = plainTokenProblem(token);
-    if (problem) ctx.addIssue({ code: 'custom', path: ['CREDFLOW_API_TOKENS'], message: `token ${i + 1} of ${tokens.length} ${problem}` });
+export const agentSettingsSchema = z
+  .object({
+    PORT: intFrom(8080, 0, 65535),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    CREDFLOW_API_TOKENS: z.string().optional(),
+    CREDFLOW_TOKENS_FILE: z.string().optional(),
+    CREDFLOW_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    CREDFLOW_SANDBOX_MEMORY_MB: intFrom(64, 8, 4096),
+    CREDFLOW_STEP_TIMEOUT_MS: intFrom(5_000, 1, 600_000),
+    CREDFLOW_RUN_TIMEOUT_MS: intFrom(15_000, 1, 600_000),
+    CREDFLOW_MAX_RESPONSE_BYTES: intFrom(256 * 1024, 2, 16 * 1024 * 1024),
+    CREDFLOW_SANDBOX_PREWARM: intFrom(1, 0, 64),
+    CREDFLOW_SANDBOX_WORKERS: intFrom(2, 1, 64),
+    CREDFLOW_SANDBOX_MAX_BRIDGE_CALLS: intFrom(20, 0, 10_000),
+    CREDFLOW_SANDBOX_MAX_LOG_BYTES: intFrom(8 * 1024, 16, 1024 * 1024),
+    CREDFLOW_SANDBOX_MAX_LOG_LINES: intFrom(200, 1, 100_000),
+    CREDFLOW_RUN_MAX_LOG_BYTES: intFrom(256 * 1024, 1024, 64 * 1024 * 1024),
+    CREDFLOW_RUN_MAX_LOG_LINES: intFrom(1000, 1, 1_000_000),
+    CREDFLOW_SANDBOX_WORKER_CONCURRENCY: intFrom(4, 1, 64),
+    CREDFLOW_SANDBOX_QUEUE_MAX: intFrom(64, 0, 10_000),
+    // 0: (concurrency + prewarm) x memory + 256, see defaultWorkerMaxRssMb.
+    CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(1_048_576)
+      .refine((mb) => mb === 0 || mb >= 64, {
+        message: 'must be 0 (derived from the other sandbox settings) or at least 64',
+      })
+      .default(0),
+    CREDFLOW_PREVIEW_MAX_BYTES: intFrom(1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
+    CREDFLOW_POOL_MAX: intFrom(10, 1, 1000),
+    CREDFLOW_UPSTREAM_MAX_CONNECTIONS: intFrom(50, 1, 100_000),
+    CREDFLOW_CONNECT_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
+    CREDFLOW_STATEMENT_TIMEOUT_MS: intFrom(60_000, 0, 24 * 3600 * 1000),
+    CREDFLOW_QUERY_MAX_ROWS: intFrom(10_000, 1, 10_000_000),
+    CREDFLOW_QUERY_MAX_BYTES: intFrom(16 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    CREDFLOW_QUERY_MAX_MESSAGE_BYTES: intFrom(1024 * 1024, 1024, 256 * 1024 * 1024),
+    CREDFLOW_CACHE_TTL_SECONDS: intFrom(300, 0, 7 * 24 * 3600),
+    CREDFLOW_MAX_STALE_SECONDS: intFrom(600, 0, 7 * 24 * 3600),
+    CREDFLOW_CACHE_MAX_ENTRIES: intFrom(1000, 1, 1_000_000),
+    CREDFLOW_MASKER_MAX_SECRETS: intFrom(2048, 16, 1_000_000),
+    CREDFLOW_MASKER_MAX_BYTES: intFrom(262_144, 65_536, 64 * 1024 * 1024),
+    CREDFLOW_AUTH_RETRIES: intFrom(2, 0, 10),
+    CREDFLOW_HTTP_REQUEST_TIMEOUT_MS: intFrom(30_000, 50, 600_000),
+    CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: intFrom(10_000, 50, 600_000),
+    CREDFLOW_HTTP_KEEP_ALIVE_TIMEOUT_MS: intFrom(5_000, 50, 600_000),
+    CREDFLOW_HTTP_MAX_CONNECTIONS: intFrom(256, 1, 100_000),
+    CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: intFrom(20, 1, 1_000_000),
+    CREDFLOW_HTTP_AUTH_FAILURE_WINDOW_SECONDS: intFrom(10, 1, 3600),
+    CREDFLOW_HTTP_AUTH_FAILURE_ADDRESSES: intFrom(10_000, 1, 1_000_000),
+    CREDFLOW_PROFILES: z
+      .string()
+      .regex(/^\s*([A-Za-z0-9][A-Za-z0-9_.-]{0,63}\s*(,\s*|$))*$/, {
+        message: 'must be comma-separated profile names (letters, digits, "_", "." or "-")',
+      })
+      .optional(),
+    CREDFLOW_DEFAULT_PROFILE: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'must be letters, digits, "_", "." or "-"' })
+      .default('default'),
+  })
+  .superRefine((s, ctx) => {
+    // The same rules as a tokens file's "token"; a token is named by its place, never quoted.
+    const tokens = splitTokens(s.CREDFLOW_API_TOKENS);
+    tokens.forEach((token, i) => {
+      const problem = plainTokenProblem(token);
+      if (problem)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['CREDFLOW_API_TOKENS'],
+          message: `token ${i + 1} of ${tokens.length} ${problem}`,
+        });
+    });
+    if (s.CREDFLOW_HTTP_HEADERS_TIMEOUT_MS > s.CREDFLOW_HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CREDFLOW_HTTP_HEADERS_TIMEOUT_MS'],
+        message: `must not be more than CREDFLOW_HTTP_REQUEST_TIMEOUT_MS (${s.CREDFLOW_HTTP_REQUEST_TIMEOUT_MS})`,
+      });
+    }
   });
-  if (s.CREDFLOW_HTTP_HEADERS_TIMEOUT_MS > s.CREDFLOW_HTTP_REQUEST_TIMEOUT_MS) {
-    ctx.addIssue({ code: 'custom', path: ['CREDFLOW_HTTP_HEADERS_TIMEOUT_MS'], message: `must not be more than CREDFLOW_HTTP_REQUEST_TIMEOUT_MS (${s.CREDFLOW_HTTP_REQUEST_TIMEOUT_MS})` });
-  }
-});
 
 export interface SandboxLimits {
   memoryMb: number;
@@ -216,7 +233,15 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
       authFailureAddresses: s.CREDFLOW_HTTP_AUTH_FAILURE_ADDRESSES,
     },
     defaultProfile: s.CREDFLOW_DEFAULT_PROFILE,
-    profiles: [...new Set([s.CREDFLOW_DEFAULT_PROFILE, ...(s.CREDFLOW_PROFILES ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0)])],
+    profiles: [
+      ...new Set([
+        s.CREDFLOW_DEFAULT_PROFILE,
+        ...(s.CREDFLOW_PROFILES ?? '')
+          .split(',')
+          .map((p) => p.trim())
+          .filter((p) => p.length > 0),
+      ]),
+    ],
   };
 }
 

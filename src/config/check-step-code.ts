@@ -2,7 +2,6 @@ import ivm from 'isolated-vm';
 import { messageOf } from '../errors.js';
 import { stepParameters } from '../sandbox/step-parameters.js';
 
-
 const MEMORY_MB = 32;
 
 /** V8 puts the parameter list on line 1 and `) {` on line 2 of an AsyncFunction's source: step code starts on line 3. */
@@ -62,6 +61,7 @@ function describe(message: string, code: string): string {
   const [, cause = message, line, column] = match;
   const userLine = Number(line) - FIRST_LINE + 1;
   // Past the last line, V8 names the wrapper's closing `})`, which the user never wrote.
-  if (userLine < 1 || userLine > code.split('\n').length) return 'unexpected end of the code (an unclosed bracket, brace, parenthesis or string?)';
+  if (userLine < 1 || userLine > code.split('\n').length)
+    return 'unexpected end of the code (an unclosed bracket, brace, parenthesis or string?)';
   return `line ${userLine}, column ${column}: ${cause}`;
 }

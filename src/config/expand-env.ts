@@ -35,9 +35,13 @@ export function expandEnv(
 ): unknown {
   if (skip(path)) return value;
   if (path.length > MAX_DEPTH) {
-    throw new CredflowError('CONFIG_INVALID', `${file}: ${formatPath(path.slice(0, 8))}…: nested deeper than ${MAX_DEPTH} levels`, {
-      details: { file },
-    });
+    throw new CredflowError(
+      'CONFIG_INVALID',
+      `${file}: ${formatPath(path.slice(0, 8))}…: nested deeper than ${MAX_DEPTH} levels`,
+      {
+        details: { file },
+      },
+    );
   }
   if (typeof value === 'string') return expandText(value, file, formatPath(path), env);
   if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, file, env, skip, [...path, i]));

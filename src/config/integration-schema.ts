@@ -20,7 +20,9 @@ const sslSchema = z.union(
 export const connectionSchema = z
   .strictObject({
     host: templatable.optional(),
-    port: z.union([z.number().int(), templatable], { message: 'expected a port number or a <<template>> string' }).optional(),
+    port: z
+      .union([z.number().int(), templatable], { message: 'expected a port number or a <<template>> string' })
+      .optional(),
     database: templatable.optional(),
     user: templatable.optional(),
     password: templatable.optional(),
@@ -49,14 +51,18 @@ export const fetchCredentialsSchema = z.strictObject({
   profiles: z
     .record(profileNameSchema, z.strictObject({ params: paramsSchema.optional() }))
     .optional()
-    .describe('per-profile params laid over params (e.g. a different secret name for staging); when set, only these profiles are accepted'),
+    .describe(
+      'per-profile params laid over params (e.g. a different secret name for staging); when set, only these profiles are accepted',
+    ),
   cacheTtlSeconds: z
     .number()
     .int()
     .min(0)
     .max(7 * 24 * 3600)
     .optional()
-    .describe('how long a workflow response is reused (0: run the workflow every time); capped by the response\'s own expiresAt/ttlSeconds'),
+    .describe(
+      "how long a workflow response is reused (0: run the workflow every time); capped by the response's own expiresAt/ttlSeconds",
+    ),
   maxStaleSeconds: z
     .number()
     .int()
@@ -73,7 +79,10 @@ export const integrationSchema = z.strictObject({
   description: z.string().optional(),
   fetchCredentialsDynamically: fetchCredentialsSchema.optional(),
   connection: connectionSchema,
-  readOnly: z.boolean().optional().describe('run every query in a READ ONLY transaction that is rolled back afterwards (default false)'),
+  readOnly: z
+    .boolean()
+    .optional()
+    .describe('run every query in a READ ONLY transaction that is rolled back afterwards (default false)'),
   statementTimeoutMs: z
     .number()
     .int()
@@ -81,14 +90,24 @@ export const integrationSchema = z.strictObject({
     .max(24 * 3600 * 1000)
     .optional()
     .describe('statement_timeout of every query, 0 for none (default CREDFLOW_STATEMENT_TIMEOUT_MS)'),
-  maxRows: z.number().int().min(1).max(10_000_000).optional().describe('rows returned per query; more are dropped and the result says truncated (default CREDFLOW_QUERY_MAX_ROWS)'),
+  maxRows: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000_000)
+    .optional()
+    .describe(
+      'rows returned per query; more are dropped and the result says truncated (default CREDFLOW_QUERY_MAX_ROWS)',
+    ),
   maxResultBytes: z
     .number()
     .int()
     .min(1)
     .max(1024 * 1024 * 1024)
     .optional()
-    .describe('bytes of row data returned per query; rows past it are dropped and the result says truncated (default CREDFLOW_QUERY_MAX_BYTES)'),
+    .describe(
+      'bytes of row data returned per query; rows past it are dropped and the result says truncated (default CREDFLOW_QUERY_MAX_BYTES)',
+    ),
 });
 
 export type IntegrationFile = z.infer<typeof integrationSchema>;

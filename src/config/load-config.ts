@@ -45,7 +45,6 @@ export interface LoadedConfig {
   readonly problems: readonly string[];
 }
 
-
 /**
  * Reads `workflows/*.json` and `integrations/*.json` under `dir`, expands `${VAR}`, validates each file
  * with zod and checks the references between them, and everything else that can be known without
@@ -75,7 +74,9 @@ export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.e
         continue;
       }
       if (workflows.has(workflow.name)) {
-        problems.push(`${file}: name: workflow "${workflow.name}" is also defined in ${workflows.get(workflow.name)?.file}`);
+        problems.push(
+          `${file}: name: workflow "${workflow.name}" is also defined in ${workflows.get(workflow.name)?.file}`,
+        );
         continue;
       }
       workflows.set(workflow.name, workflow);
@@ -87,7 +88,9 @@ export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.e
     const integration = await loadIntegration(dir, file, env, problems, { workflows, broken });
     if (!integration) continue;
     if (integrations.has(integration.name)) {
-      problems.push(`${file}: name: integration "${integration.name}" is also defined in ${integrations.get(integration.name)?.file}`);
+      problems.push(
+        `${file}: name: integration "${integration.name}" is also defined in ${integrations.get(integration.name)?.file}`,
+      );
       continue;
     }
     integrations.set(integration.name, integration);
@@ -107,13 +110,19 @@ export async function loadValidConfig(dir: string, env: NodeJS.ProcessEnv = proc
 }
 
 async function isDirectory(target: string): Promise<boolean> {
-  return stat(target).then((s) => s.isDirectory(), () => false);
+  return stat(target).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 async function listJson(dir: string, sub: string, problems: string[]): Promise<string[]> {
   try {
     const names = await readdir(path.join(dir, sub));
-    return names.filter((n) => n.endsWith('.json')).sort().map((n) => `${sub}/${n}`);
+    return names
+      .filter((n) => n.endsWith('.json'))
+      .sort()
+      .map((n) => `${sub}/${n}`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') problems.push(`${sub}/: ${messageOf(error)}`);
     return [];
@@ -135,7 +144,9 @@ async function readDocument(dir: string, file: string, problems: string[]): Prom
   } catch (error) {
     // V8's message quotes a snippet of the file, which may hold a secret: only the place is reported.
     const position = /position (\d+)/.exec(messageOf(error))?.[1];
-    problems.push(`${file}: ${position === undefined ? '(root)' : lineAndColumn(text, Number(position))}: not valid JSON`);
+    problems.push(
+      `${file}: ${position === undefined ? '(root)' : lineAndColumn(text, Number(position))}: not valid JSON`,
+    );
     return undefined;
   }
 }
@@ -153,7 +164,13 @@ function parseWith<T>(schema: z.ZodType<T>, file: string, document: unknown, pro
   return undefined;
 }
 
-function expanded(file: string, document: unknown, env: NodeJS.ProcessEnv, problems: string[], skip?: (p: (string | number)[]) => boolean): unknown {
+function expanded(
+  file: string,
+  document: unknown,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+  skip?: (p: (string | number)[]) => boolean,
+): unknown {
   try {
     return expandEnv(document, file, env, skip);
   } catch (error) {
@@ -162,7 +179,13 @@ function expanded(file: string, document: unknown, env: NodeJS.ProcessEnv, probl
   }
 }
 
-async function loadWorkflow(dir: string, file: string, env: NodeJS.ProcessEnv, problems: string[], checker: StepCodeChecker): Promise<Workflow | undefined> {
+async function loadWorkflow(
+  dir: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+  checker: StepCodeChecker,
+): Promise<Workflow | undefined> {
   const written = await readDocument(dir, file, problems);
   if (written === undefined) return undefined;
   // Step code is JavaScript: `${...}` there belongs to template literals, not to the environment.
@@ -187,7 +210,10 @@ async function loadWorkflow(dir: string, file: string, env: NodeJS.ProcessEnv, p
   }
   let compiles = true;
   for (const [index, step] of steps.entries()) {
-    const cause = checker.check(step.code, steps.slice(0, index).map((s) => s.name));
+    const cause = checker.check(
+      step.code,
+      steps.slice(0, index).map((s) => s.name),
+    );
     if (cause === undefined) continue;
     const field = step.source === 'inline' ? `steps[${index}].code` : `steps[${index}].codeFile (${step.source})`;
     problems.push(`${file}: ${field}: step "${step.name}" does not compile: ${cause}`);
@@ -206,7 +232,13 @@ async function loadWorkflow(dir: string, file: string, env: NodeJS.ProcessEnv, p
   };
 }
 
-async function readCodeFile(dir: string, file: string, index: number, codeFile: string, problems: string[]): Promise<{ path: string; code: string } | undefined> {
+async function readCodeFile(
+  dir: string,
+  file: string,
+  index: number,
+  codeFile: string,
+  problems: string[],
+): Promise<{ path: string; code: string } | undefined> {
   const workflowsDir = path.resolve(dir, 'workflows');
   const target = path.resolve(workflowsDir, codeFile);
   if (!target.startsWith(workflowsDir + path.sep)) {
@@ -228,7 +260,13 @@ interface KnownWorkflows {
   readonly broken: ReadonlySet<string>;
 }
 
-async function loadIntegration(dir: string, file: string, env: NodeJS.ProcessEnv, problems: string[], known: KnownWorkflows): Promise<Integration | undefined> {
+async function loadIntegration(
+  dir: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+  known: KnownWorkflows,
+): Promise<Integration | undefined> {
   const written = await readDocument(dir, file, problems);
   if (written === undefined) return undefined;
   const document = expanded(file, written, env, problems);
@@ -254,7 +292,9 @@ async function loadIntegration(dir: string, file: string, env: NodeJS.ProcessEnv
     // Templates are compiled from the connection as written, and `${VAR}` is expanded only in the
     // text around them: a value from the environment arrives as it is, never read as a template.
     const writtenConnection = (written as { connection: Record<string, unknown> }).connection;
-    templates = compileFields(writtenConnection, parsed.name, 'connection', (text, field) => expandText(text, file, field, env));
+    templates = compileFields(writtenConnection, parsed.name, 'connection', (text, field) =>
+      expandText(text, file, field, env),
+    );
   } catch (error) {
     problems.push(`${file}: ${isCredflowError(error) ? error.message : messageOf(error)}`);
     return undefined;
@@ -263,7 +303,9 @@ async function loadIntegration(dir: string, file: string, env: NodeJS.ProcessEnv
     const root = templatePath.split(/[.[]/, 1)[0] ?? '';
     const allowed = root === 'Env' || (dynamic !== undefined && (root === 'credentials' || root === dynamic.workflow));
     if (!allowed) {
-      const expected = dynamic ? `"${dynamic.workflow}", "credentials" or "Env"` : '"Env" (turn on fetchCredentialsDynamically to use a workflow)';
+      const expected = dynamic
+        ? `"${dynamic.workflow}", "credentials" or "Env"`
+        : '"Env" (turn on fetchCredentialsDynamically to use a workflow)';
       problems.push(`${file}: connection: template <<${templatePath}>> must start with ${expected}`);
       return undefined;
     }

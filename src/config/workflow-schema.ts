@@ -1,17 +1,42 @@
 import { z } from 'zod';
 import { configNameSchema, stepNameSchema } from './names.js';
 
-export const sandboxLimitsSchema = z.strictObject({
-  memoryMb: z.number().int().min(8).max(4096).optional().describe('isolate heap limit in MiB'),
-  stepTimeoutMs: z.number().int().min(1).max(600_000).optional().describe('wall-clock limit per step'),
-  runTimeoutMs: z.number().int().min(1).max(600_000).optional().describe('wall-clock limit per run'),
-  maxResponseBytes: z.number().int().min(2).max(16 * 1024 * 1024).optional(),
-  maxBridgeCalls: z.number().int().min(0).max(10_000).optional().describe('bridge calls (GetSecretValue) per run'),
-  maxLogBytes: z.number().int().min(16).max(1024 * 1024).optional().describe('longest text of one console call'),
-  maxLogLines: z.number().int().min(1).max(100_000).optional().describe('console calls kept per step'),
-  maxRunLogBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional().describe('UTF-8 bytes of log text kept per run, across its steps'),
-  maxRunLogLines: z.number().int().min(1).max(1_000_000).optional().describe('console calls kept per run, across its steps'),
-}).describe("lower the agent's sandbox limits for this workflow; a value above the agent's limit is capped to it");
+export const sandboxLimitsSchema = z
+  .strictObject({
+    memoryMb: z.number().int().min(8).max(4096).optional().describe('isolate heap limit in MiB'),
+    stepTimeoutMs: z.number().int().min(1).max(600_000).optional().describe('wall-clock limit per step'),
+    runTimeoutMs: z.number().int().min(1).max(600_000).optional().describe('wall-clock limit per run'),
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(2)
+      .max(16 * 1024 * 1024)
+      .optional(),
+    maxBridgeCalls: z.number().int().min(0).max(10_000).optional().describe('bridge calls (GetSecretValue) per run'),
+    maxLogBytes: z
+      .number()
+      .int()
+      .min(16)
+      .max(1024 * 1024)
+      .optional()
+      .describe('longest text of one console call'),
+    maxLogLines: z.number().int().min(1).max(100_000).optional().describe('console calls kept per step'),
+    maxRunLogBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .optional()
+      .describe('UTF-8 bytes of log text kept per run, across its steps'),
+    maxRunLogLines: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe('console calls kept per run, across its steps'),
+  })
+  .describe("lower the agent's sandbox limits for this workflow; a value above the agent's limit is capped to it");
 
 /** Steps a workflow may have: checked when the file loads (and by `credflow validate`) and when a run starts. */
 export const maxWorkflowSteps = 50;
@@ -49,7 +74,10 @@ export const workflowSchema = z
       .max(1000)
       .optional()
       .describe('SecretId patterns (e.g. "prod/db/*") this workflow may read; when set, every other secret is refused'),
-    steps: z.array(stepSchema).min(1).max(maxWorkflowSteps, { message: `a workflow may have at most ${maxWorkflowSteps} steps` }),
+    steps: z
+      .array(stepSchema)
+      .min(1)
+      .max(maxWorkflowSteps, { message: `a workflow may have at most ${maxWorkflowSteps} steps` }),
   })
   .superRefine((wf, ctx) => {
     const seen = new Set<string>();

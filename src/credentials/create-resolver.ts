@@ -108,14 +108,25 @@ export function createResolver(deps: ResolverDeps): Resolver {
     onEvent: (event) => {
       if (event.type === 'refresh-error') {
         logger.warn(
-          { event: 'credentials.refresh', key: describeKey(event.key), background: event.background, outcome: 'error', failingSince: new Date(event.failingSince).toISOString(), error: masker.mask(String((event.error as Error)?.message ?? event.error)) },
+          {
+            event: 'credentials.refresh',
+            key: describeKey(event.key),
+            background: event.background,
+            outcome: 'error',
+            failingSince: new Date(event.failingSince).toISOString(),
+            error: masker.mask(String((event.error as Error)?.message ?? event.error)),
+          },
           'refreshing credentials failed',
         );
       }
       // The secrets an evicted entry brought may be forgotten by the masker once it needs room.
       if (event.type === 'evict') masker.release(event.key);
       if (event.type === 'refresh-ok' || event.type === 'refresh-error') {
-        metrics.refreshes.inc({ workflow: describeKey(event.key).workflow, mode: event.background ? 'background' : 'foreground', outcome: event.type === 'refresh-ok' ? 'ok' : 'error' });
+        metrics.refreshes.inc({
+          workflow: describeKey(event.key).workflow,
+          mode: event.background ? 'background' : 'foreground',
+          outcome: event.type === 'refresh-ok' ? 'ok' : 'error',
+        });
       }
     },
   });
@@ -158,12 +169,23 @@ export function createResolver(deps: ResolverDeps): Resolver {
     const dynamic = integration.fetchCredentialsDynamically;
     if (!dynamic?.enabled) return undefined;
     const workflow = config.workflows.get(dynamic.workflow);
-    if (!workflow) throw new CredflowError('WORKFLOW_NOT_FOUND', `integration "${integration.name}": workflow "${dynamic.workflow}" does not exist`);
+    if (!workflow)
+      throw new CredflowError(
+        'WORKFLOW_NOT_FOUND',
+        `integration "${integration.name}": workflow "${dynamic.workflow}" does not exist`,
+      );
     const params = { ...dynamic.params, ...dynamic.profiles?.[profile]?.params };
     const ttlSeconds = dynamic.cacheTtlSeconds ?? deps.settings.cache.ttlSeconds;
     const maxStaleSeconds = dynamic.maxStaleSeconds ?? deps.settings.cache.maxStaleSeconds;
     // The workflow sees context.integration, so each integration has entries of its own.
-    const key = [workflow.name, profile, stableJson({ ...workflow.params, ...params }), integration.name, ttlSeconds, maxStaleSeconds].join('\u0000');
+    const key = [
+      workflow.name,
+      profile,
+      stableJson({ ...workflow.params, ...params }),
+      integration.name,
+      ttlSeconds,
+      maxStaleSeconds,
+    ].join('\u0000');
     const load: Loader<unknown> = async () => {
       // Loads of one key can overlap (an invalidate while one runs): like the cache, which keeps the
       // value of the load that started last, only that load's values are held for the entry.
@@ -175,7 +197,8 @@ export function createResolver(deps: ResolverDeps): Resolver {
       } catch (error) {
         // The cache keeps the last failure for a while: keep its code and message, not the run's
         // step outputs and logs.
-        if (error instanceof CredflowError) throw new CredflowError(error.code, error.message, error.details ? { details: error.details } : {});
+        if (error instanceof CredflowError)
+          throw new CredflowError(error.code, error.message, error.details ? { details: error.details } : {});
         throw error;
       }
       run.masker.addSecretsIn(run.response);
@@ -197,7 +220,12 @@ export function createResolver(deps: ResolverDeps): Resolver {
    * `cacheKey` for a connection rendered from a cached response: the password it holds is learnt,
    * and kept while that entry lives. A static connection's password is configuration: kept for good.
    */
-  const render = (integration: Integration, response: unknown, workflow: string | undefined, cacheKey?: string): Rendered => {
+  const render = (
+    integration: Integration,
+    response: unknown,
+    workflow: string | undefined,
+    cacheKey?: string,
+  ): Rendered => {
     const context: Record<string, unknown> = { Env: deps.appEnv };
     if (workflow) {
       context[workflow] = { response };
@@ -209,19 +237,39 @@ export function createResolver(deps: ResolverDeps): Resolver {
     return { connection, connectionKey: hashOf(connection) };
   };
 
-  const renderEntry = (integration: Integration, entry: CacheEntry<unknown>, keyed: { key: string; workflow: string }): Rendered => {
+  const renderEntry = (
+    integration: Integration,
+    entry: CacheEntry<unknown>,
+    keyed: { key: string; workflow: string },
+  ): Rendered => {
     let perIntegration = rendered.get(entry);
     if (!perIntegration) rendered.set(entry, (perIntegration = new Map()));
     let result = perIntegration.get(integration.name);
-    if (!result) perIntegration.set(integration.name, (result = render(integration, entry.value, keyed.workflow, keyed.key)));
+    if (!result)
+      perIntegration.set(integration.name, (result = render(integration, entry.value, keyed.workflow, keyed.key)));
     return result;
   };
 
   /** The resolution's metric and log line. */
-  const resolved = (integration: Integration, profile: string, actor: Actor, result: Resolved, started: number): Resolved => {
+  const resolved = (
+    integration: Integration,
+    profile: string,
+    actor: Actor,
+    result: Resolved,
+    started: number,
+  ): Resolved => {
     metrics.cache.inc({ integration: integration.name, result: result.outcome });
     lines.info(
-      { event: 'credentials.resolve', integration: integration.name, workflow: integration.fetchCredentialsDynamically?.workflow, profile, tokenId: actor.tokenId, route: actor.route, cache: result.outcome, outcome: 'ok' },
+      {
+        event: 'credentials.resolve',
+        integration: integration.name,
+        workflow: integration.fetchCredentialsDynamically?.workflow,
+        profile,
+        tokenId: actor.tokenId,
+        route: actor.route,
+        cache: result.outcome,
+        outcome: 'ok',
+      },
       'resolved credentials',
       performance.now() - started,
     );
@@ -250,7 +298,11 @@ export function createResolver(deps: ResolverDeps): Resolver {
     return { integration: integration.name, profile, ...fixed, generation: 0, outcome: 'static' };
   };
 
-  const resolveCached = (integration: Integration, requested?: string, actor: Actor = localActor): Resolved | undefined => {
+  const resolveCached = (
+    integration: Integration,
+    requested?: string,
+    actor: Actor = localActor,
+  ): Resolved | undefined => {
     const started = performance.now();
     const profile = profileFor(integration, requested);
     try {
@@ -259,21 +311,50 @@ export function createResolver(deps: ResolverDeps): Resolver {
       const entry = cache.peek(keyed.key, keyed.load);
       if (entry === undefined) return undefined;
       const { connection, connectionKey } = renderEntry(integration, entry, keyed);
-      return resolved(integration, profile, actor, { integration: integration.name, profile, connection, connectionKey, generation: entry.generation, outcome: 'hit' }, started);
+      return resolved(
+        integration,
+        profile,
+        actor,
+        {
+          integration: integration.name,
+          profile,
+          connection,
+          connectionKey,
+          generation: entry.generation,
+          outcome: 'hit',
+        },
+        started,
+      );
     } catch (error) {
       failed(integration, profile, actor, error, started);
       throw error;
     }
   };
 
-  const resolve = async (integration: Integration, requested?: string, actor: Actor = localActor): Promise<Resolved> => {
+  const resolve = async (
+    integration: Integration,
+    requested?: string,
+    actor: Actor = localActor,
+  ): Promise<Resolved> => {
     const started = performance.now();
     const profile = profileFor(integration, requested);
     try {
       const keyed = keyFor(integration, profile);
       if (!keyed) return resolved(integration, profile, actor, staticResult(integration, profile), started);
       const { entry, outcome } = await cache.get(keyed.key, keyed.load);
-      return resolved(integration, profile, actor, { integration: integration.name, profile, ...renderEntry(integration, entry, keyed), generation: entry.generation, outcome }, started);
+      return resolved(
+        integration,
+        profile,
+        actor,
+        {
+          integration: integration.name,
+          profile,
+          ...renderEntry(integration, entry, keyed),
+          generation: entry.generation,
+          outcome,
+        },
+        started,
+      );
     } catch (error) {
       failed(integration, profile, actor, error, started);
       throw error;
@@ -288,13 +369,23 @@ export function createResolver(deps: ResolverDeps): Resolver {
       const keyed = keyFor(integration, failed.profile);
       if (!keyed) return failed;
       const entry = await cache.reload(keyed.key, failed.generation, keyed.load, attemptStartedAt);
-      return { integration: integration.name, profile: failed.profile, ...renderEntry(integration, entry, keyed), generation: entry.generation, outcome: 'refresh' };
+      return {
+        integration: integration.name,
+        profile: failed.profile,
+        ...renderEntry(integration, entry, keyed),
+        generation: entry.generation,
+        outcome: 'refresh',
+      };
     },
     invalidate(integration) {
       staticConnections.delete(integration.name);
       const dynamic = integration.fetchCredentialsDynamically;
       if (!dynamic?.enabled) return 0;
-      const profiles = new Set([deps.settings.defaultProfile, ...deps.settings.profiles, ...Object.keys(dynamic.profiles ?? {})]);
+      const profiles = new Set([
+        deps.settings.defaultProfile,
+        ...deps.settings.profiles,
+        ...Object.keys(dynamic.profiles ?? {}),
+      ]);
       let dropped = 0;
       for (const profile of profiles) {
         const keyed = keyFor(integration, profile);
@@ -321,7 +412,9 @@ export function createResolver(deps: ResolverDeps): Resolver {
         ageSeconds: entry ? Math.round((now() - entry.fetchedAt) / 100) / 10 : undefined,
         expiresAt: iso(entry?.expiresAt),
         staleUntil: iso(entry?.staleUntil),
-        lastRefreshError: slot?.lastError ? { message: masker.mask(slot.lastError.message), at: new Date(slot.lastError.at).toISOString() } : undefined,
+        lastRefreshError: slot?.lastError
+          ? { message: masker.mask(slot.lastError.message), at: new Date(slot.lastError.at).toISOString() }
+          : undefined,
         failingSince: iso(slot?.failingSince),
       };
     },

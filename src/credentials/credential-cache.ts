@@ -118,8 +118,13 @@ export class CredentialCache<T> {
       if (!slot.inflight && now < slot.nextAttemptAt) return { entry, outcome: 'stale' };
       const refreshing = slot.inflight ?? this.load(key, slot, load, false);
       const waited = await Promise.race([
-        refreshing.then((fresh) => ({ fresh }), () => undefined),
-        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), this.options.maxRefreshWaitMs ?? 1000).unref()),
+        refreshing.then(
+          (fresh) => ({ fresh }),
+          () => undefined,
+        ),
+        new Promise<undefined>((resolve) =>
+          setTimeout(() => resolve(undefined), this.options.maxRefreshWaitMs ?? 1000).unref(),
+        ),
       ]);
       return waited ? { entry: waited.fresh, outcome: 'refresh' } : { entry, outcome: 'stale' };
     }
@@ -151,7 +156,8 @@ export class CredentialCache<T> {
   async reload(key: string, staleGeneration: number, load: Loader<T>, notBefore = -Infinity): Promise<CacheEntry<T>> {
     const slot = this.touch(key);
     for (;;) {
-      if (slot.entry && slot.entry.generation > staleGeneration && slot.entry.loadStartedAt >= notBefore) return slot.entry;
+      if (slot.entry && slot.entry.generation > staleGeneration && slot.entry.loadStartedAt >= notBefore)
+        return slot.entry;
       if (!slot.inflight) return this.load(key, slot, load, false);
       if ((slot.inflightStartedAt ?? -Infinity) >= notBefore) return slot.inflight;
       // A load that started too early: let it finish, then look again.
@@ -253,5 +259,8 @@ export class CredentialCache<T> {
  * in the queue): a matter of the agent's load, not of the store, so it starts no retry backoff.
  */
 function isCapacityRefusal(error: unknown): boolean {
-  return error instanceof CredflowError && (error.code === 'SANDBOX_BUSY' || (error.code === 'WORKFLOW_TIMEOUT' && error.details?.queued === true));
+  return (
+    error instanceof CredflowError &&
+    (error.code === 'SANDBOX_BUSY' || (error.code === 'WORKFLOW_TIMEOUT' && error.details?.queued === true))
+  );
 }

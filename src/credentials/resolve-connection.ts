@@ -38,7 +38,11 @@ export function stageOf(error: unknown): ResolveStage | undefined {
  * `credentials.response`, `Env`) and validates the result. The password and connection string are
  * registered with the masker before anything else can print them.
  */
-export function renderConnection(integration: Integration, context: Record<string, unknown>, masker: SecretMasker): ResolvedConnection {
+export function renderConnection(
+  integration: Integration,
+  context: Record<string, unknown>,
+  masker: SecretMasker,
+): ResolvedConnection {
   const rendered = integration.templates.render(context);
   const parsed = parseResolvedConnection(rendered);
   if (!parsed.success) {

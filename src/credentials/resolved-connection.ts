@@ -28,22 +28,21 @@ const ssl = z
     return { rejectUnauthorized: value.rejectUnauthorized ?? true, ...(value.ca ? { ca: value.ca } : {}) };
   });
 
-const text = (what: string) => z.string({ message: `must be a string (${what})` }).min(1, { message: `must not be empty (${what})` });
+const text = (what: string) =>
+  z.string({ message: `must be a string (${what})` }).min(1, { message: `must not be empty (${what})` });
 
 const uriConnectionSchema = z.strictObject({
-    connectionString: z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// or postgresql:// URI' }),
+  connectionString: z.string().regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// or postgresql:// URI' }),
   ssl,
 });
 
 const fieldsConnectionSchema = z.strictObject({
-    host: text('host name or address'),
-    port: port.default(5432),
-    database: text('database name'),
-    user: text('role name'),
-    password: z.string({ message: 'must be a string' }).optional(),
-    ssl,
+  host: text('host name or address'),
+  port: port.default(5432),
+  database: text('database name'),
+  user: text('role name'),
+  password: z.string({ message: 'must be a string' }).optional(),
+  ssl,
 });
 
 export type ResolvedConnection = z.output<typeof uriConnectionSchema> | z.output<typeof fieldsConnectionSchema>;

@@ -19,7 +19,9 @@ const recordSchema = z.object({
   region: z.string().optional(),
   secretsCredentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).optional(),
   agentUrl: z.url().optional(),
-  postgres: z.object({ dataDir: z.string(), passwordDir: z.string(), pid: z.number().int().positive().optional() }).optional(),
+  postgres: z
+    .object({ dataDir: z.string(), passwordDir: z.string(), pid: z.number().int().positive().optional() })
+    .optional(),
 });
 export type EmbeddedRecord = z.infer<typeof recordSchema>;
 
@@ -67,7 +69,10 @@ export async function claimEmbeddedState(dir: string): Promise<string[]> {
   await mkdir(path.dirname(stateFile(dir)), { recursive: true });
   for (let attempt = 0; attempt < 3; attempt += 1) {
     try {
-      await writeFile(stateFile(dir), `${JSON.stringify({ pid: process.pid }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+      await writeFile(stateFile(dir), `${JSON.stringify({ pid: process.pid }, null, 2)}\n`, {
+        mode: 0o600,
+        flag: 'wx',
+      });
       return cleaned;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -89,7 +94,10 @@ export async function claimEmbeddedState(dir: string): Promise<string[]> {
     }
     await rm(stateFile(dir), { force: true });
   }
-  throw new CredflowError('EMBEDDED_ALREADY_RUNNING', `another credflow agent keeps creating ${stateFile(dir)}: is one starting from ${dir}?`);
+  throw new CredflowError(
+    'EMBEDDED_ALREADY_RUNNING',
+    `another credflow agent keeps creating ${stateFile(dir)}: is one starting from ${dir}?`,
+  );
 }
 
 /** Adds to this process's state file (atomically, so a reader never sees half of it). */

@@ -31,13 +31,18 @@ async function initdbOf(dataDir: string): Promise<number[]> {
 }
 
 /** Only folders this code creates are ever removed, whatever a state file says. */
-const ours = (dir: string, prefix: string) => path.isAbsolute(dir) && path.basename(dir).startsWith(prefix) && !dir.includes('\0');
+const ours = (dir: string, prefix: string) =>
+  path.isAbsolute(dir) && path.basename(dir).startsWith(prefix) && !dir.includes('\0');
 
 /**
  * Stops the PostgreSQL a dead agent left running and removes its data and password folders.
  * Returns what it did, one sentence each.
  */
-export async function cleanOrphanedPostgres(left: { dataDir: string; passwordDir: string; pid?: number | undefined }): Promise<string[]> {
+export async function cleanOrphanedPostgres(left: {
+  dataDir: string;
+  passwordDir: string;
+  pid?: number | undefined;
+}): Promise<string[]> {
   const done: string[] = [];
   if (!ours(left.dataDir, 'credflow-pg-') || !ours(left.passwordDir, 'credflow-pgpw-')) {
     return [`left ${left.dataDir} and ${left.passwordDir} alone: not folders credflow creates`];

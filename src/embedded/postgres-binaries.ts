@@ -26,7 +26,11 @@ async function packageDirOf(): Promise<string> {
     const { initdb } = (await import(name)) as { initdb: string };
     return path.resolve(initdb, '..', '..', '..');
   } catch (error) {
-    throw new CredflowError('EMBEDDED_POSTGRES_FAILED', `no PostgreSQL binaries for ${os.platform()}-${os.arch()}: the package ${name} is not installed`, { cause: error });
+    throw new CredflowError(
+      'EMBEDDED_POSTGRES_FAILED',
+      `no PostgreSQL binaries for ${os.platform()}-${os.arch()}: the package ${name} is not installed`,
+      { cause: error },
+    );
   }
 }
 
@@ -41,7 +45,10 @@ const binariesIn = (root: string, version: string, runAs?: { uid: number; gid: n
 /** The uid and gid of the `postgres` system user, creating it when missing (PostgreSQL refuses to run as root). */
 async function postgresUser(): Promise<{ uid: number; gid: number }> {
   const lookup = async () => {
-    const [uid, gid] = await Promise.all([execFileAsync('id', ['-u', 'postgres']), execFileAsync('id', ['-g', 'postgres'])]);
+    const [uid, gid] = await Promise.all([
+      execFileAsync('id', ['-u', 'postgres']),
+      execFileAsync('id', ['-g', 'postgres']),
+    ]);
     return { uid: Number.parseInt(uid.stdout, 10), gid: Number.parseInt(gid.stdout, 10) };
   };
   try {
@@ -52,7 +59,11 @@ async function postgresUser(): Promise<{ uid: number; gid: number }> {
       await execFileAsync('useradd', ['--system', '-g', 'postgres', 'postgres']);
       return await lookup();
     } catch (error) {
-      throw new CredflowError('EMBEDDED_POSTGRES_FAILED', 'running as root, and no `postgres` system user exists to run PostgreSQL as (PostgreSQL refuses to run as root); creating it with useradd failed: create it, or run npm start as another user', { cause: error });
+      throw new CredflowError(
+        'EMBEDDED_POSTGRES_FAILED',
+        'running as root, and no `postgres` system user exists to run PostgreSQL as (PostgreSQL refuses to run as root); creating it with useradd failed: create it, or run npm start as another user',
+        { cause: error },
+      );
     }
   }
 }

@@ -13,7 +13,9 @@ export function processAlive(pid: number): boolean {
 /** A process's command line from /proc, or undefined where there is no /proc (or it is gone). */
 export function processArgs(pid: number): string[] | undefined {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((arg) => arg !== '');
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((arg) => arg !== '');
   } catch {
     return undefined;
   }

@@ -24,7 +24,13 @@ export async function seedDemoDatabase(server: EmbeddedPostgresHandle): Promise<
     username: 'credflow_demo',
     password: `${randomBytes(12).toString('base64url')}&<"{}>'`,
   };
-  const admin = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: 'postgres' });
+  const admin = new pg.Client({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database: 'postgres',
+  });
   await admin.connect();
   try {
     await admin.query(`CREATE ROLE ${demo.username} LOGIN PASSWORD ${quoteLiteral(demo.password)}`);
@@ -32,7 +38,13 @@ export async function seedDemoDatabase(server: EmbeddedPostgresHandle): Promise<
   } finally {
     await admin.end();
   }
-  const owner = new pg.Client({ host: demo.host, port: demo.port, user: demo.username, password: demo.password, database: demo.dbname });
+  const owner = new pg.Client({
+    host: demo.host,
+    port: demo.port,
+    user: demo.username,
+    password: demo.password,
+    database: demo.dbname,
+  });
   await owner.connect();
   try {
     await owner.query(`

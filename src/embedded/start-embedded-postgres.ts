@@ -55,7 +55,9 @@ const stopGraceMs = 8_000;
  * was world-readable and left behind when interrupted, and whose binaries could not be moved). As
  * root, PostgreSQL runs as the `postgres` system user, from binaries it can reach (see postgresBinaries).
  */
-export async function startEmbeddedPostgres(options: StartEmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresHandle> {
+export async function startEmbeddedPostgres(
+  options: StartEmbeddedPostgresOptions = {},
+): Promise<EmbeddedPostgresHandle> {
   const port = options.port ?? (await freePort());
   const onLog = options.onLog ?? (() => undefined);
   const binaries = await postgresBinaries(options.binaries);
@@ -89,7 +91,13 @@ export async function startEmbeddedPostgres(options: StartEmbeddedPostgresOption
     await options.onPaths?.({ dataDir, passwordDir });
     await initialise(binaries, dataDir, passwordDir, bootstrapPassword, onLog);
     await start();
-    const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: bootstrapPassword, database: 'postgres' });
+    const admin = new pg.Client({
+      host: '127.0.0.1',
+      port,
+      user: 'postgres',
+      password: bootstrapPassword,
+      database: 'postgres',
+    });
     await admin.connect();
     try {
       await admin.query(`ALTER ROLE postgres PASSWORD ${admin.escapeLiteral(password)}`);
@@ -99,9 +107,24 @@ export async function startEmbeddedPostgres(options: StartEmbeddedPostgresOption
   } catch (error) {
     await stop();
     if (error instanceof CredflowError) throw error;
-    throw new CredflowError('EMBEDDED_POSTGRES_FAILED', `embedded PostgreSQL failed to start on port ${port}: ${messageOf(error)}`, { cause: error });
+    throw new CredflowError(
+      'EMBEDDED_POSTGRES_FAILED',
+      `embedded PostgreSQL failed to start on port ${port}: ${messageOf(error)}`,
+      { cause: error },
+    );
   }
-  return { host: '127.0.0.1', port, user: 'postgres', password, dataDir, passwordDir, pid: () => server?.pid, stop, pause, resume: start };
+  return {
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    password,
+    dataDir,
+    passwordDir,
+    pid: () => server?.pid,
+    stop,
+    pause,
+    resume: start,
+  };
 }
 
 /**
@@ -109,7 +132,13 @@ export async function startEmbeddedPostgres(options: StartEmbeddedPostgresOption
  * owned by the user initdb runs as, and removed whether initdb succeeds, fails or is interrupted
  * by a signal; a hard kill of this process leaves it to the next start's orphan cleanup.
  */
-async function initialise(binaries: PostgresBinaries, dataDir: string, passwordDir: string, password: string, onLog: (line: string) => void): Promise<void> {
+async function initialise(
+  binaries: PostgresBinaries,
+  dataDir: string,
+  passwordDir: string,
+  password: string,
+  onLog: (line: string) => void,
+): Promise<void> {
   const passwordFile = path.join(passwordDir, 'bootstrap-password');
   try {
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600, flag: 'wx' });
@@ -125,28 +154,61 @@ async function initialise(binaries: PostgresBinaries, dataDir: string, passwordD
         );
       }
     }
-    const args = [`--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${passwordFile}`, '--lc-messages=C'];
-    const child = spawn(binaries.initdb, args, { ...binaries.runAs, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = [
+      `--pgdata=${dataDir}`,
+      '--auth=scram-sha-256',
+      '--username=postgres',
+      `--pwfile=${passwordFile}`,
+      '--lc-messages=C',
+    ];
+    const child = spawn(binaries.initdb, args, {
+      ...binaries.runAs,
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => onLog(chunk));
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
       onLog(chunk);
     });
-    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal }));
-    });
-    if (code !== 0) throw new Error(`initdb failed (code ${code ?? 'none'}, signal ${signal ?? 'none'}): ${stderr.trim()}`);
+    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+      (resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal }));
+      },
+    );
+    if (code !== 0)
+      throw new Error(`initdb failed (code ${code ?? 'none'}, signal ${signal ?? 'none'}): ${stderr.trim()}`);
   } finally {
     await rm(passwordDir, { recursive: true, force: true });
   }
 }
 
 /** Starts postgres on the data directory; resolves once it accepts connections. */
-function startServer(binaries: PostgresBinaries, dataDir: string, port: number, flags: string[], onLog: (line: string) => void): Promise<ChildProcess> {
-  const args = ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...flags];
-  const child = spawn(binaries.postgres, args, { ...binaries.runAs, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+function startServer(
+  binaries: PostgresBinaries,
+  dataDir: string,
+  port: number,
+  flags: string[],
+  onLog: (line: string) => void,
+): Promise<ChildProcess> {
+  const args = [
+    '-D',
+    dataDir,
+    '-p',
+    String(port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    ...flags,
+  ];
+  const child = spawn(binaries.postgres, args, {
+    ...binaries.runAs,
+    env: childEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     let log = '';
     const onData = (chunk: string) => {
@@ -157,7 +219,9 @@ function startServer(binaries: PostgresBinaries, dataDir: string, port: number, 
     child.stdout?.setEncoding('utf8').on('data', onLog);
     child.stderr?.setEncoding('utf8').on('data', onData);
     child.on('error', reject);
-    child.on('exit', (code, signal) => reject(new Error(`postgres exited (code ${code ?? 'none'}, signal ${signal ?? 'none'}): ${log.trim()}`)));
+    child.on('exit', (code, signal) =>
+      reject(new Error(`postgres exited (code ${code ?? 'none'}, signal ${signal ?? 'none'}): ${log.trim()}`)),
+    );
   });
 }
 
@@ -167,7 +231,10 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGINT');
   let timer: NodeJS.Timeout | undefined;
-  const late = await Promise.race([exited.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), stopGraceMs)))]);
+  const late = await Promise.race([
+    exited.then(() => false),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), stopGraceMs))),
+  ]);
   clearTimeout(timer);
   if (late) {
     child.kill('SIGKILL');

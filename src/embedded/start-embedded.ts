@@ -43,7 +43,9 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
       onPaths: ({ dataDir, passwordDir }) => updateEmbeddedState(options.dir, { postgres: { dataDir, passwordDir } }),
     });
     cleanups.push(() => postgres.stop());
-    await updateEmbeddedState(options.dir, { postgres: { dataDir: postgres.dataDir, passwordDir: postgres.passwordDir, pid: postgres.pid() } });
+    await updateEmbeddedState(options.dir, {
+      postgres: { dataDir: postgres.dataDir, passwordDir: postgres.passwordDir, pid: postgres.pid() },
+    });
     const demo = await seedDemoDatabase(postgres);
     // Generated per start, kept in memory and in the 0600 state file only: the endpoint refuses
     // every request not signed with them, so other local users cannot read or change the demo secrets.
@@ -66,7 +68,12 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
     });
     agent.agent.masker.add(postgres.password);
     cleanups.push(() => agent.close());
-    await updateEmbeddedState(options.dir, { secretsEndpoint: secrets.url, region: embeddedRegion, secretsCredentials: credentials, agentUrl: agent.url });
+    await updateEmbeddedState(options.dir, {
+      secretsEndpoint: secrets.url,
+      region: embeddedRegion,
+      secretsCredentials: credentials,
+      agentUrl: agent.url,
+    });
     return { agent, secrets, postgres, stop };
   } catch (error) {
     await stop();

@@ -87,9 +87,20 @@ export class AuthFailureLimiter {
     if (window === undefined) return;
     this.windows.delete(address);
     if (window.refused === 0) return;
-    const seconds = Math.max(1, Math.round((Math.min(this.now(), window.since + this.options.windowMs) - window.since) / 1000));
+    const seconds = Math.max(
+      1,
+      Math.round((Math.min(this.now(), window.since + this.options.windowMs) - window.since) / 1000),
+    );
     this.options.logger.warn(
-      { event: 'audit', action: 'access', outcome: 'rate_limited', address, failures: window.failures, refused: window.refused, windowSeconds: seconds },
+      {
+        event: 'audit',
+        action: 'access',
+        outcome: 'rate_limited',
+        address,
+        failures: window.failures,
+        refused: window.refused,
+        windowSeconds: seconds,
+      },
       `${window.refused} requests from ${address} refused with 429 in the last ${seconds} s, after ${window.failures} failed authentications`,
     );
   }

@@ -22,7 +22,10 @@ export function compose(...handlers: RequestHandler[]): RequestHandler {
       }
       try {
         const out: unknown = handler(req, res, step);
-        if (out instanceof Promise) out.then(undefined, (rejection: unknown) => next(rejection ?? new Error('a request handler rejected without a reason')));
+        if (out instanceof Promise)
+          out.then(undefined, (rejection: unknown) =>
+            next(rejection ?? new Error('a request handler rejected without a reason')),
+          );
       } catch (thrown) {
         next(thrown ?? new Error('a request handler threw without a reason'));
       }

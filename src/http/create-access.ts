@@ -25,7 +25,11 @@ export interface Access {
  * summary line. An Authorization header already accepted still passes, so a client that has
  * authenticated keeps working while someone at its address (a shared host, a proxy) floods.
  */
-export function createAccess(tokens: readonly AccessToken[], logger: Logger, failures: { limiter: AuthFailureLimiter; metrics: HttpMetrics }): Access {
+export function createAccess(
+  tokens: readonly AccessToken[],
+  logger: Logger,
+  failures: { limiter: AuthFailureLimiter; metrics: HttpMetrics },
+): Access {
   // Authorization headers already accepted, by their text: a client sends the same one on every
   // request, and parsing and hashing it each time is most of the cost of authentication. Only
   // accepted tokens enter, at most a few spellings of each configured token; a wrong token is
@@ -111,17 +115,37 @@ const verbs: Record<Scope, string> = {
  * The check comes before any lookup and says the same for names that do not exist, so a 403 never
  * tells whether an integration exists.
  */
-export function checkAccess(token: AccessToken, scope: Scope, target?: { kind: 'integration' | 'workflow'; name: string }): void {
+export function checkAccess(
+  token: AccessToken,
+  scope: Scope,
+  target?: { kind: 'integration' | 'workflow'; name: string },
+): void {
   if (!token.scopes.has(scope)) {
     throw new CredflowError('FORBIDDEN', `this token lacks the "${scope}" scope`, { details: { scope } });
   }
   if (!target) return;
   const reaches = target.kind === 'integration' ? token.integrations(target.name) : token.workflows(target.name);
   if (!reaches) {
-    throw new CredflowError('FORBIDDEN', `this token may not ${verbs[scope]} the ${target.kind} "${target.name}"`, { details: { scope } });
+    throw new CredflowError('FORBIDDEN', `this token may not ${verbs[scope]} the ${target.kind} "${target.name}"`, {
+      details: { scope },
+    });
   }
 }
 
-export function deny(logger: Logger, req: Request, tokenId: string | undefined, outcome: 'unauthorized' | 'forbidden'): void {
-  logger.info({ event: 'audit', action: 'access', tokenId, route: `${req.method} ${cutText(req.originalUrl.split('?')[0] ?? '')}`, outcome }, 'access denied');
+export function deny(
+  logger: Logger,
+  req: Request,
+  tokenId: string | undefined,
+  outcome: 'unauthorized' | 'forbidden',
+): void {
+  logger.info(
+    {
+      event: 'audit',
+      action: 'access',
+      tokenId,
+      route: `${req.method} ${cutText(req.originalUrl.split('?')[0] ?? '')}`,
+      outcome,
+    },
+    'access denied',
+  );
 }

@@ -70,7 +70,9 @@ export function createApp(options: CreateAppOptions): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  const limiter = options.authFailures ?? new AuthFailureLimiter({ limit: 20, windowMs: 10_000, maxAddresses: 10_000, logger: agent.logger });
+  const limiter =
+    options.authFailures ??
+    new AuthFailureLimiter({ limit: 20, windowMs: 10_000, maxAddresses: 10_000, logger: agent.logger });
   const httpMetrics = options.httpMetrics ?? createHttpMetrics(agent.metrics.registry);
   httpMetrics.setSources({ trackedAddresses: () => limiter.size });
   const access = createAccess(options.tokens, agent.logger, { limiter, metrics: httpMetrics });
@@ -83,7 +85,9 @@ export function createApp(options: CreateAppOptions): Express {
     '/api/v1/integrations/:name/query',
     compose(access.authenticate, requireJson(true), json, access.need('query', 'integration'), async (req, res) => {
       const body = parseBody(queryBody, req.body);
-      res.json(await agent.query(nameOf(req), body.sql, body.params ?? [], { ...profileOf(req), actor: actorOf(req, res) }));
+      res.json(
+        await agent.query(nameOf(req), body.sql, body.params ?? [], { ...profileOf(req), actor: actorOf(req, res) }),
+      );
     }),
   );
 
@@ -96,7 +100,10 @@ export function createApp(options: CreateAppOptions): Express {
   app.get('/metrics', access.authenticate, access.need('read'), async (req, res) => {
     if (!tokenOf(res).unrestricted) {
       deny(agent.logger, req, tokenOf(res).id, 'forbidden');
-      throw new CredflowError('FORBIDDEN', 'metrics need a token that is not limited to some integrations or workflows');
+      throw new CredflowError(
+        'FORBIDDEN',
+        'metrics need a token that is not limited to some integrations or workflows',
+      );
     }
     res.type(agent.metrics.registry.contentType).send(await agent.metrics.registry.metrics());
   });

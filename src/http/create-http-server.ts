@@ -20,7 +20,10 @@ export function createHttpServer(app: RequestListener, settings: HttpSettings, m
       requestTimeout: settings.requestTimeoutMs,
       headersTimeout: settings.headersTimeoutMs,
       keepAliveTimeout: settings.keepAliveTimeoutMs,
-      connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(Math.min(settings.requestTimeoutMs, settings.headersTimeoutMs) / 4))),
+      connectionsCheckingInterval: Math.max(
+        10,
+        Math.min(1_000, Math.floor(Math.min(settings.requestTimeoutMs, settings.headersTimeoutMs) / 4)),
+      ),
     },
     app,
   );

@@ -12,14 +12,21 @@ export function errorHandler(logger: Logger, masker: SecretMasker): ErrorRequest
   return (error: unknown, req, res, _next) => {
     const known = toCredflowError(error);
     if (!known) {
-      logger.error({ event: 'http.unhandled', method: req.method, path: cutText(req.path), err: error }, 'unhandled error');
+      logger.error(
+        { event: 'http.unhandled', method: req.method, path: cutText(req.path), err: error },
+        'unhandled error',
+      );
     }
     const e = known ?? new CredflowError('INTERNAL', 'internal error');
-    const body: { code: string; message: string; details?: unknown } = { code: e.code, message: masker.mask(e.message) };
+    const body: { code: string; message: string; details?: unknown } = {
+      code: e.code,
+      message: masker.mask(e.message),
+    };
     if (e.details) body.details = masker.maskValue(e.details);
     // A retryable refusal (CONNECTION_LIMIT, TOO_MANY_AUTH_FAILURES, ...) says when to come back.
     const retryAfter = e.details?.retryAfterSeconds;
-    if (typeof retryAfter === 'number' && Number.isInteger(retryAfter) && retryAfter > 0) res.set('Retry-After', String(retryAfter));
+    if (typeof retryAfter === 'number' && Number.isInteger(retryAfter) && retryAfter > 0)
+      res.set('Retry-After', String(retryAfter));
     res.status(e.status).json({ error: body });
   };
 }
@@ -28,10 +35,15 @@ export function errorHandler(logger: Logger, masker: SecretMasker): ErrorRequest
 function toCredflowError(error: unknown): CredflowError | undefined {
   if (error instanceof CredflowError) return error;
   const e = error as { type?: string; status?: number; limit?: number };
-  if (e?.type === 'entity.too.large') return new CredflowError('PAYLOAD_TOO_LARGE', `request body is over the limit of ${e.limit} bytes`);
+  if (e?.type === 'entity.too.large')
+    return new CredflowError('PAYLOAD_TOO_LARGE', `request body is over the limit of ${e.limit} bytes`);
   if (e?.type === 'entity.parse.failed') return new CredflowError('BAD_REQUEST', 'request body is not valid JSON');
   // express could not decode a route parameter (`%ED%A0%80`, `%zz`): the path is at fault.
-  if (error instanceof URIError) return new CredflowError('BAD_REQUEST', 'the URL path holds a malformed percent-encoding (each %XX must be hex and decode to UTF-8)');
+  if (error instanceof URIError)
+    return new CredflowError(
+      'BAD_REQUEST',
+      'the URL path holds a malformed percent-encoding (each %XX must be hex and decode to UTF-8)',
+    );
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
     return new CredflowError('BAD_REQUEST', 'bad request');
   }

@@ -15,7 +15,11 @@ export interface HttpMetrics {
 export function createHttpMetrics(registry: Registry): HttpMetrics {
   let trackedAddresses = (): number => 0;
   let connections = (): number => 0;
-  const authFailures = new Counter({ name: 'credflow_auth_failures_total', help: 'Requests refused with 401 (missing or wrong token).', registers: [registry] });
+  const authFailures = new Counter({
+    name: 'credflow_auth_failures_total',
+    help: 'Requests refused with 401 (missing or wrong token).',
+    registers: [registry],
+  });
   const authRateLimited = new Counter({
     name: 'credflow_auth_rate_limited_total',
     help: 'Requests refused with 429 TOO_MANY_AUTH_FAILURES, without checking their token (CREDFLOW_HTTP_AUTH_FAILURE_LIMIT).',

@@ -13,14 +13,22 @@ export function methodNotAllowed(...methods: string[]): RequestHandler {
       res.status(204).end();
       return;
     }
-    next(new CredflowError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${truncate(req.originalUrl.split('?')[0] ?? '', 200)}; use ${methods.join(' or ')}`, { details: { allow: methods } }));
+    next(
+      new CredflowError(
+        'METHOD_NOT_ALLOWED',
+        `${req.method} is not allowed on ${truncate(req.originalUrl.split('?')[0] ?? '', 200)}; use ${methods.join(' or ')}`,
+        { details: { allow: methods } },
+      ),
+    );
   };
 }
 
 const hasBody = (req: Request): boolean =>
-  req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  req.headers['transfer-encoding'] !== undefined ||
+  (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 
-const isJson = (req: Request): boolean => (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() === 'application/json';
+const isJson = (req: Request): boolean =>
+  (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() === 'application/json';
 
 /**
  * 415 for a body that is not sent as JSON, which the JSON parser would otherwise skip (the route

@@ -24,7 +24,9 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   }
   const result = schema.safeParse(body ?? {});
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${formatPath(i.path) === '(root)' ? 'body' : formatPath(i.path)}: ${i.message}`);
+  const problems = result.error.issues.map(
+    (i) => `${formatPath(i.path) === '(root)' ? 'body' : formatPath(i.path)}: ${i.message}`,
+  );
   const message = problems.join('; ');
   throw new CredflowError('BAD_REQUEST', `invalid request body: ${truncate(message, 2000)}`, {
     details: { problems: problems.slice(0, 50) },

@@ -10,7 +10,10 @@ import { parseBody } from './parse-body.js';
 function needUnrestricted(agent: Agent, req: Request, res: Response): void {
   if (tokenOf(res).unrestricted) return;
   deny(agent.logger, req, tokenOf(res).id, 'forbidden');
-  throw new CredflowError('FORBIDDEN', 'this route needs a token that is not limited to some integrations or workflows');
+  throw new CredflowError(
+    'FORBIDDEN',
+    'this route needs a token that is not limited to some integrations or workflows',
+  );
 }
 
 /**
@@ -24,9 +27,13 @@ export function reloadRoutes(agent: Agent, access: Access): Router {
     parseBody(z.strictObject({}), req.body ?? {});
     const result = await agent.reload('api', { actor: { tokenId: tokenOf(res).id, route: 'POST /api/v1/reload' } });
     if (!result.applied) {
-      throw new CredflowError('CONFIG_RELOAD_INVALID', `the configuration has ${result.problems.length} problem(s); the last good configuration is still served`, {
-        details: { problems: result.problems, at: result.at },
-      });
+      throw new CredflowError(
+        'CONFIG_RELOAD_INVALID',
+        `the configuration has ${result.problems.length} problem(s); the last good configuration is still served`,
+        {
+          details: { problems: result.problems, at: result.at },
+        },
+      );
     }
     res.json(result);
   });

@@ -113,7 +113,9 @@ export class SecretStore {
     }
     this.purgeDeleted();
     if (this.secrets.size >= this.limits.maxSecrets) {
-      throw limitExceeded(`You have exceeded the maximum number of secrets (${this.limits.maxSecrets}) this endpoint holds.`);
+      throw limitExceeded(
+        `You have exceeded the maximum number of secrets (${this.limits.maxSecrets}) this endpoint holds.`,
+      );
     }
     const now = this.now();
     const secret: StoredSecret = {
@@ -137,16 +139,17 @@ export class SecretStore {
     }
   }
 
-  getValue(secretId: string, select: { versionId?: string; versionStage?: string }): {
+  getValue(
+    secretId: string,
+    select: { versionId?: string; versionStage?: string },
+  ): {
     secret: StoredSecret;
     version: SecretVersion;
   } {
     const secret = this.live(secretId);
     const { versionId, versionStage } = select;
     const version =
-      versionId === undefined
-        ? this.holderOf(secret, versionStage ?? AWSCURRENT)
-        : secret.versions.get(versionId);
+      versionId === undefined ? this.holderOf(secret, versionStage ?? AWSCURRENT) : secret.versions.get(versionId);
     // With both given, the version must carry the stage.
     if (!version || (versionStage !== undefined && !version.stages.has(versionStage))) {
       const missing =
@@ -161,7 +164,12 @@ export class SecretStore {
   }
 
   /** Adds a version; `stages` defaults to AWSCURRENT, and the first version always gets AWSCURRENT. */
-  putValue(secretId: string, value: SecretValue, stages: readonly string[] = [AWSCURRENT], token?: string): {
+  putValue(
+    secretId: string,
+    value: SecretValue,
+    stages: readonly string[] = [AWSCURRENT],
+    token?: string,
+  ): {
     secret: StoredSecret;
     version: SecretVersion;
   } {
@@ -197,7 +205,9 @@ export class SecretStore {
         );
       }
       if (!holder && labelCount(secret) >= this.limits.maxLabelsPerSecret) {
-        throw limitExceeded(`A secret can have at most ${this.limits.maxLabelsPerSecret} staging labels attached across its versions.`);
+        throw limitExceeded(
+          `A secret can have at most ${this.limits.maxLabelsPerSecret} staging labels attached across its versions.`,
+        );
       }
       this.attach(secret, stage, moveTo);
     } else if (removeFrom !== undefined) {
@@ -228,7 +238,10 @@ export class SecretStore {
   }
 
   /** Schedules deletion after `recoveryWindowInDays`, or removes the secret at once when `force`. */
-  delete(secretId: string, options: { force: boolean; recoveryWindowInDays: number }): {
+  delete(
+    secretId: string,
+    options: { force: boolean; recoveryWindowInDays: number },
+  ): {
     secret: StoredSecret;
     deletionDate: number;
   } {
@@ -347,11 +360,15 @@ function labelCount(secret: StoredSecret): number {
 }
 
 function textOf(value: SecretValue): string {
-  return value.SecretBinary !== undefined ? Buffer.from(value.SecretBinary).toString('utf8') : (value.SecretString ?? '');
+  return value.SecretBinary !== undefined
+    ? Buffer.from(value.SecretBinary).toString('utf8')
+    : (value.SecretString ?? '');
 }
 
 function byteLength(value: SecretValue): number {
-  return value.SecretBinary !== undefined ? value.SecretBinary.byteLength : Buffer.byteLength(value.SecretString ?? '', 'utf8');
+  return value.SecretBinary !== undefined
+    ? value.SecretBinary.byteLength
+    : Buffer.byteLength(value.SecretString ?? '', 'utf8');
 }
 
 function limitExceeded(message: string): AwsServiceError {

@@ -39,8 +39,17 @@ export function verifySignature(request: SignedRequest, keys: ReadonlyMap<string
   const parsed = parseAuthorization(authorization);
   const parts = parsed.credential.split('/');
   const [accessKeyId, scopeDate, region, service, terminator] = parts;
-  if (parts.length !== 5 || !accessKeyId || !scopeDate || !region || service === undefined || terminator === undefined) {
-    throw incomplete(`Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${parsed.credential.slice(0, 256)}'. `);
+  if (
+    parts.length !== 5 ||
+    !accessKeyId ||
+    !scopeDate ||
+    !region ||
+    service === undefined ||
+    terminator === undefined
+  ) {
+    throw incomplete(
+      `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${parsed.credential.slice(0, 256)}'. `,
+    );
   }
   const secretAccessKey = keys.get(accessKeyId);
   if (secretAccessKey === undefined) {
@@ -59,17 +68,24 @@ export function verifySignature(request: SignedRequest, keys: ReadonlyMap<string
   const signedAt = parseAmzDate(amzDate);
   if (signedAt === undefined) throw incomplete(`Date must be in ISO-8601 'basic format'. Got '${amzDate}'. `);
   if (scopeDate !== amzDate.slice(0, 8)) {
-    throw invalidSignature(`Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${scopeDate}' != '${amzDate.slice(0, 8)}', from '${amzDate}'.`);
+    throw invalidSignature(
+      `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${scopeDate}' != '${amzDate.slice(0, 8)}', from '${amzDate}'.`,
+    );
   }
   if (signedAt < now - MAX_CLOCK_SKEW_MS) {
-    throw invalidSignature(`Signature expired: ${amzDate} is now earlier than ${amzDateOf(now - MAX_CLOCK_SKEW_MS)} (${amzDateOf(now)} - 5 min.)`);
+    throw invalidSignature(
+      `Signature expired: ${amzDate} is now earlier than ${amzDateOf(now - MAX_CLOCK_SKEW_MS)} (${amzDateOf(now)} - 5 min.)`,
+    );
   }
   if (signedAt > now + MAX_CLOCK_SKEW_MS) {
-    throw invalidSignature(`Signature not yet current: ${amzDate} is still later than ${amzDateOf(now + MAX_CLOCK_SKEW_MS)} (${amzDateOf(now)} + 5 min.)`);
+    throw invalidSignature(
+      `Signature not yet current: ${amzDate} is still later than ${amzDateOf(now + MAX_CLOCK_SKEW_MS)} (${amzDateOf(now)} + 5 min.)`,
+    );
   }
   const signed = parsed.signedHeaders;
   for (const required of ['host', 'x-amz-date']) {
-    if (!signed.includes(required)) throw invalidSignature(`'${required}' must be a 'SignedHeader' in the AWS Authorization.`);
+    if (!signed.includes(required))
+      throw invalidSignature(`'${required}' must be a 'SignedHeader' in the AWS Authorization.`);
   }
   for (const name of headers.keys()) {
     if (name.startsWith('x-amz-') && !signed.includes(name)) {
@@ -122,7 +138,11 @@ function parseAuthorization(authorization: string): { credential: string; signed
   const credential = fields.get('Credential');
   const signedHeaders = fields.get('SignedHeaders');
   const signature = fields.get('Signature');
-  for (const [name, value] of [['Credential', credential], ['SignedHeaders', signedHeaders], ['Signature', signature]] as const) {
+  for (const [name, value] of [
+    ['Credential', credential],
+    ['SignedHeaders', signedHeaders],
+    ['Signature', signature],
+  ] as const) {
     if (!value) throw incomplete(`Authorization header requires '${name}' parameter. `);
   }
   const names = signedHeaders!.split(';');
@@ -206,7 +226,10 @@ function parseAmzDate(text: string): number | undefined {
 
 /** `20260102T030405Z`, the form of X-Amz-Date. */
 export function amzDateOf(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 function sha256Hex(text: string): string {

@@ -82,9 +82,7 @@ export interface LocalSecretsManagerOptions {
  * Host header and carry a valid SigV4 signature by one of its key pairs; anything else is refused
  * with AWS's own errors before an operation (or a fault) runs.
  */
-export async function startLocalSecretsManager(
-  options: LocalSecretsManagerOptions = {},
-): Promise<LocalSecretsManager> {
+export async function startLocalSecretsManager(options: LocalSecretsManagerOptions = {}): Promise<LocalSecretsManager> {
   const host = options.host ?? '127.0.0.1';
   const store = new SecretStore({
     region: options.region ?? 'us-east-1',
@@ -110,7 +108,11 @@ export async function startLocalSecretsManager(
     if (!call) return;
     try {
       checkHost(req.headers.host, hosts);
-      verifySignature({ method: req.method ?? '', url: req.url ?? '/', rawHeaders: req.rawHeaders, bodySha256: call.bodySha256 }, keys, Date.now());
+      verifySignature(
+        { method: req.method ?? '', url: req.url ?? '/', rawHeaders: req.rawHeaders, bodySha256: call.bodySha256 },
+        keys,
+        Date.now(),
+      );
     } catch (error) {
       const refused = error instanceof AwsServiceError ? error : internalError();
       record(call, refused.status, refused.type);

@@ -68,13 +68,19 @@ export function createLogger(options: CreateLoggerOptions): Logger {
         // alone, and format arguments, may carry anything: masked.
         logMethod(args, method) {
           const keep = typeof args[0] === 'object' && args[0] !== null ? 1 : -1;
-          const masked = args.map((arg: unknown, i) => (typeof arg === 'string' && i !== keep ? masker.mask(arg) : arg)) as Parameters<typeof method>;
+          const masked = args.map((arg: unknown, i) =>
+            typeof arg === 'string' && i !== keep ? masker.mask(arg) : arg,
+          ) as Parameters<typeof method>;
           method.apply(this, masked);
         },
       },
     },
     out,
   );
-  rawTargets.set(logger, { write: (text) => target.write(terminalSafeJson(text)), masker: options.masker, bindings: `,${JSON.stringify(base).slice(1, -1)}` });
+  rawTargets.set(logger, {
+    write: (text) => target.write(terminalSafeJson(text)),
+    masker: options.masker,
+    bindings: `,${JSON.stringify(base).slice(1, -1)}`,
+  });
   return logger;
 }

@@ -43,7 +43,12 @@ export function requestLines(logger: Logger): RequestLines {
   const raw = rawTargetOf(logger);
   if (!raw) return { ...directLines(logger), flush: () => undefined };
   const format = lineFormat(raw);
-  let queue: [fields: Readonly<Record<string, unknown>>, message: string, durationMs: number | undefined, at: number][] = [];
+  let queue: [
+    fields: Readonly<Record<string, unknown>>,
+    message: string,
+    durationMs: number | undefined,
+    at: number,
+  ][] = [];
   let timer: NodeJS.Timeout | undefined;
   let soon = false;
   const flush = (): void => {
@@ -88,7 +93,9 @@ const batchDelayMs = 10;
 const memoLines = 1024;
 
 /** Builds pino-format info lines from the memo, stamped `at`; the ISO time is reused within a millisecond. */
-function lineFormat(raw: RawLineTarget): (fields: Readonly<Record<string, unknown>>, message: string, durationMs: number | undefined, at: number) => string {
+function lineFormat(
+  raw: RawLineTarget,
+): (fields: Readonly<Record<string, unknown>>, message: string, durationMs: number | undefined, at: number) => string {
   let root = new Map<string, MemoNode>();
   let remembered = 0;
   let generation = raw.masker.generation;

@@ -14,5 +14,7 @@ const unsafeAll = new RegExp(`[${terminalControls}]`, 'g');
  * only occur inside strings), and safe to show on a terminal (`--verbose`, `npm start`).
  */
 export function terminalSafeJson(line: string): string {
-  return unsafeOne.test(line) ? line.replace(unsafeAll, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : line;
+  return unsafeOne.test(line)
+    ? line.replace(unsafeAll, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    : line;
 }

@@ -98,7 +98,11 @@ export class SecretIndex {
    */
   replace(text: string, mask: string, withFragments = true): string {
     if (this.whole.has(text)) return mask;
-    if ((this.buckets.size === 0 && (!withFragments || this.fragments.size === 0)) || text.length < MIN_SUBSTRING_LENGTH) return text;
+    if (
+      (this.buckets.size === 0 && (!withFragments || this.fragments.size === 0)) ||
+      text.length < MIN_SUBSTRING_LENGTH
+    )
+      return text;
     const wanted = withFragments ? 3 : 1;
     let out = '';
     let copied = 0;
@@ -139,7 +143,8 @@ export class SecretIndex {
 }
 
 function* windowsOf(secret: string): Generator<string> {
-  for (let index = 0; index + MIN_SUBSTRING_LENGTH <= secret.length; index++) yield secret.slice(index, index + MIN_SUBSTRING_LENGTH);
+  for (let index = 0; index + MIN_SUBSTRING_LENGTH <= secret.length; index++)
+    yield secret.slice(index, index + MIN_SUBSTRING_LENGTH);
 }
 
 function increment(counts: Map<string, number>, key: string): void {

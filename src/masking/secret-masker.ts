@@ -59,7 +59,16 @@ export class SecretMasker {
     this.parent = parent;
     this.root = parent
       ? parent.root
-      : { limits, index: new SecretIndex(), pinned: new Set(), learnt: new Map(), learntBytes: 0, holdings: new Map(), names: new Set(), generation: 0 };
+      : {
+          limits,
+          index: new SecretIndex(),
+          pinned: new Set(),
+          learnt: new Map(),
+          learntBytes: 0,
+          holdings: new Map(),
+          names: new Set(),
+          generation: 0,
+        };
   }
 
   /** How many secret values were registered through this masker (for a child: during its run). */

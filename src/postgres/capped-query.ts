@@ -40,9 +40,13 @@ function addFields(result: ResultInternals, fields: FieldDescription[]): void {
   for (let i = 0; i < fields.length; i++) {
     const field = fields[i] as FieldDescription;
     // An ordinary store makes the same own property, except for __proto__, which it would not.
-    if (field.name === '__proto__') Object.defineProperty(row, field.name, { value: null, enumerable: true, writable: true, configurable: true });
+    if (field.name === '__proto__')
+      Object.defineProperty(row, field.name, { value: null, enumerable: true, writable: true, configurable: true });
     else row[field.name] = null;
-    (result._parsers as ((text: string) => unknown)[])[i] = types.getTypeParser(field.dataTypeID, field.format || 'text');
+    (result._parsers as ((text: string) => unknown)[])[i] = types.getTypeParser(
+      field.dataTypeID,
+      field.format || 'text',
+    );
   }
   result._prebuiltEmptyResultObject = row;
 }
@@ -73,7 +77,12 @@ export class CappedQuery extends pg.Query {
   }
 
   handleRowDescription(message: { fields: FieldDescription[] }): void {
-    const self = this as unknown as { _checkForMultirow(): void; _result: ResultInternals; _accumulateRows: unknown; callback: unknown };
+    const self = this as unknown as {
+      _checkForMultirow(): void;
+      _result: ResultInternals;
+      _accumulateRows: unknown;
+      callback: unknown;
+    };
     self._checkForMultirow();
     addFields(self._result, message.fields);
     self._accumulateRows = self.callback || !this.listeners('row').length;
@@ -91,7 +100,8 @@ export class CappedQuery extends pg.Query {
       return;
     }
     let size = 0;
-    for (const field of message.fields) if (field !== null) size += typeof field === 'string' ? Buffer.byteLength(field) : field.length;
+    for (const field of message.fields)
+      if (field !== null) size += typeof field === 'string' ? Buffer.byteLength(field) : field.length;
     if (this.bytes + size > this.caps.maxResultBytes) {
       this.truncated = { reason: 'maxResultBytes', limit: this.caps.maxResultBytes };
       return;

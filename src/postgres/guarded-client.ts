@@ -38,7 +38,11 @@ export function guardedClient(messageLimit: number, admit?: AdmitConnection): ty
     override connect(): Promise<pg.Client>;
     override connect(callback: (error: Error) => void): void;
     override connect(callback?: (error: Error) => void): Promise<pg.Client> | void {
-      const connection = (this as unknown as { connection: { stream: Duplex; ssl?: unknown; once(event: string, listener: () => void): void } }).connection;
+      const connection = (
+        this as unknown as {
+          connection: { stream: Duplex; ssl?: unknown; once(event: string, listener: () => void): void };
+        }
+      ).connection;
       if (admit) {
         const self = this as unknown as { host?: unknown; port?: unknown };
         const slot = admit(`${String(self.host ?? 'localhost').toLowerCase()}:${String(self.port ?? 5432)}`);

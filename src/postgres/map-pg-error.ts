@@ -3,7 +3,15 @@ import { CredflowError, truncate } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
 
 const authCodes = new Set(['28P01', '28000']);
-const connectCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'EPIPE']);
+const connectCodes = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
 
 /** Where a pool connects; these never appear in an error a caller sees. */
 export interface ConnectionDetails {
@@ -12,7 +20,6 @@ export interface ConnectionDetails {
   user: string | undefined;
   database: string | undefined;
 }
-
 
 /**
  * Removes the host, port, user and database from a server or socket message: quoted identifiers
@@ -34,7 +41,8 @@ export function scrubConnectionDetails(message: string, details: ConnectionDetai
   if (details.host) {
     const host = escapeRegExp(details.host);
     if (details.port) out = out.replace(new RegExp(`${host}:${escapeRegExp(details.port)}`, 'g'), '<host>:<port>');
-    if (details.host.length >= 4) out = out.replace(new RegExp(`(^|[^A-Za-z0-9.-])${host}(?=$|[^A-Za-z0-9.-])`, 'g'), '$1<host>');
+    if (details.host.length >= 4)
+      out = out.replace(new RegExp(`(^|[^A-Za-z0-9.-])${host}(?=$|[^A-Za-z0-9.-])`, 'g'), '$1<host>');
   }
   if (details.port) out = out.replace(new RegExp(`(:|port )${escapeRegExp(details.port)}\\b`, 'g'), '$1<port>');
   return out;
@@ -61,7 +69,8 @@ function cutTexts<T extends (string | undefined)[]>(texts: T, budgetBytes: numbe
     } else if (bytes > left) {
       // Each character is 1 to 3 bytes of UTF-8 (a surrogate pair, 4 bytes, is 2 characters).
       let keep = text.slice(0, Math.min(ERROR_TEXT_MAX, Math.max(0, left - 16)));
-      while (keep.length > 0 && Buffer.byteLength(keep) > Math.max(0, left - 16)) keep = keep.slice(0, Math.floor(keep.length * 0.9));
+      while (keep.length > 0 && Buffer.byteLength(keep) > Math.max(0, left - 16))
+        keep = keep.slice(0, Math.floor(keep.length * 0.9));
       out = `${keep}… (truncated)`;
       bytes = Buffer.byteLength(out);
     }
@@ -89,42 +98,77 @@ export function mapPgError(
   /** Bytes of server text the error may carry in all (the query's maxResultBytes). */
   budgetBytes = Number.POSITIVE_INFINITY,
 ): CredflowError {
-  const e = error as { code?: string; message?: string; severity?: string; position?: string; detail?: string; hint?: string };
+  const e = error as {
+    code?: string;
+    message?: string;
+    severity?: string;
+    position?: string;
+    detail?: string;
+    hint?: string;
+  };
   const code = typeof e?.code === 'string' ? e.code : undefined;
   const clean = (text: string) => scrubConnectionDetails(masker.mask(text), connection);
   const [message, detail, hint] = cutTexts(
-    [clean(typeof e?.message === 'string' ? e.message : String(error)), e.detail ? clean(e.detail) : undefined, e.hint ? clean(e.hint) : undefined],
+    [
+      clean(typeof e?.message === 'string' ? e.message : String(error)),
+      e.detail ? clean(e.detail) : undefined,
+      e.hint ? clean(e.hint) : undefined,
+    ],
     budgetBytes,
   );
   if (code && authCodes.has(code)) {
-    return new CredflowError('DB_AUTH_FAILED', `integration "${integration}": the database refused the credentials (SQLSTATE ${code}): ${authText[code]}`, {
-      details: { integration, sqlstate: code },
-    });
+    return new CredflowError(
+      'DB_AUTH_FAILED',
+      `integration "${integration}": the database refused the credentials (SQLSTATE ${code}): ${authText[code]}`,
+      {
+        details: { integration, sqlstate: code },
+      },
+    );
   }
   if (phase === 'connect' || (code && connectCodes.has(code)) || !code || !/^[0-9A-Z]{5}$/.test(code)) {
-    const why = code && connectCodes.has(code) ? `${code}` : code && /^[0-9A-Z]{5}$/.test(code) ? `SQLSTATE ${code}: ${message}` : message;
+    const why =
+      code && connectCodes.has(code)
+        ? `${code}`
+        : code && /^[0-9A-Z]{5}$/.test(code)
+          ? `SQLSTATE ${code}: ${message}`
+          : message;
     const what = phase === 'connect' ? 'could not connect to the database' : 'lost the connection to the database';
     return new CredflowError('DB_CONNECT_FAILED', `integration "${integration}": ${what}: ${why}`, {
-      details: { integration, ...(code && /^[0-9A-Z]{5}$/.test(code) ? { sqlstate: code } : code ? { errorCode: code } : {}) },
+      details: {
+        integration,
+        ...(code && /^[0-9A-Z]{5}$/.test(code) ? { sqlstate: code } : code ? { errorCode: code } : {}),
+      },
     });
   }
   // 08P01 with severity ERROR is a protocol complaint about this statement (a NUL in the text, a
   // wrong number of parameters); the session survives, so it is the caller's error.
-  const sessionLost = code.startsWith('57P') || (code.startsWith('08') && !(code === '08P01' && e.severity === 'ERROR'));
+  const sessionLost =
+    code.startsWith('57P') || (code.startsWith('08') && !(code === '08P01' && e.severity === 'ERROR'));
   if (sessionLost) {
     // The server ended the session or the connection broke: not the caller's fault.
-    return new CredflowError('DB_CONNECT_FAILED', `integration "${integration}": lost the connection to the database (SQLSTATE ${code}): ${message}`, {
-      details: { integration, sqlstate: code },
-    });
+    return new CredflowError(
+      'DB_CONNECT_FAILED',
+      `integration "${integration}": lost the connection to the database (SQLSTATE ${code}): ${message}`,
+      {
+        details: { integration, sqlstate: code },
+      },
+    );
   }
-  const advice = code === '42601' && /multiple commands/.test(message) ? ' (a query is one statement; send each statement on its own)' : '';
-  return new CredflowError('DB_QUERY_FAILED', `integration "${integration}": query failed (SQLSTATE ${code}): ${message}${advice}`, {
-    details: {
-      integration,
-      sqlstate: code,
-      ...(e.position ? { position: Number(e.position) } : {}),
-      ...(detail ? { detail } : {}),
-      ...(hint ? { hint } : {}),
+  const advice =
+    code === '42601' && /multiple commands/.test(message)
+      ? ' (a query is one statement; send each statement on its own)'
+      : '';
+  return new CredflowError(
+    'DB_QUERY_FAILED',
+    `integration "${integration}": query failed (SQLSTATE ${code}): ${message}${advice}`,
+    {
+      details: {
+        integration,
+        sqlstate: code,
+        ...(e.position ? { position: Number(e.position) } : {}),
+        ...(detail ? { detail } : {}),
+        ...(hint ? { hint } : {}),
+      },
     },
-  });
+  );
 }

@@ -24,8 +24,7 @@ const names: Record<string, string> = {
 
 /** Why a guard closed its connection. */
 export type GuardTrip =
-  | { kind: 'tooLarge'; messageType: string; bytes: number; limit: number }
-  | { kind: 'copy'; messageType: string };
+  { kind: 'tooLarge'; messageType: string; bytes: number; limit: number } | { kind: 'copy'; messageType: string };
 
 /** What the running query wants of the guard. */
 export interface GuardArming {
@@ -101,7 +100,9 @@ export class MessageGuard {
     this.tripped = true;
     // The error carries the trip, so a connect that fails on it (a start-up message over the bound)
     // says why; it is only given to a stream someone listens to for errors (pg always does), never thrown.
-    const error = Object.assign(new Error(`the message guard closed the connection (${trip.messageType})`), { guardTrip: trip });
+    const error = Object.assign(new Error(`the message guard closed the connection (${trip.messageType})`), {
+      guardTrip: trip,
+    });
     this.stream.destroy(this.stream.listenerCount('error') > 0 ? error : undefined);
     this.onTrip(trip);
   }

@@ -69,7 +69,14 @@ export interface PoolRegistry {
    * profile is drained. A request still holding credentials older than the current pool's (a lower
    * `generation`) gets the current pool rather than replacing it.
    */
-  lease(integration: string, profile: string, connectionKey: string, connection: ResolvedConnection, generation?: number, statementTimeoutMs?: number): PoolLease;
+  lease(
+    integration: string,
+    profile: string,
+    connectionKey: string,
+    connection: ResolvedConnection,
+    generation?: number,
+    statementTimeoutMs?: number,
+  ): PoolLease;
   /** Drains every pool of an integration (all profiles); running queries finish first. */
   drop(integration: string): number;
   /** Every open pool: the current ones, and the draining ones (`draining: true`) until they end. */
@@ -94,25 +101,46 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
   const limits = new ConnectionLimits({ perIntegration: options.max, perServer: serverMax });
 
   const limitError = (entry: Entry, kind: ConnectionLimitKind): CredflowError => {
-    const draining = [...retiring].filter((e) => e.integration === entry.integration).reduce((sum, e) => sum + e.open, 0);
+    const draining = [...retiring]
+      .filter((e) => e.integration === entry.integration)
+      .reduce((sum, e) => sum + e.open, 0);
     const retryAfterSeconds = 1;
     const wait = `no connection freed within ${options.connectTimeoutMs} ms; retry later`;
     if (kind === 'integration') {
       return new CredflowError(
         'CONNECTION_LIMIT',
         `integration "${entry.integration}": all ${options.max} connections the integration may hold are in use (CREDFLOW_POOL_MAX; ${draining} of them in pools draining after an invalidate, reload or rotation); ${wait}`,
-        { details: { integration: entry.integration, limit: 'integration', max: options.max, open: limits.openBy(entry.integration), draining, retryAfterSeconds } },
+        {
+          details: {
+            integration: entry.integration,
+            limit: 'integration',
+            max: options.max,
+            open: limits.openBy(entry.integration),
+            draining,
+            retryAfterSeconds,
+          },
+        },
       );
     }
     return new CredflowError(
       'CONNECTION_LIMIT',
       `integration "${entry.integration}": the agent holds all ${serverMax} connections it may open to this integration's database server (CREDFLOW_UPSTREAM_MAX_CONNECTIONS, shared by every integration on that server); ${wait}`,
-      { details: { integration: entry.integration, limit: 'server', max: serverMax, open: entry.server === undefined ? undefined : limits.openTo(entry.server), retryAfterSeconds } },
+      {
+        details: {
+          integration: entry.integration,
+          limit: 'server',
+          max: serverMax,
+          open: entry.server === undefined ? undefined : limits.openTo(entry.server),
+          retryAfterSeconds,
+        },
+      },
     );
   };
   /** pg-pool's own error when a query waited connectTimeoutMs for a full pool (pg-pool 3.x). */
-  const isPoolQueueTimeout = (error: unknown): boolean => error instanceof Error && error.message === 'timeout exceeded when trying to connect';
-  const isLimit = (error: unknown): error is CredflowError => error instanceof CredflowError && error.code === 'CONNECTION_LIMIT';
+  const isPoolQueueTimeout = (error: unknown): boolean =>
+    error instanceof Error && error.message === 'timeout exceeded when trying to connect';
+  const isLimit = (error: unknown): error is CredflowError =>
+    error instanceof CredflowError && error.code === 'CONNECTION_LIMIT';
 
   const waitForRoom = async (entry: Entry, ms: number): Promise<boolean> => {
     entry.waitingForRoom += 1;
@@ -131,7 +159,12 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
     let victim: Entry | undefined;
     for (const other of [...retiring, ...all()]) {
       if (other === entry || other.pool.idleCount === 0) continue;
-      if (kind === 'server' ? other.server === undefined || other.server !== entry.server : other.integration !== entry.integration) continue;
+      if (
+        kind === 'server'
+          ? other.server === undefined || other.server !== entry.server
+          : other.integration !== entry.integration
+      )
+        continue;
       if (victim === undefined || other.pool.idleCount > victim.pool.idleCount) victim = other;
     }
     if (victim === undefined) return false;
@@ -178,7 +211,10 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
       });
   };
   const retire = (entry: Entry, why: string): void => {
-    options.logger.info({ event: 'pool.retire', integration: entry.integration, profile: entry.profile, reason: why }, 'draining pool');
+    options.logger.info(
+      { event: 'pool.retire', integration: entry.integration, profile: entry.profile, reason: why },
+      'draining pool',
+    );
     entry.retired = true;
     // A draining pool serves only the queries that already hold it: each connection they hand back
     // closes at once (unless one of them is waiting for it), so it stops counting against the limits.
@@ -211,7 +247,14 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
   };
 
   return {
-    lease(integration, profile, connectionKey, connection, generation = 0, statementTimeoutMs = options.statementTimeoutMs) {
+    lease(
+      integration,
+      profile,
+      connectionKey,
+      connection,
+      generation = 0,
+      statementTimeoutMs = options.statementTimeoutMs,
+    ) {
       let byProfile = entries.get(integration);
       if (byProfile === undefined) entries.set(integration, (byProfile = new Map()));
       const current = byProfile.get(profile);
@@ -242,9 +285,24 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
       });
       // An idle client losing its server (restart, terminated backend) must not crash the agent.
       pool.on('error', (error) => {
-        options.logger.warn({ event: 'pool.idle_error', integration, profile, code: (error as { code?: string }).code }, 'idle database connection failed');
+        options.logger.warn(
+          { event: 'pool.idle_error', integration, profile, code: (error as { code?: string }).code },
+          'idle database connection failed',
+        );
       });
-      entry = { integration, profile, connectionKey, generation, pool, inUse: 0, retired: false, poolEnded: false, open: 0, server: undefined, waitingForRoom: 0 };
+      entry = {
+        integration,
+        profile,
+        connectionKey,
+        generation,
+        pool,
+        inUse: 0,
+        retired: false,
+        poolEnded: false,
+        open: 0,
+        server: undefined,
+        waitingForRoom: 0,
+      };
       byProfile.set(profile, entry);
       if (current) retire(current, 'credentials replaced');
       options.logger.info({ event: 'pool.create', integration, profile }, 'created connection pool');
@@ -279,7 +337,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
       const ending = [...all(), ...retiring];
       entries.clear();
       for (const entry of ending) end(entry);
-      await Promise.all(ending.map((e) => e.ended));
+      await Promise.all(ending.map((e) => e.ended ?? Promise.resolve()));
     },
   };
 }

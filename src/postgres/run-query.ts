@@ -162,16 +162,19 @@ export async function runQuery(
     }
     const e = error as { code?: string; severity?: string };
     // A socket error, or a FATAL (the server ended the session), leaves the client unusable; a SQL error does not.
-    if (!e.code || !/^[0-9A-Z]{5}$/.test(e.code) || e.severity === 'FATAL' || e.severity === 'PANIC') session.broken ??= error as Error;
+    if (!e.code || !/^[0-9A-Z]{5}$/.test(e.code) || e.severity === 'FATAL' || e.severity === 'PANIC')
+      session.broken ??= error as Error;
     throw mapPgError(error, integration, masker, 'query', detailsOf(pool), limits.maxResultBytes);
   };
   try {
     // Non-readOnly sessions keep what their statements set (a caller may rely on its own SETs);
     // before the session serves another caller, all of it is reset.
-    if (!limits.readOnly && session.caller !== undefined && session.caller !== caller) await client.query(RESET_SESSION).catch(fail);
+    if (!limits.readOnly && session.caller !== undefined && session.caller !== caller)
+      await client.query(RESET_SESSION).catch(fail);
     session.caller = caller;
     if (limits.readOnly) {
-      const timeout = limits.statementTimeoutMs > 0 ? `; SET LOCAL statement_timeout = ${Math.floor(limits.statementTimeoutMs)}` : '';
+      const timeout =
+        limits.statementTimeoutMs > 0 ? `; SET LOCAL statement_timeout = ${Math.floor(limits.statementTimeoutMs)}` : '';
       await client.query(`BEGIN READ ONLY${timeout}`).catch(fail);
     }
     const arm = (query: CappedQuery): void =>
@@ -212,21 +215,31 @@ function execute(
     // exactly one. The simple one costs one message instead of five, so it serves text that is
     // certainly one statement on an integration that is not readOnly; all else goes extended.
     const extended = limits.readOnly || params.length > 0 || !isSingleStatement(sql);
-    const query = new CappedQuery(sql, params, limits, (error, result) => {
-      unwatch?.();
-      if (error) return reject(error);
-      // Never expected: the lexer vouched for one statement, yet the server ran several.
-      if (Array.isArray(result)) {
-        return reject(new CredflowError('DB_QUERY_FAILED', 'the query ran as several statements; send one statement per query', { details: { sqlstate: '42601' } }));
-      }
-      const out: QueryResult = {
-        fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
-        rows: result.rows as Record<string, unknown>[],
-        rowCount: result.rowCount,
-      };
-      if (query.truncated) out.truncated = query.truncated;
-      resolve(out);
-    }, extended);
+    const query = new CappedQuery(
+      sql,
+      params,
+      limits,
+      (error, result) => {
+        unwatch?.();
+        if (error) return reject(error);
+        // Never expected: the lexer vouched for one statement, yet the server ran several.
+        if (Array.isArray(result)) {
+          return reject(
+            new CredflowError('DB_QUERY_FAILED', 'the query ran as several statements; send one statement per query', {
+              details: { sqlstate: '42601' },
+            }),
+          );
+        }
+        const out: QueryResult = {
+          fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
+          rows: result.rows as Record<string, unknown>[],
+          rowCount: result.rowCount,
+        };
+        if (query.truncated) out.truncated = query.truncated;
+        resolve(out);
+      },
+      extended,
+    );
     arm(query);
     if (limits.statementTimeoutMs > 0) {
       unwatch = watchdog.watch(Date.now() + limits.statementTimeoutMs + watchdogGraceMs, () => {
@@ -246,9 +259,20 @@ function execute(
 
 /** Where the pool connects, so error messages can be scrubbed of it. */
 function detailsOf(pool: pg.Pool): ConnectionDetails {
-  const o = pool.options as { host?: unknown; port?: unknown; user?: unknown; database?: unknown; connectionString?: unknown };
+  const o = pool.options as {
+    host?: unknown;
+    port?: unknown;
+    user?: unknown;
+    database?: unknown;
+    connectionString?: unknown;
+  };
   const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
-  const details: ConnectionDetails = { host: text(o.host), port: text(o.port), user: text(o.user), database: text(o.database) };
+  const details: ConnectionDetails = {
+    host: text(o.host),
+    port: text(o.port),
+    user: text(o.user),
+    database: text(o.database),
+  };
   if (typeof o.connectionString === 'string') {
     try {
       const url = new URL(o.connectionString);

@@ -13,7 +13,14 @@ export function isSingleStatement(sql: string): boolean {
   while (i < n) {
     const c = sql.charCodeAt(i);
     // Anything but whitespace, comments and more semicolons after a ';' is a second statement.
-    if (seenSemicolon && c !== 59 && !isSpace(c) && !(c === 45 && sql.charCodeAt(i + 1) === 45) && !(c === 47 && sql.charCodeAt(i + 1) === 42)) return false;
+    if (
+      seenSemicolon &&
+      c !== 59 &&
+      !isSpace(c) &&
+      !(c === 45 && sql.charCodeAt(i + 1) === 45) &&
+      !(c === 47 && sql.charCodeAt(i + 1) === 42)
+    )
+      return false;
     if (c === 59) {
       seenSemicolon = true;
       i += 1;

@@ -17,7 +17,8 @@ export interface PreparedIsolate {
  * same as a bare one (1.34 ms) later. The bootstrap's V8 code cache lets each new isolate skip
  * compiling it.
  */
-let startup: { snapshot: ivm.ExternalCopy<ArrayBuffer>; scriptOptions: ivm.ScriptOrigin & ivm.CachedDataOptions } | undefined;
+let startup:
+  { snapshot: ivm.ExternalCopy<ArrayBuffer>; scriptOptions: ivm.ScriptOrigin & ivm.CachedDataOptions } | undefined;
 
 const filename = 'credflow-step.js';
 
@@ -37,7 +38,10 @@ function startupData(): NonNullable<typeof startup> {
 }
 
 /** A new isolate from the startup snapshot, and the options that compile the bootstrap from its code cache. */
-function newIsolate(memoryMb: number): { isolate: ivm.Isolate; scriptOptions: ivm.ScriptOrigin & ivm.CachedDataOptions } {
+function newIsolate(memoryMb: number): {
+  isolate: ivm.Isolate;
+  scriptOptions: ivm.ScriptOrigin & ivm.CachedDataOptions;
+} {
   const { snapshot, scriptOptions } = startupData();
   return { isolate: new ivm.Isolate(ivmOptions({ memoryLimit: memoryMb, snapshot })), scriptOptions };
 }

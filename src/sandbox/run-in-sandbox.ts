@@ -86,7 +86,12 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
   for (const step of options.steps) {
     const checked = stepNameSchema.safeParse(step.name);
     if (!checked.success) {
-      throw new StepFailure('WORKFLOW_FAILED', `workflow "${workflow}": step name "${truncate(step.name, 64)}" ${checked.error.issues[0]?.message ?? 'is not allowed'}`, [], { workflow, step: step.name });
+      throw new StepFailure(
+        'WORKFLOW_FAILED',
+        `workflow "${workflow}": step name "${truncate(step.name, 64)}" ${checked.error.issues[0]?.message ?? 'is not allowed'}`,
+        [],
+        { workflow, step: step.name },
+      );
     }
   }
   const bridge = limitBridge(options.bridge, limits);
@@ -107,7 +112,11 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
       const started = performance.now();
       const result: StepResult = { name: step.name, durationMs: 0, logs, output: null };
       results.push(result);
-      const fail = (code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', why: string, extra: Record<string, unknown> = {}): never => {
+      const fail = (
+        code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT',
+        why: string,
+        extra: Record<string, unknown> = {},
+      ): never => {
         result.durationMs = Math.round(performance.now() - started);
         throw new StepFailure(code, `workflow "${workflow}" failed in step "${step.name}": ${why}`, results, {
           workflow,
@@ -132,7 +141,8 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
         jail.setSync(
           '__cf_bridge',
           new ivm.Reference(async (method: string, payload: string): Promise<string> => {
-            if (!open) return JSON.stringify({ error: { name: 'Error', message: 'the run is over; no more calls are made' } });
+            if (!open)
+              return JSON.stringify({ error: { name: 'Error', message: 'the run is over; no more calls are made' } });
             bridgeCalls += 1;
             try {
               const value = await bridge(method, JSON.parse(payload));
@@ -149,8 +159,12 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
             // The bootstrap sends a level and a string, but what arrives comes from the isolate: a line
             // that is not text is replaced here, so the worker never sends the agent a result it refuses.
             // null: the bootstrap was told no more lines are kept, and only counts this one.
-            const text = typeof message === 'string' ? message : `(a log line that is not text: ${message === null ? 'null' : typeof message})`;
-            const checked = typeof level === 'string' && logLevels.has(level as LogLevel) ? (level as LogLevel) : 'info';
+            const text =
+              typeof message === 'string'
+                ? message
+                : `(a log line that is not text: ${message === null ? 'null' : typeof message})`;
+            const checked =
+              typeof level === 'string' && logLevels.has(level as LogLevel) ? (level as LogLevel) : 'info';
             runLogs.add(logs, checked, text);
             return runLogs.isFull || logs.length >= limits.maxLogLines;
           }),
@@ -192,18 +206,28 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
         }
         const answer = readAnswer(outcome.value, limits.maxResponseBytes);
         if (!answer.ok) {
-          if (answer.compile) return fail('WORKFLOW_FAILED', `the code does not compile: ${cut(answer.error.message)}`, { errorName: 'SyntaxError' });
+          if (answer.compile)
+            return fail('WORKFLOW_FAILED', `the code does not compile: ${cut(answer.error.message)}`, {
+              errorName: 'SyntaxError',
+            });
           const { name, messageLength } = answer.error;
           const message = cut(answer.error.message);
           if (messageLength !== undefined && messageLength > maxMessageLength) {
             // The bootstrap cut the message inside the isolate: only its start crossed.
-            return fail('WORKFLOW_FAILED', `the step threw ${name} with a message of ${messageLength} characters, cut to its first ${maxMessageLength}: ${message}…`, {
-              errorName: name,
-              messageLength,
-            });
+            return fail(
+              'WORKFLOW_FAILED',
+              `the step threw ${name} with a message of ${messageLength} characters, cut to its first ${maxMessageLength}: ${message}…`,
+              {
+                errorName: name,
+                messageLength,
+              },
+            );
           }
           const tooLarge = name === 'RangeError' && /^the returned value is .* bytes of JSON/.test(message);
-          return fail('WORKFLOW_FAILED', `${name}: ${message}`, { errorName: name, ...(tooLarge ? { responseTooLarge: true } : {}) });
+          return fail('WORKFLOW_FAILED', `${name}: ${message}`, {
+            errorName: name,
+            ...(tooLarge ? { responseTooLarge: true } : {}),
+          });
         }
         result.output = answer.value;
         outputs[step.name] = { output: answer.value };
@@ -228,15 +252,23 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
  * Holds a run to its bridge budget and deadline: past either, a call is refused without reaching the
  * handler. Applied where the run starts, and again by the agent for runs in a sandbox worker.
  */
-export function limitBridge(bridge: BridgeHandler, limits: Pick<SandboxLimits, 'maxBridgeCalls' | 'runTimeoutMs'>, deadline = Date.now() + limits.runTimeoutMs): BridgeHandler {
+export function limitBridge(
+  bridge: BridgeHandler,
+  limits: Pick<SandboxLimits, 'maxBridgeCalls' | 'runTimeoutMs'>,
+  deadline = Date.now() + limits.runTimeoutMs,
+): BridgeHandler {
   let calls = 0;
   return (method, args) => {
     if (Date.now() >= deadline) {
-      return Promise.reject(new BridgeError('Error', `the run is past its time limit of ${limits.runTimeoutMs} ms; no more calls are made`));
+      return Promise.reject(
+        new BridgeError('Error', `the run is past its time limit of ${limits.runTimeoutMs} ms; no more calls are made`),
+      );
     }
     calls += 1;
     if (calls > limits.maxBridgeCalls) {
-      return Promise.reject(new BridgeError('LimitExceededException', `a run may make at most ${limits.maxBridgeCalls} bridge calls`));
+      return Promise.reject(
+        new BridgeError('LimitExceededException', `a run may make at most ${limits.maxBridgeCalls} bridge calls`),
+      );
     }
     return bridge(method, args);
   };
@@ -245,7 +277,12 @@ export function limitBridge(bridge: BridgeHandler, limits: Pick<SandboxLimits, '
 /** Refuses a run of more steps than a workflow may have (the config loader refuses such a file too). */
 export function checkStepCount(workflow: string, steps: readonly unknown[]): void {
   if (steps.length > maxWorkflowSteps) {
-    throw new StepFailure('WORKFLOW_FAILED', `workflow "${workflow}" has ${steps.length} steps; a workflow may have at most ${maxWorkflowSteps}`, [], { workflow, steps: steps.length, maxSteps: maxWorkflowSteps });
+    throw new StepFailure(
+      'WORKFLOW_FAILED',
+      `workflow "${workflow}" has ${steps.length} steps; a workflow may have at most ${maxWorkflowSteps}`,
+      [],
+      { workflow, steps: steps.length, maxSteps: maxWorkflowSteps },
+    );
   }
 }
 
@@ -279,11 +316,20 @@ type Answer = z.infer<typeof answerSchema>;
  * a value within maxResponseBytes, an error (cut inside the isolate) within maxErrorAnswerBytes.
  */
 function readAnswer(raw: unknown, maxResponseBytes: number): Answer {
-  const invalid = (why: string): Answer => ({ ok: false, error: { name: 'Error', message: `the step did not produce a valid result (${why})` } });
+  const invalid = (why: string): Answer => ({
+    ok: false,
+    error: { name: 'Error', message: `the step did not produce a valid result (${why})` },
+  });
   if (typeof raw !== 'string') return invalid(`got a ${typeof raw} instead of JSON text`);
   // The envelope adds a few bytes around the value; the value alone is what the limit is about.
   const bytes = Buffer.byteLength(raw) - '{"ok":true,"value":}'.length;
-  const tooLarge: Answer = { ok: false, error: { name: 'RangeError', message: `the returned value is ${bytes} bytes of JSON, over the limit of ${maxResponseBytes}` } };
+  const tooLarge: Answer = {
+    ok: false,
+    error: {
+      name: 'RangeError',
+      message: `the returned value is ${bytes} bytes of JSON, over the limit of ${maxResponseBytes}`,
+    },
+  };
   if (bytes > Math.max(maxResponseBytes, maxErrorAnswerBytes)) {
     return raw.startsWith('{"ok":false') ? invalid(`an error answer of ${bytes} bytes`) : tooLarge;
   }
@@ -304,7 +350,8 @@ function classifyIsolateError(
   timeoutMessage: string,
 ): ['WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', string] {
   const message = messageOf(error);
-  if (/memory limit/i.test(message)) return ['WORKFLOW_FAILED', `the step exceeded the memory limit of ${limits.memoryMb} MB`];
+  if (/memory limit/i.test(message))
+    return ['WORKFLOW_FAILED', `the step exceeded the memory limit of ${limits.memoryMb} MB`];
   if (/timed out|disposed/i.test(message)) return ['WORKFLOW_TIMEOUT', timeoutMessage];
   return ['WORKFLOW_FAILED', cut(message.split('\n')[0] ?? 'the step failed')];
 }

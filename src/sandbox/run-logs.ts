@@ -32,7 +32,8 @@ export class RunLogBudget {
     const { maxLogLines, maxLogBytes } = this.limits;
     if (this.full) return this.cut(logs);
     if (logs.length >= maxLogLines) return;
-    const message = logs.length === maxLogLines - 1 ? `(log limit of ${maxLogLines} lines reached)` : truncate(text, maxLogBytes);
+    const message =
+      logs.length === maxLogLines - 1 ? `(log limit of ${maxLogLines} lines reached)` : truncate(text, maxLogBytes);
     const bytes = Buffer.byteLength(message);
     if (this.lines + 1 > this.limits.maxRunLogLines || this.bytes + bytes > this.limits.maxRunLogBytes) {
       this.full = true;
@@ -69,7 +70,8 @@ export function capRunLogs(steps: readonly StepResult[], limits: LogLimits): Ste
     const logs: LogLine[] = [];
     let cut = 0;
     for (const line of step.logs.slice(0, limits.maxLogLines + 1)) {
-      const message = line.message.length > limits.maxLogBytes + 200 ? truncate(line.message, limits.maxLogBytes) : line.message;
+      const message =
+        line.message.length > limits.maxLogBytes + 200 ? truncate(line.message, limits.maxLogBytes) : line.message;
       const size = Buffer.byteLength(message);
       if (cut > 0 || lines + 1 > maxLines || bytes + size > maxBytes) {
         cut += 1;

@@ -35,7 +35,8 @@ const maxClients = 32;
 
 export function createSecretsGateway(options: SecretsGatewayOptions = {}): SecretsGateway {
   const clients = new Map<string, SecretsManagerClient>();
-  const keyOfCredentials = (credentials: object): string => createHash('sha256').update(JSON.stringify(credentials)).digest('hex');
+  const keyOfCredentials = (credentials: object): string =>
+    createHash('sha256').update(JSON.stringify(credentials)).digest('hex');
   // The agent's own credentials are the same object on every call: hashed once.
   let defaultKey: string | undefined;
   const defaultCredentialsKey = (): string => (defaultKey ??= keyOfCredentials(options.defaultCredentials as object));
@@ -110,7 +111,9 @@ export function createSecretsGateway(options: SecretsGatewayOptions = {}): Secre
  */
 function withSecretId(error: SecretStoreError, secretId: string): SecretStoreError {
   if (error.name !== 'ResourceNotFoundException' || error.message.includes(secretId)) return error;
-  const message = error.message.endsWith('secret.') ? `${error.message.slice(0, -1)}: ${secretId}` : `${error.message} (SecretId: ${secretId})`;
+  const message = error.message.endsWith('secret.')
+    ? `${error.message.slice(0, -1)}: ${secretId}`
+    : `${error.message} (SecretId: ${secretId})`;
   return new SecretStoreError(error.name, message);
 }
 
@@ -123,7 +126,10 @@ function toSecretStoreError(error: unknown): SecretStoreError {
     const name = code && /^E[A-Z]+$/.test(code) ? code : error.name;
     const message = error.message || name;
     if (/credential/i.test(message) && error.name === 'CredentialsProviderError') {
-      return new SecretStoreError(name, 'no AWS credentials: pass credentials to getSecretValue, or give the agent AWS credentials');
+      return new SecretStoreError(
+        name,
+        'no AWS credentials: pass credentials to getSecretValue, or give the agent AWS credentials',
+      );
     }
     return new SecretStoreError(name, message);
   }

@@ -53,7 +53,9 @@ function compileNode(
     return compiled.hasTemplates ? (context) => compiled.render(context, where) : () => plain;
   }
   if (Array.isArray(value)) {
-    const items = value.map((item, index) => compileNode(item, `${field}[${index}]`, integration, paths, literal, templated));
+    const items = value.map((item, index) =>
+      compileNode(item, `${field}[${index}]`, integration, paths, literal, templated),
+    );
     return (context) => items.map((item) => item(context));
   }
   if (isPlainObject(value)) {

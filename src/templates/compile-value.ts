@@ -30,7 +30,11 @@ const TEMPLATE = /<<(?!<)((?:(?!<<|>>)[\s\S])*)>>/g;
  * transforms the text outside templates once (the loader expands `${VAR}` there, so a value from
  * the environment is never read as a template).
  */
-export function compileValue(source: string, where: TemplateLocation, literal: (text: string) => string = (text) => text): CompiledValue {
+export function compileValue(
+  source: string,
+  where: TemplateLocation,
+  literal: (text: string) => string = (text) => text,
+): CompiledValue {
   const segments: (string | CompiledExpression)[] = [];
   let copied = 0;
   const literalText = (from: number, to: number): string => {
@@ -65,7 +69,13 @@ export function compileValue(source: string, where: TemplateLocation, literal: (
           return structuredClone(value);
         } catch (error) {
           // A value nested thousands of levels deep overflows the copy's stack.
-          throw templateError('TEMPLATE_INVALID', at ?? where, only.text, 'has a value that cannot be copied (nested too deeply?)', error);
+          throw templateError(
+            'TEMPLATE_INVALID',
+            at ?? where,
+            only.text,
+            'has a value that cannot be copied (nested too deeply?)',
+            error,
+          );
         }
       },
     };

@@ -26,7 +26,9 @@ export function resolvePath(context: Record<string, unknown>, parts: readonly st
 
 function rootReason(context: Record<string, unknown>, part: string): string {
   // Top-level names are workflow names, "credentials" and "Env": safe to list, and the likeliest typo.
-  const available = Object.keys(context).map((name) => JSON.stringify(name)).join(', ');
+  const available = Object.keys(context)
+    .map((name) => JSON.stringify(name))
+    .join(', ');
   return `the context has no ${JSON.stringify(part)}; it has ${available || 'nothing'}`;
 }
 

@@ -101,10 +101,15 @@ export function previewProfile(
   const accepted = new Set(settings.profiles);
   for (const integration of integrations) {
     const fetch = integration.fetchCredentialsDynamically;
-    if (fetch?.enabled && fetch.workflow === workflow && fetch.profiles) for (const profile of Object.keys(fetch.profiles)) accepted.add(profile);
+    if (fetch?.enabled && fetch.workflow === workflow && fetch.profiles)
+      for (const profile of Object.keys(fetch.profiles)) accepted.add(profile);
   }
   if (accepted.has(chosen)) return chosen;
-  throw new CredflowError('PROFILE_NOT_FOUND', `workflow "${workflow}" has no profile "${chosen}" (it accepts: ${[...accepted].join(', ')})`, {
-    details: { workflow, profile: chosen },
-  });
+  throw new CredflowError(
+    'PROFILE_NOT_FOUND',
+    `workflow "${workflow}" has no profile "${chosen}" (it accepts: ${[...accepted].join(', ')})`,
+    {
+      details: { workflow, profile: chosen },
+    },
+  );
 }

@@ -3,7 +3,13 @@ import type { SandboxLimits, Workflow } from '../config/index.js';
 import { CredflowError, truncate } from '../errors.js';
 import type { Metrics } from '../metrics/index.js';
 import { MASK, scrubFragments, SecretMasker } from '../masking/index.js';
-import { BridgeError, runInSandbox, type BridgeHandler, type SandboxRunner, type StepResult } from '../sandbox/index.js';
+import {
+  BridgeError,
+  runInSandbox,
+  type BridgeHandler,
+  type SandboxRunner,
+  type StepResult,
+} from '../sandbox/index.js';
 import { getSecretValueRequestSchema, SecretStoreError, type SecretsGateway } from '../secrets/index.js';
 import { compileSecretAllowlist, type SecretAllowlist } from './secret-allowlist.js';
 
@@ -66,7 +72,13 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
       const started = performance.now();
       const masker = new SecretMasker(deps.masker);
       const limits = effectiveLimits(deps.limits, workflow.limits);
-      const bridge = createBridge({ secrets: deps.secrets, masker, metrics: deps.metrics, allowed: allowlistOf(workflow), workflow: workflow.name });
+      const bridge = createBridge({
+        secrets: deps.secrets,
+        masker,
+        metrics: deps.metrics,
+        allowed: allowlistOf(workflow),
+        workflow: workflow.name,
+      });
       const input = {
         params: { ...workflow.params, ...options.params },
         env: deps.appEnv,
@@ -76,12 +88,17 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
         const result = await sandbox.run({ workflow: workflow.name, steps: workflow.steps, input, limits, bridge });
         const durationMs = Math.round(performance.now() - started);
         deps.metrics?.workflowRuns.observe({ workflow: workflow.name, outcome: 'ok' }, durationMs / 1000);
-        deps.logger.info({ event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'ok', durationMs }, 'workflow run');
+        deps.logger.info(
+          { event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'ok', durationMs },
+          'workflow run',
+        );
         return { workflow: workflow.name, response: result.response, steps: result.steps, durationMs, masker };
       } catch (error) {
         const durationMs = Math.round(performance.now() - started);
         const thrown =
-          error instanceof CredflowError ? error : new CredflowError('WORKFLOW_FAILED', `workflow "${workflow.name}" failed`, { cause: error });
+          error instanceof CredflowError
+            ? error
+            : new CredflowError('WORKFLOW_FAILED', `workflow "${workflow.name}" failed`, { cause: error });
         // A step's error may quote part of a secret the run read (V8 quotes a window of JSON.parse's
         // input): scrubbed against the run's own values before it is kept anywhere (cache, logs, status).
         const scrub = (text: string) => masker.mask(scrubFragments(text, masker.learnt, MASK));
@@ -90,14 +107,27 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
         // text, and pino's error serialiser prints a cause's message.
         const details =
           thrown.details &&
-          Object.fromEntries(Object.entries(thrown.details).map(([key, value]) => [key, typeof value === 'string' && key !== 'workflow' && key !== 'step' ? scrub(value) : value]));
+          Object.fromEntries(
+            Object.entries(thrown.details).map(([key, value]) => [
+              key,
+              typeof value === 'string' && key !== 'workflow' && key !== 'step' ? scrub(value) : value,
+            ]),
+          );
         const failure = new CredflowError(thrown.code, message, details ? { details } : {});
         deps.metrics?.workflowRuns.observe(
           { workflow: workflow.name, outcome: failure.code === 'WORKFLOW_TIMEOUT' ? 'timeout' : 'error' },
           (performance.now() - started) / 1000,
         );
         deps.logger.warn(
-          { event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'error', code: failure.code, durationMs, error: failure.message },
+          {
+            event: 'workflow.run',
+            workflow: workflow.name,
+            ...options.context,
+            outcome: 'error',
+            code: failure.code,
+            durationMs,
+            error: failure.message,
+          },
           'workflow run failed',
         );
         const steps = (error as { steps?: StepResult[] }).steps ?? [];
@@ -131,7 +161,8 @@ interface BridgeDeps {
  */
 function createBridge({ secrets, masker, metrics, allowed, workflow }: BridgeDeps): BridgeHandler {
   return async (method, args) => {
-    if (method !== 'secretsManager.getSecretValue') throw new BridgeError('TypeError', `unknown bridge method ${method}`);
+    if (method !== 'secretsManager.getSecretValue')
+      throw new BridgeError('TypeError', `unknown bridge method ${method}`);
     const parsed = getSecretValueRequestSchema.safeParse(args);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ');
@@ -139,7 +170,10 @@ function createBridge({ secrets, masker, metrics, allowed, workflow }: BridgeDep
     }
     if (!allowed(parsed.data.SecretId)) {
       metrics?.secretStoreCalls.observe({ operation: 'GetSecretValue', outcome: 'NotAllowed' }, 0);
-      throw new BridgeError('AccessDeniedException', `workflow "${workflow}" may not read the secret "${parsed.data.SecretId}": it is not in the workflow's allowedSecrets`);
+      throw new BridgeError(
+        'AccessDeniedException',
+        `workflow "${workflow}" may not read the secret "${parsed.data.SecretId}": it is not in the workflow's allowedSecrets`,
+      );
     }
     // Credentials a step passes are its own choice of strings, not learnt: the agent's configured
     // ones (Env, AWS_SECRET_ACCESS_KEY) are registered when it starts.

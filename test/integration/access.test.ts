@@ -59,7 +59,14 @@ const config: ConfigFiles = {
 };
 
 const rdsSecret = (db: TestDatabase) => ({
-  SecretString: JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname }),
+  SecretString: JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.username,
+    password: db.password,
+    dbname: db.dbname,
+  }),
 });
 
 interface Answer {
@@ -86,16 +93,32 @@ interface ScopedAgent {
 }
 
 /** startTestAgent with the tokens (or the environment naming a tokens file) chosen here. */
-async function startScopedAgent(options: { tokens?: (string | TokenSpec)[]; env?: NodeJS.ProcessEnv }): Promise<ScopedAgent> {
+async function startScopedAgent(options: {
+  tokens?: (string | TokenSpec)[];
+  env?: NodeJS.ProcessEnv;
+}): Promise<ScopedAgent> {
   // The 401 tests send dozens of wrong tokens from one address: the failure limit (floods.test.ts) is lifted.
-  const t = await startTestAgent(config, { CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: '1000000', ...options.env }, { tokens: options.tokens ?? 'configured' });
+  const t = await startTestAgent(
+    config,
+    { CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: '1000000', ...options.env },
+    { tokens: options.tokens ?? 'configured' },
+  );
   return {
     running: t.agent,
     secrets: t.secrets,
     logs: t.logs,
     dir: t.dir,
     request: (method, route, request = {}) =>
-      t.request(method, route, request.body, request.authorization !== undefined ? { authorization: request.authorization } : request.token === null ? null : (request.token ?? ADMIN)),
+      t.request(
+        method,
+        route,
+        request.body,
+        request.authorization !== undefined
+          ? { authorization: request.authorization }
+          : request.token === null
+            ? null
+            : (request.token ?? ADMIN),
+      ),
     close: () => t.close(),
   };
 }
@@ -199,7 +222,7 @@ describe('scoped API tokens', () => {
     expect(t.secrets.countRequests('GetSecretValue')).toBe(fetchesBefore);
   });
 
-  it('answers 403 for names outside the token\'s patterns, identical in shape for names that do not exist', async () => {
+  it("answers 403 for names outside the token's patterns, identical in shape for names that do not exist", async () => {
     // [token, method, route with :name, body, an existing name it may not reach, a name that exists nowhere]
     const cases: [keyof typeof plain, string, string, unknown, string, string][] = [
       ['analyst', 'GET', '/api/v1/integrations/:name', undefined, 'orders', 'no-such-db'],
@@ -223,16 +246,23 @@ describe('scoped API tokens', () => {
       expect(forExisting.status, label).toBe(403);
       expect(forExisting.body.error.code, label).toBe('FORBIDDEN');
       expect(forExisting.body.error.message, label).toMatch(/^this token may not .+ the (integration|workflow) ".+"$/);
-      expect(shapeOf(forMissing, missing), `${label}: ${missing} vs ${existing}`).toEqual(shapeOf(forExisting, existing));
+      expect(shapeOf(forMissing, missing), `${label}: ${missing} vs ${existing}`).toEqual(
+        shapeOf(forExisting, existing),
+      );
     }
     expect(t.secrets.countRequests('GetSecretValue')).toBe(fetchesBefore);
 
     // Within its patterns the same tokens get through.
-    const analytics = await t.request('POST', '/api/v1/integrations/analytics-eu/query', { token: plain.analyst, body: { sql: 'SELECT 1 AS one' } });
+    const analytics = await t.request('POST', '/api/v1/integrations/analytics-eu/query', {
+      token: plain.analyst,
+      body: { sql: 'SELECT 1 AS one' },
+    });
     expect(analytics.status).toBe(200);
     expect(analytics.body.rows).toEqual([{ one: 1 }]);
     expect((await t.request('POST', '/api/v1/integrations/orders/test', { token: plain.querier })).status).toBe(200);
-    expect((await t.request('POST', '/api/v1/integrations/secret-db/invalidate', { token: plain.operator })).status).toBe(200);
+    expect(
+      (await t.request('POST', '/api/v1/integrations/secret-db/invalidate', { token: plain.operator })).status,
+    ).toBe(200);
   });
 
   it('answers 404 to a token allowed for "ghost", an integration that does not exist', async () => {
@@ -249,7 +279,7 @@ describe('scoped API tokens', () => {
     }
   });
 
-  it('lists only the integrations and workflows within the token\'s patterns', async () => {
+  it("lists only the integrations and workflows within the token's patterns", async () => {
     const names = async (token: string, what: 'integrations' | 'workflows') => {
       const res = await t.request('GET', `/api/v1/${what}`, { token });
       expect(res.status).toBe(200);
@@ -274,7 +304,10 @@ describe('scoped API tokens', () => {
     expect(masked.body.response).toMatchObject({ username: db.username, password: '********' });
     expect(masked.text).not.toContain(db.password);
 
-    const refused = await t.request('POST', '/api/v1/workflows/getSecrets/run', { token: plain.previewer, body: { reveal: true } });
+    const refused = await t.request('POST', '/api/v1/workflows/getSecrets/run', {
+      token: plain.previewer,
+      body: { reveal: true },
+    });
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe('FORBIDDEN');
     expect(refused.body.error.message).toContain('"reveal"');
@@ -284,7 +317,10 @@ describe('scoped API tokens', () => {
     const previewed = await t.request('POST', '/api/v1/workflows/getSecrets/run', { token: plain.revealer, body: {} });
     expect(previewed.status).toBe(200);
     expect(previewed.body.response.password).toBe('********');
-    const revealed = await t.request('POST', '/api/v1/workflows/getSecrets/run', { token: plain.revealer, body: { reveal: true } });
+    const revealed = await t.request('POST', '/api/v1/workflows/getSecrets/run', {
+      token: plain.revealer,
+      body: { reveal: true },
+    });
     expect(revealed.status).toBe(200);
     expect(revealed.body.masked).toBe(false);
     expect(revealed.body.response.password).toBe(db.password);
@@ -297,7 +333,8 @@ describe('scoped API tokens', () => {
       expect(res.status, res.text).toBe(expectedStatus);
       return linesSince(t.logs, from).filter((l) => l.event === 'audit');
     };
-    const as = (method: string, route: string, body?: unknown) => () => t.request(method, route, { token: AUDITOR, body });
+    const as = (method: string, route: string, body?: unknown) => () =>
+      t.request(method, route, { token: AUDITOR, body });
     const common = { event: 'audit', tokenId: 'auditor', durationMs: expect.any(Number) };
 
     // Soft, so that every action's line is checked and reported.
@@ -312,9 +349,18 @@ describe('scoped API tokens', () => {
         outcome: 'ok',
       }),
     ]);
-    const failed = await auditLinesOf(as('POST', '/api/v1/integrations/orders/query', { sql: 'SELECT * FROM no_such_table' }), 400);
+    const failed = await auditLinesOf(
+      as('POST', '/api/v1/integrations/orders/query', { sql: 'SELECT * FROM no_such_table' }),
+      400,
+    );
     expect.soft(failed).toEqual([
-      expect.objectContaining({ ...common, action: 'query', integration: 'orders', outcome: 'error', code: 'DB_QUERY_FAILED' }),
+      expect.objectContaining({
+        ...common,
+        action: 'query',
+        integration: 'orders',
+        outcome: 'error',
+        code: 'DB_QUERY_FAILED',
+      }),
     ]);
     expect.soft(await auditLinesOf(as('POST', '/api/v1/integrations/orders/test'), 200)).toEqual([
       expect.objectContaining({
@@ -358,16 +404,44 @@ describe('scoped API tokens', () => {
       }),
     ]);
 
-    const unauthorized = await auditLinesOf(() => t.request('POST', '/api/v1/integrations/orders/query', { token: `${AUDITOR}-nope`, body: { sql: 'SELECT 1' } }), 401);
-    expect.soft(unauthorized).toEqual([expect.objectContaining({ event: 'audit', action: 'access', outcome: 'unauthorized', route: 'POST /api/v1/integrations/orders/query' })]);
+    const unauthorized = await auditLinesOf(
+      () =>
+        t.request('POST', '/api/v1/integrations/orders/query', { token: `${AUDITOR}-nope`, body: { sql: 'SELECT 1' } }),
+      401,
+    );
+    expect.soft(unauthorized).toEqual([
+      expect.objectContaining({
+        event: 'audit',
+        action: 'access',
+        outcome: 'unauthorized',
+        route: 'POST /api/v1/integrations/orders/query',
+      }),
+    ]);
     expect.soft(unauthorized[0]).not.toHaveProperty('tokenId');
 
-    const forbidden = await auditLinesOf(() => t.request('POST', '/api/v1/integrations/secret-db/query', { token: plain.querier, body: { sql: 'SELECT 1' } }), 403);
+    const forbidden = await auditLinesOf(
+      () =>
+        t.request('POST', '/api/v1/integrations/secret-db/query', { token: plain.querier, body: { sql: 'SELECT 1' } }),
+      403,
+    );
     expect.soft(forbidden).toEqual([
-      expect.objectContaining({ event: 'audit', action: 'access', outcome: 'forbidden', tokenId: 'querier', route: 'POST /api/v1/integrations/secret-db/query' }),
+      expect.objectContaining({
+        event: 'audit',
+        action: 'access',
+        outcome: 'forbidden',
+        tokenId: 'querier',
+        route: 'POST /api/v1/integrations/secret-db/query',
+      }),
     ]);
-    const forbiddenReveal = await auditLinesOf(() => t.request('POST', '/api/v1/workflows/getSecrets/run', { token: plain.previewer, body: { reveal: true } }), 403);
-    expect.soft(forbiddenReveal).toEqual([expect.objectContaining({ event: 'audit', action: 'access', outcome: 'forbidden', tokenId: 'previewer' })]);
+    const forbiddenReveal = await auditLinesOf(
+      () => t.request('POST', '/api/v1/workflows/getSecrets/run', { token: plain.previewer, body: { reveal: true } }),
+      403,
+    );
+    expect
+      .soft(forbiddenReveal)
+      .toEqual([
+        expect.objectContaining({ event: 'audit', action: 'access', outcome: 'forbidden', tokenId: 'previewer' }),
+      ]);
 
     const logs = t.logs.text();
     expect(logs).toContain('"tokenId":"auditor"');
@@ -428,12 +502,25 @@ describe('tokens files (CREDFLOW_TOKENS_FILE)', () => {
       expect(list.status).toBe(200);
       expect(list.body.integrations).toHaveLength(4);
       expect((await a.request('GET', '/api/v1/integrations', { token: sha256Hex(hashed) })).status).toBe(401);
-      expect((await a.request('POST', '/api/v1/integrations/orders/query', { token: hashed, body: { sql: 'SELECT 1' } })).status).toBe(403);
+      expect(
+        (await a.request('POST', '/api/v1/integrations/orders/query', { token: hashed, body: { sql: 'SELECT 1' } }))
+          .status,
+      ).toBe(403);
 
-      const rows = await a.request('POST', '/api/v1/integrations/orders/query', { token: expanded, body: { sql: 'SELECT 2 AS two' } });
+      const rows = await a.request('POST', '/api/v1/integrations/orders/query', {
+        token: expanded,
+        body: { sql: 'SELECT 2 AS two' },
+      });
       expect(rows.status).toBe(200);
       expect(rows.body.rows).toEqual([{ two: 2 }]);
-      expect((await a.request('POST', '/api/v1/integrations/secret-db/query', { token: expanded, body: { sql: 'SELECT 1' } })).status).toBe(403);
+      expect(
+        (
+          await a.request('POST', '/api/v1/integrations/secret-db/query', {
+            token: expanded,
+            body: { sql: 'SELECT 1' },
+          })
+        ).status,
+      ).toBe(403);
       expect((await a.request('GET', '/api/v1/integrations', { token: '${CF_TEST_QUERY_TOKEN}' })).status).toBe(401);
 
       const logs = a.logs.text();
@@ -449,16 +536,32 @@ describe('tokens files (CREDFLOW_TOKENS_FILE)', () => {
     const envToken = 'env-admin-token-0123456789abcdef';
     const cases: { name: string; content?: string; where: RegExp; secret?: string; env?: NodeJS.ProcessEnv }[] = [
       { name: 'missing.json', where: /file not found/ },
-      { name: 'invalid.json', content: '{"tokens": [{"id": "broken", "token": "invalid-json-token-0123456789"', where: /not valid JSON/, secret: 'invalid-json-token-0123456789' },
+      {
+        name: 'invalid.json',
+        content: '{"tokens": [{"id": "broken", "token": "invalid-json-token-0123456789"',
+        where: /not valid JSON/,
+        secret: 'invalid-json-token-0123456789',
+      },
       {
         name: 'scope.json',
-        content: JSON.stringify({ tokens: [{ id: 'root', token: 'unknown-scope-token-0123456789', scopes: ['read', 'superuser'] }] }),
+        content: JSON.stringify({
+          tokens: [{ id: 'root', token: 'unknown-scope-token-0123456789', scopes: ['read', 'superuser'] }],
+        }),
         where: /tokens\[0\]\.scopes\[1\]: /,
         secret: 'unknown-scope-token-0123456789',
       },
       {
         name: 'both.json',
-        content: JSON.stringify({ tokens: [{ id: 'both', token: 'both-forms-token-0123456789', sha256: sha256Hex('both-forms-token-0123456789'), scopes: ['read'] }] }),
+        content: JSON.stringify({
+          tokens: [
+            {
+              id: 'both',
+              token: 'both-forms-token-0123456789',
+              sha256: sha256Hex('both-forms-token-0123456789'),
+              scopes: ['read'],
+            },
+          ],
+        }),
         where: /tokens\[0\]: .*exactly one of "token" or "sha256"/,
         secret: 'both-forms-token-0123456789',
       },
@@ -494,9 +597,13 @@ describe('tokens files (CREDFLOW_TOKENS_FILE)', () => {
       },
       {
         name: 'env-id.json',
-        content: JSON.stringify({ tokens: [{ id: idOfPlainToken(envToken), token: 'env-id-token-0123456789', scopes: ['read'] }] }),
+        content: JSON.stringify({
+          tokens: [{ id: idOfPlainToken(envToken), token: 'env-id-token-0123456789', scopes: ['read'] }],
+        }),
         env: { CREDFLOW_API_TOKENS: envToken },
-        where: new RegExp(`tokens\\[0\\]\\.id: "${idOfPlainToken(envToken)}" is the id of a token in CREDFLOW_API_TOKENS`),
+        where: new RegExp(
+          `tokens\\[0\\]\\.id: "${idOfPlainToken(envToken)}" is the id of a token in CREDFLOW_API_TOKENS`,
+        ),
         secret: 'env-id-token-0123456789',
       },
     ];
@@ -506,7 +613,13 @@ describe('tokens files (CREDFLOW_TOKENS_FILE)', () => {
         const file = path.join(tmp, c.name);
         if (c.content !== undefined) await writeFile(file, c.content);
         const logs = captureLogs();
-        const error = await startAgent({ dir: folder.dir, env: { CREDFLOW_TOKENS_FILE: file, ...c.env }, port: 0, host: '127.0.0.1', logDestination: logs }).then(
+        const error = await startAgent({
+          dir: folder.dir,
+          env: { CREDFLOW_TOKENS_FILE: file, ...c.env },
+          port: 0,
+          host: '127.0.0.1',
+          logDestination: logs,
+        }).then(
           async (running) => {
             await running.close();
             return undefined;

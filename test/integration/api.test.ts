@@ -4,7 +4,15 @@ import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const rdsSecret = (db: TestDatabase, overrides: Record<string, unknown> = {}) =>
-  JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname, ...overrides });
+  JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.username,
+    password: db.password,
+    dbname: db.dbname,
+    ...overrides,
+  });
 
 const step = (name: string, code: string) => ({ name, code });
 
@@ -15,48 +23,65 @@ describe('HTTP API against real PostgreSQL and a Secrets Manager endpoint', () =
 
   beforeAll(async () => {
     db = await createTestDatabase('api');
-    t = await startTestAgent({
-      workflows: {
-        getSecrets: secretsWorkflow('getSecrets', 'postgresSecrets'),
-        getWrong: secretsWorkflow('getWrong', 'wrongSecret'),
-        getMissing: secretsWorkflow('getMissing', 'noSuchSecret'),
-        getBadPort: secretsWorkflow('getBadPort', 'badPortSecret'),
-        getBinary: {
-          name: 'getBinary',
-          params: { secretName: 'binarySecret' },
-          steps: [step('fetch', 'const r = await aws.secretsManager.getSecretValue({ SecretId: params.secretName }); return JSON.parse(base64.decode(r.SecretBinary));')],
-        },
-        throws: { name: 'throws', steps: [step('boom', "throw new TypeError('the step gave up')")] },
-        loops: { name: 'loops', limits: { stepTimeoutMs: 300 }, steps: [step('spin', 'while (true) {}')] },
-        returnsFunction: { name: 'returnsFunction', steps: [step('fn', 'return { connect: () => 1 };')] },
-        twoSteps: {
-          name: 'twoSteps',
-          params: { greeting: 'hello' },
-          steps: [
-            step('first', "console.log('first step', params.greeting, Env.region_hint); return { word: params.greeting, who: context.workflow };"),
-            step('second', 'return { combined: first.output.word + " " + params.name, env: Env.region_hint };'),
-          ],
-        },
-      },
-      integrations: {
-        'demo-postgres': postgresIntegration('demo-postgres', 'getSecrets'),
-        'wrong-password': postgresIntegration('wrong-password', 'getWrong'),
-        'missing-secret': postgresIntegration('missing-secret', 'getMissing'),
-        'bad-port': postgresIntegration('bad-port', 'getBadPort'),
-        'binary-secret': postgresIntegration('binary-secret', 'getBinary'),
-        'uri-postgres': {
-          name: 'uri-postgres',
-          kind: 'postgres',
-          fetchCredentialsDynamically: { enabled: true, workflow: 'getSecrets' },
-          connection: {
-            connectionString:
-              'postgres://<<getSecrets.response.username>>:<<getSecrets.response.passwordEncoded>>@<<getSecrets.response.host>>:<<getSecrets.response.port>>/<<getSecrets.response.dbname>>',
+    t = await startTestAgent(
+      {
+        workflows: {
+          getSecrets: secretsWorkflow('getSecrets', 'postgresSecrets'),
+          getWrong: secretsWorkflow('getWrong', 'wrongSecret'),
+          getMissing: secretsWorkflow('getMissing', 'noSuchSecret'),
+          getBadPort: secretsWorkflow('getBadPort', 'badPortSecret'),
+          getBinary: {
+            name: 'getBinary',
+            params: { secretName: 'binarySecret' },
+            steps: [
+              step(
+                'fetch',
+                'const r = await aws.secretsManager.getSecretValue({ SecretId: params.secretName }); return JSON.parse(base64.decode(r.SecretBinary));',
+              ),
+            ],
+          },
+          throws: { name: 'throws', steps: [step('boom', "throw new TypeError('the step gave up')")] },
+          loops: { name: 'loops', limits: { stepTimeoutMs: 300 }, steps: [step('spin', 'while (true) {}')] },
+          returnsFunction: { name: 'returnsFunction', steps: [step('fn', 'return { connect: () => 1 };')] },
+          twoSteps: {
+            name: 'twoSteps',
+            params: { greeting: 'hello' },
+            steps: [
+              step(
+                'first',
+                "console.log('first step', params.greeting, Env.region_hint); return { word: params.greeting, who: context.workflow };",
+              ),
+              step('second', 'return { combined: first.output.word + " " + params.name, env: Env.region_hint };'),
+            ],
           },
         },
+        integrations: {
+          'demo-postgres': postgresIntegration('demo-postgres', 'getSecrets'),
+          'wrong-password': postgresIntegration('wrong-password', 'getWrong'),
+          'missing-secret': postgresIntegration('missing-secret', 'getMissing'),
+          'bad-port': postgresIntegration('bad-port', 'getBadPort'),
+          'binary-secret': postgresIntegration('binary-secret', 'getBinary'),
+          'uri-postgres': {
+            name: 'uri-postgres',
+            kind: 'postgres',
+            fetchCredentialsDynamically: { enabled: true, workflow: 'getSecrets' },
+            connection: {
+              connectionString:
+                'postgres://<<getSecrets.response.username>>:<<getSecrets.response.passwordEncoded>>@<<getSecrets.response.host>>:<<getSecrets.response.port>>/<<getSecrets.response.dbname>>',
+            },
+          },
+        },
+        // Its 401 tests send dozens of wrong tokens from one address: the failure limit (floods.test.ts) is lifted.
       },
-      // Its 401 tests send dozens of wrong tokens from one address: the failure limit (floods.test.ts) is lifted.
-    }, { CREDFLOW_AGENT_APP_ENV_REGION_HINT: 'eu-west-1', CREDFLOW_STATEMENT_TIMEOUT_MS: '500', CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: '1000000' });
-    t.secrets.createSecret('postgresSecrets', { SecretString: rdsSecret(db, { passwordEncoded: encodeURIComponent(db.password) }) });
+      {
+        CREDFLOW_AGENT_APP_ENV_REGION_HINT: 'eu-west-1',
+        CREDFLOW_STATEMENT_TIMEOUT_MS: '500',
+        CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: '1000000',
+      },
+    );
+    t.secrets.createSecret('postgresSecrets', {
+      SecretString: rdsSecret(db, { passwordEncoded: encodeURIComponent(db.password) }),
+    });
     t.secrets.createSecret('wrongSecret', { SecretString: rdsSecret(db, { password: wrongPassword }) });
     t.secrets.createSecret('badPortSecret', { SecretString: rdsSecret(db, { port: 'not-a-port' }) });
     t.secrets.createSecret('binarySecret', { SecretBinary: new TextEncoder().encode(rdsSecret(db)) });
@@ -73,7 +98,9 @@ describe('HTTP API against real PostgreSQL and a Secrets Manager endpoint', () =
   });
 
   it('returns the rows of a table through an integration whose password came from the secret store', async () => {
-    const res = await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT id, name, price FROM widgets ORDER BY id' });
+    const res = await t.request('POST', '/api/v1/integrations/demo-postgres/query', {
+      sql: 'SELECT id, name, price FROM widgets ORDER BY id',
+    });
     expect(res.status).toBe(200);
     expect(res.body.rowCount).toBe(3);
     expect(res.body.rows).toEqual([
@@ -93,12 +120,17 @@ describe('HTTP API against real PostgreSQL and a Secrets Manager endpoint', () =
     });
     expect(res.status).toBe(200);
     expect(res.body.rows).toEqual([]);
-    const ok = await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT name FROM widgets WHERE id = $1', params: [2] });
+    const ok = await t.request('POST', '/api/v1/integrations/demo-postgres/query', {
+      sql: 'SELECT name FROM widgets WHERE id = $1',
+      params: [2],
+    });
     expect(ok.body.rows).toEqual([{ name: 'gear' }]);
   });
 
   it('connects through a connectionString template with a URL-encoded password', async () => {
-    const res = await t.request('POST', '/api/v1/integrations/uri-postgres/query', { sql: 'SELECT count(*)::int AS n FROM widgets' });
+    const res = await t.request('POST', '/api/v1/integrations/uri-postgres/query', {
+      sql: 'SELECT count(*)::int AS n FROM widgets',
+    });
     expect(res.status).toBe(200);
     expect(res.body.rows).toEqual([{ n: 3 }]);
   });
@@ -113,7 +145,13 @@ describe('HTTP API against real PostgreSQL and a Secrets Manager endpoint', () =
   it('previews a workflow with the password masked and host, port, user and database readable', async () => {
     const res = await t.request('POST', '/api/v1/workflows/getSecrets/run', {});
     expect(res.status).toBe(200);
-    expect(res.body.response).toMatchObject({ host: db.host, port: db.port, username: db.username, dbname: db.dbname, password: '********' });
+    expect(res.body.response).toMatchObject({
+      host: db.host,
+      port: db.port,
+      username: db.username,
+      dbname: db.dbname,
+      password: '********',
+    });
     expect(res.body.steps).toHaveLength(1);
     expect(res.body.steps[0]).toMatchObject({ name: 'fetch', logs: [] });
     expect(typeof res.body.steps[0].durationMs).toBe('number');
@@ -169,15 +207,26 @@ describe('HTTP API against real PostgreSQL and a Secrets Manager endpoint', () =
 
   it('names the secret id that Secrets Manager could not find', async () => {
     const res = await t.request('POST', '/api/v1/integrations/missing-secret/query', { sql: 'SELECT 1' });
-    expect(res.body.error.message).toContain("ResourceNotFoundException: Secrets Manager can't find the specified secret: noSuchSecret");
+    expect(res.body.error.message).toContain(
+      "ResourceNotFoundException: Secrets Manager can't find the specified secret: noSuchSecret",
+    );
   });
 
   describe('requests that are not what a route takes', () => {
     const raw = (method: string, route: string, headers: Record<string, string>, body?: string) =>
-      fetch(`${t.url}${route}`, { method, headers: { authorization: `Bearer ${t.token}`, ...headers }, ...(body === undefined ? {} : { body }) });
+      fetch(`${t.url}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${t.token}`, ...headers },
+        ...(body === undefined ? {} : { body }),
+      });
 
     it('answers 415 naming the Content-Type header when a query body comes without one', async () => {
-      const res = await raw('POST', '/api/v1/integrations/demo-postgres/query', {}, JSON.stringify({ sql: 'SELECT 1' }));
+      const res = await raw(
+        'POST',
+        '/api/v1/integrations/demo-postgres/query',
+        {},
+        JSON.stringify({ sql: 'SELECT 1' }),
+      );
       expect(res.status).toBe(415);
       const body = (await res.json()) as { error: { code: string; message: string } };
       expect(body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
@@ -228,7 +277,9 @@ describe('HTTP API against real PostgreSQL and a Secrets Manager endpoint', () =
   });
 
   it('returns Postgres errors with their SQLSTATE', async () => {
-    const res = await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT * FROM no_such_table' });
+    const res = await t.request('POST', '/api/v1/integrations/demo-postgres/query', {
+      sql: 'SELECT * FROM no_such_table',
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('DB_QUERY_FAILED');
     expect(res.body.error.details.sqlstate).toBe('42P01');
@@ -315,7 +366,9 @@ describe('HTTP API against real PostgreSQL and a Secrets Manager endpoint', () =
     expect(noSql.body.error.message).toContain('sql');
     const badJson = await t.request('POST', '/api/v1/integrations/demo-postgres/query', '{"sql": ');
     expect(badJson.status).toBe(400);
-    const huge = await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: `SELECT '${'x'.repeat(200_000)}'` });
+    const huge = await t.request('POST', '/api/v1/integrations/demo-postgres/query', {
+      sql: `SELECT '${'x'.repeat(200_000)}'`,
+    });
     expect(huge.status).toBe(413);
     const extra = await t.request('POST', '/api/v1/workflows/getSecrets/run', { reveal: 'yes' });
     expect(extra.status).toBe(400);
@@ -326,7 +379,12 @@ describe('HTTP API against real PostgreSQL and a Secrets Manager endpoint', () =
     const logs = t.logs.text();
     expect(logs.length).toBeGreaterThan(0);
     expect(logs).toContain('credentials.resolve');
-    for (const secret of [db.password, wrongPassword, encodeURIComponent(db.password), JSON.stringify(db.password).slice(1, -1)]) {
+    for (const secret of [
+      db.password,
+      wrongPassword,
+      encodeURIComponent(db.password),
+      JSON.stringify(db.password).slice(1, -1),
+    ]) {
       expect(logs).not.toContain(secret);
     }
     const inJson = JSON.stringify(db.password).slice(1, -1);

@@ -29,7 +29,10 @@ const runs: CliRun[] = [];
 /** Runs the real CLI (dist/) in a child process with exactly the env given, and captures its output; `input` is its stdin. */
 function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-node-snapshot', bin, ...args], { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--no-node-snapshot', bin, ...args], {
+      env,
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     if (input !== undefined) child.stdin?.end(input);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
@@ -78,14 +81,26 @@ const chattySecrets = {
 };
 
 const rdsSecret = (db: TestDatabase, password = db.password) => ({
-  SecretString: JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password, dbname: db.dbname }),
+  SecretString: JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.username,
+    password,
+    dbname: db.dbname,
+  }),
 });
 
 /** The readable preview ends with `response:` and the response as JSON. */
-const responseOf = (stdout: string): Record<string, unknown> => JSON.parse(stdout.slice(stdout.indexOf('response:\n') + 'response:\n'.length));
+const responseOf = (stdout: string): Record<string, unknown> =>
+  JSON.parse(stdout.slice(stdout.indexOf('response:\n') + 'response:\n'.length));
 
 /** A password can appear raw, JSON-escaped or, if partly leaked, by its random prefix. */
-const leaksOf = (password: string): string[] => [password, JSON.stringify(password).slice(1, -1), password.slice(0, 15)];
+const leaksOf = (password: string): string[] => [
+  password,
+  JSON.stringify(password).slice(1, -1),
+  password.slice(0, 15),
+];
 
 describe('the credflow CLI, run as a separate process', () => {
   let lsm: LocalSecretsManager;
@@ -109,8 +124,15 @@ describe('the credflow CLI, run as a separate process', () => {
     env = awsEnv(lsm);
 
     const good = await writeConfigDir({
-      workflows: { getSecrets: secretsWorkflow(), getWrongSecrets: secretsWorkflow('getWrongSecrets', 'wrongSecrets'), chattySecrets },
-      integrations: { 'widgets-db': postgresIntegration('widgets-db'), 'wrong-db': postgresIntegration('wrong-db', 'getWrongSecrets') },
+      workflows: {
+        getSecrets: secretsWorkflow(),
+        getWrongSecrets: secretsWorkflow('getWrongSecrets', 'wrongSecrets'),
+        chattySecrets,
+      },
+      integrations: {
+        'widgets-db': postgresIntegration('widgets-db'),
+        'wrong-db': postgresIntegration('wrong-db', 'getWrongSecrets'),
+      },
     });
     const bad = await writeConfigDir({
       workflows: { getSecrets: secretsWorkflow(), broken: { name: 'broken', steps: 'not a list' } },
@@ -195,7 +217,14 @@ describe('the credflow CLI, run as a separate process', () => {
       lsm.resetRequests();
       const run = await cli('workflows', 'run', 'getSecrets', '--dir', dir);
       expect(run.code).toBe(0);
-      expect(lsm.requests).toEqual([expect.objectContaining({ operation: 'GetSecretValue', secretId: 'postgresSecrets', accessKeyId: 'AKIDCLI', status: 200 })]);
+      expect(lsm.requests).toEqual([
+        expect.objectContaining({
+          operation: 'GetSecretValue',
+          secretId: 'postgresSecrets',
+          accessKeyId: 'AKIDCLI',
+          status: 200,
+        }),
+      ]);
     });
 
     it('shows the password byte for byte with --reveal', async () => {
@@ -230,7 +259,11 @@ describe('the credflow CLI, run as a separate process', () => {
       lsm.resetRequests();
       const run = await cli('workflows', 'run', 'getSecrets', '--param', 'secretName=otherSecrets', '--dir', dir);
       expect(run.code).toBe(0);
-      expect(responseOf(run.stdout)).toMatchObject({ username: otherDb.username, dbname: otherDb.dbname, password: '********' });
+      expect(responseOf(run.stdout)).toMatchObject({
+        username: otherDb.username,
+        dbname: otherDb.dbname,
+        password: '********',
+      });
       expect(lsm.requests.map((r) => r.secretId)).toEqual(['otherSecrets']);
     });
 
@@ -251,7 +284,15 @@ describe('the credflow CLI, run as a separate process', () => {
 
   describe('query', () => {
     it('prints the rows as a table for a parameterised query', async () => {
-      const run = await cli('query', 'widgets-db', 'SELECT name FROM widgets WHERE id = $1', '--param', '2', '--dir', dir);
+      const run = await cli(
+        'query',
+        'widgets-db',
+        'SELECT name FROM widgets WHERE id = $1',
+        '--param',
+        '2',
+        '--dir',
+        dir,
+      );
       expect(run.code).toBe(0);
       expect(run.stdout.trim().split('\n')).toEqual(['name', '----', 'gear', '(1 row)']);
     });
@@ -281,7 +322,9 @@ describe('the credflow CLI, run as a separate process', () => {
     it('exits 0 and names the stages it went through', async () => {
       const run = await cli('integrations', 'test', 'widgets-db', '--dir', dir);
       expect(run.code).toBe(0);
-      expect(run.stdout).toMatch(/^ok: widgets-db \[default\] \(workflow → template → validation → connect → auth → query\)/);
+      expect(run.stdout).toMatch(
+        /^ok: widgets-db \[default\] \(workflow → template → validation → connect → auth → query\)/,
+      );
     });
 
     it('exits 1 at the auth stage when the secret holds a wrong password, and prints neither password', async () => {
@@ -307,7 +350,11 @@ describe('the credflow CLI, run as a separate process', () => {
       const run = await cli('--json', 'integrations', 'test', 'no-such-db', '--dir', dir);
       expect(run.code).toBe(1);
       expect(JSON.parse(run.stdout)).toEqual({
-        error: { code: 'INTEGRATION_NOT_FOUND', message: 'no integration named "no-such-db"', details: { integration: 'no-such-db' } },
+        error: {
+          code: 'INTEGRATION_NOT_FOUND',
+          message: 'no integration named "no-such-db"',
+          details: { integration: 'no-such-db' },
+        },
       });
     });
   });
@@ -335,7 +382,8 @@ describe('the credflow CLI, run as a separate process', () => {
       const run = await cli('--help');
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('Usage: credflow');
-      for (const command of ['serve', 'validate', 'workflows', 'integrations', 'query']) expect(run.stdout).toContain(command);
+      for (const command of ['serve', 'validate', 'workflows', 'integrations', 'query'])
+        expect(run.stdout).toContain(command);
     });
   });
 
@@ -351,16 +399,27 @@ describe('the credflow CLI, run as a separate process', () => {
     beforeAll(async () => {
       const demo = await writeConfigDir({
         workflows: { getSecrets: secretsWorkflow(), getMissing: secretsWorkflow('getMissing', 'noSuchSecret') },
-        integrations: { 'capped-db': { ...postgresIntegration('capped-db'), maxRows: 2 }, 'missing-db': postgresIntegration('missing-db', 'getMissing') },
+        integrations: {
+          'capped-db': { ...postgresIntegration('capped-db'), maxRows: 2 },
+          'missing-db': postgresIntegration('missing-db', 'getMissing'),
+        },
       });
       demoDir = demo.dir;
       removals.push(demo.remove);
       // A live process whose command line names credflow stands in for the agent the state file records.
-      const standIn = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)', 'credflow-agent-stand-in'], { stdio: 'ignore' });
+      const standIn = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)', 'credflow-agent-stand-in'], {
+        stdio: 'ignore',
+      });
       standInPid = standIn.pid;
       removals.push(async () => void standIn.kill('SIGKILL'));
       await mkdir(path.join(demoDir, '.credflow'));
-      const record = { pid: standIn.pid, secretsEndpoint: lsm.url, region: 'us-east-1', secretsCredentials: lsm.credentials, agentUrl: 'http://127.0.0.1:9/' };
+      const record = {
+        pid: standIn.pid,
+        secretsEndpoint: lsm.url,
+        region: 'us-east-1',
+        secretsCredentials: lsm.credentials,
+        agentUrl: 'http://127.0.0.1:9/',
+      };
       await writeFile(path.join(demoDir, '.credflow', 'embedded.json'), JSON.stringify(record), { mode: 0o600 });
       home = await mkdtemp(path.join(os.tmpdir(), 'credflow-home-'));
       removals.push(() => rm(home, { recursive: true, force: true }));
@@ -368,7 +427,9 @@ describe('the credflow CLI, run as a separate process', () => {
     });
 
     it('prints the version of package.json with --version and -V', async () => {
-      const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+      const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+        version: string;
+      };
       for (const flag of ['--version', '-V']) {
         const run = await cli(flag);
         expect({ flag, code: run.code, stdout: run.stdout.trim() }).toEqual({ flag, code: 0, stdout: version });
@@ -386,7 +447,13 @@ describe('the credflow CLI, run as a separate process', () => {
     it('says under the table that a query result was truncated, by how much and by which limit', async () => {
       const run = await cli('query', 'capped-db', 'SELECT id FROM widgets ORDER BY id', '--dir', demoDir);
       expect(run.code).toBe(0);
-      expect(run.stdout.trim().split('\n')).toEqual(['id', '--', '1', '2', "(2 of 3 rows shown: truncated, the integration's maxRows is 2)"]);
+      expect(run.stdout.trim().split('\n')).toEqual([
+        'id',
+        '--',
+        '1',
+        '2',
+        "(2 of 3 rows shown: truncated, the integration's maxRows is 2)",
+      ]);
     });
 
     it('writes no log line to stderr without --verbose, even on an error, and writes them with it', async () => {
@@ -405,7 +472,9 @@ describe('the credflow CLI, run as a separate process', () => {
       }
       const run = await runCli(['workflows', 'run', 'getSecrets', '--dir', demoDir], bareEnv);
       expect(run.code).toBe(0);
-      expect(run.stderr).toContain(`credflow: using the Secrets Manager endpoint of the embedded agent (npm start, pid ${standInPid}) at ${lsm.url}`);
+      expect(run.stderr).toContain(
+        `credflow: using the Secrets Manager endpoint of the embedded agent (npm start, pid ${standInPid}) at ${lsm.url}`,
+      );
       const viaEnvironment = await cli('workflows', 'run', 'getSecrets', '--dir', demoDir);
       expect(viaEnvironment.stderr).not.toContain('using the Secrets Manager endpoint');
     });
@@ -418,16 +487,28 @@ describe('the credflow CLI, run as a separate process', () => {
     });
 
     it('adds a secret to the running demo from stdin with secrets put, and a workflow then reads it', async () => {
-      const value = JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: demoSecret, dbname: db.dbname });
+      const value = JSON.stringify({
+        engine: 'postgres',
+        host: db.host,
+        port: db.port,
+        username: db.username,
+        password: demoSecret,
+        dbname: db.dbname,
+      });
       const put = await runCli(['secrets', 'put', 'my/app-db', '--dir', demoDir], bareEnv, `${value}\n`);
       expect(put.code).toBe(0);
       expect(put.stdout).toContain('ok: created secret my/app-db in the embedded demo');
       expect(`${put.stdout}${put.stderr}`).not.toContain('Demo-');
       lsm.resetRequests();
-      const run = await runCli(['workflows', 'run', 'getSecrets', '--param', 'secretName=my/app-db', '--reveal', '--dir', demoDir], bareEnv);
+      const run = await runCli(
+        ['workflows', 'run', 'getSecrets', '--param', 'secretName=my/app-db', '--reveal', '--dir', demoDir],
+        bareEnv,
+      );
       expect(run.code).toBe(0);
       expect(responseOf(run.stdout).password).toBe(demoSecret);
-      expect(lsm.requests).toEqual([expect.objectContaining({ operation: 'GetSecretValue', secretId: 'my/app-db', status: 200 })]);
+      expect(lsm.requests).toEqual([
+        expect.objectContaining({ operation: 'GetSecretValue', secretId: 'my/app-db', status: 200 }),
+      ]);
     });
 
     it('stores a new current version from --file when the secret exists', async () => {
@@ -468,11 +549,18 @@ describe('the credflow CLI, run as a separate process', () => {
           server.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${banner}`)));
         });
         expect(banner).not.toContain(token);
-        const curl = banner.split('\n').find((l) => l.trim().startsWith('curl '))?.trim() ?? '';
+        const curl =
+          banner
+            .split('\n')
+            .find((l) => l.trim().startsWith('curl '))
+            ?.trim() ?? '';
         expect(curl).toContain('"Authorization: Bearer $CREDFLOW_TOKEN"');
         expect(banner).toContain('set CREDFLOW_TOKEN');
         const out = await new Promise<string>((resolve, reject) => {
-          const sh = spawn('sh', ['-c', curl], { env: { PATH: process.env.PATH, CREDFLOW_TOKEN: token }, stdio: ['ignore', 'pipe', 'inherit'] });
+          const sh = spawn('sh', ['-c', curl], {
+            env: { PATH: process.env.PATH, CREDFLOW_TOKEN: token },
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
           let text = '';
           sh.stdout.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
           sh.on('error', reject);
@@ -497,7 +585,11 @@ describe('the credflow CLI, run as a separate process', () => {
     /** Neither stream carries a byte that starts an escape sequence or returns the cursor. */
     const expectNoEscapes = (run: CliRun) => {
       for (const stream of ['stdout', 'stderr'] as const) {
-        expect({ stream, esc: run.raw[stream].includes(ESC), cr: run.raw[stream].includes(CR) }).toEqual({ stream, esc: false, cr: false });
+        expect({ stream, esc: run.raw[stream].includes(ESC), cr: run.raw[stream].includes(CR) }).toEqual({
+          stream,
+          esc: false,
+          cr: false,
+        });
       }
     };
 
@@ -512,7 +604,12 @@ describe('the credflow CLI, run as a separate process', () => {
           hostile: { name: 'hostile', steps: [{ name: 'talk', code: talk }] },
           hostileFail: {
             name: 'hostileFail',
-            steps: [{ name: 'talk', code: "console.log('\\x1b[8mhidden'); throw new Error('\\x1b[2K\\rcredflow: ok\\nworkflow hostileFail: ok');" }],
+            steps: [
+              {
+                name: 'talk',
+                code: "console.log('\\x1b[8mhidden'); throw new Error('\\x1b[2K\\rcredflow: ok\\nworkflow hostileFail: ok');",
+              },
+            ],
           },
         },
       });
@@ -532,18 +629,40 @@ describe('the credflow CLI, run as a separate process', () => {
     });
 
     it('escapes a database error that tries to erase its line and print a fake success', async () => {
-      const run = await cli('query', 'widgets-db', "DO $$ BEGIN RAISE EXCEPTION E'\\x1b[2K\\rcredflow: ok (0 rows)\\x1b[8m'; END $$", '--dir', dir);
+      const run = await cli(
+        'query',
+        'widgets-db',
+        "DO $$ BEGIN RAISE EXCEPTION E'\\x1b[2K\\rcredflow: ok (0 rows)\\x1b[8m'; END $$",
+        '--dir',
+        dir,
+      );
       expect(run.code).toBe(1);
       expectNoEscapes(run);
       expect(run.stdout).toBe('');
-      expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^credflow: error \[DB_QUERY_FAILED\]: .*\\x1b\[2K\\rcredflow: ok \(0 rows\)\\x1b\[8m/)]);
+      expect(run.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(/^credflow: error \[DB_QUERY_FAILED\]: .*\\x1b\[2K\\rcredflow: ok \(0 rows\)\\x1b\[8m/),
+      ]);
     });
 
     it('gives the exact values with --json, as before', async () => {
-      const run = await cli('--json', 'query', 'widgets-db', `SELECT E'\\x1b[31mRED\\x1b[0m' AS red, E'ok\\rSPOOF' AS spoof`, '--dir', dir);
+      const run = await cli(
+        '--json',
+        'query',
+        'widgets-db',
+        `SELECT E'\\x1b[31mRED\\x1b[0m' AS red, E'ok\\rSPOOF' AS spoof`,
+        '--dir',
+        dir,
+      );
       expect(run.code).toBe(0);
       expect(JSON.parse(run.stdout).rows).toEqual([{ red: '\x1b[31mRED\x1b[0m', spoof: 'ok\rSPOOF' }]);
-      const failed = await cli('--json', 'query', 'widgets-db', "DO $$ BEGIN RAISE EXCEPTION E'\\x1b[2K\\rgone'; END $$", '--dir', dir);
+      const failed = await cli(
+        '--json',
+        'query',
+        'widgets-db',
+        "DO $$ BEGIN RAISE EXCEPTION E'\\x1b[2K\\rgone'; END $$",
+        '--dir',
+        dir,
+      );
       expect(failed.code).toBe(1);
       expect(JSON.parse(failed.stdout).error.message).toContain('\x1b[2K\rgone');
     });
@@ -559,7 +678,10 @@ describe('the credflow CLI, run as a separate process', () => {
       expect(response).toEqual({ text: 'a\x1b[31m\u009b2K\u202eb\u007f\u2028', plain: 'fine' });
       expect(run.stdout).not.toMatch(/[\u0080-\u009f\u202e\u2028\u007f]/);
       const json = await cli('--json', 'workflows', 'run', 'hostile', '--dir', hostileDir);
-      expect(JSON.parse(json.stdout).steps[0].logs).toEqual(['\x1b[2J\x1b[Hcleared', 'line one\nworkflow hostile: ok\rSPOOF']);
+      expect(JSON.parse(json.stdout).steps[0].logs).toEqual([
+        '\x1b[2J\x1b[Hcleared',
+        'line one\nworkflow hostile: ok\rSPOOF',
+      ]);
     });
 
     it('escapes the logs and the error of a failed step, and indents the later lines of the error', async () => {
@@ -582,7 +704,10 @@ describe('the credflow CLI, run as a separate process', () => {
     const tokenRuns: CliRun[] = [];
     /** `integrations status` against the agent, with exactly the extra env given. */
     const status = async (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
-      const run = await runCli(['integrations', 'status', 'widgets-db', '--url', agent.url, ...args], { ...env, ...extraEnv });
+      const run = await runCli(['integrations', 'status', 'widgets-db', '--url', agent.url, ...args], {
+        ...env,
+        ...extraEnv,
+      });
       tokenRuns.push(run);
       return run;
     };
@@ -609,7 +734,11 @@ describe('the credflow CLI, run as a separate process', () => {
         reloadOnSighup: false,
         logDestination: captureLogs(),
         logLevel: 'silent',
-        secrets: { endpoint: lsm.url, defaultRegion: 'us-east-1', defaultCredentials: { accessKeyId: 'AKIDCLI', secretAccessKey: 'cLk7Qz2vWn9pXr4t' } },
+        secrets: {
+          endpoint: lsm.url,
+          defaultRegion: 'us-east-1',
+          defaultCredentials: { accessKeyId: 'AKIDCLI', secretAccessKey: 'cLk7Qz2vWn9pXr4t' },
+        },
       });
       removals.unshift(() => agent.close());
     });
@@ -636,7 +765,10 @@ describe('the credflow CLI, run as a separate process', () => {
         [missing, /cannot read --token-file .*missing-token: file not found/],
         [empty, /--token-file .*empty-token: the first line is empty/],
         [tokenHome, /cannot read --token-file .*: not a file/],
-        [open, /--token-file .*open-token is accessible to group or others \(mode 644\), so the token is not used; run chmod 600 /],
+        [
+          open,
+          /--token-file .*open-token is accessible to group or others \(mode 644\), so the token is not used; run chmod 600 /,
+        ],
       ];
       for (const [file, message] of cases) {
         const run = await status(['--token-file', file], { CREDFLOW_TOKEN: token });
@@ -662,7 +794,9 @@ describe('the credflow CLI, run as a separate process', () => {
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('--token-file <path>');
       expect(run.stdout).toMatch(/--token <token>\s+API token; every local user can read it in\s+ps/);
-      expect(run.stdout.replace(/\s+/g, ' ')).toContain('The API token comes from --token, else --token-file, else CREDFLOW_TOKEN, else the first of CREDFLOW_API_TOKENS.');
+      expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+        'The API token comes from --token, else --token-file, else CREDFLOW_TOKEN, else the first of CREDFLOW_API_TOKENS.',
+      );
     });
 
     it('never prints a token, whichever way it was given and whether or not it was accepted', async () => {
@@ -671,7 +805,11 @@ describe('the credflow CLI, run as a separate process', () => {
       expect(rejected.stderr).toContain('UNAUTHORIZED');
       expect(tokenRuns.length).toBeGreaterThan(8);
       for (const run of tokenRuns) {
-        for (const secret of [token, otherToken]) expect({ args: run.args, leaked: `${run.stdout}${run.stderr}`.includes(secret) }).toEqual({ args: run.args, leaked: false });
+        for (const secret of [token, otherToken])
+          expect({ args: run.args, leaked: `${run.stdout}${run.stderr}`.includes(secret) }).toEqual({
+            args: run.args,
+            leaked: false,
+          });
       }
     });
   });
@@ -682,7 +820,10 @@ describe('the credflow CLI, run as a separate process', () => {
     const passwords = [db.password, otherDb.password, wrongPassword];
     for (const run of unrevealed) {
       for (const leak of passwords.flatMap(leaksOf)) {
-        expect({ args: run.args, leaked: run.stdout.includes(leak) || run.stderr.includes(leak) }).toEqual({ args: run.args, leaked: false });
+        expect({ args: run.args, leaked: run.stdout.includes(leak) || run.stderr.includes(leak) }).toEqual({
+          args: run.args,
+          leaked: false,
+        });
       }
     }
   });

@@ -22,7 +22,14 @@ const tenantToken = 'tenant-token-4f9c2a7e1b';
 const fullToken = 'test-token-0123456789';
 
 const rdsSecret = (db: TestDatabase) =>
-  JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname });
+  JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.username,
+    password: db.password,
+    dbname: db.dbname,
+  });
 
 const integration = (name: string, secretName: string) => ({
   ...postgresIntegration(name, 'getSecrets'),
@@ -34,7 +41,13 @@ const createDatabaseOn = (server: EmbeddedPostgresHandle, prefix: string): Promi
 
 /** A superuser session on `db` (superusers use the reserved slots) that holds the advisory lock the busy queries wait on. */
 async function lockHolder(server: EmbeddedPostgresHandle, db: TestDatabase): Promise<pg.Client> {
-  const client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: db.dbname });
+  const client = new pg.Client({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database: db.dbname,
+  });
   await client.connect();
   return client;
 }
@@ -56,8 +69,18 @@ describe('issue 19: connection limits per integration and per database server', 
 
   beforeAll(async () => {
     server = await startEmbeddedPostgres({ extraFlags: ['-c', `max_connections=${MAX_CONNECTIONS}`] });
-    [demo, other, third] = [await createDatabaseOn(server, 'demo'), await createDatabaseOn(server, 'other'), await createDatabaseOn(server, 'third')];
-    admin = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: 'postgres' });
+    [demo, other, third] = [
+      await createDatabaseOn(server, 'demo'),
+      await createDatabaseOn(server, 'other'),
+      await createDatabaseOn(server, 'third'),
+    ];
+    admin = new pg.Client({
+      host: server.host,
+      port: server.port,
+      user: server.user,
+      password: server.password,
+      database: 'postgres',
+    });
     await admin.connect();
   });
 
@@ -68,10 +91,19 @@ describe('issue 19: connection limits per integration and per database server', 
 
   /** Sessions of a role on the server, as PostgreSQL counts them. */
   const sessionsOf = async (db: TestDatabase): Promise<number> =>
-    (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1', [db.username])).rows[0]?.n ?? 0;
+    (
+      await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1', [
+        db.username,
+      ])
+    ).rows[0]?.n ?? 0;
   /** Sessions of a role waiting on the test's advisory lock. */
   const blockedOf = async (db: TestDatabase): Promise<number> =>
-    (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'`, [db.username])).rows[0]?.n ?? 0;
+    (
+      await admin.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'`,
+        [db.username],
+      )
+    ).rows[0]?.n ?? 0;
 
   describe('a scoped token invalidating while its queries run', () => {
     let t: TestAgent;
@@ -80,11 +112,19 @@ describe('issue 19: connection limits per integration and per database server', 
       t = await startTestAgent(
         {
           workflows: { getSecrets: secretsWorkflow('getSecrets', 'demoSecret') },
-          integrations: { 'demo-postgres': integration('demo-postgres', 'demoSecret'), 'other-db': integration('other-db', 'otherSecret') },
+          integrations: {
+            'demo-postgres': integration('demo-postgres', 'demoSecret'),
+            'other-db': integration('other-db', 'otherSecret'),
+          },
         },
         // The defaults: 10 connections per integration, 50 per server, a 10 s connect timeout.
         {},
-        { tokens: [fullToken, { id: 'tenant', token: tenantToken, scopes: ['query', 'admin'], integrations: ['demo-postgres'] }] },
+        {
+          tokens: [
+            fullToken,
+            { id: 'tenant', token: tenantToken, scopes: ['query', 'admin'], integrations: ['demo-postgres'] },
+          ],
+        },
       );
       t.secrets.createSecret('demoSecret', { SecretString: rdsSecret(demo) });
       t.secrets.createSecret('otherSecret', { SecretString: rdsSecret(other) });
@@ -115,7 +155,12 @@ describe('issue 19: connection limits per integration and per database server', 
             const waiting = Number(status.body?.pools?.waiting ?? 0);
             return settled.size + waiting + Math.max(0, (await blockedOf(demo)) - blockedBefore) >= 10;
           });
-          const invalidated = await t.request('POST', '/api/v1/integrations/demo-postgres/invalidate', undefined, tenantToken);
+          const invalidated = await t.request(
+            'POST',
+            '/api/v1/integrations/demo-postgres/invalidate',
+            undefined,
+            tenantToken,
+          );
           expect(invalidated.status).toBe(200);
           // The busy queries of earlier rounds hold their connections; the integration has no more.
           expect(await sessionsOf(demo)).toBe(10);
@@ -131,7 +176,9 @@ describe('issue 19: connection limits per integration and per database server', 
         expect(status.body.pools.limits.integration).toEqual({ open: 10, max: 10 });
         const metrics = (await t.request('GET', '/metrics')).text;
         expect(metrics).toMatch(/^credflow_pools_draining [1-9]\d*$/m);
-        expect(metrics).toMatch(/^credflow_pool_connections\{integration="demo-postgres",profile="default",state="draining"\} 10$/m);
+        expect(metrics).toMatch(
+          /^credflow_pool_connections\{integration="demo-postgres",profile="default",state="draining"\} 10$/m,
+        );
         expect(Number(/^credflow_pools (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
       } finally {
         await holder.query(`SELECT pg_advisory_unlock(${LOCK})`);
@@ -147,7 +194,9 @@ describe('issue 19: connection limits per integration and per database server', 
       expect(demoSettled.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(10);
       expect(JSON.stringify(demoSettled)).not.toContain('53300');
       // Once the drained pools closed, nothing of them is left, in status or on the server.
-      await until(async () => (await t.request('GET', '/api/v1/integrations/demo-postgres/status')).body.pools.draining === 0);
+      await until(
+        async () => (await t.request('GET', '/api/v1/integrations/demo-postgres/status')).body.pools.draining === 0,
+      );
       expect(await sessionsOf(demo)).toBeLessThanOrEqual(10);
     });
   });
@@ -159,7 +208,10 @@ describe('issue 19: connection limits per integration and per database server', 
       t = await startTestAgent(
         {
           workflows: { getSecrets: secretsWorkflow('getSecrets', 'demoSecret') },
-          integrations: { small: integration('small', 'demoSecret'), neighbour: integration('neighbour', 'thirdSecret') },
+          integrations: {
+            small: integration('small', 'demoSecret'),
+            neighbour: integration('neighbour', 'thirdSecret'),
+          },
         },
         { CREDFLOW_POOL_MAX: '2', CREDFLOW_UPSTREAM_MAX_CONNECTIONS: '3', CREDFLOW_CONNECT_TIMEOUT_MS: '300' },
       );
@@ -205,7 +257,12 @@ describe('issue 19: connection limits per integration and per database server', 
         expect(draining.status).toBe(503);
         expect(draining.retryAfter).toBe('1');
         expect(draining.body.error.code).toBe('CONNECTION_LIMIT');
-        expect(draining.body.error.details).toMatchObject({ integration: 'small', limit: 'integration', open: 2, draining: 2 });
+        expect(draining.body.error.details).toMatchObject({
+          integration: 'small',
+          limit: 'integration',
+          open: 2,
+          draining: 2,
+        });
 
         // The server holds 2 of `small`'s and 1 of `neighbour`'s: the agent's third connection to it.
         busy.push(t.request('POST', '/api/v1/integrations/neighbour/query', busySql));
@@ -216,12 +273,21 @@ describe('issue 19: connection limits per integration and per database server', 
         expect(serverFull.body.error.code).toBe('CONNECTION_LIMIT');
         expect(serverFull.body.error.message).toContain('integration "neighbour"');
         expect(serverFull.body.error.message).toContain('CREDFLOW_UPSTREAM_MAX_CONNECTIONS');
-        expect(serverFull.body.error.details).toMatchObject({ integration: 'neighbour', limit: 'server', max: 3, open: 3 });
+        expect(serverFull.body.error.details).toMatchObject({
+          integration: 'neighbour',
+          limit: 'server',
+          max: 3,
+          open: 3,
+        });
         expect((await sessionsOf(demo)) + (await sessionsOf(third))).toBe(3);
 
         const metrics = (await t.request('GET', '/metrics')).text;
-        expect(metrics).toMatch(/^credflow_connection_limit_refusals_total\{integration="small",limit="integration"\} 2$/m);
-        expect(metrics).toMatch(/^credflow_connection_limit_refusals_total\{integration="neighbour",limit="server"\} 1$/m);
+        expect(metrics).toMatch(
+          /^credflow_connection_limit_refusals_total\{integration="small",limit="integration"\} 2$/m,
+        );
+        expect(metrics).toMatch(
+          /^credflow_connection_limit_refusals_total\{integration="neighbour",limit="server"\} 1$/m,
+        );
       } finally {
         await holder.query(`SELECT pg_advisory_unlock(${LOCK})`);
         await thirdHolder.query(`SELECT pg_advisory_unlock(${LOCK})`);
@@ -248,7 +314,10 @@ describe('issue 19: connection limits per integration and per database server', 
         await holder.end();
       }
       expect((await Promise.all(busy)).map((r) => r.status)).toEqual([200, 200]);
-      expect((await t.request('GET', '/api/v1/integrations/small/status')).body.pools).toMatchObject({ total: 2, idle: 2 });
+      expect((await t.request('GET', '/api/v1/integrations/small/status')).body.pools).toMatchObject({
+        total: 2,
+        idle: 2,
+      });
       // `neighbour` holds one busy connection: with small's two idle ones, the server's 3 are taken.
       const thirdHolder = await lockHolder(server, third);
       await thirdHolder.query(`SELECT pg_advisory_lock(${LOCK})`);
@@ -260,7 +329,10 @@ describe('issue 19: connection limits per integration and per database server', 
         const next = await t.request('POST', '/api/v1/integrations/neighbour/query', countSql);
         expect(next.status, next.text).toBe(200);
         expect(next.body.rows).toEqual([{ one: 1 }]);
-        expect((await t.request('GET', '/api/v1/integrations/small/status')).body.pools).toMatchObject({ total: 1, idle: 1 });
+        expect((await t.request('GET', '/api/v1/integrations/small/status')).body.pools).toMatchObject({
+          total: 1,
+          idle: 1,
+        });
         expect((await sessionsOf(demo)) + (await sessionsOf(third))).toBeLessThanOrEqual(3);
       } finally {
         await thirdHolder.query(`SELECT pg_advisory_unlock(${LOCK})`);
@@ -280,12 +352,19 @@ describe('issue 19: connection limits per integration and per database server', 
         await until(async () => (await blockedOf(demo)) === 1);
         // A second connection, idle once this query is done: the pool holds both of the integration's two.
         expect((await t.request('POST', '/api/v1/integrations/small/query', countSql)).status).toBe(200);
-        expect((await t.request('GET', '/api/v1/integrations/small/status')).body.pools).toMatchObject({ total: 2, idle: 1 });
+        expect((await t.request('GET', '/api/v1/integrations/small/status')).body.pools).toMatchObject({
+          total: 2,
+          idle: 1,
+        });
 
         expect((await t.request('POST', '/api/v1/integrations/small/invalidate')).status).toBe(200);
         const next = await t.request('POST', '/api/v1/integrations/small/query', countSql);
         expect(next.body).toEqual(expect.objectContaining({ rows: [{ one: 1 }] }));
-        expect((await t.request('GET', '/api/v1/integrations/small/status')).body.pools.connections).toEqual({ active: 0, idle: 1, draining: 1 });
+        expect((await t.request('GET', '/api/v1/integrations/small/status')).body.pools.connections).toEqual({
+          active: 0,
+          idle: 1,
+          draining: 1,
+        });
       } finally {
         await holder.query(`SELECT pg_advisory_unlock(${LOCK})`);
         await holder.end();

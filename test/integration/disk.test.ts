@@ -39,9 +39,18 @@ describe('nothing secret is written to disk by the agent', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('disk');
-    lsm = await startLocalSecretsManager({ credentials: [{ accessKeyId: 'AKIDDISK', secretAccessKey: 'disk-aws-secret-key' }] });
+    lsm = await startLocalSecretsManager({
+      credentials: [{ accessKeyId: 'AKIDDISK', secretAccessKey: 'disk-aws-secret-key' }],
+    });
     lsm.createSecret('postgresSecrets', {
-      SecretString: JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname }),
+      SecretString: JSON.stringify({
+        engine: 'postgres',
+        host: db.host,
+        port: db.port,
+        username: db.username,
+        password: db.password,
+        dbname: db.dbname,
+      }),
     });
     lsm.createSecret('apiKey', { SecretString: 'plain-secret-value-for-disk-test' });
     config = await writeConfigDir({
@@ -49,7 +58,12 @@ describe('nothing secret is written to disk by the agent', () => {
         getSecrets: secretsWorkflow(),
         chatty: {
           name: 'chatty',
-          steps: [{ name: 'fetch', code: "const r = await aws.secretsManager.getSecretValue({ SecretId: 'apiKey' }); console.log('key', r.SecretString); return { key: r.SecretString };" }],
+          steps: [
+            {
+              name: 'fetch',
+              code: "const r = await aws.secretsManager.getSecretValue({ SecretId: 'apiKey' }); console.log('key', r.SecretString); return { key: r.SecretString };",
+            },
+          ],
         },
       },
       integrations: { db: postgresIntegration('db') },
@@ -98,7 +112,9 @@ describe('nothing secret is written to disk by the agent', () => {
   it('serves queries, masked and revealed previews and failures, then stops cleanly', async () => {
     expect((await call('/api/v1/integrations/db/query', { sql: 'SELECT 1 AS one' })).status).toBe(200);
     expect((await call('/api/v1/workflows/getSecrets/run', {})).text).not.toContain(db.password);
-    expect((await call('/api/v1/workflows/chatty/run', { reveal: true })).text).toContain('plain-secret-value-for-disk-test');
+    expect((await call('/api/v1/workflows/chatty/run', { reveal: true })).text).toContain(
+      'plain-secret-value-for-disk-test',
+    );
     expect((await call('/api/v1/workflows/chatty/run', {})).status).toBe(200);
     expect((await call('/api/v1/integrations/db/query', { sql: 'SELECT * FROM no_such_table' })).status).toBe(400);
     const exited = new Promise((resolve) => server.once('exit', resolve));
@@ -109,7 +125,10 @@ describe('nothing secret is written to disk by the agent', () => {
   it('left no file holding a secret in its HOME, TMPDIR, working folder or config folder', async () => {
     const secrets = [...secretsIn(lsm.heldValues()), 'disk-aws-secret-key', token];
     const files = [...(await filesUnder(scratch)), ...(await filesUnder(config.dir))];
-    const leaks = findLeaks(files.map((f) => ({ where: f.file, text: f.text })), secrets);
+    const leaks = findLeaks(
+      files.map((f) => ({ where: f.file, text: f.text })),
+      secrets,
+    );
     expect(leaks).toEqual([]);
     // What it did leave, if anything, is listed here should the test fail above.
     for (const f of files) expect((await stat(f.file)).isFile()).toBe(true);

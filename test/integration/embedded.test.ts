@@ -14,7 +14,11 @@ const bannerTimeoutMs = 60_000;
 const exitTimeoutMs = 30_000;
 
 /** What a new user has: PATH and HOME, no AWS settings, no tokens. */
-const userEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.env.HOME, ...extra });
+const userEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  ...extra,
+});
 
 /** A temp folder holding copies of the shipped workflows/ and integrations/. */
 async function copyOfShippedConfig(): Promise<string> {
@@ -34,12 +38,18 @@ interface Server {
 
 /** `credflow serve --embedded --port 0` in `dir`, as `npm start` runs it. */
 function startServer(dir: string, env: NodeJS.ProcessEnv, port = 0): Server {
-  const child = spawn(process.execPath, ['--no-node-snapshot', bin, 'serve', '--embedded', '--port', String(port), '--dir', dir], { cwd: dir, env });
+  const child = spawn(
+    process.execPath,
+    ['--no-node-snapshot', bin, 'serve', '--embedded', '--port', String(port), '--dir', dir],
+    { cwd: dir, env },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, dir, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
@@ -47,11 +57,19 @@ function startServer(dir: string, env: NodeJS.ProcessEnv, port = 0): Server {
 function waitForCurlLine(server: Server): Promise<string> {
   return new Promise((resolve, reject) => {
     const check = () => {
-      const line = server.stdout().split('\n').find((l) => l.trim().startsWith('curl '));
+      const line = server
+        .stdout()
+        .split('\n')
+        .find((l) => l.trim().startsWith('curl '));
       if (line && server.stdout().includes('Press Ctrl-C to stop.')) done(() => resolve(line.trim()));
     };
-    const onExit = () => done(() => reject(new Error(`server exited before its banner:\n${server.stdout()}\n${server.stderr()}`)));
-    const timer = setTimeout(() => done(() => reject(new Error(`no banner after ${bannerTimeoutMs} ms:\n${server.stdout()}\n${server.stderr()}`))), bannerTimeoutMs);
+    const onExit = () =>
+      done(() => reject(new Error(`server exited before its banner:\n${server.stdout()}\n${server.stderr()}`)));
+    const timer = setTimeout(
+      () =>
+        done(() => reject(new Error(`no banner after ${bannerTimeoutMs} ms:\n${server.stdout()}\n${server.stderr()}`))),
+      bannerTimeoutMs,
+    );
     const done = (settle: () => void) => {
       clearTimeout(timer);
       server.child.stdout.off('data', check);
@@ -66,14 +84,20 @@ function waitForCurlLine(server: Server): Promise<string> {
 
 /** The request the banner tells the user to try, taken apart. */
 function parseCurl(line: string): { url: string; authorization: string; body: string } {
-  const match = /curl -s -X POST (\S+) -H (['"])Authorization: ([^'"]+)\2 -H 'Content-Type: application\/json' -d '([^']*)'/.exec(line);
+  const match =
+    /curl -s -X POST (\S+) -H (['"])Authorization: ([^'"]+)\2 -H 'Content-Type: application\/json' -d '([^']*)'/.exec(
+      line,
+    );
   if (!match) throw new Error(`not the expected curl command: ${line}`);
   const [, url = '', , authorization = '', body = ''] = match;
   return { url, authorization, body };
 }
 
 /** Waits for the process to exit, up to `ms`; undefined if it has not. */
-async function exitWithin(server: Server, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined> {
+async function exitWithin(
+  server: Server,
+  ms: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
   try {
@@ -145,9 +169,11 @@ async function forceStop(server: Server | undefined, dataDir: string | undefined
 async function occupyPort(): Promise<{ port: number; release(): Promise<void> }> {
   const holder = createServer();
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-  return { port: (holder.address() as AddressInfo).port, release: () => new Promise((resolve) => holder.close(() => resolve())) };
+  return {
+    port: (holder.address() as AddressInfo).port,
+    release: () => new Promise((resolve) => holder.close(() => resolve())),
+  };
 }
-
 
 describe('credflow serve --embedded, as a new user runs it', () => {
   let server: Server;
@@ -165,18 +191,27 @@ describe('credflow serve --embedded, as a new user runs it', () => {
     dataDir = postgresDataDirOf(server.child.pid);
   }, bannerTimeoutMs + 10_000);
 
-  afterAll(async () => {
-    await forceStop(server, dataDir);
-  }, 2 * exitTimeoutMs + 10_000);
+  afterAll(
+    async () => {
+      await forceStop(server, dataDir);
+    },
+    2 * exitTimeoutMs + 10_000,
+  );
 
   it('generates an API token and prints it in the banner and the curl command', () => {
-    const printed = /API token \(generated for this run; set CREDFLOW_API_TOKENS to choose\): (\S+)/.exec(server.stdout())?.[1];
+    const printed = /API token \(generated for this run; set CREDFLOW_API_TOKENS to choose\): (\S+)/.exec(
+      server.stdout(),
+    )?.[1];
     expect(printed).toMatch(/^[\w-]{20,}$/);
     expect(curl.authorization).toBe(`Bearer ${printed}`);
   });
 
   it('answers the printed curl request with the three demo orders', async () => {
-    const res = await fetch(curl.url, { method: 'POST', headers: { authorization: curl.authorization, 'content-type': 'application/json' }, body: curl.body });
+    const res = await fetch(curl.url, {
+      method: 'POST',
+      headers: { authorization: curl.authorization, 'content-type': 'application/json' },
+      body: curl.body,
+    });
     expect(res.status).toBe(200);
     const result = (await res.json()) as { rows: { customer: string }[]; rowCount: number };
     expect(result.rowCount).toBe(3);
@@ -205,14 +240,19 @@ describe('credflow serve --embedded, as a new user runs it', () => {
   });
 
   it('lets the CLI in another process, with no AWS settings, find its Secrets Manager endpoint and mask the password', async () => {
-    const revealed = await runCli(['--json', 'workflows', 'run', 'getSecrets', '--reveal', '--dir', dir], { cwd: dir, env: userEnv() });
+    const revealed = await runCli(['--json', 'workflows', 'run', 'getSecrets', '--reveal', '--dir', dir], {
+      cwd: dir,
+      env: userEnv(),
+    });
     expect(revealed.code).toBe(0);
     demoPassword = JSON.parse(revealed.stdout).response.password;
     expect(demoPassword).toEqual(expect.any(String));
 
     const masked = await runCli(['workflows', 'run', 'getSecrets', '--dir', dir], { cwd: dir, env: userEnv() });
     expect(masked.code).toBe(0);
-    expect(masked.stderr).toContain(`using the Secrets Manager endpoint of the embedded agent (npm start, pid ${server.child.pid})`);
+    expect(masked.stderr).toContain(
+      `using the Secrets Manager endpoint of the embedded agent (npm start, pid ${server.child.pid})`,
+    );
     expect(masked.stdout).toContain('"username": "credflow_demo"');
     expect(masked.stdout).toContain('"password": "********"');
     for (const leak of [demoPassword ?? '', JSON.stringify(demoPassword).slice(1, -1)]) {
@@ -227,24 +267,45 @@ describe('credflow serve --embedded, as a new user runs it', () => {
     const state = JSON.parse(await readFile(file, 'utf8'));
     expect(state.secretsCredentials.accessKeyId).toMatch(/^AKIA[A-Z2-7]{16}$/);
     expect(state.secretsCredentials.secretAccessKey).toHaveLength(40);
-    for (const output of [server.stdout(), server.stderr()]) expect(output).not.toContain(state.secretsCredentials.secretAccessKey);
+    for (const output of [server.stdout(), server.stderr()])
+      expect(output).not.toContain(state.secretsCredentials.secretAccessKey);
   });
 
   it("refuses the issue's unsigned curl for the demo password, and an unsigned PutSecretValue changes nothing (issue 19, section 1)", async () => {
     const { secretsEndpoint } = JSON.parse(await readFile(path.join(dir, '.credflow', 'embedded.json'), 'utf8'));
     const call = (target: string, body: unknown) =>
-      fetch(secretsEndpoint, { method: 'POST', headers: { 'x-amz-target': `secretsmanager.${target}`, 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify(body) });
+      fetch(secretsEndpoint, {
+        method: 'POST',
+        headers: { 'x-amz-target': `secretsmanager.${target}`, 'content-type': 'application/x-amz-json-1.1' },
+        body: JSON.stringify(body),
+      });
     const read = await call('GetSecretValue', { SecretId: 'postgresSecrets' });
     const text = await read.text();
-    expect({ status: read.status, type: read.headers.get('x-amzn-errortype') }).toEqual({ status: 400, type: 'MissingAuthenticationTokenException' });
+    expect({ status: read.status, type: read.headers.get('x-amzn-errortype') }).toEqual({
+      status: 400,
+      type: 'MissingAuthenticationTokenException',
+    });
     expect(text).not.toContain(demoPassword);
-    const forged = JSON.stringify({ engine: 'postgres', host: '127.0.0.1', port: 9, username: 'credflow_demo', password: 'Qz7-Forged-4kWp', dbname: 'demo' });
+    const forged = JSON.stringify({
+      engine: 'postgres',
+      host: '127.0.0.1',
+      port: 9,
+      username: 'credflow_demo',
+      password: 'Qz7-Forged-4kWp',
+      dbname: 'demo',
+    });
     const write = await call('PutSecretValue', { SecretId: 'postgresSecrets', SecretString: forged });
     expect(write.status).toBe(400);
     // The agent's own (signed) reads still see the demo password, and a user's own AWS keys in the
     // environment do not stop the CLI from using the endpoint's.
-    const env = userEnv({ AWS_ACCESS_KEY_ID: 'AKIAUSERSOWNKEY00000', AWS_SECRET_ACCESS_KEY: 'Ux4Kq9Lm2Wz7Rt5Np8Vb3Hc6' });
-    const revealed = await runCli(['--json', 'workflows', 'run', 'getSecrets', '--reveal', '--dir', dir], { cwd: dir, env });
+    const env = userEnv({
+      AWS_ACCESS_KEY_ID: 'AKIAUSERSOWNKEY00000',
+      AWS_SECRET_ACCESS_KEY: 'Ux4Kq9Lm2Wz7Rt5Np8Vb3Hc6',
+    });
+    const revealed = await runCli(['--json', 'workflows', 'run', 'getSecrets', '--reveal', '--dir', dir], {
+      cwd: dir,
+      env,
+    });
     expect(revealed.code).toBe(0);
     expect(JSON.parse(revealed.stdout).response.password).toBe(demoPassword);
   });
@@ -281,14 +342,20 @@ describe('credflow serve --embedded with CREDFLOW_API_TOKENS set', () => {
   let dataDir: string | undefined;
 
   beforeAll(async () => {
-    server = startServer(await copyOfShippedConfig(), userEnv({ CREDFLOW_API_TOKENS: 'tok-a-0123456789abcdef,tok-b-0123456789abcdef' }));
+    server = startServer(
+      await copyOfShippedConfig(),
+      userEnv({ CREDFLOW_API_TOKENS: 'tok-a-0123456789abcdef,tok-b-0123456789abcdef' }),
+    );
     curlLine = await waitForCurlLine(server);
     dataDir = postgresDataDirOf(server.child.pid);
   }, bannerTimeoutMs + 10_000);
 
-  afterAll(async () => {
-    await forceStop(server, dataDir);
-  }, 2 * exitTimeoutMs + 10_000);
+  afterAll(
+    async () => {
+      await forceStop(server, dataDir);
+    },
+    2 * exitTimeoutMs + 10_000,
+  );
 
   it('prints no token, only where the tokens come from', () => {
     expect(server.stdout()).toContain('API token: as configured (CREDFLOW_API_TOKENS or CREDFLOW_TOKENS_FILE)');
@@ -300,7 +367,12 @@ describe('credflow serve --embedded with CREDFLOW_API_TOKENS set', () => {
 
   it('accepts any of the configured tokens and refuses others', async () => {
     const { url, body } = parseCurl(curlLine);
-    const post = (token: string) => fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+    const post = (token: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body,
+      });
     const accepted = await post('tok-b-0123456789abcdef');
     expect(accepted.status).toBe(200);
     expect(((await accepted.json()) as { rowCount: number }).rowCount).toBe(3);
@@ -323,22 +395,31 @@ describe('credflow serve --embedded when its port is taken', () => {
     occupied = await occupyPort();
   });
 
-  afterAll(async () => {
-    await forceStop(server, undefined);
-    await occupied.release();
-  }, 2 * exitTimeoutMs + 10_000);
+  afterAll(
+    async () => {
+      await forceStop(server, undefined);
+      await occupied.release();
+    },
+    2 * exitTimeoutMs + 10_000,
+  );
 
-  it('exits 1 naming the port, and leaves no state file or data directory behind', async () => {
-    const dir = await copyOfShippedConfig();
-    const tmp = await privateTmp();
-    server = startServer(dir, userEnv({ TMPDIR: tmp }), occupied.port);
+  it(
+    'exits 1 naming the port, and leaves no state file or data directory behind',
+    async () => {
+      const dir = await copyOfShippedConfig();
+      const tmp = await privateTmp();
+      server = startServer(dir, userEnv({ TMPDIR: tmp }), occupied.port);
 
-    const exit = await exitWithin(server, bannerTimeoutMs);
+      const exit = await exitWithin(server, bannerTimeoutMs);
 
-    expect(server.stderr()).toContain(`LISTEN_FAILED]: cannot listen on 127.0.0.1:${occupied.port}: the port is already in use`);
-    expect(exit).toEqual({ code: 1, signal: null });
-    expect(existsSync(path.join(dir, '.credflow'))).toBe(false);
-    expect(await embeddedDataDirs(tmp)).toEqual([]);
-    await rm(tmp, { recursive: true, force: true });
-  }, bannerTimeoutMs + 10_000);
+      expect(server.stderr()).toContain(
+        `LISTEN_FAILED]: cannot listen on 127.0.0.1:${occupied.port}: the port is already in use`,
+      );
+      expect(exit).toEqual({ code: 1, signal: null });
+      expect(existsSync(path.join(dir, '.credflow'))).toBe(false);
+      expect(await embeddedDataDirs(tmp)).toEqual([]);
+      await rm(tmp, { recursive: true, force: true });
+    },
+    bannerTimeoutMs + 10_000,
+  );
 });

@@ -8,10 +8,22 @@ import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 import { createRoleAndDatabase, createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const rdsSecret = (db: TestDatabase, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname, ...extra });
+  JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.username,
+    password: db.password,
+    dbname: db.dbname,
+    ...extra,
+  });
 
 /** A postgres integration on the shared `getSecrets` workflow, reading its own secret, with cache knobs. */
-const integration = (name: string, secretName: string, knobs: { cacheTtlSeconds?: number; maxStaleSeconds?: number } = {}) => ({
+const integration = (
+  name: string,
+  secretName: string,
+  knobs: { cacheTtlSeconds?: number; maxStaleSeconds?: number } = {},
+) => ({
   ...postgresIntegration(name, 'getSecrets'),
   fetchCredentialsDynamically: { enabled: true, workflow: 'getSecrets', params: { secretName }, ...knobs },
 });
@@ -32,7 +44,11 @@ async function settlesWithin<T>(promise: Promise<T>, ms: number, what: string): 
 }
 
 /** Calls `probe` until it returns a value, for at most `ms`; the last value (or undefined) otherwise. */
-async function eventually<T>(probe: () => Promise<T | undefined>, ms: number, intervalMs = 100): Promise<T | undefined> {
+async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  ms: number,
+  intervalMs = 100,
+): Promise<T | undefined> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
@@ -59,8 +75,18 @@ type RestartablePostgres = EmbeddedPostgresHandle;
 
 /** A role with a password and a database with a `widgets` table of three rows, on the dedicated server. */
 async function createDatabaseOn(server: RestartablePostgres): Promise<TestDatabase> {
-  const db = await createRoleAndDatabase(server, 'restart', `Rs-${randomBytes(9).toString('base64url')}&<>"'{}\\<<{{y}}`);
-  const owner = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.dbname });
+  const db = await createRoleAndDatabase(
+    server,
+    'restart',
+    `Rs-${randomBytes(9).toString('base64url')}&<>"'{}\\<<{{y}}`,
+  );
+  const owner = new pg.Client({
+    host: db.host,
+    port: db.port,
+    user: db.username,
+    password: db.password,
+    database: db.dbname,
+  });
   await owner.connect();
   try {
     await owner.query(`CREATE TABLE widgets (id int PRIMARY KEY); INSERT INTO widgets VALUES (1), (2), (3);`);
@@ -84,7 +110,18 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
     [db, started] = await Promise.all([createTestDatabase('faults'), startEmbeddedPostgres()]);
     server = started;
     restartDb = await createDatabaseOn(started);
-    const secretNames = ['coldThrottled', 'coldFailing', 'warmThrottled', 'warmDown', 'pastStale', 'coldDown', 'coldBurst', 'slow', 'restartable', 'healthy'];
+    const secretNames = [
+      'coldThrottled',
+      'coldFailing',
+      'warmThrottled',
+      'warmDown',
+      'pastStale',
+      'coldDown',
+      'coldBurst',
+      'slow',
+      'restartable',
+      'healthy',
+    ];
     t = await startTestAgent({
       workflows: { getSecrets: secretsWorkflow('getSecrets', 'healthy') },
       integrations: {
@@ -103,7 +140,9 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
     });
     for (const name of secretNames) {
       const target = name === 'restartable' ? restartDb : db;
-      t.secrets.createSecret(name, { SecretString: rdsSecret(target, name === 'warmThrottled' ? { ttlSeconds: 1 } : {}) });
+      t.secrets.createSecret(name, {
+        SecretString: rdsSecret(target, name === 'warmThrottled' ? { ttlSeconds: 1 } : {}),
+      });
     }
     strict = await startTestAgent(
       {
@@ -132,17 +171,27 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
 
   /** How many `pg_sleep` statements the dedicated server is running. */
   const activeSleeps = async (): Promise<number> => {
-    const admin = new pg.Client({ host: server?.host, port: server?.port, user: server?.user, password: server?.password, database: 'postgres' });
+    const admin = new pg.Client({
+      host: server?.host,
+      port: server?.port,
+      user: server?.user,
+      password: server?.password,
+      database: 'postgres',
+    });
     await admin.connect();
     try {
-      const result = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND state = 'active'");
+      const result = await admin.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND state = 'active'",
+      );
       return result.rows[0]?.n ?? 0;
     } finally {
       await admin.end();
     }
   };
-  const query = (agent: TestAgent, name: string) => agent.request('POST', `/api/v1/integrations/${name}/query`, countSql);
-  const requestsFor = (agent: TestAgent, secretId: string) => agent.secrets.requests.filter((r) => r.operation === 'GetSecretValue' && r.secretId === secretId);
+  const query = (agent: TestAgent, name: string) =>
+    agent.request('POST', `/api/v1/integrations/${name}/query`, countSql);
+  const requestsFor = (agent: TestAgent, secretId: string) =>
+    agent.secrets.requests.filter((r) => r.operation === 'GetSecretValue' && r.secretId === secretId);
 
   describe('throttling and 5xx answers', () => {
     it('succeeds on a cold cache through the SDK retrying two throttled answers', async () => {
@@ -195,17 +244,25 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
       const warnings = logLines(t).filter((l) => l.event === 'credentials.refresh' && l.outcome === 'error');
       expect(warnings.length).toBeGreaterThan(0);
       expect(warnings.every((l) => l.level === 40)).toBe(true);
-      expect(warnings.some((l) => String(l.error).includes('Rate exceeded') || String(l.error).includes('ThrottlingException'))).toBe(true);
+      expect(
+        warnings.some(
+          (l) => String(l.error).includes('Rate exceeded') || String(l.error).includes('ThrottlingException'),
+        ),
+      ).toBe(true);
 
       t.secrets.clearFaults();
       const clearedAt = Date.now();
       // Refreshing backs off (1 s, 2 s, ...); queries keep using the integration until one refresh succeeds.
-      const recovered = await eventually(async () => {
-        const res = await query(t, 'warm-throttled');
-        expect(res.status).toBe(200);
-        const now = await t.request('GET', '/api/v1/integrations/warm-throttled/status');
-        return now.body.lastRefreshError === undefined ? now.body : undefined;
-      }, 15_000, 200);
+      const recovered = await eventually(
+        async () => {
+          const res = await query(t, 'warm-throttled');
+          expect(res.status).toBe(200);
+          const now = await t.request('GET', '/api/v1/integrations/warm-throttled/status');
+          return now.body.lastRefreshError === undefined ? now.body : undefined;
+        },
+        15_000,
+        200,
+      );
       expect(recovered, 'a refresh succeeded after the faults were cleared').toBeDefined();
       expect(recovered.failingSince).toBeUndefined();
       expect(recovered.cached).toBe(true);
@@ -223,7 +280,11 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
       expect(stream.every((r) => r.body.rows?.[0]?.n === 3)).toBe(true);
       // It did try to refresh (connections dropped) and served the old value meanwhile.
       expect(requestsFor(t, 'warmDown').filter((r) => r.status === 0).length).toBeGreaterThan(0);
-      expect(logLines(t).some((l) => l.event === 'credentials.resolve' && l.integration === 'warm-down' && l.cache === 'stale')).toBe(true);
+      expect(
+        logLines(t).some(
+          (l) => l.event === 'credentials.resolve' && l.integration === 'warm-down' && l.cache === 'stale',
+        ),
+      ).toBe(true);
       const status = await t.request('GET', '/api/v1/integrations/warm-down/status');
       expect(status.body.lastRefreshError).toBeDefined();
       expect(status.body.failingSince).toBeDefined();
@@ -260,7 +321,8 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
         strict.secrets.setFaults({ down: true });
         expect((await query(strict, 'short-stale')).status, 'precondition: past maxStale').toBe(503);
         const requestsBefore = requestsFor(strict, 'shortStale').length;
-        const runs = () => logLines(strict).filter((l) => l.event === 'workflow.run' && l.integration === 'short-stale').length;
+        const runs = () =>
+          logLines(strict).filter((l) => l.event === 'workflow.run' && l.integration === 'short-stale').length;
         const runsBefore = runs();
         for (let i = 0; i < 5; i += 1) {
           const res = await query(strict, 'short-stale');
@@ -269,14 +331,19 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
         }
         // The last attempt failed a moment ago and the next is due 1 s (or more) later, as for a cold key.
         expect(runs() - runsBefore, 'workflow runs for 5 requests within the backoff').toBeLessThanOrEqual(1);
-        expect(requestsFor(strict, 'shortStale').length - requestsBefore, 'endpoint requests for 5 requests within the backoff').toBeLessThanOrEqual(3);
+        expect(
+          requestsFor(strict, 'shortStale').length - requestsBefore,
+          'endpoint requests for 5 requests within the backoff',
+        ).toBeLessThanOrEqual(3);
       });
 
       it("answers 503 CREDENTIALS_UNAVAILABLE once the value is more than the integration's own maxStaleSeconds past expiry", async () => {
         // past-stale sets maxStaleSeconds: 1 in its integration file; the agent's default is 600 s.
         t.secrets.setFaults({ down: true });
         const res = await query(t, 'past-stale');
-        expect(res.body.error?.code, 'served credentials 1.5 s past maxStaleSeconds: 1').toBe('CREDENTIALS_UNAVAILABLE');
+        expect(res.body.error?.code, 'served credentials 1.5 s past maxStaleSeconds: 1').toBe(
+          'CREDENTIALS_UNAVAILABLE',
+        );
         expect(res.status).toBe(503);
         expect(res.body.error.message).toMatch(/could not be refreshed since \d{4}-\d\d-\d\dT[\d:.]+Z/);
         const status = await t.request('GET', '/api/v1/integrations/past-stale/status');
@@ -357,10 +424,14 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
       }
 
       await server?.resume();
-      const back = await eventually(async () => {
-        const res = await query(t, 'restartable');
-        return res.status === 200 ? res : undefined;
-      }, 15_000, 200);
+      const back = await eventually(
+        async () => {
+          const res = await query(t, 'restartable');
+          return res.status === 200 ? res : undefined;
+        },
+        15_000,
+        200,
+      );
       expect(back?.body.rows, 'a query succeeded after PostgreSQL came back').toEqual([{ n: 3 }]);
       // No connection that died with the old server is handed out again.
       for (let i = 0; i < 10; i += 1) expect((await query(t, 'restartable')).status).toBe(200);
@@ -378,10 +449,14 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
         const running = Array.from({ length: 4 }, () =>
           t.request('POST', '/api/v1/integrations/restartable/query', { sql: 'SELECT pg_sleep(5) AS slept' }),
         );
-        const sleeping = await eventually(async () => {
-          const n = await activeSleeps();
-          return n >= 4 ? n : undefined;
-        }, 10_000, 50);
+        const sleeping = await eventually(
+          async () => {
+            const n = await activeSleeps();
+            return n >= 4 ? n : undefined;
+          },
+          10_000,
+          50,
+        );
         expect(sleeping, 'the four queries are running').toBe(4);
 
         await server?.pause();
@@ -398,10 +473,14 @@ describe('faults: a throttled, failing or unreachable Secrets Manager endpoint, 
         process.off('uncaughtException', record);
         await server?.resume();
       }
-      const back = await eventually(async () => {
-        const res = await query(t, 'restartable');
-        return res.status === 200 ? res : undefined;
-      }, 15_000, 200);
+      const back = await eventually(
+        async () => {
+          const res = await query(t, 'restartable');
+          return res.status === 200 ? res : undefined;
+        },
+        15_000,
+        200,
+      );
       expect(back?.body.rows).toEqual([{ n: 3 }]);
       for (let i = 0; i < 5; i += 1) expect((await query(t, 'restartable')).status).toBe(200);
     });

@@ -27,7 +27,14 @@ const config: ConfigFiles = {
 };
 
 const rdsSecret = (db: TestDatabase) => ({
-  SecretString: JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname }),
+  SecretString: JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.username,
+    password: db.password,
+    dbname: db.dbname,
+  }),
 });
 
 interface RawAnswer {
@@ -37,7 +44,10 @@ interface RawAnswer {
 }
 
 /** A request from a chosen local address (127.0.0.0/8 is all loopback), over `agent` when given. */
-function requestFrom(t: TestAgent, options: { path: string; token?: string; localAddress?: string; agent?: http.Agent; method?: string; body?: string }): Promise<RawAnswer> {
+function requestFrom(
+  t: TestAgent,
+  options: { path: string; token?: string; localAddress?: string; agent?: http.Agent; method?: string; body?: string },
+): Promise<RawAnswer> {
   const url = new URL(t.url);
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -65,7 +75,8 @@ function requestFrom(t: TestAgent, options: { path: string; token?: string; loca
   });
 }
 
-const logLines = (t: TestAgent): Record<string, unknown>[] => t.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+const logLines = (t: TestAgent): Record<string, unknown>[] =>
+  t.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 
 /** Connects a raw socket and resolves once it is connected. */
 function connect(t: TestAgent): Promise<net.Socket> {
@@ -98,7 +109,10 @@ describe('issue 19: caller text in log lines and failed authentications per addr
   let t: TestAgent;
 
   beforeAll(async () => {
-    t = await startTestAgent(config, { CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: '3', CREDFLOW_HTTP_AUTH_FAILURE_WINDOW_SECONDS: '600' });
+    t = await startTestAgent(config, {
+      CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: '3',
+      CREDFLOW_HTTP_AUTH_FAILURE_WINDOW_SECONDS: '600',
+    });
   });
 
   afterAll(async () => {
@@ -107,7 +121,13 @@ describe('issue 19: caller text in log lines and failed authentications per addr
 
   it('cuts a 15 KB path to 256 characters in the 401 audit line and says how much was cut', async () => {
     const path = `/api/v1/integrations/${'x'.repeat(15_000)}/query`;
-    const res = await requestFrom(t, { path, token: 'wrong-token-0123456789abcdef', localAddress: '127.0.0.9', method: 'POST', body: '{}' });
+    const res = await requestFrom(t, {
+      path,
+      token: 'wrong-token-0123456789abcdef',
+      localAddress: '127.0.0.9',
+      method: 'POST',
+      body: '{}',
+    });
     expect(res.status).toBe(401);
     const denied = logLines(t).filter((l) => l.event === 'audit' && l.outcome === 'unauthorized');
     expect(denied).toHaveLength(1);
@@ -123,10 +143,23 @@ describe('issue 19: caller text in log lines and failed authentications per addr
     const before = logLines(t).filter((l) => l.outcome === 'unauthorized').length;
 
     const statuses: number[] = [];
-    for (let i = 0; i < 10; i += 1) statuses.push((await requestFrom(t, { path: `/api/v1/workflows?n=${i}`, token: `wrong-token-${i}-0123456789`, localAddress: from })).status);
+    for (let i = 0; i < 10; i += 1)
+      statuses.push(
+        (
+          await requestFrom(t, {
+            path: `/api/v1/workflows?n=${i}`,
+            token: `wrong-token-${i}-0123456789`,
+            localAddress: from,
+          })
+        ).status,
+      );
     expect(statuses).toEqual([401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
 
-    const limited = await requestFrom(t, { path: '/api/v1/workflows', token: 'second-token-abcdef', localAddress: from });
+    const limited = await requestFrom(t, {
+      path: '/api/v1/workflows',
+      token: 'second-token-abcdef',
+      localAddress: from,
+    });
     expect(limited.status).toBe(429);
     expect(JSON.parse(limited.text).error.code).toBe('TOO_MANY_AUTH_FAILURES');
     const retryAfter = Number(limited.headers['retry-after']);
@@ -137,8 +170,14 @@ describe('issue 19: caller text in log lines and failed authentications per addr
     expect(logLines(t).filter((l) => l.outcome === 'unauthorized').length - before).toBe(3);
     // A header already accepted still passes; another address is not affected.
     expect((await requestFrom(t, { path: '/api/v1/workflows', token: t.token, localAddress: from })).status).toBe(200);
-    expect((await requestFrom(t, { path: '/api/v1/workflows', token: 'second-token-abcdef', localAddress: '127.0.0.3' })).status).toBe(200);
-    expect((await requestFrom(t, { path: '/api/v1/workflows', token: 'wrong-token-0123456789', localAddress: '127.0.0.3' })).status).toBe(401);
+    expect(
+      (await requestFrom(t, { path: '/api/v1/workflows', token: 'second-token-abcdef', localAddress: '127.0.0.3' }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await requestFrom(t, { path: '/api/v1/workflows', token: 'wrong-token-0123456789', localAddress: '127.0.0.3' }))
+        .status,
+    ).toBe(401);
 
     const metrics = await requestFrom(t, { path: '/metrics', token: t.token, localAddress: '127.0.0.4' });
     // 1 (the long path above) + 3 + 1 failures; 8 refusals.
@@ -151,8 +190,16 @@ describe('issue 19: caller text in log lines and failed authentications per addr
     await t.agent.close();
     const summaries = logLines(t).filter((l) => l.outcome === 'rate_limited');
     expect(summaries).toHaveLength(1);
-    expect(summaries[0]).toMatchObject({ event: 'audit', action: 'access', address: '127.0.0.2', failures: 3, refused: 8 });
-    expect(String(summaries[0]?.msg)).toMatch(/^8 requests from 127\.0\.0\.2 refused with 429 in the last \d+ s, after 3 failed authentications$/);
+    expect(summaries[0]).toMatchObject({
+      event: 'audit',
+      action: 'access',
+      address: '127.0.0.2',
+      failures: 3,
+      refused: 8,
+    });
+    expect(String(summaries[0]?.msg)).toMatch(
+      /^8 requests from 127\.0\.0\.2 refused with 429 in the last \d+ s, after 3 failed authentications$/,
+    );
   });
 });
 
@@ -177,7 +224,9 @@ describe('issue 19: request timeouts', () => {
     const socket = await connect(t);
     const closed = untilClosed(socket);
     const body = JSON.stringify({ sql: 'SELECT 1' });
-    socket.write(`POST /api/v1/integrations/orders/query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(
+      `POST /api/v1/integrations/orders/query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
     let sent = 0;
     const trickle = setInterval(() => {
       if (!socket.writable || sent >= body.length - 1) return;
@@ -199,14 +248,16 @@ describe('issue 19: request timeouts', () => {
     expect(res.status).toBe(200);
     expect(res.body.rowCount).toBe(1);
   });
-
 });
 
 describe('issue 19: the connection cap', () => {
   let t: TestAgent;
 
   beforeAll(async () => {
-    t = await startTestAgent(config, { CREDFLOW_HTTP_MAX_CONNECTIONS: '3', CREDFLOW_HTTP_KEEP_ALIVE_TIMEOUT_MS: '600000' });
+    t = await startTestAgent(config, {
+      CREDFLOW_HTTP_MAX_CONNECTIONS: '3',
+      CREDFLOW_HTTP_KEEP_ALIVE_TIMEOUT_MS: '600000',
+    });
   });
 
   afterAll(async () => {
@@ -246,11 +297,18 @@ describe('issue 19: ?profile= on workflow runs takes only accepted profiles', ()
     expect(res.body.error.code).toBe('PROFILE_NOT_FOUND');
     expect(res.body.error.message).toBe('workflow "whichProfile" has no profile "zzz" (it accepts: default, qa)');
     expect(logLines(t).filter((l) => l.event === 'workflow.run')).toEqual([]);
-    expect(logLines(t).filter((l) => l.event === 'audit' && l.action === 'preview')).toMatchObject([{ workflow: 'whichProfile', profile: 'zzz', outcome: 'error', code: 'PROFILE_NOT_FOUND' }]);
+    expect(logLines(t).filter((l) => l.event === 'audit' && l.action === 'preview')).toMatchObject([
+      { workflow: 'whichProfile', profile: 'zzz', outcome: 'error', code: 'PROFILE_NOT_FOUND' },
+    ]);
   });
 
   it('runs with the default, a CREDFLOW_PROFILES profile, or one declared by an integration using the workflow', async () => {
-    for (const [workflow, profile] of [['whichProfile', 'default'], ['whichProfile', 'qa'], ['profiledWf', 'staging'], ['profiledWf', 'qa']] as const) {
+    for (const [workflow, profile] of [
+      ['whichProfile', 'default'],
+      ['whichProfile', 'qa'],
+      ['profiledWf', 'staging'],
+      ['profiledWf', 'qa'],
+    ] as const) {
       const res = await t.request('POST', `/api/v1/workflows/${workflow}/run?profile=${profile}`, {});
       expect(res.status, `${workflow} ${profile}`).toBe(200);
       expect(res.body.response).toEqual({ profile });

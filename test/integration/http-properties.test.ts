@@ -40,7 +40,15 @@ let t: TestAgent;
 
 /** The secret both integrations read, as the database expects it. */
 const realSecret = (): string =>
-  JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, pw: db.password, dbname: db.dbname });
+  JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.username,
+    password: db.password,
+    pw: db.password,
+    dbname: db.dbname,
+  });
 
 interface Req {
   method: string;
@@ -79,10 +87,17 @@ async function send(req: Req, limit = HANG_MS): Promise<Res> {
       res = await attempt();
     }
   } catch (error) {
-    throw new Error(`${req.method} ${req.path.slice(0, 200)} got no answer within ${limit} ms: ${String(error)}`, { cause: error });
+    throw new Error(`${req.method} ${req.path.slice(0, 200)} got no answer within ${limit} ms: ${String(error)}`, {
+      cause: error,
+    });
   }
   const text = await res.text();
-  const out = { status: res.status, text, contentType: res.headers.get('content-type') ?? '', ms: performance.now() - started };
+  const out = {
+    status: res.status,
+    text,
+    contentType: res.headers.get('content-type') ?? '',
+    ms: performance.now() - started,
+  };
   record(req, out);
   return out;
 }
@@ -103,7 +118,12 @@ function sendRaw(method: string, rawPath: string, headers: Record<string, string
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => {
         clearTimeout(timer);
-        const res = { status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), contentType: String(response.headers['content-type'] ?? ''), ms: performance.now() - started };
+        const res = {
+          status: response.statusCode ?? 0,
+          text: Buffer.concat(chunks).toString('utf8'),
+          contentType: String(response.headers['content-type'] ?? ''),
+          ms: performance.now() - started,
+        };
         record({ method, path: rawPath, headers }, res);
         resolve(res);
       });
@@ -144,7 +164,11 @@ function expectContract(req: Pick<Req, 'method' | 'path'>, res: Res): void {
     // No stack, no source location, in the message or anywhere else in an error answer.
     for (const marker of ['    at ', 'node_modules']) expect(res.text, what).not.toContain(marker);
     expect(res.text, what).not.toMatch(/\.(ts|js):\d+/);
-    if (res.status >= 500) expect(allowed5xx[code as ErrorCode], `${what}: a ${res.status} must be a documented database or workflow failure`).toBe(res.status);
+    if (res.status >= 500)
+      expect(
+        allowed5xx[code as ErrorCode],
+        `${what}: a ${res.status} must be a documented database or workflow failure`,
+      ).toBe(res.status);
   } else if (!req.path.startsWith('/metrics') && req.method !== 'OPTIONS') {
     expect(res.contentType, what).toMatch(/^application\/json/);
     expect(() => JSON.parse(res.text), what).not.toThrow();
@@ -161,21 +185,84 @@ async function expectHealthy(limit = 2_000): Promise<void> {
 // Generators
 // ---------------------------------------------------------------------------------------------
 
-const oddUnits = ['\uD800', '\uDFFF', '\u200F', '\u202E', '\u0000', '😀', '\uFEFF', '\u2028', '\n', '\r', '\t', 'é', 'e\u0301', '中', '\\', '"', "'", '&<>', '{{', '}}', '<<', '>>', '${', '%', '/', '?', '#', '..', '://'];
+const oddUnits = [
+  '\uD800',
+  '\uDFFF',
+  '\u200F',
+  '\u202E',
+  '\u0000',
+  '😀',
+  '\uFEFF',
+  '\u2028',
+  '\n',
+  '\r',
+  '\t',
+  'é',
+  'e\u0301',
+  '中',
+  '\\',
+  '"',
+  "'",
+  '&<>',
+  '{{',
+  '}}',
+  '<<',
+  '>>',
+  '${',
+  '%',
+  '/',
+  '?',
+  '#',
+  '..',
+  '://',
+];
 const oddString = fc
-  .array(fc.oneof(fc.constantFrom(...oddUnits), fc.string({ maxLength: 4 }), fc.string({ minLength: 1, maxLength: 1, unit: 'binary' })), { maxLength: 10 })
+  .array(
+    fc.oneof(
+      fc.constantFrom(...oddUnits),
+      fc.string({ maxLength: 4 }),
+      fc.string({ minLength: 1, maxLength: 1, unit: 'binary' }),
+    ),
+    { maxLength: 10 },
+  )
   .map((parts) => parts.join(''));
 
 /** Percent-encodes every UTF-8 byte that is not unreserved (a lone surrogate becomes EF BF BD). */
 const encode = (text: string): string =>
-  [...Buffer.from(text, 'utf8')].map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  [...Buffer.from(text, 'utf8')]
+    .map((b) =>
+      /[A-Za-z0-9_.~-]/.test(String.fromCharCode(b))
+        ? String.fromCharCode(b)
+        : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+    )
+    .join('');
 
 /** A `:name` path segment, already encoded for the URL. */
 const nameSegment = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(INTEGRATION, ODD_INTEGRATION, ...WORKFLOWS) },
   fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,30}$/),
   oddString.filter((s) => s.length > 0).map(encode),
-  fc.constantFrom('..%2F', '..%2F..%2Fetc%2Fpasswd', '%2E%2E', '..%5C..%5C', '%00', 'prop-db%00', '%ED%A0%80', '%C0%AF', '%FF', '%E0%A4%A', '%', '%zz', '%252F', 'a%2Fb', '%20', '__proto__', 'constructor', 'prop-db%0Aevil', '%E2%80%AE'),
+  fc.constantFrom(
+    '..%2F',
+    '..%2F..%2Fetc%2Fpasswd',
+    '%2E%2E',
+    '..%5C..%5C',
+    '%00',
+    'prop-db%00',
+    '%ED%A0%80',
+    '%C0%AF',
+    '%FF',
+    '%E0%A4%A',
+    '%',
+    '%zz',
+    '%252F',
+    'a%2Fb',
+    '%20',
+    '__proto__',
+    'constructor',
+    'prop-db%0Aevil',
+    '%E2%80%AE',
+  ),
   fc.integer({ min: 100, max: 8_000 }).map((n) => 'a'.repeat(n)),
   fc.integer({ min: 30, max: 500 }).map((n) => '%F0%9F%98%80'.repeat(n)),
 );
@@ -183,14 +270,38 @@ const nameSegment = fc.oneof(
 /** A query string (with its `?`), or none. */
 const queryString = fc.oneof(
   { weight: 3, arbitrary: fc.constant('') },
-  fc.constantFrom('?profile=default', '?profile=', '?profile', '?profile=a&profile=b', '?profile=nope', '?unknown=1', '?profile[x]=1', '?__proto__=x', '?constructor=1', '?%', '?&&&', '?=', '?profile=%00', '?profile=..%2F..', `?profile=${'a'.repeat(70)}`),
+  fc.constantFrom(
+    '?profile=default',
+    '?profile=',
+    '?profile',
+    '?profile=a&profile=b',
+    '?profile=nope',
+    '?unknown=1',
+    '?profile[x]=1',
+    '?__proto__=x',
+    '?constructor=1',
+    '?%',
+    '?&&&',
+    '?=',
+    '?profile=%00',
+    '?profile=..%2F..',
+    `?profile=${'a'.repeat(70)}`,
+  ),
   oddString.map((s) => `?profile=${encode(s)}`),
   fc.tuple(oddString, oddString).map(([k, v]) => `?${encode(k)}=${encode(v)}`),
-  fc.array(fc.tuple(fc.constantFrom('profile', 'x', 'profile[]', 'a.b'), oddString), { minLength: 1, maxLength: 4 }).map((pairs) => `?${pairs.map(([k, v]) => `${k}=${encode(v)}`).join('&')}`),
+  fc
+    .array(fc.tuple(fc.constantFrom('profile', 'x', 'profile[]', 'a.b'), oddString), { minLength: 1, maxLength: 4 })
+    .map((pairs) => `?${pairs.map(([k, v]) => `${k}=${encode(v)}`).join('&')}`),
 );
 
 /** Header-safe (Latin-1, no control characters but tab) junk. */
-const headerJunk = fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).filter((c) => c !== 0x7f).map((c) => String.fromCharCode(c)), maxLength: 40 });
+const headerJunk = fc.string({
+  unit: fc
+    .integer({ min: 0x20, max: 0xff })
+    .filter((c) => c !== 0x7f)
+    .map((c) => String.fromCharCode(c)),
+  maxLength: 40,
+});
 
 /** An Authorization header (undefined: none), mostly the valid token so that routes are reached. */
 const authorization = (token: string): fc.Arbitrary<string | undefined> =>
@@ -265,7 +376,7 @@ const sqlText = fc.oneof(
     'BEGIN',
     'ROLLBACK',
     'SELECT pg_sleep(0.01)',
-    'SELECT repeat(\'x\', 100000) AS big',
+    "SELECT repeat('x', 100000) AS big",
     'SELECT generate_series(1, 1000) AS n',
     "SELECT '{{x}}<<Env.y>>' AS t",
     'SELECT current_user',
@@ -277,30 +388,75 @@ const sqlText = fc.oneof(
 
 /** SQL, with statements that act on the session (transactions, settings) more often. */
 const sessionSql = fc.oneof(
-  fc.constantFrom('BEGIN', 'START TRANSACTION', 'COMMIT', 'ROLLBACK', 'END', 'SAVEPOINT s', 'ROLLBACK TO SAVEPOINT s', 'SET statement_timeout = 0', 'LOCK TABLE widgets', 'DECLARE c CURSOR WITH HOLD FOR SELECT 1', 'SELECT * FROM no_such_table'),
+  fc.constantFrom(
+    'BEGIN',
+    'START TRANSACTION',
+    'COMMIT',
+    'ROLLBACK',
+    'END',
+    'SAVEPOINT s',
+    'ROLLBACK TO SAVEPOINT s',
+    'SET statement_timeout = 0',
+    'LOCK TABLE widgets',
+    'DECLARE c CURSOR WITH HOLD FOR SELECT 1',
+    'SELECT * FROM no_such_table',
+  ),
   sqlText,
 );
 
 const queryParams = fc.array(
-  fc.oneof(oddString, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.oneof(fc.integer(), oddString), { maxLength: 3 }), fc.dictionary(oddString, jsonValue, { maxKeys: 2 })),
+  fc.oneof(
+    oddString,
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.oneof(fc.integer(), oddString), { maxLength: 3 }),
+    fc.dictionary(oddString, jsonValue, { maxKeys: 2 }),
+  ),
   { maxLength: 4 },
 );
 
 /** A well-formed body for the route, then maybe one field of the wrong type or an unknown field. */
 function validish(kind: Route['body']): fc.Arbitrary<unknown> {
-  const wrong = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.constant([]), fc.constant({}), oddString, fc.constant('x'.repeat(200_000)));
+  const wrong = fc.oneof(
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant([]),
+    fc.constant({}),
+    oddString,
+    fc.constant('x'.repeat(200_000)),
+  );
   const base =
     kind === 'run'
-      ? fc.record({ params: fc.dictionary(oddString, jsonValue, { maxKeys: 4 }), reveal: fc.boolean() }, { requiredKeys: [] })
+      ? fc.record(
+          { params: fc.dictionary(oddString, jsonValue, { maxKeys: 4 }), reveal: fc.boolean() },
+          { requiredKeys: [] },
+        )
       : kind === 'query'
         ? fc.record({ sql: sqlText, params: queryParams }, { requiredKeys: ['sql'] })
         : fc.constant({});
   const fields = kind === 'run' ? ['params', 'reveal'] : kind === 'query' ? ['sql', 'params'] : ['anything'];
-  return fc.tuple(base, fc.option(fc.tuple(fc.constantFrom(...fields, 'unknownField', '__proto__', 'constructor', 'Sql', 'sql '), wrong), { nil: undefined, freq: 2 })).map(([body, change]) => {
-    const out = JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
-    if (change) Object.defineProperty(out, change[0], { value: change[1], enumerable: true, writable: true, configurable: true });
-    return out;
-  });
+  return fc
+    .tuple(
+      base,
+      fc.option(
+        fc.tuple(fc.constantFrom(...fields, 'unknownField', '__proto__', 'constructor', 'Sql', 'sql '), wrong),
+        { nil: undefined, freq: 2 },
+      ),
+    )
+    .map(([body, change]) => {
+      const out = JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
+      if (change)
+        Object.defineProperty(out, change[0], {
+          value: change[1],
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      return out;
+    });
 }
 
 /** Body text for a POST: valid-ish JSON, wrong shapes, broken JSON, huge or deep. */
@@ -308,9 +464,30 @@ function bodyText(kind: Route['body']): fc.Arbitrary<string | undefined> {
   return fc.oneof(
     { weight: 4, arbitrary: validish(kind).map((b) => JSON.stringify(b)) },
     fc.constant(undefined),
-    fc.constantFrom('', ' ', 'null', 'true', '1', '"str"', '[]', '[{}]', '{', '{"sql": ', '{"sql": "SELECT 1",}', "{'sql': 'SELECT 1'}", '{"sql": "SELECT 1"} trailing', 'NaN', '\uFEFF{}', '{"__proto__": {"polluted": true}}', '{"params": {"__proto__": {"polluted": true}}}', '{"constructor": {"prototype": {"polluted": true}}}'),
+    fc.constantFrom(
+      '',
+      ' ',
+      'null',
+      'true',
+      '1',
+      '"str"',
+      '[]',
+      '[{}]',
+      '{',
+      '{"sql": ',
+      '{"sql": "SELECT 1",}',
+      "{'sql': 'SELECT 1'}",
+      '{"sql": "SELECT 1"} trailing',
+      'NaN',
+      '\uFEFF{}',
+      '{"__proto__": {"polluted": true}}',
+      '{"params": {"__proto__": {"polluted": true}}}',
+      '{"constructor": {"prototype": {"polluted": true}}}',
+    ),
     oddString,
-    validish(kind).map((b) => JSON.stringify(b)).chain((text) => fc.nat({ max: Math.max(text.length - 1, 0) }).map((cut) => text.slice(0, cut))),
+    validish(kind)
+      .map((b) => JSON.stringify(b))
+      .chain((text) => fc.nat({ max: Math.max(text.length - 1, 0) }).map((cut) => text.slice(0, cut))),
     fc.integer({ min: 33, max: 40_000 }).map((depth) => `${'['.repeat(depth)}${']'.repeat(depth)}`),
     fc.integer({ min: 2, max: 31 }).map((depth) => `{"params": {"a": ${'['.repeat(depth)}${']'.repeat(depth)}}}`),
     fc.integer({ min: 100_001, max: 400_000 }).map((n) => JSON.stringify({ sql: `SELECT '${'x'.repeat(n)}'` })),
@@ -336,7 +513,10 @@ const contentType = fc.oneof(
   ),
   headerJunk,
 );
-const contentEncoding = fc.oneof({ weight: 8, arbitrary: fc.constant(undefined) }, fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'x-nope'));
+const contentEncoding = fc.oneof(
+  { weight: 8, arbitrary: fc.constant(undefined) },
+  fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'x-nope'),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Setup
@@ -372,7 +552,12 @@ beforeAll(async () => {
   );
   t.secrets.createSecret('propSecrets', { SecretString: realSecret() });
   // The agent works before any property runs.
-  const ok = await send({ method: 'POST', path: `/api/v1/integrations/${INTEGRATION}/query`, headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' }, body: '{"sql":"SELECT 1 AS one"}' });
+  const ok = await send({
+    method: 'POST',
+    path: `/api/v1/integrations/${INTEGRATION}/query`,
+    headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' },
+    body: '{"sql":"SELECT 1 AS one"}',
+  });
   expect(ok.status).toBe(200);
 });
 
@@ -380,7 +565,10 @@ beforeAll(async () => {
 async function rollBackEverything(): Promise<void> {
   const headers = { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' };
   for (let i = 0; i < 3; i += 1) {
-    await send({ method: 'POST', path: `/api/v1/integrations/${INTEGRATION}/query`, headers, body: '{"sql":"ROLLBACK"}' }, 60_000);
+    await send(
+      { method: 'POST', path: `/api/v1/integrations/${INTEGRATION}/query`, headers, body: '{"sql":"ROLLBACK"}' },
+      60_000,
+    );
   }
 }
 
@@ -419,7 +607,11 @@ describe('HTTP API properties', () => {
           expectContract(req, res);
           // Without a token nothing under /api/v1 or /metrics is served (fetch has normalised the path by now).
           const pathname = new URL(`${t.url}${req.path}`).pathname;
-          if (header === undefined && route.method !== 'OPTIONS' && (pathname.startsWith('/api/v1/') || pathname === '/metrics')) {
+          if (
+            header === undefined &&
+            route.method !== 'OPTIONS' &&
+            (pathname.startsWith('/api/v1/') || pathname === '/metrics')
+          ) {
             expect(res.status, `${req.method} ${pathname.slice(0, 100)} without a token`).toBe(401);
           }
         },
@@ -436,7 +628,12 @@ describe('HTTP API properties', () => {
         const req = { method, path, headers: { authorization: `Bearer ${t.token}` } };
         const res = await fetch(`${t.url}${path}`, req);
         const what = `${method} ${path}`;
-        expectContract(req, { status: res.status, text: await res.text(), contentType: res.headers.get('content-type') ?? '', ms: 0 });
+        expectContract(req, {
+          status: res.status,
+          text: await res.text(),
+          contentType: res.headers.get('content-type') ?? '',
+          ms: 0,
+        });
         expect(res.status, what).toBe(405);
         expect(res.headers.get('allow')?.split(', '), what).toContain(route.method);
       }
@@ -446,7 +643,12 @@ describe('HTTP API properties', () => {
   it('refuses a path with a malformed percent-encoding with a 400 that says so', async () => {
     for (const name of ['%ED%A0%80', '%FF', '%zz', '%E0%A4%A']) {
       for (const path of [`/api/v1/integrations/${name}/query`, `/api/v1/workflows/${name}/run`]) {
-        const req = { method: 'POST', path, headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ sql: 'SELECT 1' }) };
+        const req = {
+          method: 'POST',
+          path,
+          headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ sql: 'SELECT 1' }),
+        };
         const res = await send(req);
         expectContract(req, res);
         expect(res.status, `${path}: ${res.text}`).toBe(400);
@@ -482,8 +684,14 @@ describe('HTTP API properties', () => {
           }
           if (!decodable) {
             expect([400, 413, 415], 'a malformed percent-encoding in the path is refused').toContain(res.status);
-            if (res.status === 400 && res.text.includes('percent')) expect(res.text).toContain('malformed percent-encoding');
-          } else if (body !== undefined && Buffer.byteLength(body) > 100 * 1024 && /^application\/json($|;\s*charset=utf-8)/.test(type ?? '') && !encoding) {
+            if (res.status === 400 && res.text.includes('percent'))
+              expect(res.text).toContain('malformed percent-encoding');
+          } else if (
+            body !== undefined &&
+            Buffer.byteLength(body) > 100 * 1024 &&
+            /^application\/json($|;\s*charset=utf-8)/.test(type ?? '') &&
+            !encoding
+          ) {
             expect(res.status, 'a JSON body over 100 kb is refused').toBe(413);
           }
         },
@@ -500,7 +708,12 @@ describe('HTTP API properties', () => {
       fc.asyncProperty(sqlText, fc.option(queryParams, { nil: undefined }), async (sql, params) => {
         fc.pre(sql.trim().length > 0);
         const body = JSON.stringify(params === undefined ? { sql } : { sql, params });
-        const req = { method: 'POST', path: `/api/v1/integrations/${INTEGRATION}/query`, headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' }, body };
+        const req = {
+          method: 'POST',
+          path: `/api/v1/integrations/${INTEGRATION}/query`,
+          headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' },
+          body,
+        };
         const res = await send(req);
         expectContract(req, res);
         // The database is up and the credentials are right: whatever is wrong is the caller's SQL.
@@ -529,19 +742,25 @@ describe('HTTP API properties', () => {
     await rollBackEverything();
     try {
       await fc.assert(
-        fc.asyncProperty(fc.array(fc.tuple(sessionSql, fc.option(queryParams, { nil: undefined })), { minLength: 1, maxLength: 4 }), async (queries) => {
-          // Each run starts clean, so that what it finds was left behind by its own queries.
-          await rollBackEverything();
-          for (const [sql, params] of queries) {
-            const req = { ...query(sql), body: JSON.stringify(params === undefined ? { sql } : { sql, params }) };
-            expectContract(req, await send(req));
-          }
-          // The session still works, and is in no transaction: two requests see two different now().
-          const first = await clock();
-          await new Promise((resolve) => setTimeout(resolve, 5));
-          const second = await clock();
-          expect(second, 'a later request saw the same now(): a transaction was left open on the pooled session').not.toBe(first);
-        }),
+        fc.asyncProperty(
+          fc.array(fc.tuple(sessionSql, fc.option(queryParams, { nil: undefined })), { minLength: 1, maxLength: 4 }),
+          async (queries) => {
+            // Each run starts clean, so that what it finds was left behind by its own queries.
+            await rollBackEverything();
+            for (const [sql, params] of queries) {
+              const req = { ...query(sql), body: JSON.stringify(params === undefined ? { sql } : { sql, params }) };
+              expectContract(req, await send(req));
+            }
+            // The session still works, and is in no transaction: two requests see two different now().
+            const first = await clock();
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            const second = await clock();
+            expect(
+              second,
+              'a later request saw the same now(): a transaction was left open on the pooled session',
+            ).not.toBe(first);
+          },
+        ),
         { numRuns: 40 },
       );
     } finally {
@@ -551,18 +770,35 @@ describe('HTTP API properties', () => {
 
   it('runs a workflow with any params and returns them, unmasked when revealing', async () => {
     // A top-level "__proto__" param is dropped by the body schema; nested ones are plain keys all the way.
-    const nested = fc.constantFrom('{"__proto__": {"polluted": true}}', '{"constructor": {"prototype": {"polluted": 1}}}', '[{"__proto__": null}]').map((text) => JSON.parse(text) as unknown);
-    const param = fc.dictionary(oddString.filter((k) => k !== '__proto__'), fc.oneof(fc.jsonValue({ maxDepth: 3 }), nested), { maxKeys: 5 });
+    const nested = fc
+      .constantFrom(
+        '{"__proto__": {"polluted": true}}',
+        '{"constructor": {"prototype": {"polluted": 1}}}',
+        '[{"__proto__": null}]',
+      )
+      .map((text) => JSON.parse(text) as unknown);
+    const param = fc.dictionary(
+      oddString.filter((k) => k !== '__proto__'),
+      fc.oneof(fc.jsonValue({ maxDepth: 3 }), nested),
+      { maxKeys: 5 },
+    );
     await fc.assert(
       fc.asyncProperty(param, async (params) => {
         const body = JSON.stringify({ params, reveal: true });
-        const req = { method: 'POST', path: '/api/v1/workflows/echo/run', headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' }, body };
+        const req = {
+          method: 'POST',
+          path: '/api/v1/workflows/echo/run',
+          headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' },
+          body,
+        };
         const res = await send(req);
         expectContract(req, res);
         expect(res.status, res.text.slice(0, 300)).toBe(200);
         const preview = JSON.parse(res.text) as { response: unknown; masked: boolean };
         expect(preview.masked).toBe(false);
-        expect(preview.response).toEqual(JSON.parse(JSON.stringify({ greeting: 'hi', ...(JSON.parse(JSON.stringify(params)) as object) })));
+        expect(preview.response).toEqual(
+          JSON.parse(JSON.stringify({ greeting: 'hi', ...(JSON.parse(JSON.stringify(params)) as object) })),
+        );
       }),
       { numRuns: 60 },
     );
@@ -572,10 +808,20 @@ describe('HTTP API properties', () => {
     let serial = 0;
     // Values under secret-named keys carry a unique marker (the leak search looks for them); lone
     // surrogates go under `pw` only, which the leak search does not read.
-    const marked = (text: string) => `Zq${(serial += 1)}x${Math.random().toString(36).slice(2, 10)}${text.replace(/[\uD800-\uDFFF]/g, '')}`;
+    const marked = (text: string) =>
+      `Zq${(serial += 1)}x${Math.random().toString(36).slice(2, 10)}${text.replace(/[\uD800-\uDFFF]/g, '')}`;
     const oddValue = fc.oneof(
       oddString,
-      fc.constantFrom('\uD800', 'pw-\uDFFF-x', '\uDC00\uD800', 'p@ss:w/rd?#%', '', ' ', '\u0000', 'postgres://u:p@h/db'),
+      fc.constantFrom(
+        '\uD800',
+        'pw-\uDFFF-x',
+        '\uDC00\uD800',
+        'p@ss:w/rd?#%',
+        '',
+        ' ',
+        '\u0000',
+        'postgres://u:p@h/db',
+      ),
       fc.integer(),
       fc.boolean(),
       fc.constant(null),
@@ -588,7 +834,10 @@ describe('HTTP API properties', () => {
         arbitrary: fc.record({
           pw: fc.oneof(oddValue, fc.constantFrom('\uD800', 'pw-\uDFFF-x', '\uDC00\uD800')),
           password: oddString,
-          drop: fc.oneof({ weight: 5, arbitrary: fc.constant<string[]>([]) }, fc.subarray(['host', 'port', 'username', 'dbname'], { minLength: 1 })),
+          drop: fc.oneof(
+            { weight: 5, arbitrary: fc.constant<string[]>([]) },
+            fc.subarray(['host', 'port', 'username', 'dbname'], { minLength: 1 }),
+          ),
           port: fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, oddValue),
         }),
       },
@@ -612,7 +861,12 @@ describe('HTTP API properties', () => {
             const invalidate = { method: 'POST', path: `/api/v1/integrations/${name}/invalidate`, headers, body: '{}' };
             expectContract(invalidate, await send(invalidate));
             for (const route of ['query', 'test']) {
-              const req = { method: 'POST', path: `/api/v1/integrations/${name}/${route}`, headers, body: route === 'query' ? '{"sql":"SELECT 1 AS one"}' : '{}' };
+              const req = {
+                method: 'POST',
+                path: `/api/v1/integrations/${name}/${route}`,
+                headers,
+                body: route === 'query' ? '{"sql":"SELECT 1 AS one"}' : '{}',
+              };
               expectContract(req, await send(req));
             }
           }
@@ -623,13 +877,34 @@ describe('HTTP API properties', () => {
     } finally {
       t.secrets.putSecretValue('propSecrets', { SecretString: realSecret() });
       const headers = { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' };
-      for (const name of [INTEGRATION, ODD_INTEGRATION]) await send({ method: 'POST', path: `/api/v1/integrations/${name}/invalidate`, headers, body: '{}' });
+      for (const name of [INTEGRATION, ODD_INTEGRATION])
+        await send({ method: 'POST', path: `/api/v1/integrations/${name}/invalidate`, headers, body: '{}' });
     }
   });
 
   it('answers raw paths with ../ segments, absolute-form targets and Latin-1 bytes within the contract', async () => {
     const segment = fc.oneof(
-      fc.constantFrom('..', '.', '', '%2e%2e', '..%2F', '%00', INTEGRATION, 'getSecrets', 'echo', 'api', 'v1', 'integrations', 'workflows', 'query', 'run', 'status', '\u00e9', '\u00ff', '*'),
+      fc.constantFrom(
+        '..',
+        '.',
+        '',
+        '%2e%2e',
+        '..%2F',
+        '%00',
+        INTEGRATION,
+        'getSecrets',
+        'echo',
+        'api',
+        'v1',
+        'integrations',
+        'workflows',
+        'query',
+        'run',
+        'status',
+        '\u00e9',
+        '\u00ff',
+        '*',
+      ),
       fc.stringMatching(/^[A-Za-z0-9_.~-]{1,12}$/),
     );
     const rawPath = fc.oneof(
@@ -649,13 +924,18 @@ describe('HTTP API properties', () => {
       ),
     );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('GET', 'POST', 'OPTIONS', 'DELETE'), rawPath, fc.boolean(), async (method, rawTarget, withToken) => {
-        const headers: Record<string, string> = withToken ? { authorization: `Bearer ${t.token}` } : {};
-        const res = await sendRaw(method, rawTarget, headers);
-        // Node itself answers a request line it cannot parse (400, no body); everything else is express.
-        if (res.status === 400 && res.text === '') return;
-        expectContract({ method, path: rawTarget }, res);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('GET', 'POST', 'OPTIONS', 'DELETE'),
+        rawPath,
+        fc.boolean(),
+        async (method, rawTarget, withToken) => {
+          const headers: Record<string, string> = withToken ? { authorization: `Bearer ${t.token}` } : {};
+          const res = await sendRaw(method, rawTarget, headers);
+          // Node itself answers a request line it cannot parse (400, no body); everything else is express.
+          if (res.status === 400 && res.text === '') return;
+          expectContract({ method, path: rawTarget }, res);
+        },
+      ),
       { numRuns: 120 },
     );
     await expectHealthy();
@@ -698,12 +978,16 @@ describe('HTTP API properties', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...routes.filter((r) => r.body)),
-        fc.array(fc.oneof(hugeKey, fc.constantFrom('postgres://user:pw@host/db', 'x://y', 'sql2')), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.oneof(hugeKey, fc.constantFrom('postgres://user:pw@host/db', 'x://y', 'sql2')), {
+          minLength: 1,
+          maxLength: 3,
+        }),
         async (route, keys) => {
           // Each run starts on an idle agent, so that its time is its own (and shrinking is not misled).
           await expectHealthy(60_000);
           const body: Record<string, unknown> = {};
-          for (const key of keys) Object.defineProperty(body, key, { value: 1, enumerable: true, writable: true, configurable: true });
+          for (const key of keys)
+            Object.defineProperty(body, key, { value: 1, enumerable: true, writable: true, configurable: true });
           const text = JSON.stringify(body);
           const req = {
             method: 'POST',

@@ -10,7 +10,15 @@ import { asSuperuser, createTestDatabase, type TestDatabase } from '../support/t
 const bin = fileURLToPath(new URL('../../bin/credflow.js', import.meta.url));
 
 const rdsSecret = (db: TestDatabase, overrides: Record<string, unknown> = {}) => ({
-  SecretString: JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname, ...overrides }),
+  SecretString: JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.username,
+    password: db.password,
+    dbname: db.dbname,
+    ...overrides,
+  }),
 });
 
 const fetchCode = (extra = '') =>
@@ -67,7 +75,10 @@ const config: ConfigFiles = {
       },
     },
     profiled: own('profiled', 'getProfiled', {
-      profiles: { staging: { params: { secretName: 'stagingSecret' } }, production: { params: { secretName: 'prodSecret' } } },
+      profiles: {
+        staging: { params: { secretName: 'stagingSecret' } },
+        production: { params: { secretName: 'prodSecret' } },
+      },
     }),
   },
 };
@@ -82,10 +93,13 @@ interface ResolveLine {
   durationMs: number;
 }
 
-const logLines = (agent: TestAgent): Record<string, unknown>[] => agent.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+const logLines = (agent: TestAgent): Record<string, unknown>[] =>
+  agent.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
 
 const resolutions = (agent: TestAgent, integration: string): ResolveLine[] =>
-  logLines(agent).filter((l) => l.event === 'credentials.resolve' && l.integration === integration) as unknown as ResolveLine[];
+  logLines(agent).filter(
+    (l) => l.event === 'credentials.resolve' && l.integration === integration,
+  ) as unknown as ResolveLine[];
 
 const fetchesOf = (secrets: LocalSecretsManager, secretId: string) =>
   secrets.requests.filter((r) => r.operation === 'GetSecretValue' && r.secretId === secretId).length;
@@ -96,14 +110,20 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    const found = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
     if (Object.entries(labels).every(([key, value]) => found[key] === value)) sum += Number(match[3]);
   }
   return sum;
 }
 
 /** A password can leak raw, JSON-escaped (in a JSON body or log line) or URL-encoded. */
-const leakFormsOf = (password: string) => [password, JSON.stringify(password).slice(1, -1), encodeURIComponent(password)];
+const leakFormsOf = (password: string) => [
+  password,
+  JSON.stringify(password).slice(1, -1),
+  encodeURIComponent(password),
+];
 
 interface CliRun {
   args: string[];
@@ -163,7 +183,10 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
     secrets.createSecret('cliSecret', rdsSecret(db));
     secrets.createSecret('staleBoundSecret', rdsSecret(db));
     secrets.createSecret('wrongSecret', rdsSecret(db, { password: wrongPassword }));
-    secrets.createSecret('dottedSecret', rdsSecret(db, { host: undefined, 'db.host': db.host, db: { host: 'no-such-host.invalid' } }));
+    secrets.createSecret(
+      'dottedSecret',
+      rdsSecret(db, { host: undefined, 'db.host': db.host, db: { host: 'no-such-host.invalid' } }),
+    );
     secrets.createSecret('stagingSecret', rdsSecret(staging));
     secrets.createSecret('prodSecret', rdsSecret(production));
   };
@@ -172,7 +195,10 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
     agent.request('POST', `/api/v1/integrations/${integration}/query${profile ? `?profile=${profile}` : ''}`, { sql });
 
   const status = async (integration: string, profile?: string) => {
-    const res = await t.request('GET', `/api/v1/integrations/${integration}/status${profile ? `?profile=${profile}` : ''}`);
+    const res = await t.request(
+      'GET',
+      `/api/v1/integrations/${integration}/status${profile ? `?profile=${profile}` : ''}`,
+    );
     expect(res.status).toBe(200);
     return res;
   };
@@ -184,7 +210,11 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
   };
 
   beforeAll(async () => {
-    [db, staging, production] = await Promise.all([createTestDatabase('life'), createTestDatabase('stg'), createTestDatabase('prd')]);
+    [db, staging, production] = await Promise.all([
+      createTestDatabase('life'),
+      createTestDatabase('stg'),
+      createTestDatabase('prd'),
+    ]);
     t = await startTestAgent(config, { CREDFLOW_CACHE_TTL_SECONDS: '300', CREDFLOW_MAX_STALE_SECONDS: '600' });
     seed(t.secrets);
   });
@@ -259,7 +289,13 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
       }
       expect(statuses.every((s) => s === 200)).toBe(true);
       expect(fetchesOf(t.secrets, 'refreshSecret')).toBeGreaterThan(1);
-      expect(metric(await scrape(), 'credflow_credential_refreshes_total', { workflow: 'getRefreshing', mode: 'background', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+      expect(
+        metric(await scrape(), 'credflow_credential_refreshes_total', {
+          workflow: 'getRefreshing',
+          mode: 'background',
+          outcome: 'ok',
+        }),
+      ).toBeGreaterThanOrEqual(1);
       const caches = resolutions(t, 'refreshing').map((l) => l.cache);
       expect(caches.length).toBe(statuses.length);
       expect(caches[0]).toBe('miss');
@@ -271,7 +307,20 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
     it('answers with a cached response pruned to what the connection needs, and shows none of it in status', async () => {
       expect((await query('cached', 'SELECT 1 AS one')).status).toBe(200);
       const res = await status('cached');
-      const known = ['integration', 'profile', 'workflow', 'cached', 'refreshing', 'fetchedAt', 'ageSeconds', 'expiresAt', 'staleUntil', 'lastRefreshError', 'failingSince', 'pools'];
+      const known = [
+        'integration',
+        'profile',
+        'workflow',
+        'cached',
+        'refreshing',
+        'fetchedAt',
+        'ageSeconds',
+        'expiresAt',
+        'staleUntil',
+        'lastRefreshError',
+        'failingSince',
+        'pools',
+      ];
       expect(Object.keys(res.body).filter((key) => !known.includes(key))).toEqual([]);
       expect(res.text).not.toContain('not needed');
       expect(res.text).not.toContain(db.username);
@@ -288,11 +337,24 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
   describe('status', () => {
     it('reports whether a response is cached, its age, expiry, stale bound, last error and pools, never the password', async () => {
       const cold = await status('cli-invalidated');
-      expect(cold.body).toMatchObject({ integration: 'cli-invalidated', profile: 'default', workflow: 'getCliInvalidated', cached: false, refreshing: false, pools: { total: 0, idle: 0, waiting: 0 } });
+      expect(cold.body).toMatchObject({
+        integration: 'cli-invalidated',
+        profile: 'default',
+        workflow: 'getCliInvalidated',
+        cached: false,
+        refreshing: false,
+        pools: { total: 0, idle: 0, waiting: 0 },
+      });
 
       expect((await query('cached', 'SELECT 1 AS one')).status).toBe(200);
       const res = await status('cached');
-      expect(res.body).toMatchObject({ integration: 'cached', profile: 'default', workflow: 'getSecrets', cached: true, refreshing: false });
+      expect(res.body).toMatchObject({
+        integration: 'cached',
+        profile: 'default',
+        workflow: 'getSecrets',
+        cached: true,
+        refreshing: false,
+      });
       expect(res.body.ageSeconds).toBeGreaterThanOrEqual(0);
       expect(Date.parse(res.body.expiresAt) - Date.parse(res.body.fetchedAt)).toBe(300_000);
       expect(Date.parse(res.body.staleUntil) - Date.parse(res.body.expiresAt)).toBe(600_000);
@@ -324,7 +386,9 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
       const slow = query('invalidated', 'SELECT pg_sleep(1) AS slept');
       const running = await eventually(() =>
         asSuperuser(async (c) => {
-          const r = await c.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1) AS slept' AND state = 'active'");
+          const r = await c.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1) AS slept' AND state = 'active'",
+          );
           return (r.rows[0]?.n ?? 0) > 0;
         }),
       );
@@ -343,7 +407,11 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
       expect((await query('invalidated', 'SELECT 1 AS one')).status).toBe(200);
       expect(fetchesOf(t.secrets, 'invalidateSecret')).toBe(2);
       expect(resolutions(t, 'invalidated').map((l) => l.cache)).toEqual(['miss', 'hit', 'miss']);
-      expect(logLines(t).some((l) => l.event === 'pool.retire' && l.integration === 'invalidated' && l.reason === 'invalidated')).toBe(true);
+      expect(
+        logLines(t).some(
+          (l) => l.event === 'pool.retire' && l.integration === 'invalidated' && l.reason === 'invalidated',
+        ),
+      ).toBe(true);
     });
 
     it('does the same from another process with `credflow integrations invalidate`, and `integrations status` prints the fields', async () => {
@@ -354,7 +422,8 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
       cliRuns.push(before);
       expect(before.stderr).toBe('');
       expect(before.code).toBe(0);
-      for (const field of ['cached', 'ageSeconds', 'expiresAt', 'staleUntil', 'pools']) expect(before.stdout).toMatch(new RegExp(`^${field}\\s`, 'm'));
+      for (const field of ['cached', 'ageSeconds', 'expiresAt', 'staleUntil', 'pools'])
+        expect(before.stdout).toMatch(new RegExp(`^${field}\\s`, 'm'));
       expect(before.stdout).toMatch(/^cached\s+true$/m);
 
       const run = await runCli(['integrations', 'invalidate', 'cli-invalidated', ...remote], t.dir);
@@ -374,7 +443,10 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
     });
 
     it('refuses the CLI without a valid token', async () => {
-      const run = await runCli(['integrations', 'invalidate', 'cli-invalidated', '--url', t.url, '--token', 'wrong-token'], t.dir);
+      const run = await runCli(
+        ['integrations', 'invalidate', 'cli-invalidated', '--url', t.url, '--token', 'wrong-token'],
+        t.dir,
+      );
       cliRuns.push(run);
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/UNAUTHORIZED|token/);
@@ -385,7 +457,10 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
   describe('profiles', () => {
     it('connects each profile to its own database and fetches each profile once', async () => {
       for (let i = 0; i < 2; i += 1) {
-        for (const [profile, target] of [['staging', staging], ['production', production]] as const) {
+        for (const [profile, target] of [
+          ['staging', staging],
+          ['production', production],
+        ] as const) {
           const res = await query('profiled', 'SELECT current_database() AS db, current_user AS who', profile);
           expect(res.status).toBe(200);
           expect(res.body.rows).toEqual([{ db: target.dbname, who: target.username }]);
@@ -400,18 +475,26 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
     });
 
     it('lets the workflow see context.profile', async () => {
-      const res = await t.request('POST', '/api/v1/workflows/getProfiled/run?profile=staging', { params: { secretName: 'stagingSecret' } });
+      const res = await t.request('POST', '/api/v1/workflows/getProfiled/run?profile=staging', {
+        params: { secretName: 'stagingSecret' },
+      });
       expect(res.status).toBe(200);
       expect(res.body.response).toMatchObject({ profile: 'staging', dbname: staging.dbname, password: '********' });
       const production_ = await t.request('POST', '/api/v1/workflows/getProfiled/run?profile=production', {});
       expect(production_.body.response).toMatchObject({ profile: 'production', dbname: production.dbname });
-      const runs = logLines(t).filter((l) => l.event === 'workflow.run' && l.workflow === 'getProfiled' && l.integration === 'profiled');
+      const runs = logLines(t).filter(
+        (l) => l.event === 'workflow.run' && l.workflow === 'getProfiled' && l.integration === 'profiled',
+      );
       expect(runs.map((l) => l.profile).sort()).toEqual(['production', 'staging']);
     });
 
     it('answers an unknown profile with 404 PROFILE_NOT_FOUND naming the integration and its profiles', async () => {
       const runsBefore = fetchesOf(t.secrets, 'stagingSecret') + fetchesOf(t.secrets, 'prodSecret');
-      for (const res of [await query('profiled', 'SELECT 1', 'qa'), await query('profiled', 'SELECT 1'), await t.request('GET', '/api/v1/integrations/profiled/status?profile=qa')]) {
+      for (const res of [
+        await query('profiled', 'SELECT 1', 'qa'),
+        await query('profiled', 'SELECT 1'),
+        await t.request('GET', '/api/v1/integrations/profiled/status?profile=qa'),
+      ]) {
         expect(res.status).toBe(404);
         expect(res.body.error.code).toBe('PROFILE_NOT_FOUND');
         expect(res.body.error.message).toContain('"profiled"');
@@ -481,32 +564,64 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
       ]) {
         expect(text).toContain(`# TYPE ${name} `);
       }
-      expect(metric(text, 'credflow_workflow_run_duration_seconds_count', { workflow: 'getSecrets', outcome: 'ok' })).toBe(1);
-      expect(metric(text, 'credflow_workflow_run_duration_seconds_count', { workflow: 'getEveryTime', outcome: 'ok' })).toBe(3);
+      expect(
+        metric(text, 'credflow_workflow_run_duration_seconds_count', { workflow: 'getSecrets', outcome: 'ok' }),
+      ).toBe(1);
+      expect(
+        metric(text, 'credflow_workflow_run_duration_seconds_count', { workflow: 'getEveryTime', outcome: 'ok' }),
+      ).toBe(3);
       expect(metric(text, 'credflow_workflow_run_duration_seconds_sum', { workflow: 'getSecrets' })).toBeGreaterThan(0);
 
       const cachedQueries = resolutions(t, 'cached').length;
       expect(metric(text, 'credflow_credential_cache_total', { integration: 'cached', result: 'miss' })).toBe(1);
-      expect(metric(text, 'credflow_credential_cache_total', { integration: 'cached', result: 'hit' })).toBe(cachedQueries - 1);
+      expect(metric(text, 'credflow_credential_cache_total', { integration: 'cached', result: 'hit' })).toBe(
+        cachedQueries - 1,
+      );
       expect(metric(text, 'credflow_credential_cache_total', { integration: 'uncached', result: 'miss' })).toBe(3);
       expect(metric(text, 'credflow_credential_cache_total', { integration: 'short-ttl', result: 'refresh' })).toBe(1);
 
-      expect(metric(text, 'credflow_credential_refreshes_total', { workflow: 'getRefreshing', mode: 'background', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
-      expect(metric(text, 'credflow_credential_refreshes_total', { workflow: 'getShort', mode: 'foreground', outcome: 'ok' })).toBe(2);
+      expect(
+        metric(text, 'credflow_credential_refreshes_total', {
+          workflow: 'getRefreshing',
+          mode: 'background',
+          outcome: 'ok',
+        }),
+      ).toBeGreaterThanOrEqual(1);
+      expect(
+        metric(text, 'credflow_credential_refreshes_total', {
+          workflow: 'getShort',
+          mode: 'foreground',
+          outcome: 'ok',
+        }),
+      ).toBe(2);
       expect(metric(text, 'credflow_credential_refreshes_total', { outcome: 'error' })).toBe(0);
 
       // Every GetSecretValue the endpoint answered went through the agent's secret store metric.
-      expect(metric(text, 'credflow_secret_store_call_duration_seconds_count', { operation: 'GetSecretValue', outcome: 'ok' })).toBe(t.secrets.countRequests('GetSecretValue'));
+      expect(
+        metric(text, 'credflow_secret_store_call_duration_seconds_count', {
+          operation: 'GetSecretValue',
+          outcome: 'ok',
+        }),
+      ).toBe(t.secrets.countRequests('GetSecretValue'));
 
       const pools = metric(text, 'credflow_pools');
       expect(pools).toBeGreaterThanOrEqual(1);
       expect(pools).toBe((text.match(/^credflow_pool_connections\{[^}]*state="total"/gm) ?? []).length);
-      expect(metric(text, 'credflow_pool_connections', { integration: 'cached', profile: 'default', state: 'total' })).toBeGreaterThanOrEqual(1);
+      expect(
+        metric(text, 'credflow_pool_connections', { integration: 'cached', profile: 'default', state: 'total' }),
+      ).toBeGreaterThanOrEqual(1);
       expect(metric(text, 'credflow_pool_connections', { state: 'waiting' })).toBe(0);
 
-      expect(metric(text, 'credflow_query_duration_seconds_count', { integration: 'cached', outcome: 'ok' })).toBe(cachedQueries);
+      expect(metric(text, 'credflow_query_duration_seconds_count', { integration: 'cached', outcome: 'ok' })).toBe(
+        cachedQueries,
+      );
       expect(metric(text, 'credflow_query_duration_seconds_count', { integration: 'busy', outcome: 'ok' })).toBe(200);
-      expect(metric(text, 'credflow_query_duration_seconds_count', { integration: 'wrong-password', outcome: 'DB_AUTH_FAILED' })).toBe(1);
+      expect(
+        metric(text, 'credflow_query_duration_seconds_count', {
+          integration: 'wrong-password',
+          outcome: 'DB_AUTH_FAILED',
+        }),
+      ).toBe(1);
       expect(metric(text, 'credflow_auth_failure_retries_total', { integration: 'wrong-password' })).toBe(1);
       expect(metric(text, 'credflow_auth_failure_retries_total', { integration: 'cached' })).toBe(0);
     });

@@ -30,7 +30,11 @@ describe('outputs carry no fragment of a plaintext secret (issue 10, section 3)'
     t = await startTestAgent({
       workflows: {
         getSecrets: JSON.parse(shipped('getSecrets.json')),
-        parsesPlain: { name: 'parsesPlain', params: { secretName: 'plain/apikey' }, steps: [step('fetch', `${readSecret} return JSON.parse(r.SecretString);`)] },
+        parsesPlain: {
+          name: 'parsesPlain',
+          params: { secretName: 'plain/apikey' },
+          steps: [step('fetch', `${readSecret} return JSON.parse(r.SecretString);`)],
+        },
         slices: {
           name: 'slices',
           params: { secretName: 'plain/apikey' },
@@ -51,7 +55,10 @@ describe('outputs carry no fragment of a plaintext secret (issue 10, section 3)'
     const res = await t.request('POST', '/api/v1/workflows/getSecrets/run', { params: { secretName: 'plain/apikey' } });
     expect(res.status).toBe(200);
     expect(res.body.response).toEqual({ value: MASK });
-    const revealed = await t.request('POST', '/api/v1/workflows/getSecrets/run', { params: { secretName: 'plain/apikey' }, reveal: true });
+    const revealed = await t.request('POST', '/api/v1/workflows/getSecrets/run', {
+      params: { secretName: 'plain/apikey' },
+      reveal: true,
+    });
     expect(revealed.body.response).toEqual({ value: apiKey });
   });
 
@@ -91,7 +98,11 @@ describe('the masker learns only real secrets and log lines stay JSON (issue 10,
       {
         workflows: {
           getSecrets: secretsWorkflow('getSecrets', 'postgresSecrets'),
-          readsAny: { name: 'readsAny', params: { secretName: 'hostile/0' }, steps: [step('fetch', `${readSecret} return { value: r.SecretString };`)] },
+          readsAny: {
+            name: 'readsAny',
+            params: { secretName: 'hostile/0' },
+            steps: [step('fetch', `${readSecret} return { value: r.SecretString };`)],
+          },
           passesKeys: {
             name: 'passesKeys',
             params: { secretName: 'hostile/0' },
@@ -115,7 +126,13 @@ describe('the masker learns only real secrets and log lines stay JSON (issue 10,
       },
     );
     t.secrets.createSecret('postgresSecrets', {
-      SecretString: JSON.stringify({ host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname }),
+      SecretString: JSON.stringify({
+        host: db.host,
+        port: db.port,
+        username: db.username,
+        password: db.password,
+        dbname: db.dbname,
+      }),
     });
     hostile.forEach((value, i) => t.secrets.createSecret(`hostile/${i}`, { SecretString: value }));
   });
@@ -140,17 +157,37 @@ describe('the masker learns only real secrets and log lines stay JSON (issue 10,
 
   it('writes every log line as valid JSON with keys, events, token ids, routes and integration names intact', async () => {
     for (let i = 0; i < hostile.length; i++) {
-      const preview = await t.request('POST', '/api/v1/workflows/readsAny/run', { params: { secretName: `hostile/${i}` } }, token);
+      const preview = await t.request(
+        'POST',
+        '/api/v1/workflows/readsAny/run',
+        { params: { secretName: `hostile/${i}` } },
+        token,
+      );
       expect(preview.status).toBe(200);
     }
-    expect((await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT 1 AS one' }, token)).status).toBe(200);
-    expect((await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT 1' }, readOnly)).status).toBe(403);
+    expect(
+      (await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT 1 AS one' }, token)).status,
+    ).toBe(200);
+    expect(
+      (await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT 1' }, readOnly)).status,
+    ).toBe(403);
     expect((await t.request('GET', '/api/v1/integrations/no-such', undefined, token)).status).toBe(404);
     const lines = t.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     const audits = lines.filter((line) => line.event === 'audit');
-    expect(audits.some((line) => line.action === 'preview' && line.tokenId === 'previewtok' && line.route === 'POST /api/v1/workflows/:name/run')).toBe(true);
-    expect(audits.some((line) => line.action === 'query' && line.integration === 'demo-postgres' && line.outcome === 'ok')).toBe(true);
-    expect(audits.some((line) => line.action === 'access' && line.tokenId === 'audit' && line.outcome === 'forbidden')).toBe(true);
+    expect(
+      audits.some(
+        (line) =>
+          line.action === 'preview' &&
+          line.tokenId === 'previewtok' &&
+          line.route === 'POST /api/v1/workflows/:name/run',
+      ),
+    ).toBe(true);
+    expect(
+      audits.some((line) => line.action === 'query' && line.integration === 'demo-postgres' && line.outcome === 'ok'),
+    ).toBe(true);
+    expect(
+      audits.some((line) => line.action === 'access' && line.tokenId === 'audit' && line.outcome === 'forbidden'),
+    ).toBe(true);
     for (const line of lines) for (const key of Object.keys(line)) expect(key).not.toContain(MASK);
   });
 
@@ -178,17 +215,33 @@ describe('the config API masks credentials, not identifiers (issue 10, section 5
         integrations: {
           'demo-postgres': {
             ...postgresIntegration('demo-postgres', 'getSecrets'),
-            fetchCredentialsDynamically: { enabled: true, workflow: 'getSecrets', params: { secretName: 'prod/db', password: 'literal-in-params-1' } },
+            fetchCredentialsDynamically: {
+              enabled: true,
+              workflow: 'getSecrets',
+              params: { secretName: 'prod/db', password: 'literal-in-params-1' },
+            },
           },
           'static-pg': {
             name: 'static-pg',
             kind: 'postgres',
-            connection: { host: 'db.internal', port: 5432, database: 'app', user: 'app', password: 'Literal-Config-Pw-77' },
+            connection: {
+              host: 'db.internal',
+              port: 5432,
+              database: 'app',
+              user: 'app',
+              password: 'Literal-Config-Pw-77',
+            },
           },
           'env-pg': {
             name: 'env-pg',
             kind: 'postgres',
-            connection: { host: '${PGHOST_FOR_TEST}', port: 5432, database: 'app', user: 'app', password: '${PG_PASSWORD_FOR_TEST}' },
+            connection: {
+              host: '${PGHOST_FOR_TEST}',
+              port: 5432,
+              database: 'app',
+              user: 'app',
+              password: '${PG_PASSWORD_FOR_TEST}',
+            },
           },
         },
       },
@@ -203,11 +256,15 @@ describe('the config API masks credentials, not identifiers (issue 10, section 5
   it('shows the workflow and secret names of fetchCredentialsDynamically and masks a literal password in its params', async () => {
     const res = await t.request('GET', '/api/v1/integrations/demo-postgres');
     expect(res.status).toBe(200);
-    expect(res.body.config.fetchCredentialsDynamically).toEqual({ enabled: true, workflow: 'getSecrets', params: { secretName: 'prod/db', password: MASK } });
+    expect(res.body.config.fetchCredentialsDynamically).toEqual({
+      enabled: true,
+      workflow: 'getSecrets',
+      params: { secretName: 'prod/db', password: MASK },
+    });
     expect(res.body.config.connection.password).toBe('<<credentials.response.password>>');
   });
 
-  it('shows a workflow\'s secretName param', async () => {
+  it("shows a workflow's secretName param", async () => {
     const res = await t.request('GET', '/api/v1/workflows/getSecrets');
     expect(res.status).toBe(200);
     expect(res.body.config.params).toEqual({ secretName: 'prod/db', region: 'us-east-1' });
@@ -215,14 +272,23 @@ describe('the config API masks credentials, not identifiers (issue 10, section 5
 
   it('masks a password written in the config and shows hosts and ${VAR} references', async () => {
     const literal = await t.request('GET', '/api/v1/integrations/static-pg');
-    expect(literal.body.config.connection).toEqual({ host: 'db.internal', port: 5432, database: 'app', user: 'app', password: MASK });
+    expect(literal.body.config.connection).toEqual({
+      host: 'db.internal',
+      port: 5432,
+      database: 'app',
+      user: 'app',
+      password: MASK,
+    });
     const fromEnv = await t.request('GET', '/api/v1/integrations/env-pg');
-    expect(fromEnv.body.config.connection).toMatchObject({ host: '${PGHOST_FOR_TEST}', password: '${PG_PASSWORD_FOR_TEST}' });
+    expect(fromEnv.body.config.connection).toMatchObject({
+      host: '${PGHOST_FOR_TEST}',
+      password: '${PG_PASSWORD_FOR_TEST}',
+    });
     expect(fromEnv.text).not.toContain('Expanded-Env-Pw-88');
   });
 });
 
-describe('the masker\'s bounds in a running agent (issue 10, section 4)', () => {
+describe("the masker's bounds in a running agent (issue 10, section 4)", () => {
   let db: TestDatabase;
   let t: TestAgent;
 
@@ -232,16 +298,27 @@ describe('the masker\'s bounds in a running agent (issue 10, section 4)', () => 
       {
         workflows: {
           getSecrets: secretsWorkflow('getSecrets', 'postgresSecrets'),
-          readsAny: { name: 'readsAny', params: { secretName: 'many/0' }, steps: [step('fetch', `${readSecret} return { value: r.SecretString };`)] },
+          readsAny: {
+            name: 'readsAny',
+            params: { secretName: 'many/0' },
+            steps: [step('fetch', `${readSecret} return { value: r.SecretString };`)],
+          },
         },
         integrations: { 'demo-postgres': postgresIntegration('demo-postgres', 'getSecrets') },
       },
       { CREDFLOW_MASKER_MAX_SECRETS: '16' },
     );
     t.secrets.createSecret('postgresSecrets', {
-      SecretString: JSON.stringify({ host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname }),
+      SecretString: JSON.stringify({
+        host: db.host,
+        port: db.port,
+        username: db.username,
+        password: db.password,
+        dbname: db.dbname,
+      }),
     });
-    for (let i = 0; i < 40; i++) t.secrets.createSecret(`many/${i}`, { SecretString: `distinct-${i}-${(i * 7919).toString(36)}-Zq${i}` });
+    for (let i = 0; i < 40; i++)
+      t.secrets.createSecret(`many/${i}`, { SecretString: `distinct-${i}-${(i * 7919).toString(36)}-Zq${i}` });
   });
 
   afterAll(async () => {
@@ -249,7 +326,9 @@ describe('the masker\'s bounds in a running agent (issue 10, section 4)', () => 
   });
 
   it('holds at most CREDFLOW_MASKER_MAX_SECRETS learnt values after many previews, keeping the cached password, and keeps serving', async () => {
-    expect((await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT 1 AS one' })).status).toBe(200);
+    expect(
+      (await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT 1 AS one' })).status,
+    ).toBe(200);
     for (let i = 0; i < 40; i++) {
       const res = await t.request('POST', '/api/v1/workflows/readsAny/run', { params: { secretName: `many/${i}` } });
       expect(res.status).toBe(200);
@@ -265,7 +344,12 @@ describe('the masker\'s bounds in a running agent (issue 10, section 4)', () => 
     expect(gauge('credflow_masker_learnt_secrets')).toBe(masker.learntUsage.secrets);
     expect(gauge('credflow_masker_learnt_bytes')).toBe(masker.learntUsage.bytes);
     expect(gauge('credflow_masker_learnt_secrets')).toBeGreaterThan(0);
-    expect(metrics.text).toMatch(new RegExp(`^credflow_sandbox_workers\\{kind="pool",measure="workers"\\} ${t.agent.agent.sandbox.status().length}$`, 'm'));
+    expect(metrics.text).toMatch(
+      new RegExp(
+        `^credflow_sandbox_workers\\{kind="pool",measure="workers"\\} ${t.agent.agent.sandbox.status().length}$`,
+        'm',
+      ),
+    );
     const query = await t.request('POST', '/api/v1/integrations/demo-postgres/query', { sql: 'SELECT 2 AS two' });
     expect(query.status).toBe(200);
     expect(query.body.rows).toEqual([{ two: 2 }]);
@@ -273,7 +357,10 @@ describe('the masker\'s bounds in a running agent (issue 10, section 4)', () => 
 
   it('forgets the cached password once its entry is invalidated and room is needed', async () => {
     expect((await t.request('POST', '/api/v1/integrations/demo-postgres/invalidate')).status).toBe(200);
-    for (let i = 20; i < 40; i++) expect((await t.request('POST', '/api/v1/workflows/readsAny/run', { params: { secretName: `many/${i}` } })).status).toBe(200);
+    for (let i = 20; i < 40; i++)
+      expect(
+        (await t.request('POST', '/api/v1/workflows/readsAny/run', { params: { secretName: `many/${i}` } })).status,
+      ).toBe(200);
     expect(t.agent.agent.masker.knows(db.password)).toBe(false);
     expect(t.agent.agent.masker.learntUsage.secrets).toBeLessThanOrEqual(16);
   });
@@ -283,9 +370,17 @@ describe('the CLI prints no fragment of a plaintext secret (issue 10, section 3)
   const bin = fileURLToPath(new URL('../../bin/credflow.js', import.meta.url));
 
   it('prints a failed run whose JSON.parse quoted the secret without any fragment of it', async () => {
-    const lsm = await startLocalSecretsManager({ credentials: [{ accessKeyId: 'AKIDCLI', secretAccessKey: 'cli-secret-key' }] });
+    const lsm = await startLocalSecretsManager({
+      credentials: [{ accessKeyId: 'AKIDCLI', secretAccessKey: 'cli-secret-key' }],
+    });
     const folder = await writeConfigDir({
-      workflows: { parsesPlain: { name: 'parsesPlain', params: { secretName: 'plain/apikey' }, steps: [step('fetch', `${readSecret} return JSON.parse(r.SecretString);`)] } },
+      workflows: {
+        parsesPlain: {
+          name: 'parsesPlain',
+          params: { secretName: 'plain/apikey' },
+          steps: [step('fetch', `${readSecret} return JSON.parse(r.SecretString);`)],
+        },
+      },
     });
     try {
       lsm.createSecret('plain/apikey', { SecretString: apiKey });
@@ -298,7 +393,11 @@ describe('the CLI prints no fragment of a plaintext secret (issue 10, section 3)
         AWS_SECRET_ACCESS_KEY: 'cli-secret-key',
       };
       const run = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--no-node-snapshot', bin, 'workflows', 'run', 'parsesPlain', '--dir', folder.dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(
+          process.execPath,
+          ['--no-node-snapshot', bin, 'workflows', 'run', 'parsesPlain', '--dir', folder.dir],
+          { env, stdio: ['ignore', 'pipe', 'pipe'] },
+        );
         let out = '';
         child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
         child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
@@ -321,7 +420,15 @@ describe('the masker holds the values of the cached response, when two loads of 
   const alpha = 'alpha-Kq3vZ8wN2pXr';
   const bravo = 'bravo-Lm7tY4cQ9sWd';
   const secretFor = (apiKey: string, slow: boolean) => ({
-    SecretString: JSON.stringify({ host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname, apiKey, slow }),
+    SecretString: JSON.stringify({
+      host: db.host,
+      port: db.port,
+      username: db.username,
+      password: db.password,
+      dbname: db.dbname,
+      apiKey,
+      slow,
+    }),
   });
 
   beforeAll(async () => {
@@ -332,14 +439,19 @@ describe('the masker holds the values of the cached response, when two loads of 
       {
         workflows: {
           getSecrets: { name: 'getSecrets', params: { secretName: 'race/db' }, steps: [step('fetch', slowAfterRead)] },
-          readsAny: { name: 'readsAny', params: { secretName: 'many/0' }, steps: [step('fetch', `${readSecret} return { value: r.SecretString };`)] },
+          readsAny: {
+            name: 'readsAny',
+            params: { secretName: 'many/0' },
+            steps: [step('fetch', `${readSecret} return { value: r.SecretString };`)],
+          },
         },
         integrations: { racy: postgresIntegration('racy', 'getSecrets') },
       },
       { CREDFLOW_MASKER_MAX_SECRETS: '16' },
     );
     t.secrets.createSecret('race/db', secretFor(alpha, true));
-    for (let i = 0; i < 40; i++) t.secrets.createSecret(`many/${i}`, { SecretString: `distinct-${i}-${(i * 7919).toString(36)}-Yq${i}` });
+    for (let i = 0; i < 40; i++)
+      t.secrets.createSecret(`many/${i}`, { SecretString: `distinct-${i}-${(i * 7919).toString(36)}-Yq${i}` });
   });
 
   afterAll(async () => {
@@ -356,7 +468,10 @@ describe('the masker holds the values of the cached response, when two loads of 
     expect((await query()).status).toBe(200);
     expect((await slow).status).toBe(200);
     // Previews need room: only values no cached entry holds may be forgotten.
-    for (let i = 0; i < 40; i++) expect((await t.request('POST', '/api/v1/workflows/readsAny/run', { params: { secretName: `many/${i}` } })).status).toBe(200);
+    for (let i = 0; i < 40; i++)
+      expect(
+        (await t.request('POST', '/api/v1/workflows/readsAny/run', { params: { secretName: `many/${i}` } })).status,
+      ).toBe(200);
     expect(t.agent.agent.masker.knows(bravo)).toBe(true);
   });
 });

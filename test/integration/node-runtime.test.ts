@@ -12,8 +12,23 @@ import { BridgeError, SandboxWorkers } from '../../src/sandbox/index.js';
  */
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const limits = { memoryMb: 32, stepTimeoutMs: 5000, runTimeoutMs: 10000, maxResponseBytes: 10000, maxBridgeCalls: 5, maxLogBytes: 8192, maxLogLines: 200, maxRunLogBytes: 256 * 1024, maxRunLogLines: 1000 };
-const workers = new SandboxWorkers({ size: 1, prewarm: 1, memoryMb: limits.memoryMb, logger: pino({ level: 'silent' }) });
+const limits = {
+  memoryMb: 32,
+  stepTimeoutMs: 5000,
+  runTimeoutMs: 10000,
+  maxResponseBytes: 10000,
+  maxBridgeCalls: 5,
+  maxLogBytes: 8192,
+  maxLogLines: 200,
+  maxRunLogBytes: 256 * 1024,
+  maxRunLogLines: 1000,
+};
+const workers = new SandboxWorkers({
+  size: 1,
+  prewarm: 1,
+  memoryMb: limits.memoryMb,
+  logger: pino({ level: 'silent' }),
+});
 
 afterAll(async () => {
   await workers.close();
@@ -35,7 +50,9 @@ function runStep(code: string): Promise<unknown> {
 
 describe('the Node.js runtime', () => {
   it('is the Node 24 that package.json engines ask for', () => {
-    const engines = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+    const engines = (
+      JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { engines: { node: string } }
+    ).engines.node;
     expect(engines).toBe('>=24');
     expect(Number(process.versions.node.split('.')[0])).toBeGreaterThanOrEqual(24);
   });

@@ -11,10 +11,20 @@ import { createTestDatabase, type TestDatabase } from '../support/test-database.
  */
 
 const rdsSecret = (db: TestDatabase) => ({
-  SecretString: JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname }),
+  SecretString: JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.username,
+    password: db.password,
+    dbname: db.dbname,
+  }),
 });
 
-const integration = (name: string, limits: Record<string, unknown> = {}) => ({ ...postgresIntegration(name, 'getSecrets'), ...limits });
+const integration = (name: string, limits: Record<string, unknown> = {}) => ({
+  ...postgresIntegration(name, 'getSecrets'),
+  ...limits,
+});
 
 async function startAgentOn(db: TestDatabase, env: Record<string, string>): Promise<TestAgent> {
   const t = await startTestAgent(
@@ -31,7 +41,8 @@ async function startAgentOn(db: TestDatabase, env: Record<string, string>): Prom
   return t;
 }
 
-const query = (t: TestAgent, name: string, sql: string) => t.request('POST', `/api/v1/integrations/${name}/query`, { sql });
+const query = (t: TestAgent, name: string, sql: string) =>
+  t.request('POST', `/api/v1/integrations/${name}/query`, { sql });
 
 /** The agent still answers: /healthz, and a query on the same (one-connection) pool. */
 async function expectStillServing(t: TestAgent, name = 'plain'): Promise<void> {
@@ -59,7 +70,9 @@ describe('oversized backend messages, with the default message bound', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('RESULT_TOO_LARGE');
     expect(res.body.error.details.messageType).toBe('ErrorResponse');
-    expect(res.body.error.message).toMatch(/sent a ErrorResponse of \d+ bytes, over the limit of 1048576 bytes for one message/);
+    expect(res.body.error.message).toMatch(
+      /sent a ErrorResponse of \d+ bytes, over the limit of 1048576 bytes for one message/,
+    );
     await expectStillServing(t);
   }, 120_000);
 
@@ -96,7 +109,11 @@ describe('oversized backend messages, with the default message bound', () => {
   });
 
   it('drops a 70 MB row (a DataRow over maxResultBytes) before pg reads it, keeps the rows before it and reports the truncation', async () => {
-    const res = await query(t, 'limited', "SELECT id, CASE WHEN id = 2 THEN repeat('x', 70000000) ELSE 'small' END AS v FROM generate_series(1, 3) id");
+    const res = await query(
+      t,
+      'limited',
+      "SELECT id, CASE WHEN id = 2 THEN repeat('x', 70000000) ELSE 'small' END AS v FROM generate_series(1, 3) id",
+    );
     expect(res.status).toBe(200);
     expect(res.body.rows).toEqual([{ id: 1, v: 'small' }]);
     expect(res.body.truncated).toEqual({ reason: 'maxResultBytes', limit: 10_000 });
@@ -104,18 +121,25 @@ describe('oversized backend messages, with the default message bound', () => {
   }, 60_000);
 
   it('cuts a cast error that quotes 3000 rows to the result budget, so the rows do not leak around maxRows and maxResultBytes', async () => {
-    const res = await query(t, 'limited', 'SELECT (SELECT string_agg(x::text||chr(45)||md5(x::text),chr(44)) FROM generate_series(1,3000) x)::int');
+    const res = await query(
+      t,
+      'limited',
+      'SELECT (SELECT string_agg(x::text||chr(45)||md5(x::text),chr(44)) FROM generate_series(1,3000) x)::int',
+    );
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('DB_QUERY_FAILED');
     expect(res.body.error.details.sqlstate).toBe('22P02');
-    expect(res.body.error.message).toMatch(/invalid input syntax for type integer: "1-c4ca4238a0b923820dcc509a6f75849b,2-/);
+    expect(res.body.error.message).toMatch(
+      /invalid input syntax for type integer: "1-c4ca4238a0b923820dcc509a6f75849b,2-/,
+    );
     expect(res.body.error.message).toMatch(/… \(truncated\)$/);
     expect(res.text.length).toBeLessThan(10_000);
     expect(res.text).not.toContain('3000-');
   });
 
   it('cuts each of message, detail and hint to 8 KiB, and all three to maxResultBytes', async () => {
-    const sql = "DO $$BEGIN RAISE EXCEPTION USING MESSAGE = repeat('m', 300000), DETAIL = repeat('d', 300000), HINT = repeat('h', 300000); END$$";
+    const sql =
+      "DO $$BEGIN RAISE EXCEPTION USING MESSAGE = repeat('m', 300000), DETAIL = repeat('d', 300000), HINT = repeat('h', 300000); END$$";
     const wide = await query(t, 'plain', sql);
     expect(wide.status).toBe(400);
     expect(wide.body.error.code).toBe('DB_QUERY_FAILED');
@@ -134,7 +158,11 @@ describe('oversized backend messages, with the default message bound', () => {
   });
 
   it('keeps returning rows after many small notices, none of which is kept', async () => {
-    const res = await query(t, 'plain', "DO $$BEGIN FOR i IN 1..20000 LOOP RAISE NOTICE 'notice %', i; END LOOP; END$$");
+    const res = await query(
+      t,
+      'plain',
+      "DO $$BEGIN FOR i IN 1..20000 LOOP RAISE NOTICE 'notice %', i; END LOOP; END$$",
+    );
     expect(res.status).toBe(200);
     expect(res.text).not.toContain('notice 1');
     await expectStillServing(t);
@@ -165,7 +193,13 @@ describe('oversized backend messages, with a small message bound (CREDFLOW_QUERY
 
   it('closes an idle connection that receives a NotificationResponse over the bound, and keeps serving', async () => {
     expect((await query(t, 'plain', 'LISTEN idle_channel')).status).toBe(200);
-    const outside = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.dbname });
+    const outside = new pg.Client({
+      host: db.host,
+      port: db.port,
+      user: db.username,
+      password: db.password,
+      database: db.dbname,
+    });
     await outside.connect();
     try {
       await outside.query("SELECT pg_notify('idle_channel', repeat('y', 7000))");
@@ -173,7 +207,8 @@ describe('oversized backend messages, with a small message bound (CREDFLOW_QUERY
       await outside.end();
     }
     // The pool reports the idle client's failure once the guard has closed it.
-    for (let i = 0; i < 200 && !t.logs.text().includes('"event":"pool.idle_error"'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let i = 0; i < 200 && !t.logs.text().includes('"event":"pool.idle_error"'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect(t.logs.text()).toContain('"event":"pool.idle_error"');
     await expectStillServing(t);
   });
@@ -187,7 +222,11 @@ describe('oversized backend messages, with a small message bound (CREDFLOW_QUERY
   });
 
   it('refuses a new connection whose start-up ParameterStatus (a role-wide search_path) is over the bound, before pg decodes it', async () => {
-    const set = await query(t, 'plain', "DO $$BEGIN EXECUTE format('ALTER ROLE CURRENT_USER SET search_path = %s', repeat('s,', 3000) || 'public'); END$$");
+    const set = await query(
+      t,
+      'plain',
+      "DO $$BEGIN EXECUTE format('ALTER ROLE CURRENT_USER SET search_path = %s', repeat('s,', 3000) || 'public'); END$$",
+    );
     expect(set.status).toBe(200);
     try {
       // A new pool, so the next query opens a new connection and the server reports the role's search_path at start-up.
@@ -197,7 +236,13 @@ describe('oversized backend messages, with a small message bound (CREDFLOW_QUERY
       expect(res.body.error.code).toBe('RESULT_TOO_LARGE');
       expect(res.body.error.details).toMatchObject({ messageType: 'ParameterStatus', limit: 2048 });
     } finally {
-      const outside = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.dbname });
+      const outside = new pg.Client({
+        host: db.host,
+        port: db.port,
+        user: db.username,
+        password: db.password,
+        database: db.dbname,
+      });
       await outside.connect();
       await outside.query('ALTER ROLE CURRENT_USER RESET search_path').finally(() => outside.end());
     }

@@ -13,7 +13,14 @@ describe('rows from runQuery are the rows pg.Pool.query returns', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('rows');
-    pool = new pg.Pool({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.dbname, max: 2 });
+    pool = new pg.Pool({
+      host: db.host,
+      port: db.port,
+      user: db.username,
+      password: db.password,
+      database: db.dbname,
+      max: 2,
+    });
   });
   afterAll(async () => {
     await pool?.end();
@@ -25,7 +32,10 @@ describe('rows from runQuery are the rows pg.Pool.query returns', () => {
     ['SELECT id, name FROM widgets WHERE price > $1 ORDER BY id', [3]],
     [`SELECT 1 AS "__proto__", 2 AS "constructor", 3 AS "toString", NULL::int AS "hasOwnProperty", 'x' AS "é 中"`, []],
     ['SELECT 1 AS a, 2 AS a, 3 AS b', []],
-    [`SELECT '2026-01-02 03:04:05+00'::timestamptz AS t, '{"k":[1,2]}'::jsonb AS j, ARRAY[1,2]::int[] AS arr, true AS flag, 2.5::numeric AS n, 12345678901234::bigint AS big, NULL AS nothing`, []],
+    [
+      `SELECT '2026-01-02 03:04:05+00'::timestamptz AS t, '{"k":[1,2]}'::jsonb AS j, ARRAY[1,2]::int[] AS arr, true AS flag, 2.5::numeric AS n, 12345678901234::bigint AS big, NULL AS nothing`,
+      [],
+    ],
     ['SELECT id FROM widgets WHERE false', []],
   ];
 

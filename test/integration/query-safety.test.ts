@@ -12,10 +12,21 @@ import pg from 'pg';
  */
 
 const rdsSecret = (db: TestDatabase, overrides: Record<string, unknown> = {}) => ({
-  SecretString: JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname, ...overrides }),
+  SecretString: JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.username,
+    password: db.password,
+    dbname: db.dbname,
+    ...overrides,
+  }),
 });
 
-const integration = (name: string, workflow: string, limits: Record<string, unknown> = {}) => ({ ...postgresIntegration(name, workflow), ...limits });
+const integration = (name: string, workflow: string, limits: Record<string, unknown> = {}) => ({
+  ...postgresIntegration(name, workflow),
+  ...limits,
+});
 
 interface Answer {
   status: number;
@@ -32,12 +43,21 @@ describe('per-integration query limits against real PostgreSQL', () => {
   const missingDatabase = `qs_missing_${Date.now().toString(36)}`;
 
   /** One request with a deadline: a request the agent never answers is status 0, not a hung test. */
-  async function ask(method: string, route: string, body?: unknown, timeoutMs = 10_000, token = t.token): Promise<Answer> {
+  async function ask(
+    method: string,
+    route: string,
+    body?: unknown,
+    timeoutMs = 10_000,
+    token = t.token,
+  ): Promise<Answer> {
     const started = performance.now();
     try {
       const res = await fetch(`${t.url}${route}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -60,7 +80,13 @@ describe('per-integration query limits against real PostgreSQL', () => {
 
   /** The table as its owner sees it, outside the agent. */
   async function widgetsAsOwner(): Promise<{ rows: unknown[]; intruders: unknown }> {
-    const client = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.dbname });
+    const client = new pg.Client({
+      host: db.host,
+      port: db.port,
+      user: db.username,
+      password: db.password,
+      database: db.dbname,
+    });
     await client.connect();
     try {
       const rows = (await client.query('SELECT id, name, price FROM widgets ORDER BY id')).rows;
@@ -78,7 +104,12 @@ describe('per-integration query limits against real PostgreSQL', () => {
 
   /** Nothing of where the agent connects, nor the password, in an answer. */
   function expectNoConnectionDetails(text: string): void {
-    for (const secret of [db.password, JSON.stringify(db.password).slice(1, -1), wrongPassword, JSON.stringify(wrongPassword).slice(1, -1)]) {
+    for (const secret of [
+      db.password,
+      JSON.stringify(db.password).slice(1, -1),
+      wrongPassword,
+      JSON.stringify(wrongPassword).slice(1, -1),
+    ]) {
       expect(text).not.toContain(secret);
     }
     expect(text).not.toContain(db.username);
@@ -166,13 +197,17 @@ describe('per-integration query limits against real PostgreSQL', () => {
 
       const set = await query('ro', 'SET statement_timeout = 0');
       expect(set.status).toBe(200);
-      const afterSet = await query('ro', 'SELECT current_setting($1) AS timeout, pg_backend_pid() AS pid', ['statement_timeout']);
+      const afterSet = await query('ro', 'SELECT current_setting($1) AS timeout, pg_backend_pid() AS pid', [
+        'statement_timeout',
+      ]);
       expect(afterSet.body.rows).toEqual([{ timeout: '4s', pid }]);
 
       const config = await query('ro', "SELECT set_config('statement_timeout', '0', false) AS v");
       expect(config.status).toBe(200);
       expect(config.body.rows).toEqual([{ v: '0' }]);
-      const afterConfig = await query('ro', 'SELECT current_setting($1) AS timeout, pg_backend_pid() AS pid', ['statement_timeout']);
+      const afterConfig = await query('ro', 'SELECT current_setting($1) AS timeout, pg_backend_pid() AS pid', [
+        'statement_timeout',
+      ]);
       expect(afterConfig.body.rows).toEqual([{ timeout: '4s', pid }]);
     });
 
@@ -188,7 +223,12 @@ describe('per-integration query limits against real PostgreSQL', () => {
     });
 
     it('refuses "COMMIT; INSERT ..." in one query as two statements, and writes nothing', async () => {
-      const res = await query('ro-multi', "COMMIT; INSERT INTO widgets VALUES (99, 'smuggled', 1.00)", undefined, 3_000);
+      const res = await query(
+        'ro-multi',
+        "COMMIT; INSERT INTO widgets VALUES (99, 'smuggled', 1.00)",
+        undefined,
+        3_000,
+      );
       // Soft, so that the state of the table is checked (and reported) whatever the answer was.
       expect.soft(res.status, res.text).toBe(400);
       expect.soft(res.body.error?.code).toBe('DB_QUERY_FAILED');
@@ -352,7 +392,12 @@ describe('per-integration query limits against real PostgreSQL', () => {
   });
 
   it('names the file and field of a bad readOnly, maxRows, statementTimeoutMs or maxResultBytes', async () => {
-    const base = (name: string, extra: Record<string, unknown>) => ({ name, kind: 'postgres', connection: { host: 'db.internal', database: 'app', user: 'app' }, ...extra });
+    const base = (name: string, extra: Record<string, unknown>) => ({
+      name,
+      kind: 'postgres',
+      connection: { host: 'db.internal', database: 'app', user: 'app' },
+      ...extra,
+    });
     const folder = await writeConfigDir({
       integrations: {
         'bad-readonly': base('bad-readonly', { readOnly: 'yes' }),
@@ -364,14 +409,20 @@ describe('per-integration query limits against real PostgreSQL', () => {
     });
     try {
       const config = await loadConfig(folder.dir, {});
-      const lineOf = (file: string, field: string) => config.problems.find((p) => p.startsWith(`integrations/${file}.json: ${field}: `));
+      const lineOf = (file: string, field: string) =>
+        config.problems.find((p) => p.startsWith(`integrations/${file}.json: ${field}: `));
       expect(lineOf('bad-readonly', 'readOnly')).toMatch(/boolean/);
       expect(lineOf('bad-rows', 'maxRows')).toMatch(/>=\s*1|too small/i);
       expect(lineOf('bad-timeout', 'statementTimeoutMs')).toMatch(/>=\s*0|too small/i);
       expect(lineOf('bad-bytes', 'maxResultBytes')).toMatch(/int/i);
       expect(config.problems).toHaveLength(4);
       expect([...config.integrations.keys()]).toEqual(['good']);
-      expect(config.integrations.get('good')).toMatchObject({ readOnly: true, maxRows: 1, statementTimeoutMs: 0, maxResultBytes: 1 });
+      expect(config.integrations.get('good')).toMatchObject({
+        readOnly: true,
+        maxRows: 1,
+        statementTimeoutMs: 0,
+        maxResultBytes: 1,
+      });
     } finally {
       await folder.remove();
     }
@@ -389,13 +440,17 @@ describe('per-integration query limits against real PostgreSQL', () => {
     });
 
     it("resets a session before it serves another token: a temporary table one caller made does not shadow the other's table", async () => {
-      expect((await asToken(t.token, 'plain', "CREATE TEMP TABLE widgets AS SELECT 666 AS id, 'shadow' AS name")).status).toBe(200);
+      expect(
+        (await asToken(t.token, 'plain', "CREATE TEMP TABLE widgets AS SELECT 666 AS id, 'shadow' AS name")).status,
+      ).toBe(200);
       // The same caller keeps its own session state.
       const own = await asToken(t.token, 'plain', 'SELECT id FROM widgets');
       expect(own.body.rows).toEqual([{ id: 666 }]);
       const other = await asToken('second-token-abcdef', 'plain', 'SELECT id FROM widgets ORDER BY id');
       expect(other.status).toBe(200);
-      expect(other.body.rows.map((r: { id: number }) => r.id)).toEqual(originalWidgets.map((w) => (w as { id: number }).id));
+      expect(other.body.rows.map((r: { id: number }) => r.id)).toEqual(
+        originalWidgets.map((w) => (w as { id: number }).id),
+      );
     });
 
     it('leaves no advisory lock or prepared statement behind a readOnly query', async () => {
@@ -403,7 +458,13 @@ describe('per-integration query limits against real PostgreSQL', () => {
       expect((await query('ro', 'PREPARE leftover AS SELECT 1')).status).toBe(200);
       const prepared = await query('ro', 'SELECT count(*)::int AS n FROM pg_prepared_statements');
       expect(prepared.body.rows).toEqual([{ n: 0 }]);
-      const client = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.dbname });
+      const client = new pg.Client({
+        host: db.host,
+        port: db.port,
+        user: db.username,
+        password: db.password,
+        database: db.dbname,
+      });
       await client.connect();
       try {
         expect((await client.query('SELECT pg_try_advisory_lock(4242) AS got')).rows).toEqual([{ got: true }]);

@@ -7,7 +7,14 @@ import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 import { asSuperuser, createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const rdsSecret = (db: TestDatabase) => ({
-  SecretString: JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname }),
+  SecretString: JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.username,
+    password: db.password,
+    dbname: db.dbname,
+  }),
 });
 
 const config: ConfigFiles = {
@@ -32,7 +39,8 @@ async function saveIntegration(t: TestAgent, name: string, doc: unknown): Promis
 }
 
 const logLines = (t: TestAgent) => t.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-const query = (t: TestAgent, integration: string, sql = 'SELECT 1 AS one') => t.request('POST', `/api/v1/integrations/${integration}/query`, { sql });
+const query = (t: TestAgent, integration: string, sql = 'SELECT 1 AS one') =>
+  t.request('POST', `/api/v1/integrations/${integration}/query`, { sql });
 
 let db: TestDatabase;
 const agents: TestAgent[] = [];
@@ -89,7 +97,10 @@ describe('POST /api/v1/reload (issue 10, section 8)', () => {
     const running = query(t, 'orders', 'SELECT pg_sleep(1) AS slept');
     const started = await eventually(() =>
       asSuperuser(async (c) => {
-        const r = await c.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND query = 'SELECT pg_sleep(1) AS slept' AND state = 'active'", [db.username]);
+        const r = await c.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND query = 'SELECT pg_sleep(1) AS slept' AND state = 'active'",
+          [db.username],
+        );
         return (r.rows[0]?.n ?? 0) > 0;
       }),
     );
@@ -106,16 +117,25 @@ describe('POST /api/v1/reload (issue 10, section 8)', () => {
   });
 
   it('rejects an invalid change with 422 naming file, JSON path and cause, and keeps the last good config', async () => {
-    await saveIntegration(t, 'broken', { ...postgresIntegration('broken'), connection: { host: 'db', port: 99999, database: 'app', user: 'u' } });
+    await saveIntegration(t, 'broken', {
+      ...postgresIntegration('broken'),
+      connection: { host: 'db', port: 99999, database: 'app', user: 'u' },
+    });
     const res = await t.request('POST', '/api/v1/reload', {});
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('CONFIG_RELOAD_INVALID');
-    expect(res.body.error.details.problems).toEqual(['integrations/broken.json: connection.port: Too big: expected number to be <=65535']);
+    expect(res.body.error.details.problems).toEqual([
+      'integrations/broken.json: connection.port: Too big: expected number to be <=65535',
+    ]);
     expect((await query(t, 'orders')).status).toBe(200);
     expect((await t.request('GET', '/api/v1/integrations/broken')).status).toBe(404);
 
     const status = await t.request('GET', '/api/v1/config/status');
-    expect(status.body).toMatchObject({ integrations: 3, workflows: 1, lastReload: { applied: false, problems: res.body.error.details.problems } });
+    expect(status.body).toMatchObject({
+      integrations: 3,
+      workflows: 1,
+      lastReload: { applied: false, problems: res.body.error.details.problems },
+    });
     const metrics = await t.request('GET', '/metrics');
     expect(metrics.text).toMatch(/^credflow_config_last_reload_success 0$/m);
     expect(metrics.text).toMatch(/^credflow_config_reloads_total\{outcome="error"\} 1$/m);
@@ -141,7 +161,10 @@ describe('POST /api/v1/reload (issue 10, section 8)', () => {
 
   it('counts every integration running a changed workflow as changed, and drops their cached responses', async () => {
     expect((await query(t, 'stock')).status).toBe(200);
-    await writeFile(path.join(t.dir, 'workflows', 'getSecrets.json'), JSON.stringify({ ...secretsWorkflow(), description: 'edited' }));
+    await writeFile(
+      path.join(t.dir, 'workflows', 'getSecrets.json'),
+      JSON.stringify({ ...secretsWorkflow(), description: 'edited' }),
+    );
     const res = await t.request('POST', '/api/v1/reload', {});
     expect(res.body.workflows).toEqual({ added: [], changed: ['getSecrets'], removed: [] });
     expect([...res.body.integrations.changed].sort()).toEqual(['added', 'orders', 'stock']);
@@ -150,7 +173,15 @@ describe('POST /api/v1/reload (issue 10, section 8)', () => {
   });
 
   it('is refused to a token without the admin scope', async () => {
-    const reader = await startTestAgent(config, {}, { watch: false, reloadOnSighup: false, tokens: [{ id: 'reader', token: 'reader-token-0123456789', scopes: ['read'] }] });
+    const reader = await startTestAgent(
+      config,
+      {},
+      {
+        watch: false,
+        reloadOnSighup: false,
+        tokens: [{ id: 'reader', token: 'reader-token-0123456789', scopes: ['read'] }],
+      },
+    );
     agents.push(reader);
     const res = await reader.request('POST', '/api/v1/reload', {}, 'reader-token-0123456789');
     expect(res.status).toBe(403);
@@ -167,14 +198,18 @@ describe('other reload triggers', () => {
     await saveIntegration(t, 'hup', postgresIntegration('hup'));
     expect((await t.request('GET', '/api/v1/integrations/hup')).status).toBe(404);
     process.kill(process.pid, 'SIGHUP');
-    expect(await eventually(async () => (await t.request('GET', '/api/v1/integrations/hup')).status === 200)).toBe(true);
+    expect(await eventually(async () => (await t.request('GET', '/api/v1/integrations/hup')).status === 200)).toBe(
+      true,
+    );
     expect(logLines(t).find((l) => l.event === 'config.reload')).toMatchObject({ trigger: 'signal', outcome: 'ok' });
   });
 
   it('reloads when a file in integrations/ is saved, without being asked', async () => {
     const t = await start({ reloadOnSighup: false });
     await saveIntegration(t, 'watched', postgresIntegration('watched'));
-    expect(await eventually(async () => (await t.request('GET', '/api/v1/integrations/watched')).status === 200)).toBe(true);
+    expect(await eventually(async () => (await t.request('GET', '/api/v1/integrations/watched')).status === 200)).toBe(
+      true,
+    );
     expect((await query(t, 'watched')).body.rows).toEqual([{ one: 1 }]);
     expect(logLines(t).find((l) => l.event === 'config.reload')).toMatchObject({ trigger: 'watch', outcome: 'ok' });
   });

@@ -8,10 +8,19 @@ import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 import { asSuperuser, createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const rdsSecret = (db: TestDatabase, overrides: Record<string, unknown> = {}) => ({
-  SecretString: JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname, ...overrides }),
+  SecretString: JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.username,
+    password: db.password,
+    dbname: db.dbname,
+    ...overrides,
+  }),
 });
 
-const logLines = (agent: TestAgent): Record<string, unknown>[] => agent.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+const logLines = (agent: TestAgent): Record<string, unknown>[] =>
+  agent.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
 
 const fetchesOf = (secrets: LocalSecretsManager, secretId: string) =>
   secrets.requests.filter((r) => r.operation === 'GetSecretValue' && r.secretId === secretId).length;
@@ -122,7 +131,10 @@ describe('retiring a pool strands no queued query', () => {
   beforeAll(async () => {
     db = await createTestDatabase('retire');
     t = await startTestAgent(
-      { workflows: { getSecrets: secretsWorkflow('getSecrets', 'retireSecret') }, integrations: { single: postgresIntegration('single') } },
+      {
+        workflows: { getSecrets: secretsWorkflow('getSecrets', 'retireSecret') },
+        integrations: { single: postgresIntegration('single') },
+      },
       { CREDFLOW_POOL_MAX: '1' },
     );
     t.secrets.createSecret('retireSecret', rdsSecret(db));
@@ -154,7 +166,9 @@ describe('retiring a pool strands no queued query', () => {
     // A new pool serves the next query; the retired one ended once its queries were done.
     expect((await query(t, 'single', 'SELECT 3 AS three')).status).toBe(200);
     expect(await eventually(async () => (await backendsOf(db.username)) === 1)).toBe(true);
-    expect(logLines(t).some((l) => l.event === 'pool.retire' && l.integration === 'single' && l.reason === 'invalidated')).toBe(true);
+    expect(
+      logLines(t).some((l) => l.event === 'pool.retire' && l.integration === 'single' && l.reason === 'invalidated'),
+    ).toBe(true);
   });
 });
 
@@ -179,15 +193,23 @@ describe('profiles are limited to the declared ones or CREDFLOW_PROFILES', () =>
     integrations: {
       undeclared: postgresIntegration('undeclared', 'getProfiled'),
       declared: (() => {
-        const base = postgresIntegration('declared', 'getProfiled') as { fetchCredentialsDynamically: Record<string, unknown> };
-        return { ...base, fetchCredentialsDynamically: { ...base.fetchCredentialsDynamically, profiles: { blue: {}, green: {} } } };
+        const base = postgresIntegration('declared', 'getProfiled') as {
+          fetchCredentialsDynamically: Record<string, unknown>;
+        };
+        return {
+          ...base,
+          fetchCredentialsDynamically: { ...base.fetchCredentialsDynamically, profiles: { blue: {}, green: {} } },
+        };
       })(),
     },
   };
 
   beforeAll(async () => {
     db = await createTestDatabase('prof');
-    [plain, withProfiles] = await Promise.all([startTestAgent(config), startTestAgent(config, { CREDFLOW_PROFILES: 'staging,production' })]);
+    [plain, withProfiles] = await Promise.all([
+      startTestAgent(config),
+      startTestAgent(config, { CREDFLOW_PROFILES: 'staging,production' }),
+    ]);
     for (const agent of [plain, withProfiles]) agent.secrets.createSecret('profileSecret', rdsSecret(db));
   });
 
@@ -197,7 +219,11 @@ describe('profiles are limited to the declared ones or CREDFLOW_PROFILES', () =>
   });
 
   it('rejects a profile an integration without profiles does not accept, with 404 PROFILE_NOT_FOUND listing default, and runs nothing', async () => {
-    for (const res of [await query(plain, 'undeclared', 'SELECT 1', 'other'), await status(plain, 'undeclared', 'other'), await plain.request('POST', '/api/v1/integrations/undeclared/test?profile=other', {})]) {
+    for (const res of [
+      await query(plain, 'undeclared', 'SELECT 1', 'other'),
+      await status(plain, 'undeclared', 'other'),
+      await plain.request('POST', '/api/v1/integrations/undeclared/test?profile=other', {}),
+    ]) {
       expect(res.status).toBe(404);
       expect(res.body.error.code).toBe('PROFILE_NOT_FOUND');
       expect(res.body.error.message).toContain('"undeclared"');
@@ -211,7 +237,10 @@ describe('profiles are limited to the declared ones or CREDFLOW_PROFILES', () =>
     const res = await query(withProfiles, 'undeclared', 'SELECT current_user AS who', 'staging');
     expect(res.status).toBe(200);
     expect(res.body.rows).toEqual([{ who: db.username }]);
-    expect((await status(withProfiles, 'undeclared', 'staging')).body).toMatchObject({ profile: 'staging', cached: true });
+    expect((await status(withProfiles, 'undeclared', 'staging')).body).toMatchObject({
+      profile: 'staging',
+      cached: true,
+    });
     expect((await status(withProfiles, 'undeclared')).body).toMatchObject({ profile: 'default', cached: false });
 
     const runs = logLines(withProfiles).filter((l) => l.event === 'workflow.run' && l.integration === 'undeclared');
@@ -267,7 +296,10 @@ describe('profiles are limited to the declared ones or CREDFLOW_PROFILES', () =>
     const res = await withProfiles.request('POST', '/api/v1/integrations/undeclared/invalidate', {});
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ integration: 'undeclared', droppedResponses: 2, drainedPools: 2 });
-    expect((await status(withProfiles, 'undeclared', 'staging')).body).toMatchObject({ cached: false, pools: { total: 0 } });
+    expect((await status(withProfiles, 'undeclared', 'staging')).body).toMatchObject({
+      cached: false,
+      pools: { total: 0 },
+    });
     expect((await status(withProfiles, 'undeclared')).body.cached).toBe(false);
   });
 });
@@ -316,7 +348,9 @@ describe('masking: decoded binary secrets, the agent’s own secrets and the API
 
   beforeAll(async () => {
     t = await startTestAgent(config, { AWS_SECRET_ACCESS_KEY: AGENT_KEY });
-    t.secrets.createSecret('binarySecret', { SecretBinary: new TextEncoder().encode(JSON.stringify({ username: 'binuser', password: binaryPassword })) });
+    t.secrets.createSecret('binarySecret', {
+      SecretBinary: new TextEncoder().encode(JSON.stringify({ username: 'binuser', password: binaryPassword })),
+    });
     t.secrets.createSecret('plainBinary', { SecretBinary: new TextEncoder().encode(plainBinary) });
   });
 
@@ -367,7 +401,9 @@ describe('masking: decoded binary secrets, the agent’s own secrets and the API
     expect(failed.status).not.toBe(200);
     expect(failed.body.error.code).toBe('WORKFLOW_FAILED');
     expect(failed.text).toContain('cannot use ********');
-    expect(logLines(t).some((l) => l.event === 'workflow.run' && l.workflow === 'fail' && l.outcome === 'error')).toBe(true);
+    expect(logLines(t).some((l) => l.event === 'workflow.run' && l.workflow === 'fail' && l.outcome === 'error')).toBe(
+      true,
+    );
     for (const form of leakFormsOf(AGENT_KEY)) {
       expect(failed.text).not.toContain(form);
       expect(t.logs.text()).not.toContain(form);
@@ -379,7 +415,9 @@ describe('masking: decoded binary secrets, the agent’s own secrets and the API
       const failed = await t.request('POST', '/api/v1/workflows/fail/run', { params: { value: token } });
       expect(failed.body.error.code).toBe('WORKFLOW_FAILED');
     }
-    const failures = logLines(t).filter((l) => l.event === 'workflow.run' && l.workflow === 'fail' && l.outcome === 'error');
+    const failures = logLines(t).filter(
+      (l) => l.event === 'workflow.run' && l.workflow === 'fail' && l.outcome === 'error',
+    );
     expect(failures.length).toBeGreaterThanOrEqual(2);
     for (const token of [t.token, 'second-token-abcdef']) {
       for (const form of leakFormsOf(token)) expect(t.logs.text()).not.toContain(form);
@@ -387,8 +425,13 @@ describe('masking: decoded binary secrets, the agent’s own secrets and the API
   });
 
   /** A step handed `token` fails, so the agent logs the step's error message; returns the captured log text. */
-  async function logsAfterFailingWith(options: { env?: NodeJS.ProcessEnv; tokens?: string[] }, token: (tokens: string[]) => string) {
-    const a = await startTestAgent({ workflows: { fail: config.workflows?.fail ?? {} } }, options.env, { tokens: options.tokens ?? 'configured' });
+  async function logsAfterFailingWith(
+    options: { env?: NodeJS.ProcessEnv; tokens?: string[] },
+    token: (tokens: string[]) => string,
+  ) {
+    const a = await startTestAgent({ workflows: { fail: config.workflows?.fail ?? {} } }, options.env, {
+      tokens: options.tokens ?? 'configured',
+    });
     try {
       const value = token(a.agent.tokens);
       const res = await a.request('POST', '/api/v1/workflows/fail/run', { params: { value } }, a.agent.tokens[0] ?? '');
@@ -401,7 +444,10 @@ describe('masking: decoded binary secrets, the agent’s own secrets and the API
   }
 
   it('never writes a token configured with CREDFLOW_API_TOKENS into the logs', async () => {
-    const { text, value } = await logsAfterFailingWith({ env: { CREDFLOW_API_TOKENS: 'env-token-0123456789,env-token-abcdefghij' } }, (tokens) => tokens[1] ?? '');
+    const { text, value } = await logsAfterFailingWith(
+      { env: { CREDFLOW_API_TOKENS: 'env-token-0123456789,env-token-abcdefghij' } },
+      (tokens) => tokens[1] ?? '',
+    );
     expect(value).toBe('env-token-abcdefghij');
     for (const form of leakFormsOf(value)) expect(text).not.toContain(form);
   });

@@ -11,7 +11,15 @@ const POOL_MAX = 5;
 const AUTH_RETRIES = 2;
 
 const rdsSecret = (db: TestDatabase, overrides: Record<string, unknown> = {}) =>
-  JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname, ...overrides });
+  JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.username,
+    password: db.password,
+    dbname: db.dbname,
+    ...overrides,
+  });
 
 /** A new password with the characters that must survive templates byte for byte. */
 const freshPassword = () => `Rot-${randomBytes(9).toString('base64url')}&<>"'{}<<{{y}}`;
@@ -63,7 +71,14 @@ function startStream(t: TestAgent, integration: string, sql: string, loops: numb
       for (let i = 0; i < maxPerLoop && !stopped; i += 1) {
         const startedAt = performance.now();
         const res = await t.request('POST', `/api/v1/integrations/${integration}/query`, { sql });
-        samples.push({ loop, startedAt, endedAt: performance.now(), status: res.status, body: res.body, text: res.text });
+        samples.push({
+          loop,
+          startedAt,
+          endedAt: performance.now(),
+          status: res.status,
+          body: res.body,
+          text: res.text,
+        });
       }
     }),
   );
@@ -91,7 +106,9 @@ async function metric(t: TestAgent, name: string, labels: Record<string, string>
   for (const line of res.text.split('\n')) {
     const match = /^([A-Za-z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
-    const got = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    const got = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
     if (Object.entries(labels).every(([key, value]) => got[key] === value)) sum += Number(match[3]);
   }
   return sum;
@@ -173,12 +190,18 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
       integrations[integration] = postgresIntegration(integration, workflowFor(integration));
     }
     // The default cache TTL (300 s) stays: credentials change only through the auth-failure path here.
-    t = await startTestAgent({ workflows, integrations }, { CREDFLOW_POOL_MAX: String(POOL_MAX), CREDFLOW_AUTH_RETRIES: String(AUTH_RETRIES) });
+    t = await startTestAgent(
+      { workflows, integrations },
+      { CREDFLOW_POOL_MAX: String(POOL_MAX), CREDFLOW_AUTH_RETRIES: String(AUTH_RETRIES) },
+    );
     t.secrets.createSecret('coldSecret', { SecretString: rdsSecret(db('cold')) });
-    t.secrets.createSecret('wrongStaysSecret', { SecretString: rdsSecret(db('wrong'), { password: 'Not-the-password-&<>"\'{}' }) });
+    t.secrets.createSecret('wrongStaysSecret', {
+      SecretString: rdsSecret(db('wrong'), { password: 'Not-the-password-&<>"\'{}' }),
+    });
     t.secrets.createSecret('drainSecret', { SecretString: rdsSecret(db('drain')) });
     t.secrets.createSecret('cutSecret', { SecretString: rdsSecret(db('cut')) });
-    for (const { integration } of rotations) t.secrets.createSecret(secretFor(integration), { SecretString: rdsSecret(db(integration)) });
+    for (const { integration } of rotations)
+      t.secrets.createSecret(secretFor(integration), { SecretString: rdsSecret(db(integration)) });
   });
 
   afterAll(async () => {
@@ -186,13 +209,17 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
   });
 
   describe('single-flight', () => {
-    it('runs the workflow once and calls GetSecretValue once for 200 concurrent queries at a cold integration, on one pool', async ({ annotate }) => {
+    it('runs the workflow once and calls GetSecretValue once for 200 concurrent queries at a cold integration, on one pool', async ({
+      annotate,
+    }) => {
       const n = 200;
       const poolsBefore = await metric(t, 'credflow_pools');
       // A slow secret store keeps the one load in flight while the 200 requests arrive.
       t.secrets.setFaults({ latencyMs: 300, operations: ['GetSecretValue'] });
       const responses = await Promise.all(
-        Array.from({ length: n }, (_, i) => query(t, 'cold', 'SELECT $1::int AS i, count(*)::int AS widgets FROM widgets', [i])),
+        Array.from({ length: n }, (_, i) =>
+          query(t, 'cold', 'SELECT $1::int AS i, count(*)::int AS widgets FROM widgets', [i]),
+        ),
       ).finally(() => t.secrets.clearFaults());
 
       const failed = responses.filter((r) => r.status !== 200).map((r) => r.text);
@@ -200,7 +227,10 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
       responses.forEach((r, i) => expect(r.body.rows).toEqual([{ i, widgets: 3 }]));
 
       const getSecretValue = getSecretValueCalls(t, 'coldSecret');
-      const runsOk = await metric(t, 'credflow_workflow_run_duration_seconds_count', { workflow: 'getCold', outcome: 'ok' });
+      const runsOk = await metric(t, 'credflow_workflow_run_duration_seconds_count', {
+        workflow: 'getCold',
+        outcome: 'ok',
+      });
       const runsAll = await metric(t, 'credflow_workflow_run_duration_seconds_count', { workflow: 'getCold' });
       const runLines = logEvents(t, 'workflow.run').filter((e) => e.workflow === 'getCold');
       const resolutions = logEvents(t, 'credentials.resolve').filter((e) => e.integration === 'cold');
@@ -241,10 +271,14 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
       expect(getSecretValueCalls(t, 'coldSecret')).toBe(1);
     });
 
-    it('gives all 200 concurrent queries the same error, from one GetSecretValue request, when the cold load fails', async ({ annotate }) => {
+    it('gives all 200 concurrent queries the same error, from one GetSecretValue request, when the cold load fails', async ({
+      annotate,
+    }) => {
       const n = 200;
       t.secrets.setFaults({ latencyMs: 300, operations: ['GetSecretValue'] });
-      const responses = await Promise.all(Array.from({ length: n }, () => query(t, 'cold-missing', 'SELECT 1'))).finally(() => t.secrets.clearFaults());
+      const responses = await Promise.all(
+        Array.from({ length: n }, () => query(t, 'cold-missing', 'SELECT 1')),
+      ).finally(() => t.secrets.clearFaults());
 
       expect(responses.map((r) => r.status)).toEqual(Array(n).fill(502));
       const errors = new Set(responses.map((r) => JSON.stringify(r.body.error)));
@@ -260,7 +294,9 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
       expect(runLines).toHaveLength(1);
       expect(runLines[0]).toMatchObject({ outcome: 'error' });
       expect(logEvents(t, 'pool.create').filter((e) => e.integration === 'cold-missing')).toEqual([]);
-      await annotate(`${n} concurrent queries at a missing secret: ${n} x 502 ${error.code}, ${errors.size} distinct error; GetSecretValue=${calls}; workflow runs=${runs}`);
+      await annotate(
+        `${n} concurrent queries at a missing secret: ${n} x 502 ${error.code}, ${errors.size} distinct error; GetSecretValue=${calls}; workflow runs=${runs}`,
+      );
     });
   });
 
@@ -272,7 +308,9 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
         order === 'db-first'
           ? 'every query succeeds or fails with a clear auth error only while the secret lags behind'
           : 'no query fails';
-      it(`${expectation}, and the stream recovers by itself (${steps}${terminate ? ', role connections terminated' : ''})`, async ({ annotate }) => {
+      it(`${expectation}, and the stream recovers by itself (${steps}${terminate ? ', role connections terminated' : ''})`, async ({
+        annotate,
+      }) => {
         const target = db(integration);
         const oldPassword = target.password;
         const newPassword = freshPassword();
@@ -293,7 +331,9 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
           };
           const putSecret = () => {
             marks.putStarted = performance.now();
-            t.secrets.putSecretValue(secretFor(integration), { SecretString: rdsSecret(target, { password: newPassword }) });
+            t.secrets.putSecretValue(secretFor(integration), {
+              SecretString: rdsSecret(target, { password: newPassword }),
+            });
             marks.putFinished = performance.now();
           };
           if (order === 'db-first') {
@@ -313,7 +353,8 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
         const { samples } = stream;
         // In order (a) the secret lags behind the database between ALTER ROLE and PutSecretValue: a
         // request that was in flight at any moment of that window may fail, with a clear auth error.
-        const inWindow = (s: Sample) => order === 'db-first' && s.endedAt >= marks.alterStarted && s.startedAt <= marks.putFinished;
+        const inWindow = (s: Sample) =>
+          order === 'db-first' && s.endedAt >= marks.alterStarted && s.startedAt <= marks.putFinished;
         const clearAuthFailure = (s: Sample) =>
           s.status === 502 &&
           s.body?.error?.code === 'DB_AUTH_FAILED' &&
@@ -340,7 +381,8 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
 
         const retriesDuring = (await metric(t, 'credflow_auth_failure_retries_total', { integration })) - retriesBefore;
         const callsDuring = getSecretValueCalls(t, secretFor(integration)) - callsBefore;
-        const poolsCreatedDuring = logEvents(t, 'pool.create').filter((e) => e.integration === integration).length - poolsCreatedBefore;
+        const poolsCreatedDuring =
+          logEvents(t, 'pool.create').filter((e) => e.integration === integration).length - poolsCreatedBefore;
         if (terminate) {
           // New connections had to be made after ALTER ROLE: only a retry with fresh credentials let them in.
           expect(terminated).toBeGreaterThan(0);
@@ -351,7 +393,11 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
         // connection is refused the old password and the agent recovers through a retry on its own.
         const proof = await asSuperuser(async (admin) => {
           await terminateConnectionsOf(admin, target.username);
-          return eventually(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE usename = $1', [target.username])).rowCount === 0);
+          return eventually(
+            async () =>
+              (await admin.query('SELECT 1 FROM pg_stat_activity WHERE usename = $1', [target.username])).rowCount ===
+              0,
+          );
         });
         expect(proof).toBe(true);
         const fresh = await query(t, integration, 'SELECT current_user AS who');
@@ -386,7 +432,13 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
     const long = query(t, 'cut', 'SELECT pg_backend_pid() AS pid, pg_sleep(0.3)::text AS slept');
     await asSuperuser(async (admin) => {
       const running = await eventually(
-        async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE '%pg_sleep%'", [cutPid])).rowCount === 1,
+        async () =>
+          (
+            await admin.query(
+              "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE '%pg_sleep%'",
+              [cutPid],
+            )
+          ).rowCount === 1,
       );
       expect(running).toBe(true);
       expect(await terminateConnectionsOf(admin, target.username)).toBe(1);
@@ -409,7 +461,9 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
     // One load, then one reload that came back with the same credentials: no loop.
     expect(calls).toBeGreaterThanOrEqual(2);
     expect(calls).toBeLessThanOrEqual(1 + AUTH_RETRIES);
-    expect(await metric(t, 'credflow_auth_failure_retries_total', { integration: 'wrong-stays' })).toBeLessThanOrEqual(AUTH_RETRIES);
+    expect(await metric(t, 'credflow_auth_failure_retries_total', { integration: 'wrong-stays' })).toBeLessThanOrEqual(
+      AUTH_RETRIES,
+    );
   });
 
   it('lets a query running on a pool whose credentials were replaced finish, then closes that pool', async () => {
@@ -419,7 +473,13 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
 
     await asSuperuser(async (admin) => {
       const running = await eventually(
-        async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND state = 'active' AND query LIKE '%pg_sleep%'", [target.username])).rowCount === 1,
+        async () =>
+          (
+            await admin.query(
+              "SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND state = 'active' AND query LIKE '%pg_sleep%'",
+              [target.username],
+            )
+          ).rowCount === 1,
       );
       expect(running).toBe(true);
       t.secrets.putSecretValue('drainSecret', { SecretString: rdsSecret(target, { password: newPassword }) });
@@ -432,8 +492,12 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
     const retriesBefore = await metric(t, 'credflow_auth_failure_retries_total', { integration: 'drain' });
     const next = await query(t, 'drain', 'SELECT pg_backend_pid() AS pid');
     expect(next.status).toBe(200);
-    expect(await metric(t, 'credflow_auth_failure_retries_total', { integration: 'drain' })).toBeGreaterThan(retriesBefore);
-    expect(logEvents(t, 'pool.retire').filter((e) => e.integration === 'drain')).toMatchObject([{ reason: 'credentials replaced' }]);
+    expect(await metric(t, 'credflow_auth_failure_retries_total', { integration: 'drain' })).toBeGreaterThan(
+      retriesBefore,
+    );
+    expect(logEvents(t, 'pool.retire').filter((e) => e.integration === 'drain')).toMatchObject([
+      { reason: 'credentials replaced' },
+    ]);
 
     const done = await long;
     expect(done.status).toBe(200);
@@ -441,25 +505,36 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
     expect(oldPid).not.toBe(next.body.rows[0].pid);
 
     const gone = await asSuperuser(async (admin) =>
-      eventually(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [oldPid])).rowCount === 0),
+      eventually(
+        async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [oldPid])).rowCount === 0,
+      ),
     );
     expect(gone).toBe(true);
     const status = await t.request('GET', '/api/v1/integrations/drain/status');
-    const roleConnections = await asSuperuser(async (admin) => (await admin.query('SELECT pid FROM pg_stat_activity WHERE usename = $1', [target.username])).rows);
+    const roleConnections = await asSuperuser(
+      async (admin) =>
+        (await admin.query('SELECT pid FROM pg_stat_activity WHERE usename = $1', [target.username])).rows,
+    );
     expect(roleConnections.map((r) => r.pid)).not.toContain(oldPid);
     expect(roleConnections.length).toBe(status.body.pools.total);
   });
 
-  it('serves AWSPENDING to a workflow that asks for it while AWSCURRENT is still served, and keeps queries succeeding through a two-user rotation', async ({ annotate }) => {
+  it('serves AWSPENDING to a workflow that asks for it while AWSCURRENT is still served, and keeps queries succeeding through a two-user rotation', async ({
+    annotate,
+  }) => {
     const staged = db('staged');
     const userA = { ...staged };
     const userB = { ...staged, username: `${staged.username}_b`, password: freshPassword() };
     await asSuperuser(async (admin) => {
-      await admin.query(`CREATE ROLE ${admin.escapeIdentifier(userB.username)} LOGIN PASSWORD ${admin.escapeLiteral(userB.password)}`);
+      await admin.query(
+        `CREATE ROLE ${admin.escapeIdentifier(userB.username)} LOGIN PASSWORD ${admin.escapeLiteral(userB.password)}`,
+      );
     });
     const { VersionId: currentVersion } = t.secrets.createSecret('stagedSecret', { SecretString: rdsSecret(userA) });
     // createSecret: the rotation's createSecret step puts the other user's credentials under AWSPENDING.
-    const { VersionId: pendingVersion } = t.secrets.putSecretValue('stagedSecret', { SecretString: rdsSecret(userB) }, ['AWSPENDING']);
+    const { VersionId: pendingVersion } = t.secrets.putSecretValue('stagedSecret', { SecretString: rdsSecret(userB) }, [
+      'AWSPENDING',
+    ]);
 
     const whoAmI = async (integration: string) => {
       const res = await query(t, integration, 'SELECT current_user AS who');
@@ -472,10 +547,19 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
     // finishSecret: AWSCURRENT moves to the pending version, through the SDK like a rotation Lambda.
     const stream = startStream(t, 'staged-current', 'SELECT current_user AS who', 2);
     await stream.waitForMore(20);
-    const sdk = new SecretsManagerClient({ region: 'us-east-1', endpoint: t.secrets.url, credentials: t.secrets.credentials });
+    const sdk = new SecretsManagerClient({
+      region: 'us-east-1',
+      endpoint: t.secrets.url,
+      credentials: t.secrets.credentials,
+    });
     try {
       await sdk.send(
-        new UpdateSecretVersionStageCommand({ SecretId: 'stagedSecret', VersionStage: 'AWSCURRENT', MoveToVersionId: pendingVersion, RemoveFromVersionId: currentVersion }),
+        new UpdateSecretVersionStageCommand({
+          SecretId: 'stagedSecret',
+          VersionStage: 'AWSCURRENT',
+          MoveToVersionId: pendingVersion,
+          RemoveFromVersionId: currentVersion,
+        }),
       );
     } finally {
       sdk.destroy();
@@ -495,6 +579,8 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
     const last = stream.samples.slice(-10);
     expect(last.every((s) => s.body.rows[0].who === userB.username)).toBe(true);
     expect(await whoAmI('staged-current')).toBe(userB.username);
-    await annotate(`two-user rotation: ${stream.samples.length} queries, ${failures.length} failed; AWSCURRENT moved from ${userA.username} to ${userB.username}`);
+    await annotate(
+      `two-user rotation: ${stream.samples.length} queries, ${failures.length} failed; AWSCURRENT moved from ${userA.username} to ${userB.username}`,
+    );
   });
 });

@@ -53,7 +53,14 @@ describe('12 previews at once of a workflow that logs 80 MB (issue 19, section 3
       integrations: { orders: postgresIntegration('orders') },
     });
     t.secrets.createSecret('postgresSecrets', {
-      SecretString: JSON.stringify({ engine: 'postgres', host: db.host, port: db.port, username: db.username, password: db.password, dbname: db.dbname }),
+      SecretString: JSON.stringify({
+        engine: 'postgres',
+        host: db.host,
+        port: db.port,
+        username: db.username,
+        password: db.password,
+        dbname: db.dbname,
+      }),
     });
   });
 
@@ -69,15 +76,21 @@ describe('12 previews at once of a workflow that logs 80 MB (issue 19, section 3
     const workerPeaks = new Map<number, number>();
     const sample = () => {
       agentPeak = Math.max(agentPeak, process.memoryUsage().rss);
-      for (const pid of t.agent.agent.sandbox.pids()) workerPeaks.set(pid, Math.max(workerPeaks.get(pid) ?? 0, rssOfPid(pid)));
+      for (const pid of t.agent.agent.sandbox.pids())
+        workerPeaks.set(pid, Math.max(workerPeaks.get(pid) ?? 0, rssOfPid(pid)));
     };
     const sampler = setInterval(sample, 10);
 
     const floods = Array.from({ length: 12 }, () => t.request('POST', '/api/v1/workflows/flood/run', {}));
     // Sent while the floods hold every slot: they wait their turn and succeed.
-    await until(() => t.agent.agent.sandbox.queued() > 0, 'the floods fill every worker slot and the queue holds the rest');
+    await until(
+      () => t.agent.agent.sandbox.queued() > 0,
+      'the floods fill every worker slot and the queue holds the rest',
+    );
     const innocent = t.request('POST', '/api/v1/workflows/small/run', {});
-    const query = t.request('POST', '/api/v1/integrations/orders/query', { sql: 'SELECT name FROM widgets ORDER BY id' });
+    const query = t.request('POST', '/api/v1/integrations/orders/query', {
+      sql: 'SELECT name FROM widgets ORDER BY id',
+    });
     const results = await Promise.all(floods);
     const [innocentRes, queryRes] = await Promise.all([innocent, query]);
     clearInterval(sampler);
@@ -89,7 +102,11 @@ describe('12 previews at once of a workflow that logs 80 MB (issue 19, section 3
       expect(res.body.response).toEqual({ step: maxWorkflowSteps - 1 });
       expect(res.body.steps).toHaveLength(maxWorkflowSteps);
       const lines: string[] = res.body.steps.flatMap((s: { logs: string[] }) => s.logs);
-      expect(lines.some((l) => /^\[warn\] \.\.\. \d+ more lines cut \(run log limit: 1000 lines or 262144 bytes per run\)$/.test(l))).toBe(true);
+      expect(
+        lines.some((l) =>
+          /^\[warn\] \.\.\. \d+ more lines cut \(run log limit: 1000 lines or 262144 bytes per run\)$/.test(l),
+        ),
+      ).toBe(true);
       expect(lines.filter((l) => l === 'x'.repeat(8100)).length * 8100).toBeLessThanOrEqual(262144);
     }
     expect(innocentRes.status).toBe(200);
@@ -98,7 +115,9 @@ describe('12 previews at once of a workflow that logs 80 MB (issue 19, section 3
     expect(queryRes.body.rows).toEqual([{ name: 'sprocket' }, { name: 'gear' }, { name: 'flange' }]);
 
     const growth = agentPeak - before;
-    process.stdout.write(`agent RSS ${Math.round(before / MiB)} -> peak ${Math.round(agentPeak / MiB)} MiB; workers' peak RSS ${[...workerPeaks.values()].map((r) => `${Math.round(r / MiB)} MiB`).join(', ')}; responses ${results.map((r) => r.text.length).join(', ')} bytes\n`);
+    process.stdout.write(
+      `agent RSS ${Math.round(before / MiB)} -> peak ${Math.round(agentPeak / MiB)} MiB; workers' peak RSS ${[...workerPeaks.values()].map((r) => `${Math.round(r / MiB)} MiB`).join(', ')}; responses ${results.map((r) => r.text.length).join(', ')} bytes\n`,
+    );
     expect(growth).toBeLessThanOrEqual(AGENT_RSS_GROWTH_MAX);
     expect(workerPeaks.size).toBeGreaterThan(0);
     for (const peak of workerPeaks.values()) expect(peak).toBeLessThanOrEqual(WORKER_RSS_MAX);
@@ -115,7 +134,11 @@ describe('the sandbox queue (issue 19, section 3)', () => {
           // Ends only at its deadline, holding the one slot there is until then.
           hold: { name: 'hold', steps: [{ name: 'spin', code: 'while (true) {}' }] },
           // Its own deadline is far shorter than the hold's.
-          waiter: { name: 'waiter', limits: { runTimeoutMs: 500 }, steps: [{ name: 'quick', code: 'return { quick: true };' }] },
+          waiter: {
+            name: 'waiter',
+            limits: { runTimeoutMs: 500 },
+            steps: [{ name: 'quick', code: 'return { quick: true };' }],
+          },
           small,
         },
       },
@@ -142,7 +165,10 @@ describe('the sandbox queue (issue 19, section 3)', () => {
     const metrics = await t.request('GET', '/metrics');
     expect(metrics.text).toMatch(/^credflow_sandbox_queued_runs 1$/m);
 
-    const busy = await fetch(`${t.url}/api/v1/workflows/small/run`, { method: 'POST', headers: { authorization: `Bearer ${t.token}` } });
+    const busy = await fetch(`${t.url}/api/v1/workflows/small/run`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.token}` },
+    });
     const busyText = await busy.text();
     t.alsoSearch.push({ where: 'SANDBOX_BUSY response', text: busyText });
     expect(busy.status).toBe(503);
@@ -150,7 +176,8 @@ describe('the sandbox queue (issue 19, section 3)', () => {
     expect(JSON.parse(busyText)).toEqual({
       error: {
         code: 'SANDBOX_BUSY',
-        message: 'workflow "small" was not started: every sandbox worker runs its most runs at once (1) and 1 runs are waiting; try again shortly',
+        message:
+          'workflow "small" was not started: every sandbox worker runs its most runs at once (1) and 1 runs are waiting; try again shortly',
         details: { workflow: 'small', queueMax: 1, retryAfterSeconds: 1 },
       },
     });
@@ -158,7 +185,9 @@ describe('the sandbox queue (issue 19, section 3)', () => {
     const waited = await waiter;
     expect(waited.status).toBe(504);
     expect(waited.body.error.code).toBe('WORKFLOW_TIMEOUT');
-    expect(waited.body.error.message).toBe('workflow "waiter" waited for a sandbox worker past its run\'s time limit of 500 ms and did not start');
+    expect(waited.body.error.message).toBe(
+      'workflow "waiter" waited for a sandbox worker past its run\'s time limit of 500 ms and did not start',
+    );
     expect(sandbox.queued()).toBe(0);
     // The hold was still running all along: its own deadline ends it.
     expect(sandbox.status().some((w) => w.workflows.includes('hold'))).toBe(true);
@@ -173,14 +202,35 @@ describe('the step count at run time (issue 19, section 3)', () => {
   it(`refuses a run of more than ${maxWorkflowSteps} steps without sending it to a worker`, async () => {
     const workers = new SandboxWorkers({ size: 1, prewarm: 0, memoryMb: 32, logger: pino({ level: 'silent' }) });
     try {
-      const limits = { memoryMb: 32, stepTimeoutMs: 1000, runTimeoutMs: 1000, maxResponseBytes: 1000, maxBridgeCalls: 0, maxLogBytes: 100, maxLogLines: 10, maxRunLogBytes: 1024, maxRunLogLines: 10 };
+      const limits = {
+        memoryMb: 32,
+        stepTimeoutMs: 1000,
+        runTimeoutMs: 1000,
+        maxResponseBytes: 1000,
+        maxBridgeCalls: 0,
+        maxLogBytes: 100,
+        maxLogLines: 10,
+        maxRunLogBytes: 1024,
+        maxRunLogLines: 10,
+      };
       const steps = Array.from({ length: maxWorkflowSteps + 1 }, (_, i) => ({ name: `s${i}`, code: 'return 1;' }));
       const error = await workers
-        .run({ workflow: 'long', steps, input: { params: {}, env: {}, context: {} }, limits, bridge: () => Promise.resolve(null) })
-        .then(() => undefined, (e: unknown) => e);
+        .run({
+          workflow: 'long',
+          steps,
+          input: { params: {}, env: {}, context: {} },
+          limits,
+          bridge: () => Promise.resolve(null),
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(error).toBeInstanceOf(CredflowError);
       expect((error as CredflowError).code).toBe('WORKFLOW_FAILED');
-      expect((error as CredflowError).message).toBe(`workflow "long" has ${maxWorkflowSteps + 1} steps; a workflow may have at most ${maxWorkflowSteps}`);
+      expect((error as CredflowError).message).toBe(
+        `workflow "long" has ${maxWorkflowSteps + 1} steps; a workflow may have at most ${maxWorkflowSteps}`,
+      );
       expect(workers.pids()).toEqual([]);
     } finally {
       await workers.close();

@@ -21,7 +21,17 @@ const PASSWORD = 'Pw-escape-4f9c1d"&<>{{x}}\\b7e2';
 const OTHER_VALUE = 'other-team-value-93ad17e5';
 const APP_SECRET = JSON.stringify({ username: 'svc_app', password: PASSWORD, host: 'db.internal' });
 
-const limits = { memoryMb: 32, stepTimeoutMs: 1000, runTimeoutMs: 2000, maxResponseBytes: 65536, maxBridgeCalls: 5, maxLogLines: 50, maxLogBytes: 1024, maxRunLogBytes: 256 * 1024, maxRunLogLines: 1000 };
+const limits = {
+  memoryMb: 32,
+  stepTimeoutMs: 1000,
+  runTimeoutMs: 2000,
+  maxResponseBytes: 65536,
+  maxBridgeCalls: 5,
+  maxLogLines: 50,
+  maxLogBytes: 1024,
+  maxRunLogBytes: 256 * 1024,
+  maxRunLogLines: 1000,
+};
 const WORKERS = 2;
 
 const CANARY = { CREDFLOW_ESCAPE_CANARY: 'credflow-canary-5be1', AWS_ESCAPE_CANARY: 'aws-canary-77d0' };
@@ -94,7 +104,21 @@ async function expectAgentHealthy(sameWorkers?: number[]): Promise<void> {
 
 /** Host details that must never reach a step, a response or a step log. */
 function hostLeaks(text: string): string[] {
-  const needles = [repoRoot, t.dir, 'node_modules', '/dist/', 'node:internal', 'file://', '.ts:', 'worker-main', 'sandbox-workers', 'run-in-sandbox', 'run-workflow', 'processTicksAndRejections', 'isolated-vm'];
+  const needles = [
+    repoRoot,
+    t.dir,
+    'node_modules',
+    '/dist/',
+    'node:internal',
+    'file://',
+    '.ts:',
+    'worker-main',
+    'sandbox-workers',
+    'run-in-sandbox',
+    'run-workflow',
+    'processTicksAndRejections',
+    'isolated-vm',
+  ];
   return needles.filter((needle) => text.includes(needle));
 }
 
@@ -106,7 +130,12 @@ function foreignFrames(stack: string): string[] {
     .filter((line) => !/credflow-step\.js|<anonymous>|\(index \d+\)/.test(line));
 }
 
-function expectFailure(res: RunResult, status: 502 | 504, code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', message: string | RegExp): void {
+function expectFailure(
+  res: RunResult,
+  status: 502 | 504,
+  code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT',
+  message: string | RegExp,
+): void {
   expect(res.status, res.text).toBe(status);
   expect(res.body.error.code).toBe(code);
   if (typeof message === 'string') expect(res.body.error.message).toBe(message);
@@ -114,8 +143,10 @@ function expectFailure(res: RunResult, status: 502 | 504, code: 'WORKFLOW_FAILED
   expect(hostLeaks(res.text)).toEqual([]);
 }
 
-const stepTimeout = (name: string, step = 'attempt') => `workflow "${name}" failed in step "${step}": the step exceeded its time limit of ${limits.stepTimeoutMs} ms`;
-const stepFailed = (name: string, why: string, step = 'attempt') => `workflow "${name}" failed in step "${step}": ${why}`;
+const stepTimeout = (name: string, step = 'attempt') =>
+  `workflow "${name}" failed in step "${step}": the step exceeded its time limit of ${limits.stepTimeoutMs} ms`;
+const stepFailed = (name: string, why: string, step = 'attempt') =>
+  `workflow "${name}" failed in step "${step}": ${why}`;
 const memoryLimit = (name: string) => stepFailed(name, `the step exceeded the memory limit of ${limits.memoryMb} MB`);
 
 // ---------------------------------------------------------------------------------------------
@@ -183,7 +214,9 @@ const constructorChains: [string, string, unknown][] = [
     [true, 'undefined', 'undefined', 'undefined'],
   ],
 ];
-const constructorCases = constructorChains.map(([title, code, expected], i) => [title, workflow(`ctorChain${i}`, code), expected] as const);
+const constructorCases = constructorChains.map(
+  ([title, code, expected], i) => [title, workflow(`ctorChain${i}`, code), expected] as const,
+);
 
 // ---------------------------------------------------------------------------------------------
 // 2. stack-trace hooks
@@ -237,17 +270,59 @@ const hookedThrow = workflow(
 // 3. import(), require, eval
 
 const moduleAttempts: [string, string, number, unknown][] = [
-  ["import('fs')", `try { const m = await import('fs'); return { got: typeof m.readFileSync }; } catch (e) { return { name: e.name, message: e.message }; }`, 200, { name: 'Error', message: 'Not supported' }],
-  ["import('node:child_process')", `try { const m = await import('node:child_process'); return { got: typeof m.execSync }; } catch (e) { return { name: e.name, message: e.message }; }`, 200, { name: 'Error', message: 'Not supported' }],
-  ["eval('import(...)')", `try { const m = await eval('import("node:fs/promises")'); return { got: typeof m }; } catch (e) { return { name: e.name, message: e.message }; }`, 200, { name: 'Error', message: 'Not supported' }],
-  ["new Function('return import(...)')", `try { const m = await new Function('return import("fs")')(); return { got: typeof m }; } catch (e) { return { name: e.name, message: e.message }; }`, 200, { name: 'Error', message: 'Not supported' }],
-  ["require('fs')", `try { return { got: typeof require('fs') }; } catch (e) { return { name: e.name, message: e.message }; }`, 200, { name: 'ReferenceError', message: 'require is not defined' }],
-  ["eval('require')('child_process')", `try { return { got: typeof eval('require')('child_process') }; } catch (e) { return { name: e.name, message: e.message }; }`, 200, { name: 'ReferenceError', message: 'require is not defined' }],
-  ["indirect eval of 'process'", `const g = (0, eval)('this'); try { return { global: g === globalThis, got: typeof (0, eval)('process') }; } catch (e) { return { global: g === globalThis, name: e.name, message: e.message }; }`, 200, { global: true, name: 'ReferenceError', message: 'process is not defined' }],
+  [
+    "import('fs')",
+    `try { const m = await import('fs'); return { got: typeof m.readFileSync }; } catch (e) { return { name: e.name, message: e.message }; }`,
+    200,
+    { name: 'Error', message: 'Not supported' },
+  ],
+  [
+    "import('node:child_process')",
+    `try { const m = await import('node:child_process'); return { got: typeof m.execSync }; } catch (e) { return { name: e.name, message: e.message }; }`,
+    200,
+    { name: 'Error', message: 'Not supported' },
+  ],
+  [
+    "eval('import(...)')",
+    `try { const m = await eval('import("node:fs/promises")'); return { got: typeof m }; } catch (e) { return { name: e.name, message: e.message }; }`,
+    200,
+    { name: 'Error', message: 'Not supported' },
+  ],
+  [
+    "new Function('return import(...)')",
+    `try { const m = await new Function('return import("fs")')(); return { got: typeof m }; } catch (e) { return { name: e.name, message: e.message }; }`,
+    200,
+    { name: 'Error', message: 'Not supported' },
+  ],
+  [
+    "require('fs')",
+    `try { return { got: typeof require('fs') }; } catch (e) { return { name: e.name, message: e.message }; }`,
+    200,
+    { name: 'ReferenceError', message: 'require is not defined' },
+  ],
+  [
+    "eval('require')('child_process')",
+    `try { return { got: typeof eval('require')('child_process') }; } catch (e) { return { name: e.name, message: e.message }; }`,
+    200,
+    { name: 'ReferenceError', message: 'require is not defined' },
+  ],
+  [
+    "indirect eval of 'process'",
+    `const g = (0, eval)('this'); try { return { global: g === globalThis, got: typeof (0, eval)('process') }; } catch (e) { return { global: g === globalThis, name: e.name, message: e.message }; }`,
+    200,
+    { global: true, name: 'ReferenceError', message: 'process is not defined' },
+  ],
   // A static import and import.meta no longer reach the sandbox: the config is refused when it loads (test/unit/load-config.test.ts).
-  ['an uncaught import() rejection', `await import('fs'); return 'imported';`, 502, 'workflow "moduleAttempt7" failed in step "attempt": Error: Not supported'],
+  [
+    'an uncaught import() rejection',
+    `await import('fs'); return 'imported';`,
+    502,
+    'workflow "moduleAttempt7" failed in step "attempt": Error: Not supported',
+  ],
 ];
-const moduleCases = moduleAttempts.map(([title, code, status, expected], i) => [title, workflow(`moduleAttempt${i}`, code), status, expected] as const);
+const moduleCases = moduleAttempts.map(
+  ([title, code, status, expected], i) => [title, workflow(`moduleAttempt${i}`, code), status, expected] as const,
+);
 
 // ---------------------------------------------------------------------------------------------
 // 4. host paths and frames through bridge error messages
@@ -261,10 +336,16 @@ const tryEach = (list: string) => `
   return out;`;
 
 const bridgeErrorCases: [string, string, string[]][] = [
-  ['arguments of the wrong shape', tryEach(`[undefined, null, 5, 'app/db', {}]`), Array.from({ length: 5 }, () => 'InvalidParameterException')],
+  [
+    'arguments of the wrong shape',
+    tryEach(`[undefined, null, 5, 'app/db', {}]`),
+    Array.from({ length: 5 }, () => 'InvalidParameterException'),
+  ],
   [
     'out-of-range values (an empty or 5000-character SecretId, a bad region, an unknown key, bad credentials)',
-    tryEach(`[{ SecretId: '' }, { SecretId: 'x'.repeat(5000) }, { SecretId: 'app/db', region: 'ZZ!/../..' }, { SecretId: 'app/db', Unknown: 1 }, { SecretId: 'app/db', credentials: { accessKeyId: 1 } }]`),
+    tryEach(
+      `[{ SecretId: '' }, { SecretId: 'x'.repeat(5000) }, { SecretId: 'app/db', region: 'ZZ!/../..' }, { SecretId: 'app/db', Unknown: 1 }, { SecretId: 'app/db', credentials: { accessKeyId: 1 } }]`,
+    ),
     Array.from({ length: 5 }, () => 'InvalidParameterException'),
   ],
   [
@@ -274,44 +355,125 @@ const bridgeErrorCases: [string, string, string[]][] = [
      ${tryEach(`[{ SecretId: 1n }, cyclic, { SecretId: Symbol('s') }, throwing, { SecretId: 'no/such/secret', extra: () => process }]`)}`,
     ['TypeError', 'TypeError', 'InvalidParameterException', 'TypeError', 'ResourceNotFoundException'],
   ],
-  ['an unknown secret, version stage or version id', tryEach(`[{ SecretId: 'no/such/secret' }, { SecretId: 'app/db', VersionStage: 'NOPE' }, { SecretId: 'app/db', VersionId: '0123456789abcdef0123456789abcdef' }]`), ['ResourceNotFoundException', 'ResourceNotFoundException', 'ResourceNotFoundException']],
+  [
+    'an unknown secret, version stage or version id',
+    tryEach(
+      `[{ SecretId: 'no/such/secret' }, { SecretId: 'app/db', VersionStage: 'NOPE' }, { SecretId: 'app/db', VersionId: '0123456789abcdef0123456789abcdef' }]`,
+    ),
+    ['ResourceNotFoundException', 'ResourceNotFoundException', 'ResourceNotFoundException'],
+  ],
 ];
-const bridgeErrorWorkflows = bridgeErrorCases.map(([title, code, names], i) => [title, workflow(`bridgeErrors${i}`, code), names] as const);
+const bridgeErrorWorkflows = bridgeErrorCases.map(
+  ([title, code, names], i) => [title, workflow(`bridgeErrors${i}`, code), names] as const,
+);
 
 const storeFailure = workflow('storeFailure', tryEach(`[{ SecretId: 'app/db' }]`));
-const uncaughtBridgeError = workflow('uncaughtBridgeError', `await aws.secretsManager.getSecretValue({ SecretId: 'x'.repeat(3000), Extra: true }); return 'unreachable';`);
+const uncaughtBridgeError = workflow(
+  'uncaughtBridgeError',
+  `await aws.secretsManager.getSecretValue({ SecretId: 'x'.repeat(3000), Extra: true }); return 'unreachable';`,
+);
 
 // ---------------------------------------------------------------------------------------------
 // 5. tricky returned values
 
 const returnedValues: [string, string, 200 | 502 | 504, unknown][] = [
-  ['a getter that looks for process', `return { get where() { return typeof process; } };`, 200, { where: 'undefined' }],
-  ['a getter that throws', `return { get boom() { throw new Error('thrown by a getter'); } };`, 502, 'Error: thrown by a getter'],
+  [
+    'a getter that looks for process',
+    `return { get where() { return typeof process; } };`,
+    200,
+    { where: 'undefined' },
+  ],
+  [
+    'a getter that throws',
+    `return { get boom() { throw new Error('thrown by a getter'); } };`,
+    502,
+    'Error: thrown by a getter',
+  ],
   ['a getter that loops forever', `return { get spin() { for (;;) {} } };`, 504, 'timeout'],
-  ['a proxy whose traps throw', `return new Proxy({}, { getPrototypeOf() { throw new Error('proto trap'); }, ownKeys() { throw new Error('keys trap'); } });`, 502, 'Error: proto trap'],
+  [
+    'a proxy whose traps throw',
+    `return new Proxy({}, { getPrototypeOf() { throw new Error('proto trap'); }, ownKeys() { throw new Error('keys trap'); } });`,
+    502,
+    'Error: proto trap',
+  ],
   ['a proxy whose get trap loops', `return new Proxy({ a: 1 }, { get() { for (;;) {} } });`, 504, 'timeout'],
-  ['a proxy that passes for a plain object', `return new Proxy({ a: 1 }, { get: (target, key) => (key === 'a' ? 'from the trap' : undefined) });`, 200, { a: 'from the trap' }],
-  ['a function', `return { f() { return process; } };`, 502, 'TypeError: the returned value.f is a function, which JSON cannot hold'],
-  ['a symbol', `return { s: Symbol('x') };`, 502, 'TypeError: the returned value.s is a symbol, which JSON cannot hold'],
+  [
+    'a proxy that passes for a plain object',
+    `return new Proxy({ a: 1 }, { get: (target, key) => (key === 'a' ? 'from the trap' : undefined) });`,
+    200,
+    { a: 'from the trap' },
+  ],
+  [
+    'a function',
+    `return { f() { return process; } };`,
+    502,
+    'TypeError: the returned value.f is a function, which JSON cannot hold',
+  ],
+  [
+    'a symbol',
+    `return { s: Symbol('x') };`,
+    502,
+    'TypeError: the returned value.s is a symbol, which JSON cannot hold',
+  ],
   ['a BigInt', `return [1n];`, 502, 'TypeError: the returned value[0] is a bigint, which JSON cannot hold'],
-  ['a cyclic object', `const a = { b: {} }; a.b.a = a; return a;`, 502, 'TypeError: the returned value.b.a refers back to itself (a cycle)'],
-  ['a class instance', `class Widget { constructor() { this.x = 1; } } return new Widget();`, 502, 'TypeError: the returned value is a Widget, which JSON cannot hold'],
+  [
+    'a cyclic object',
+    `const a = { b: {} }; a.b.a = a; return a;`,
+    502,
+    'TypeError: the returned value.b.a refers back to itself (a cycle)',
+  ],
+  [
+    'a class instance',
+    `class Widget { constructor() { this.x = 1; } } return new Widget();`,
+    502,
+    'TypeError: the returned value is a Widget, which JSON cannot hold',
+  ],
   ['a Date', `return { at: new Date(Date.UTC(2020, 0, 2, 3, 4, 5)) };`, 200, { at: '2020-01-02T03:04:05.000Z' }],
   ['a Map', `return new Map([['a', 1]]);`, 502, 'TypeError: the returned value is a Map, which JSON cannot hold'],
-  ['a promise inside an object', `return { later: Promise.resolve(1) };`, 502, 'TypeError: the returned value.later is a Promise, which JSON cannot hold'],
-  ['a toJSON that returns a function', `return { toJSON() { return () => process; } };`, 502, 'TypeError: the returned value is a function, which JSON cannot hold'],
-  ['a toJSON that returns its own object', `const o = { toJSON() { return o; } }; return o;`, 502, 'RangeError: Maximum call stack size exceeded'],
+  [
+    'a promise inside an object',
+    `return { later: Promise.resolve(1) };`,
+    502,
+    'TypeError: the returned value.later is a Promise, which JSON cannot hold',
+  ],
+  [
+    'a toJSON that returns a function',
+    `return { toJSON() { return () => process; } };`,
+    502,
+    'TypeError: the returned value is a function, which JSON cannot hold',
+  ],
+  [
+    'a toJSON that returns its own object',
+    `const o = { toJSON() { return o; } }; return o;`,
+    502,
+    'RangeError: Maximum call stack size exceeded',
+  ],
   ['a toJSON that loops forever', `return { toJSON() { for (;;) {} } };`, 504, 'timeout'],
   ['an object with a null prototype', `const o = Object.create(null); o.a = 1; return o;`, 200, { a: 1 }],
-  ['a thrown value whose toJSON and toString throw', `throw { toJSON() { throw new Error('a'); }, toString() { throw new Error('b'); } };`, 502, 'Error: threw a value that could not be read'],
+  [
+    'a thrown value whose toJSON and toString throw',
+    `throw { toJSON() { throw new Error('a'); }, toString() { throw new Error('b'); } };`,
+    502,
+    'Error: threw a value that could not be read',
+  ],
 ];
 /** Small (a few kB of JSON) but deep: the host must not recurse itself into a stack overflow on them. */
 const deepValues: [string, string, string][] = [
-  ['arrays nested 3000 levels deep', 'let v = 1; for (let i = 0; i < 3000; i++) v = [v]; return v;', `${'['.repeat(3000)}1${']'.repeat(3000)}`],
-  ['objects nested 2000 levels deep', 'let v = 1; for (let i = 0; i < 2000; i++) v = { a: v }; return v;', `${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}`],
+  [
+    'arrays nested 3000 levels deep',
+    'let v = 1; for (let i = 0; i < 3000; i++) v = [v]; return v;',
+    `${'['.repeat(3000)}1${']'.repeat(3000)}`,
+  ],
+  [
+    'objects nested 2000 levels deep',
+    'let v = 1; for (let i = 0; i < 2000; i++) v = { a: v }; return v;',
+    `${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}`,
+  ],
 ];
 const deepCases = deepValues.map(([title, code, json], i) => [title, workflow(`deepValue${i}`, code), json] as const);
-const returnedCases = returnedValues.map(([title, code, status, expected], i) => [title, workflow(`returned${i}`, code), status, expected] as const);
+const returnedCases = returnedValues.map(
+  ([title, code, status, expected], i) => [title, workflow(`returned${i}`, code), status, expected] as const,
+);
 
 // ---------------------------------------------------------------------------------------------
 // 6. loops and promises that never end
@@ -319,16 +481,31 @@ const returnedCases = returnedValues.map(([title, code, status, expected], i) =>
 const loopAttempts: [string, string | StepDef[], Record<string, unknown>?][] = [
   ['an infinite loop', 'while (true) {}'],
   ['an await loop (for (;;) await null)', 'for (;;) await null;'],
-  ['a microtask loop that keeps no promise, with a promise that never settles', 'const f = () => { Promise.resolve().then(f); }; f(); await new Promise(() => {});'],
+  [
+    'a microtask loop that keeps no promise, with a promise that never settles',
+    'const f = () => { Promise.resolve().then(f); }; f(); await new Promise(() => {});',
+  ],
   ['a promise that never settles', 'await new Promise(() => {});'],
   ['compute after a bridge call', `await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); while (true) {}`],
-  ['Atomics.wait on a SharedArrayBuffer nobody notifies', 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); return 1;'],
-  ['a workflow that raises its own stepTimeoutMs past the agent\'s', 'while (true) {}', { limits: { stepTimeoutMs: 600000, runTimeoutMs: 600000 } }],
+  [
+    'Atomics.wait on a SharedArrayBuffer nobody notifies',
+    'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); return 1;',
+  ],
+  [
+    "a workflow that raises its own stepTimeoutMs past the agent's",
+    'while (true) {}',
+    { limits: { stepTimeoutMs: 600000, runTimeoutMs: 600000 } },
+  ],
 ];
-const loopCases = loopAttempts.map(([title, code, extra], i) => [title, workflow(`loop${i}`, code, extra ?? {})] as const);
+const loopCases = loopAttempts.map(
+  ([title, code, extra], i) => [title, workflow(`loop${i}`, code, extra ?? {})] as const,
+);
 
 /** Each turn resolves the previous promise with a new one, so the chain grows until the time or the memory limit ends it. */
-const promiseChainLoop = workflow('promiseChainLoop', 'const f = () => Promise.resolve().then(f); f(); await new Promise(() => {});');
+const promiseChainLoop = workflow(
+  'promiseChainLoop',
+  'const f = () => Promise.resolve().then(f); f(); await new Promise(() => {});',
+);
 
 const loopInSecondStep = workflow('loopInSecondStep', [
   { name: 'first', code: 'return { fine: true };' },
@@ -345,17 +522,43 @@ const runDeadline = workflow('runDeadline', [
 
 const memoryAttempts: [string, string, string | RegExp][] = [
   // On a loaded machine the 1 s step limit may end it before the heap reaches its limit: both stop it.
-  ['a growing heap of arrays', 'const hoard = []; while (true) hoard.push(new Array(1 << 20).fill("row " + hoard.length));', 'memory or time'],
+  [
+    'a growing heap of arrays',
+    'const hoard = []; while (true) hoard.push(new Array(1 << 20).fill("row " + hoard.length));',
+    'memory or time',
+  ],
   // Flattening one 256 MB string took 0.76 s on one of our machines, and isolated-vm notices the heap
   // is over its limit only at a later allocation: the memory limit or the 1 s step limit ends it.
-  ['kept flattened 256 MB strings', `const keep = []; for (let i = 0; i < 4; i++) { const s = String.fromCharCode(97 + i).repeat(2 ** 28); s.indexOf('z'); keep.push(s); } return keep.length;`, 'memory or time'],
+  [
+    'kept flattened 256 MB strings',
+    `const keep = []; for (let i = 0; i < 4; i++) { const s = String.fromCharCode(97 + i).repeat(2 ** 28); s.indexOf('z'); keep.push(s); } return keep.length;`,
+    'memory or time',
+  ],
   ['a doubling string', `let s = 'xy'; for (;;) s += s;`, 'RangeError: Invalid string length'],
-  ['many kept 16 MB ArrayBuffers', 'const keep = []; for (let i = 0; i < 100; i++) keep.push(new ArrayBuffer(16 * 1024 * 1024)); return keep.length;', 'RangeError: Array buffer allocation failed'],
-  ['new ArrayBuffer(2 ** 31)', 'return new ArrayBuffer(2 ** 31).byteLength;', 'RangeError: Array buffer allocation failed'],
-  ['filled typed arrays', 'const keep = []; for (let i = 0; i < 100; i++) keep.push(new Float64Array(2 * 1024 * 1024).fill(i)); return keep.length;', 'RangeError: Array buffer allocation failed'],
-  ['kept SharedArrayBuffers', 'const keep = []; for (let i = 0; i < 100; i++) { const s = new SharedArrayBuffer(16 * 1024 * 1024); new Uint8Array(s).fill(1); keep.push(s); } return keep.length;', 'RangeError: Array buffer allocation failed'],
+  [
+    'many kept 16 MB ArrayBuffers',
+    'const keep = []; for (let i = 0; i < 100; i++) keep.push(new ArrayBuffer(16 * 1024 * 1024)); return keep.length;',
+    'RangeError: Array buffer allocation failed',
+  ],
+  [
+    'new ArrayBuffer(2 ** 31)',
+    'return new ArrayBuffer(2 ** 31).byteLength;',
+    'RangeError: Array buffer allocation failed',
+  ],
+  [
+    'filled typed arrays',
+    'const keep = []; for (let i = 0; i < 100; i++) keep.push(new Float64Array(2 * 1024 * 1024).fill(i)); return keep.length;',
+    'RangeError: Array buffer allocation failed',
+  ],
+  [
+    'kept SharedArrayBuffers',
+    'const keep = []; for (let i = 0; i < 100; i++) { const s = new SharedArrayBuffer(16 * 1024 * 1024); new Uint8Array(s).fill(1); keep.push(s); } return keep.length;',
+    'RangeError: Array buffer allocation failed',
+  ],
 ];
-const memoryCases = memoryAttempts.map(([title, code, expected], i) => [title, workflow(`memory${i}`, code), expected] as const);
+const memoryCases = memoryAttempts.map(
+  ([title, code, expected], i) => [title, workflow(`memory${i}`, code), expected] as const,
+);
 
 const wasmMemory = workflow(
   'wasmMemory',
@@ -389,7 +592,10 @@ const floodParallel = workflow(
    return Object.entries(counts);`,
 );
 const floodAcrossSteps = workflow('floodAcrossSteps', [
-  { name: 'first', code: `for (let i = 0; i < 3; i++) await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); return 3;` },
+  {
+    name: 'first',
+    code: `for (let i = 0; i < 3; i++) await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); return 3;`,
+  },
   {
     name: 'second',
     code: `const out = [];
@@ -427,7 +633,10 @@ const zeroBudget = workflow(
   `try { await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); return 'read'; } catch (e) { return e.name + ': ' + e.message; }`,
   { limits: { maxBridgeCalls: 0 } },
 );
-const callAfterDeadline = workflow('callAfterDeadline', `${spinFor(3000)} await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); return 'called';`);
+const callAfterDeadline = workflow(
+  'callAfterDeadline',
+  `${spinFor(3000)} await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); return 'called';`,
+);
 const callsPendingAtDeadline = workflow(
   'callsPendingAtDeadline',
   `await aws.secretsManager.getSecretValue({ SecretId: 'app/db' });
@@ -454,17 +663,37 @@ const allowExact = workflow('allowExact', readEach, { allowedSecrets: ['app/db']
 
 /** [title, step code, the response as JSON text] */
 const pollutionAttempts: [string, string, string][] = [
-  ['a JSON.parse "__proto__" key', `return JSON.parse('{"__proto__":{"polluted":true},"a":1}');`, '{"__proto__":{"polluted":true},"a":1}'],
-  ['a constructor.prototype chain', `return { constructor: { prototype: { polluted: true } } };`, '{"constructor":{"prototype":{"polluted":true}}}'],
-  ['a nested "__proto__" key in an array', `return [JSON.parse('{"__proto__":{"polluted":"yes"}}')];`, '[{"__proto__":{"polluted":"yes"}}]'],
+  [
+    'a JSON.parse "__proto__" key',
+    `return JSON.parse('{"__proto__":{"polluted":true},"a":1}');`,
+    '{"__proto__":{"polluted":true},"a":1}',
+  ],
+  [
+    'a constructor.prototype chain',
+    `return { constructor: { prototype: { polluted: true } } };`,
+    '{"constructor":{"prototype":{"polluted":true}}}',
+  ],
+  [
+    'a nested "__proto__" key in an array',
+    `return [JSON.parse('{"__proto__":{"polluted":"yes"}}')];`,
+    '[{"__proto__":{"polluted":"yes"}}]',
+  ],
 ];
-const pollutionCases = pollutionAttempts.map(([title, code, expected], i) => [title, workflow(`pollute${i}`, code), expected] as const);
+const pollutionCases = pollutionAttempts.map(
+  ([title, code, expected], i) => [title, workflow(`pollute${i}`, code), expected] as const,
+);
 const pollutionThroughOutputs = workflow('pollutionThroughOutputs', [
   { name: 'first', code: `return JSON.parse('{"__proto__":{"polluted":true}}');` },
   { name: 'second', code: `return [typeof ({}).polluted, typeof first.output.polluted, Object.keys(first.output)];` },
 ]);
-const pollutionParams = workflow('pollutionParams', `return { keys: Object.keys(params).sort(), polluted: typeof ({}).polluted, viaParams: typeof params.polluted, inherited: Object.getPrototypeOf(params) === Object.prototype };`);
-const lookForPollution = workflow('lookForPollution', `return [typeof ({}).polluted, typeof Object.prototype.polluted, typeof [].polluted];`);
+const pollutionParams = workflow(
+  'pollutionParams',
+  `return { keys: Object.keys(params).sort(), polluted: typeof ({}).polluted, viaParams: typeof params.polluted, inherited: Object.getPrototypeOf(params) === Object.prototype };`,
+);
+const lookForPollution = workflow(
+  'lookForPollution',
+  `return [typeof ({}).polluted, typeof Object.prototype.polluted, typeof [].polluted];`,
+);
 
 // ---------------------------------------------------------------------------------------------
 // 11. state left behind for later runs and steps
@@ -494,14 +723,24 @@ const tamperThenInspect = workflow('tamperThenInspect', [
 
 const sizeAttempts: [string, string, number | null][] = [
   ['70000 ASCII characters', `return 'x'.repeat(70000);`, 70002],
-  ['33000 two-byte characters (66002 bytes of UTF-8, fewer than 65536 UTF-16 units)', `return 'é'.repeat(33000);`, 66002],
+  [
+    '33000 two-byte characters (66002 bytes of UTF-8, fewer than 65536 UTF-16 units)',
+    `return 'é'.repeat(33000);`,
+    66002,
+  ],
   ['22000 three-byte characters', `return '€'.repeat(22000);`, 66002],
   ['16500 emoji (four bytes each)', `return '😀'.repeat(16500);`, 66002],
   ['32000 two-byte characters (just under the limit)', `return 'é'.repeat(32000);`, null],
 ];
 const sizeCases = sizeAttempts.map(([title, code, bytes], i) => [title, workflow(`size${i}`, code), bytes] as const);
-const tooManyLogLines = workflow('tooManyLogLines', `for (let i = 0; i < 200; i++) console.log('line ' + i); return 'logged';`);
-const longLogLine = workflow('longLogLine', `console.warn('y'.repeat(5000)); console.log('z'.repeat(1024)); return 'logged';`);
+const tooManyLogLines = workflow(
+  'tooManyLogLines',
+  `for (let i = 0; i < 200; i++) console.log('line ' + i); return 'logged';`,
+);
+const longLogLine = workflow(
+  'longLogLine',
+  `console.warn('y'.repeat(5000)); console.log('z'.repeat(1024)); return 'logged';`,
+);
 const logFlood = workflow('logFlood', `for (;;) console.log('x'.repeat(100000));`);
 
 // ---------------------------------------------------------------------------------------------
@@ -525,10 +764,18 @@ const manyUnknownKeys = workflow(
    try { await aws.secretsManager.getSecretValue(request); return { name: 'no error' }; } catch (e) { return { name: e.name }; }`,
 );
 const crashingDescribe: [string, string][] = [
-  ['replacing String so the error report itself throws a long error', `String = () => { throw new Error('x'.repeat(30000)); }; throw new Error('first');`],
-  ['an Object.prototype.toJSON that throws a long error', `Object.prototype.toJSON = function () { throw new Error('y'.repeat(30000)); }; throw new Error('first');`],
+  [
+    'replacing String so the error report itself throws a long error',
+    `String = () => { throw new Error('x'.repeat(30000)); }; throw new Error('first');`,
+  ],
+  [
+    'an Object.prototype.toJSON that throws a long error',
+    `Object.prototype.toJSON = function () { throw new Error('y'.repeat(30000)); }; throw new Error('first');`,
+  ],
 ];
-const crashingDescribeCases = crashingDescribe.map(([title, code], i) => [title, workflow(`longFailure${i}`, code)] as const);
+const crashingDescribeCases = crashingDescribe.map(
+  ([title, code], i) => [title, workflow(`longFailure${i}`, code)] as const,
+);
 const envKeys = workflow('envKeys', `return Object.keys(Env).sort();`);
 // The log line was built with Array.prototype.map and join, and String: replaced, they made it a number.
 const nonTextLog = workflow(
@@ -662,11 +909,15 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       const pids = await workerPids();
       const res = await run(callSitesOnBridgeError);
       expect(res.status, res.text).toBe(200);
-      const { stacks, frames } = res.body.response as { stacks: string; frames: { file: string; fn: string; self: string; func: string; eval: string }[] };
+      const { stacks, frames } = res.body.response as {
+        stacks: string;
+        frames: { file: string; fn: string; self: string; func: string; eval: string }[];
+      };
       expect(stacks).toBe('hookedhookedhooked');
       expect(frames.length).toBeGreaterThan(0);
       for (const frame of frames) expect(['credflow-step.js', 'undefined']).toContain(frame.file);
-      for (const frame of frames.filter((f) => f.file === 'credflow-step.js')) expect(frame).toMatchObject({ self: 'undefined', func: 'undefined' });
+      for (const frame of frames.filter((f) => f.file === 'credflow-step.js'))
+        expect(frame).toMatchObject({ self: 'undefined', func: 'undefined' });
       expect(hostLeaks(res.text)).toEqual([]);
       await expectAgentHealthy(pids);
     });
@@ -681,7 +932,12 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       for (const frame of bootstrapFrames) expect(frame).toMatchObject({ self: 'undefined', func: 'undefined' });
       // The step's own functions (file "undefined": code made by the Function constructor) and built-ins (file null) are all the rest.
       for (const frame of frames) expect(['credflow-step.js', 'undefined', 'null']).toContain(frame.file);
-      expect(frames.filter((f) => f.func === 'function').map((f) => f.fn).sort()).toEqual(['get', 'toJSON', 'toString']);
+      expect(
+        frames
+          .filter((f) => f.func === 'function')
+          .map((f) => f.fn)
+          .sort(),
+      ).toEqual(['get', 'toJSON', 'toString']);
       expect(hostLeaks(res.text)).toEqual([]);
       await expectAgentHealthy(pids);
     });
@@ -701,7 +957,12 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
     it('keeps host paths out of the HTTP error body when a step throws what a stack hook collected', async () => {
       const pids = await workerPids();
       const res = await run(hookedThrow);
-      expectFailure(res, 502, 'WORKFLOW_FAILED', /^workflow "hookedThrow" failed in step "attempt": Error: frames credflow-step\.js:call:\d+ < /);
+      expectFailure(
+        res,
+        502,
+        'WORKFLOW_FAILED',
+        /^workflow "hookedThrow" failed in step "attempt": Error: frames credflow-step\.js:call:\d+ < /,
+      );
       await expectAgentHealthy(pids);
     });
   });
@@ -721,55 +982,78 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
   });
 
   describe('4. host paths and frames through bridge errors', () => {
-    it.each(bridgeErrorWorkflows)('answers %s with errors that name the problem and carry no host path or frame', async (_title, name, names) => {
-      const pids = await workerPids();
-      const before = t.secrets.countRequests('GetSecretValue');
-      const res = await run(name);
-      expect(res.status, res.text).toBe(200);
-      const errors = res.body.response as { name: string; message: string; stack: string }[];
-      expect(errors.map((e) => e.name)).toEqual(names);
-      for (const error of errors) {
-        expect(error.message.length).toBeLessThan(500);
-        expect(error.stack.startsWith(`${error.name}: ${error.message}`)).toBe(true);
-        expect(foreignFrames(error.stack)).toEqual([]);
-        expect(hostLeaks(`${error.message}\n${error.stack}`)).toEqual([]);
-      }
-      // Only well-formed requests reach the endpoint.
-      expect(t.secrets.countRequests('GetSecretValue') - before).toBe(names.filter((n) => n === 'ResourceNotFoundException').length);
-      await expectAgentHealthy(pids);
-    });
+    it.each(bridgeErrorWorkflows)(
+      'answers %s with errors that name the problem and carry no host path or frame',
+      async (_title, name, names) => {
+        const pids = await workerPids();
+        const before = t.secrets.countRequests('GetSecretValue');
+        const res = await run(name);
+        expect(res.status, res.text).toBe(200);
+        const errors = res.body.response as { name: string; message: string; stack: string }[];
+        expect(errors.map((e) => e.name)).toEqual(names);
+        for (const error of errors) {
+          expect(error.message.length).toBeLessThan(500);
+          expect(error.stack.startsWith(`${error.name}: ${error.message}`)).toBe(true);
+          expect(foreignFrames(error.stack)).toEqual([]);
+          expect(hostLeaks(`${error.message}\n${error.stack}`)).toEqual([]);
+        }
+        // Only well-formed requests reach the endpoint.
+        expect(t.secrets.countRequests('GetSecretValue') - before).toBe(
+          names.filter((n) => n === 'ResourceNotFoundException').length,
+        );
+        await expectAgentHealthy(pids);
+      },
+    );
 
     it.each([
       ['drops the connection', { down: true }, { name: 'ECONNRESET', message: 'socket hang up' }, false],
-      ['answers with server errors', { serverError: Infinity }, { name: 'InternalServiceError', message: 'An error occurred on the server side.' }, false],
+      [
+        'answers with server errors',
+        { serverError: Infinity },
+        { name: 'InternalServiceError', message: 'An error occurred on the server side.' },
+        false,
+      ],
       // The SDK backs off and retries throttled calls, which may take the step past its time limit.
-      ['throttles every request', { throttle: Infinity }, { name: 'ThrottlingException', message: 'Rate exceeded' }, true],
-    ] as const)('gives the step a plain error without host details when the secret store %s', async (_title, faults, expected, mayTimeOut) => {
-      const pids = await workerPids();
-      t.secrets.setFaults({ ...faults, operations: ['GetSecretValue'] });
-      let res: RunResult;
-      try {
-        res = await run(storeFailure);
-      } finally {
-        t.secrets.clearFaults();
-      }
-      if (mayTimeOut && res.status === 504) {
-        expectFailure(res, 504, 'WORKFLOW_TIMEOUT', stepTimeout(storeFailure));
-      } else {
-        expect(res.status, res.text).toBe(200);
-        const [error] = res.body.response as { name: string; message: string; stack: string }[];
-        expect(error).toMatchObject(expected);
-        expect(foreignFrames(error?.stack ?? '')).toEqual([]);
-      }
-      expect(hostLeaks(res.text)).toEqual([]);
-      expect(res.text).not.toContain('127.0.0.1');
-      await expectAgentHealthy(pids);
-    });
+      [
+        'throttles every request',
+        { throttle: Infinity },
+        { name: 'ThrottlingException', message: 'Rate exceeded' },
+        true,
+      ],
+    ] as const)(
+      'gives the step a plain error without host details when the secret store %s',
+      async (_title, faults, expected, mayTimeOut) => {
+        const pids = await workerPids();
+        t.secrets.setFaults({ ...faults, operations: ['GetSecretValue'] });
+        let res: RunResult;
+        try {
+          res = await run(storeFailure);
+        } finally {
+          t.secrets.clearFaults();
+        }
+        if (mayTimeOut && res.status === 504) {
+          expectFailure(res, 504, 'WORKFLOW_TIMEOUT', stepTimeout(storeFailure));
+        } else {
+          expect(res.status, res.text).toBe(200);
+          const [error] = res.body.response as { name: string; message: string; stack: string }[];
+          expect(error).toMatchObject(expected);
+          expect(foreignFrames(error?.stack ?? '')).toEqual([]);
+        }
+        expect(hostLeaks(res.text)).toEqual([]);
+        expect(res.text).not.toContain('127.0.0.1');
+        await expectAgentHealthy(pids);
+      },
+    );
 
     it('answers an uncaught bridge error with a 502 whose body names the error but no host path', async () => {
       const pids = await workerPids();
       const res = await run(uncaughtBridgeError);
-      expectFailure(res, 502, 'WORKFLOW_FAILED', /^workflow "uncaughtBridgeError" failed in step "attempt": InvalidParameterException: getSecretValue: /);
+      expectFailure(
+        res,
+        502,
+        'WORKFLOW_FAILED',
+        /^workflow "uncaughtBridgeError" failed in step "attempt": InvalidParameterException: getSecretValue: /,
+      );
       expect(res.body.error.message).not.toContain('x'.repeat(100));
       expect(res.text).not.toMatch(/\n\s+at /);
       await expectAgentHealthy(pids);
@@ -793,14 +1077,23 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
   });
 
   describe('5b. deeply nested values', () => {
-    it.each(deepCases)('answers a returned value of %s with the value or a clear WORKFLOW_FAILED, never an internal error', async (_title, name, json) => {
-      const pids = await workerPids();
-      const res = await run(name);
-      expect([200, 502], res.text).toContain(res.status);
-      if (res.status === 200) expect(JSON.stringify(res.body.response)).toBe(json);
-      else expectFailure(res, 502, 'WORKFLOW_FAILED', new RegExp(`^workflow "${name}" (failed in step "attempt": .+|could not run in the sandbox)$`));
-      await expectAgentHealthy(pids);
-    });
+    it.each(deepCases)(
+      'answers a returned value of %s with the value or a clear WORKFLOW_FAILED, never an internal error',
+      async (_title, name, json) => {
+        const pids = await workerPids();
+        const res = await run(name);
+        expect([200, 502], res.text).toContain(res.status);
+        if (res.status === 200) expect(JSON.stringify(res.body.response)).toBe(json);
+        else
+          expectFailure(
+            res,
+            502,
+            'WORKFLOW_FAILED',
+            new RegExp(`^workflow "${name}" (failed in step "attempt": .+|could not run in the sandbox)$`),
+          );
+        await expectAgentHealthy(pids);
+      },
+    );
   });
 
   describe('6. code that never ends', () => {
@@ -831,34 +1124,61 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
     it("ends a run whose steps each stay under the step limit but together pass the run's limit", async () => {
       const pids = await workerPids();
       const res = await run(runDeadline);
-      expectFailure(res, 504, 'WORKFLOW_TIMEOUT', `workflow "runDeadline" failed in step "three": the run exceeded its time limit of ${limits.runTimeoutMs} ms`);
+      expectFailure(
+        res,
+        504,
+        'WORKFLOW_TIMEOUT',
+        `workflow "runDeadline" failed in step "three": the run exceeded its time limit of ${limits.runTimeoutMs} ms`,
+      );
       expect(res.ms).toBeGreaterThanOrEqual(limits.runTimeoutMs - 100);
       await expectAgentHealthy(pids);
     });
   });
 
   describe('7. memory bombs', () => {
-    it.each(memoryCases)('fails %s with a clear error while the agent and the worker stay up', async (_title, name, expected) => {
-      const pids = await workerPids();
-      const stopsBefore = workerExitLines(t).filter((l) => residentMemoryStop.test(l.reason ?? '')).length;
-      const res = await run(name);
-      // Strings of 256 MB are not all counted against the isolate's limit at once: their worker may
-      // pass its resident memory bound first, and the agent stops it (and the fresh worker it is sent to).
-      const stopped = workerExitLines(t).filter((l) => residentMemoryStop.test(l.reason ?? '')).length > stopsBefore;
-      if (expected === 'memory or time' && res.status === 504) expectFailure(res, 504, 'WORKFLOW_TIMEOUT', stepTimeout(name));
-      else if (expected === 'memory or time' && stopped && res.body.error?.details?.reason === 'memory') {
-        expectFailure(res, 502, 'WORKFLOW_FAILED', new RegExp(`^workflow "${name}" was abandoned: the agent stopped its sandbox worker because ${residentMemoryStop.source}$`));
-      } else expectFailure(res, 502, 'WORKFLOW_FAILED', typeof expected === 'string' && expected.startsWith('memory') ? memoryLimit(name) : stepFailed(name, expected as string));
-      await expectAgentHealthy(stopped ? undefined : pids);
-      expect(process.memoryUsage().rss - rssAtStart).toBeLessThan(256 * 1024 * 1024);
-    });
+    it.each(memoryCases)(
+      'fails %s with a clear error while the agent and the worker stay up',
+      async (_title, name, expected) => {
+        const pids = await workerPids();
+        const stopsBefore = workerExitLines(t).filter((l) => residentMemoryStop.test(l.reason ?? '')).length;
+        const res = await run(name);
+        // Strings of 256 MB are not all counted against the isolate's limit at once: their worker may
+        // pass its resident memory bound first, and the agent stops it (and the fresh worker it is sent to).
+        const stopped = workerExitLines(t).filter((l) => residentMemoryStop.test(l.reason ?? '')).length > stopsBefore;
+        if (expected === 'memory or time' && res.status === 504)
+          expectFailure(res, 504, 'WORKFLOW_TIMEOUT', stepTimeout(name));
+        else if (expected === 'memory or time' && stopped && res.body.error?.details?.reason === 'memory') {
+          expectFailure(
+            res,
+            502,
+            'WORKFLOW_FAILED',
+            new RegExp(
+              `^workflow "${name}" was abandoned: the agent stopped its sandbox worker because ${residentMemoryStop.source}$`,
+            ),
+          );
+        } else
+          expectFailure(
+            res,
+            502,
+            'WORKFLOW_FAILED',
+            typeof expected === 'string' && expected.startsWith('memory')
+              ? memoryLimit(name)
+              : stepFailed(name, expected as string),
+          );
+        await expectAgentHealthy(stopped ? undefined : pids);
+        expect(process.memoryUsage().rss - rssAtStart).toBeLessThan(256 * 1024 * 1024);
+      },
+    );
 
     it('holds WebAssembly.Memory to the sandbox memory limit', async () => {
       const pids = await workerPids();
       const res = await run(wasmMemory);
       // Safe: no WebAssembly, a refused allocation, or the run stopped at the memory limit; never 256 MB granted to a 32 MB sandbox.
       if (res.status === 200) {
-        expect(res.body.response.refused, `allocated ${res.body.response.allocatedMb} MB in a ${limits.memoryMb} MB sandbox`).toEqual(expect.any(String));
+        expect(
+          res.body.response.refused,
+          `allocated ${res.body.response.allocatedMb} MB in a ${limits.memoryMb} MB sandbox`,
+        ).toEqual(expect.any(String));
         expect(res.body.response.allocatedMb ?? 0).toBeLessThanOrEqual(limits.memoryMb);
       } else {
         expectFailure(res, 502, 'WORKFLOW_FAILED', memoryLimit(wasmMemory));
@@ -869,12 +1189,21 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
     it('fails an array bomb that makes V8 give up, and the agent stops the worker it grew, even after the run ended at its time limit', async () => {
       const pending = run(arrayBomb);
       let pid: number | undefined;
-      await until(() => (pid = t.agent.agent.sandbox.status().find((w) => w.workflows.includes(arrayBomb))?.pid) !== undefined, 'a worker took the array bomb');
+      await until(
+        () => (pid = t.agent.agent.sandbox.status().find((w) => w.workflows.includes(arrayBomb))?.pid) !== undefined,
+        'a worker took the array bomb',
+      );
       const res = await pending;
       // On Node 24 it grows its worker for many seconds: the step or the run may end at its time limit
       // first (sent again, it has only what is left of its time), or the agent stops the worker over
       // its resident memory bound, or V8 aborts the worker (it is sent once to a fresh worker).
-      if (res.status === 504) expectFailure(res, 504, 'WORKFLOW_TIMEOUT', /^workflow "arrayBomb" failed in step "attempt": the (step|run) exceeded its time limit of \d+ ms$/);
+      if (res.status === 504)
+        expectFailure(
+          res,
+          504,
+          'WORKFLOW_TIMEOUT',
+          /^workflow "arrayBomb" failed in step "attempt": the (step|run) exceeded its time limit of \d+ ms$/,
+        );
       else {
         expectFailure(
           res,
@@ -890,9 +1219,16 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       // did the worker never grow, and it may go on serving.
       const caughtByIsolate = res.status === 502 && /the step exceeded the memory limit/.test(res.body.error.message);
       if (!caughtByIsolate) {
-        await until(() => workerExitLines(t).some((l) => l.pid === pid), `the worker ${pid} that ran the array bomb was stopped`, 60);
+        await until(
+          () => workerExitLines(t).some((l) => l.pid === pid),
+          `the worker ${pid} that ran the array bomb was stopped`,
+          60,
+        );
         const exit = workerExitLines(t).find((l) => l.pid === pid);
-        expect(residentMemoryStop.test(exit?.reason ?? '') || /^signal SIG(ABRT|TRAP)$/.test(exit?.how ?? ''), JSON.stringify(exit)).toBe(true);
+        expect(
+          residentMemoryStop.test(exit?.reason ?? '') || /^signal SIG(ABRT|TRAP)$/.test(exit?.how ?? ''),
+          JSON.stringify(exit),
+        ).toBe(true);
       }
       await expectAgentHealthy();
       expect(await workerPids()).toHaveLength(WORKERS);
@@ -908,7 +1244,12 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       const before = t.secrets.countRequests('GetSecretValue');
       const res = await run(floodSequential);
       expect(res.status, res.text).toBe(200);
-      expect(res.body.response).toEqual([...Array.from({ length: 5 }, () => 'ok'), budgetError, budgetError, budgetError]);
+      expect(res.body.response).toEqual([
+        ...Array.from({ length: 5 }, () => 'ok'),
+        budgetError,
+        budgetError,
+        budgetError,
+      ]);
       expect(t.secrets.countRequests('GetSecretValue') - before).toBe(limits.maxBridgeCalls);
       await expectAgentHealthy(pids);
     });
@@ -948,7 +1289,10 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       const pids = await workerPids();
       const res = await run(floodUntilDeadline);
       if (res.status === 200) {
-        expect(res.body.steps[0].durationMs, 'the step ran past its time limit and still succeeded').toBeLessThanOrEqual(limits.stepTimeoutMs);
+        expect(
+          res.body.steps[0].durationMs,
+          'the step ran past its time limit and still succeeded',
+        ).toBeLessThanOrEqual(limits.stepTimeoutMs);
       } else {
         expectFailure(res, 504, 'WORKFLOW_TIMEOUT', stepTimeout(floodUntilDeadline));
       }
@@ -1030,7 +1374,9 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       const pids = await workerPids();
       const before = t.secrets.requests.length;
       const partialArn = otherArn.replace(/-[A-Za-z0-9]{6}$/, '');
-      const res = await run(allowApp, { params: { ids: ['other/secret', otherArn, partialArn, 'APP/db', ' other/secret'] } });
+      const res = await run(allowApp, {
+        params: { ids: ['other/secret', otherArn, partialArn, 'APP/db', ' other/secret'] },
+      });
       expect(res.status, res.text).toBe(200);
       expect(Object.values(outcome(res))).toEqual(Array.from({ length: 5 }, () => 'AccessDeniedException'));
       expect(t.secrets.requests.slice(before)).toEqual([]);
@@ -1041,9 +1387,19 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
     it('never reads other/secret through "app/" names that the store does not resolve to it', async () => {
       const pids = await workerPids();
       const before = t.secrets.requests.length;
-      const res = await run(allowApp, { params: { ids: ['app/../other/secret', 'app/*', 'app/db\nother/secret', `${otherArn.replace('other/secret', 'app/x')}:other/secret`] } });
+      const res = await run(allowApp, {
+        params: {
+          ids: [
+            'app/../other/secret',
+            'app/*',
+            'app/db\nother/secret',
+            `${otherArn.replace('other/secret', 'app/x')}:other/secret`,
+          ],
+        },
+      });
       expect(res.status, res.text).toBe(200);
-      for (const result of Object.values(outcome(res))) expect(result).toMatch(/^(ResourceNotFoundException|AccessDeniedException|InvalidParameterException)$/);
+      for (const result of Object.values(outcome(res)))
+        expect(result).toMatch(/^(ResourceNotFoundException|AccessDeniedException|InvalidParameterException)$/);
       expect(t.secrets.requests.slice(before).filter((r) => r.status === 200)).toEqual([]);
       expect(res.text).not.toContain(OTHER_VALUE);
       await expectAgentHealthy(pids);
@@ -1144,18 +1500,29 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
   });
 
   describe('12. oversized responses and logs', () => {
-    it.each(sizeCases)('measures a response of %s in UTF-8 bytes against maxResponseBytes', async (_title, name, bytes) => {
-      const pids = await workerPids();
-      const res = await run(name);
-      if (bytes === null) {
-        expect(res.status).toBe(200);
-        expect(res.body.response).toBe('é'.repeat(32000));
-      } else {
-        expectFailure(res, 502, 'WORKFLOW_FAILED', stepFailed(name, `RangeError: the returned value is ${bytes} bytes of JSON, over the limit of ${limits.maxResponseBytes}`));
-        expect(res.body.error.details).toMatchObject({ responseTooLarge: true });
-      }
-      await expectAgentHealthy(pids);
-    });
+    it.each(sizeCases)(
+      'measures a response of %s in UTF-8 bytes against maxResponseBytes',
+      async (_title, name, bytes) => {
+        const pids = await workerPids();
+        const res = await run(name);
+        if (bytes === null) {
+          expect(res.status).toBe(200);
+          expect(res.body.response).toBe('é'.repeat(32000));
+        } else {
+          expectFailure(
+            res,
+            502,
+            'WORKFLOW_FAILED',
+            stepFailed(
+              name,
+              `RangeError: the returned value is ${bytes} bytes of JSON, over the limit of ${limits.maxResponseBytes}`,
+            ),
+          );
+          expect(res.body.error.details).toMatchObject({ responseTooLarge: true });
+        }
+        await expectAgentHealthy(pids);
+      },
+    );
 
     it('keeps at most maxLogLines log lines and says so', async () => {
       const pids = await workerPids();
@@ -1172,7 +1539,10 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       const pids = await workerPids();
       const res = await run(longLogLine);
       expect(res.status, res.text).toBe(200);
-      expect(res.body.steps[0].logs).toEqual([`[warn] ${'y'.repeat(limits.maxLogBytes)}… (truncated)`, 'z'.repeat(limits.maxLogBytes)]);
+      expect(res.body.steps[0].logs).toEqual([
+        `[warn] ${'y'.repeat(limits.maxLogBytes)}… (truncated)`,
+        'z'.repeat(limits.maxLogBytes),
+      ]);
       await expectAgentHealthy(pids);
     });
 
@@ -1191,7 +1561,10 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       expect(pids).toHaveLength(WORKERS);
       for (const pid of pids) {
         const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
-        const names = environ.split('\0').filter((entry) => entry !== '').map((entry) => entry.split('=')[0] ?? '');
+        const names = environ
+          .split('\0')
+          .filter((entry) => entry !== '')
+          .map((entry) => entry.split('=')[0] ?? '');
         expect(names.filter((n) => /^(AWS_|CREDFLOW_)/.test(n))).toEqual([]);
         for (const value of [...Object.values(CANARY), 'agent-secret', t.token]) expect(environ).not.toContain(value);
       }
@@ -1207,7 +1580,10 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       const pids = await workerPids();
       const pending = run(killMe);
       // Killed once the worker has taken the run.
-      await until(() => t.agent.agent.sandbox.status().some((w) => w.started === 1), 'the run was never taken by a worker');
+      await until(
+        () => t.agent.agent.sandbox.status().some((w) => w.started === 1),
+        'the run was never taken by a worker',
+      );
       for (const pid of pids) process.kill(pid, 'SIGKILL');
       // The run goes to a fresh worker, reserved for it; that one is killed too once it has taken the run.
       let second = -1;
@@ -1218,7 +1594,12 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       expect(pids).not.toContain(second);
       process.kill(second, 'SIGKILL');
       const res = await pending;
-      expectFailure(res, 502, 'WORKFLOW_FAILED', 'workflow "killMe" was abandoned: its sandbox worker stopped unexpectedly (signal SIGKILL); the next run gets a new worker');
+      expectFailure(
+        res,
+        502,
+        'WORKFLOW_FAILED',
+        'workflow "killMe" was abandoned: its sandbox worker stopped unexpectedly (signal SIGKILL); the next run gets a new worker',
+      );
       expect(res.body.error.details).toEqual({ workflow: 'killMe', sandboxWorkerCrashed: true });
       await expectAgentHealthy();
       const fresh = await workerPids();
@@ -1229,7 +1610,10 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
     it('runs a run whose worker is killed mid-run again on a fresh worker, where it succeeds', async () => {
       const pids = await workerPids();
       const pending = run(killMeOnce);
-      await until(() => t.agent.agent.sandbox.status().some((w) => w.started === 1), 'the run was never taken by a worker');
+      await until(
+        () => t.agent.agent.sandbox.status().some((w) => w.started === 1),
+        'the run was never taken by a worker',
+      );
       // Stopped at once, so the run cannot finish before its worker is killed.
       for (const pid of pids) process.kill(pid, 'SIGSTOP');
       expect(t.agent.agent.sandbox.status().filter((w) => w.started === 1)).toHaveLength(1);
@@ -1237,7 +1621,9 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       const res = await pending;
       expect(res.status, res.text).toBe(200);
       expect(res.body.response).toBe('survived');
-      const exits = t.logs.lines.map((line) => JSON.parse(line) as { event?: string; pid?: number; resentRuns?: number }).filter((l) => l.event === 'sandbox.worker.exit' && pids.includes(l.pid ?? -1));
+      const exits = t.logs.lines
+        .map((line) => JSON.parse(line) as { event?: string; pid?: number; resentRuns?: number })
+        .filter((l) => l.event === 'sandbox.worker.exit' && pids.includes(l.pid ?? -1));
       expect(exits.map((l) => l.resentRuns ?? 0).reduce((a, b) => a + b, 0)).toBe(1);
       await expectAgentHealthy();
       const fresh = await workerPids();
@@ -1251,7 +1637,10 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       for (const pid of pids) process.kill(pid, 'SIGSTOP');
       try {
         const pending = run(healthy);
-        await until(() => t.agent.agent.sandbox.status().some((w) => w.runs === 1), 'the run was never sent to a worker');
+        await until(
+          () => t.agent.agent.sandbox.status().some((w) => w.runs === 1),
+          'the run was never sent to a worker',
+        );
         expect(t.agent.agent.sandbox.status().map((w) => w.started)).toEqual(pids.map(() => 0));
         for (const pid of pids) process.kill(pid, 'SIGKILL');
         const res = await pending;
@@ -1266,7 +1655,9 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
           }
         }
       }
-      const exits = t.logs.lines.map((line) => JSON.parse(line) as { event?: string; pid?: number; resentRuns?: number }).filter((l) => l.event === 'sandbox.worker.exit' && pids.includes(l.pid ?? -1));
+      const exits = t.logs.lines
+        .map((line) => JSON.parse(line) as { event?: string; pid?: number; resentRuns?: number })
+        .filter((l) => l.event === 'sandbox.worker.exit' && pids.includes(l.pid ?? -1));
       expect(exits).toHaveLength(pids.length);
       expect(exits.map((l) => l.resentRuns ?? 0).reduce((a, b) => a + b, 0)).toBe(1);
       const fresh = await workerPids();
@@ -1277,27 +1668,36 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
     it.each([
       ['a 20000-character unknown key', longUnknownKey],
       ['2000 unknown keys', manyUnknownKeys],
-    ])('answers a getSecretValue call with %s with InvalidParameterException, without losing the worker', async (_title, name) => {
-      const pids = await workerPids();
-      const res = await run(name);
-      expect(res.status, res.text).toBe(200);
-      expect(res.body.response).toEqual({ name: 'InvalidParameterException' });
-      await expectAgentHealthy(pids);
-    });
+    ])(
+      'answers a getSecretValue call with %s with InvalidParameterException, without losing the worker',
+      async (_title, name) => {
+        const pids = await workerPids();
+        const res = await run(name);
+        expect(res.status, res.text).toBe(200);
+        expect(res.body.response).toEqual({ name: 'InvalidParameterException' });
+        await expectAgentHealthy(pids);
+      },
+    );
 
-    it.each(crashingDescribeCases)('fails a step %s as a step failure, without losing the worker', async (_title, name) => {
-      const pids = await workerPids();
-      const res = await run(name);
-      expectFailure(res, 502, 'WORKFLOW_FAILED', new RegExp(`^workflow "${name}" failed in step "attempt": `));
-      expect(res.body.error.message.length).toBeLessThan(5000);
-      expect(res.body.error.details).toMatchObject({ workflow: name, step: 'attempt' });
-      await expectAgentHealthy(pids);
-    });
+    it.each(crashingDescribeCases)(
+      'fails a step %s as a step failure, without losing the worker',
+      async (_title, name) => {
+        const pids = await workerPids();
+        const res = await run(name);
+        expectFailure(res, 502, 'WORKFLOW_FAILED', new RegExp(`^workflow "${name}" failed in step "attempt": `));
+        expect(res.body.error.message.length).toBeLessThan(5000);
+        expect(res.body.error.details).toMatchObject({ workflow: name, step: 'attempt' });
+        await expectAgentHealthy(pids);
+      },
+    );
 
     it('keeps its worker, and the runs that share it, when a step makes console.log send something other than text', async () => {
       const pids = await workerPids();
       const innocents = [run(slowInnocent), run(slowInnocent)];
-      await until(() => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS, 'each worker took an innocent run');
+      await until(
+        () => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS,
+        'each worker took an innocent run',
+      );
       const attacker = await run(nonTextLog);
       expect(attacker.status, attacker.text).toBe(200);
       expect(attacker.body.steps[0].logs).toEqual(['a b', 'undefined']);

@@ -21,7 +21,11 @@ const workflows: Record<string, Record<string, unknown>> = {
   innocent: innocentWorkflow,
   memoryBomb: { name: 'memoryBomb', steps: [{ name: 'fill', code: 'return new Array(2 ** 30).fill(0).length;' }] },
   // The same with a time limit it reaches before its worker passes the bound: the run is over, the memory is not.
-  hastyBomb: { name: 'hastyBomb', limits: { stepTimeoutMs: 500, runTimeoutMs: 500 }, steps: [{ name: 'fill', code: 'return new Array(2 ** 30).fill(0).length;' }] },
+  hastyBomb: {
+    name: 'hastyBomb',
+    limits: { stepTimeoutMs: 500, runTimeoutMs: 500 },
+    steps: [{ name: 'fill', code: 'return new Array(2 ** 30).fill(0).length;' }],
+  },
 };
 
 let t: TestAgent;
@@ -40,7 +44,6 @@ function alive(pid: number): boolean {
     return false;
   }
 }
-
 
 describe('a sandbox worker over its resident memory bound (issue 11)', () => {
   beforeAll(async () => {
@@ -67,16 +70,24 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
     await currentWorkerPids();
     // One innocent run taken by each worker, then the bomb joins a worker that holds an innocent.
     const innocents = [run('innocent'), run('innocent')];
-    await until(() => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS, 'each worker took an innocent run');
+    await until(
+      () => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS,
+      'each worker took an innocent run',
+    );
     const bomb = run('memoryBomb');
-    await until(() => t.agent.agent.sandbox.status().some((w) => w.workflows.includes('memoryBomb')), 'a worker took the bomb');
+    await until(
+      () => t.agent.agent.sandbox.status().some((w) => w.workflows.includes('memoryBomb')),
+      'a worker took the bomb',
+    );
     const guilty = t.agent.agent.sandbox.status().find((w) => w.workflows.includes('memoryBomb'))!.pid;
 
     const [res, ...results] = await Promise.all([bomb, ...innocents]);
     expect(res!.status, res!.text).toBe(502);
     expect(res!.body.error.code).toBe('WORKFLOW_FAILED');
     expect(res!.body.error.message).toMatch(
-      new RegExp(`^workflow "memoryBomb" was abandoned: the agent stopped its sandbox worker because its resident memory of \\d+ MB was over the bound of ${MAX_RSS_MB} MB$`),
+      new RegExp(
+        `^workflow "memoryBomb" was abandoned: the agent stopped its sandbox worker because its resident memory of \\d+ MB was over the bound of ${MAX_RSS_MB} MB$`,
+      ),
     );
     expect(res!.body.error.details).toEqual({ workflow: 'memoryBomb', sandboxWorkerStopped: true, reason: 'memory' });
     for (const r of results) {
@@ -86,7 +97,9 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
 
     // The worker that held it is gone, and so is the fresh one it was sent to; new workers took their place.
     expect(alive(guilty)).toBe(false);
-    const stops = workerExitLines(t).filter((l) => new RegExp(`^its resident memory of \\d+ MB was over the bound of ${MAX_RSS_MB} MB$`).test(l.reason ?? ''));
+    const stops = workerExitLines(t).filter((l) =>
+      new RegExp(`^its resident memory of \\d+ MB was over the bound of ${MAX_RSS_MB} MB$`).test(l.reason ?? ''),
+    );
     expect(stops.map((l) => l.resentRuns)).toEqual([2, undefined]);
     expect(stops[0]?.pid).toBe(guilty);
     const pids = await currentWorkerPids();
@@ -105,15 +118,28 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
   it('stops a worker that grows past the bound after its run ended at its time limit', async () => {
     const pending = run('hastyBomb');
     let pid: number | undefined;
-    await until(() => (pid = t.agent.agent.sandbox.status().find((w) => w.workflows.includes('hastyBomb'))?.pid) !== undefined, 'a worker took the bomb');
+    await until(
+      () => (pid = t.agent.agent.sandbox.status().find((w) => w.workflows.includes('hastyBomb'))?.pid) !== undefined,
+      'a worker took the bomb',
+    );
     const res = await pending;
     // Its worker answered at the time limit (or, on a faster machine, was already over the bound).
-    if (res.status === 504) expect(res.body.error.message).toMatch(/^workflow "hastyBomb" failed in step "fill": the (step|run) exceeded its time limit of 500 ms$/);
-    else expect(res.body.error.details, res.text).toEqual({ workflow: 'hastyBomb', sandboxWorkerStopped: true, reason: 'memory' });
+    if (res.status === 504)
+      expect(res.body.error.message).toMatch(
+        /^workflow "hastyBomb" failed in step "fill": the (step|run) exceeded its time limit of 500 ms$/,
+      );
+    else
+      expect(res.body.error.details, res.text).toEqual({
+        workflow: 'hastyBomb',
+        sandboxWorkerStopped: true,
+        reason: 'memory',
+      });
     // Without the watchdog, V8 aborts that worker (SIGTRAP) only after many seconds at over 1 GB.
     for (let i = 0; i < 1500 && !workerExitLines(t).some((l) => l.pid === pid); i++) await sleep(20);
     const exit = workerExitLines(t).find((l) => l.pid === pid);
-    expect(exit?.reason, JSON.stringify(exit)).toMatch(new RegExp(`^its resident memory of \\d+ MB was over the bound of ${MAX_RSS_MB} MB$`));
+    expect(exit?.reason, JSON.stringify(exit)).toMatch(
+      new RegExp(`^its resident memory of \\d+ MB was over the bound of ${MAX_RSS_MB} MB$`),
+    );
     expect(exit?.how).toBe('signal SIGKILL');
     expect(await currentWorkerPids()).toHaveLength(WORKERS);
     const after = await run('healthy');
@@ -130,7 +156,12 @@ describe('a memory bound too small for a worker to start', () => {
   it('is raised to the least a worker needs (with a warning), so runs still start instead of every worker being stopped as it starts', async () => {
     const small = await startTestAgent(
       { workflows },
-      { CREDFLOW_SANDBOX_MEMORY_MB: '32', CREDFLOW_SANDBOX_WORKERS: '1', CREDFLOW_SANDBOX_PREWARM: '1', CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: '64' },
+      {
+        CREDFLOW_SANDBOX_MEMORY_MB: '32',
+        CREDFLOW_SANDBOX_WORKERS: '1',
+        CREDFLOW_SANDBOX_PREWARM: '1',
+        CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: '64',
+      },
     );
     try {
       small.secrets.createSecret('app/db', { SecretString: JSON.stringify({ username: 'svc', password: PASSWORD }) });
@@ -138,7 +169,9 @@ describe('a memory bound too small for a worker to start', () => {
         const res = await small.request('POST', '/api/v1/workflows/healthy/run', {});
         expect(res.status, res.text).toBe(200);
       }
-      const warning = small.logs.lines.map((l) => JSON.parse(l) as { event?: string; maxRssMb?: number; leastMb?: number }).find((l) => l.event === 'sandbox.worker.memory');
+      const warning = small.logs.lines
+        .map((l) => JSON.parse(l) as { event?: string; maxRssMb?: number; leastMb?: number })
+        .find((l) => l.event === 'sandbox.worker.memory');
       expect(warning).toMatchObject({ maxRssMb: 64, leastMb: 320 });
       expect(small.logs.lines.filter((l) => l.includes('"event":"sandbox.worker.exit"'))).toEqual([]);
     } finally {

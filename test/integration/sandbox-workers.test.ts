@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { healthyWorkflow, innocentWorkflow, spinFor, until, workerExitLines, workerPids } from '../support/sandbox-probes.js';
+import {
+  healthyWorkflow,
+  innocentWorkflow,
+  spinFor,
+  until,
+  workerExitLines,
+  workerPids,
+} from '../support/sandbox-probes.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 
 /**
@@ -34,8 +41,15 @@ const workflows: Record<string, Record<string, unknown>> = {
   // More matches than a JS array may hold: V8 (Node 24) stops the whole worker process with a fatal
   // error (SIGTRAP) before allocating them, every time, in well under a second. (Node 24 no longer
   // aborts at once on new Array(2 ** 30).fill(0): that grows the worker past 1 GB for many seconds.)
-  arrayBomb: { name: 'arrayBomb', steps: [{ name: 'attempt', code: "return 'a'.repeat(2 ** 27 + 8).match(/a/g).length;" }] },
-  shortDeadline: { name: 'shortDeadline', limits: { runTimeoutMs: 1000, stepTimeoutMs: 1000 }, steps: [{ name: 'quick', code: 'return { quick: true };' }] },
+  arrayBomb: {
+    name: 'arrayBomb',
+    steps: [{ name: 'attempt', code: "return 'a'.repeat(2 ** 27 + 8).match(/a/g).length;" }],
+  },
+  shortDeadline: {
+    name: 'shortDeadline',
+    limits: { runTimeoutMs: 1000, stepTimeoutMs: 1000 },
+    steps: [{ name: 'quick', code: 'return { quick: true };' }],
+  },
 };
 
 let t: TestAgent;
@@ -72,7 +86,10 @@ describe('runs of a sandbox worker that dies', () => {
     const before = workerExitLines(t).length;
     // One innocent run taken by each worker, then the crashing one joins a worker that holds an innocent.
     const innocents = [run('innocent'), run('innocent')];
-    await until(() => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS, 'each worker took an innocent run');
+    await until(
+      () => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS,
+      'each worker took an innocent run',
+    );
     const bomb = await run('arrayBomb');
     const results = await Promise.all(innocents);
     for (const res of results) {
@@ -81,11 +98,15 @@ describe('runs of a sandbox worker that dies', () => {
     }
     expect(bomb.status, bomb.text).toBe(502);
     expect(bomb.body.error.code).toBe('WORKFLOW_FAILED');
-    expect(bomb.body.error.message).toBe('workflow "arrayBomb" was abandoned: its sandbox worker stopped unexpectedly (signal SIGTRAP); the next run gets a new worker');
+    expect(bomb.body.error.message).toBe(
+      'workflow "arrayBomb" was abandoned: its sandbox worker stopped unexpectedly (signal SIGTRAP); the next run gets a new worker',
+    );
     expect(bomb.body.error.details).toEqual({ workflow: 'arrayBomb', sandboxWorkerCrashed: true });
     // The first worker it crashed held an innocent run too: both were sent again. The fresh worker it
     // crashed next held it alone, and it was not sent again.
-    const aborts = workerExitLines(t).slice(before).filter((l) => l.how === 'signal SIGTRAP');
+    const aborts = workerExitLines(t)
+      .slice(before)
+      .filter((l) => l.how === 'signal SIGTRAP');
     expect(aborts.map((l) => l.resentRuns)).toEqual([2, undefined]);
     expect(await currentWorkerPids()).toHaveLength(WORKERS);
     const after = await run('healthy');
@@ -105,7 +126,9 @@ describe('runs of a sandbox worker that dies', () => {
       const res = await pending;
       expect(res.status, res.text).toBe(502);
       expect(res.body.error.code).toBe('WORKFLOW_FAILED');
-      expect(res.body.error.message).toBe('workflow "shortDeadline" was abandoned: its sandbox worker stopped unexpectedly (signal SIGKILL); the next run gets a new worker');
+      expect(res.body.error.message).toBe(
+        'workflow "shortDeadline" was abandoned: its sandbox worker stopped unexpectedly (signal SIGKILL); the next run gets a new worker',
+      );
     } finally {
       for (const pid of pids) {
         try {
@@ -115,20 +138,30 @@ describe('runs of a sandbox worker that dies', () => {
         }
       }
     }
-    await until(() => workerExitLines(t).filter((l) => pids.includes(l.pid ?? -1)).length === pids.length, 'both workers exited');
-    expect(workerExitLines(t).filter((l) => pids.includes(l.pid ?? -1)).map((l) => l.resentRuns)).toEqual([undefined, undefined]);
+    await until(
+      () => workerExitLines(t).filter((l) => pids.includes(l.pid ?? -1)).length === pids.length,
+      'both workers exited',
+    );
+    expect(
+      workerExitLines(t)
+        .filter((l) => pids.includes(l.pid ?? -1))
+        .map((l) => l.resentRuns),
+    ).toEqual([undefined, undefined]);
     const fresh = await currentWorkerPids();
     expect(fresh.filter((pid) => pids.includes(pid))).toEqual([]);
     const after = await run('healthy');
     expect(after.status, after.text).toBe(200);
   });
 
-  it("gives a run sent again after its worker died only what is left of its bridge budget, not a new one", async () => {
+  it('gives a run sent again after its worker died only what is left of its bridge budget, not a new one', async () => {
     const pids = await currentWorkerPids();
     const before = t.secrets.countRequests('GetSecretValue');
     // One spender on each worker; both spend their whole budget, then compute.
     const spenders = [run('spender'), run('spender')];
-    await until(() => t.secrets.countRequests('GetSecretValue') - before === 2 * BRIDGE_CALLS, 'both spenders spent their budget');
+    await until(
+      () => t.secrets.countRequests('GetSecretValue') - before === 2 * BRIDGE_CALLS,
+      'both spenders spent their budget',
+    );
     const victim = t.agent.agent.sandbox.status().find((w) => w.started === 1 && pids.includes(w.pid));
     expect(victim, 'a worker holding a spender').toBeDefined();
     process.kill(victim!.pid, 'SIGKILL');

@@ -23,7 +23,9 @@ const withConnection = (connection: Record<string, unknown>): ConfigFiles => ({
 
 describe('credflow validate catches what would otherwise fail only at run time (issue 10, section 8)', () => {
   it('rejects a literal port of 99999, naming file, JSON path and cause', async () => {
-    const run = await validate(withConnection({ host: 'db', port: 99999, database: 'app', user: '<<getSecrets.response.username>>' }));
+    const run = await validate(
+      withConnection({ host: 'db', port: 99999, database: 'app', user: '<<getSecrets.response.username>>' }),
+    );
     expect(run.code).toBe(1);
     expect(run.stderr.trim()).toBe('integrations/orders.json: connection.port: Too big: expected number to be <=65535');
   });
@@ -35,13 +37,20 @@ describe('credflow validate catches what would otherwise fail only at run time (
   });
 
   it('rejects a connection without a database', async () => {
-    const run = await validate(withConnection({ host: '<<getSecrets.response.host>>', user: '<<getSecrets.response.username>>' }));
+    const run = await validate(
+      withConnection({ host: '<<getSecrets.response.host>>', user: '<<getSecrets.response.username>>' }),
+    );
     expect(run.code).toBe(1);
     expect(run.stderr.trim()).toBe('integrations/orders.json: connection.database: must be a string (database name)');
   });
 
   it('rejects an unclosed template instead of sending it as a literal password', async () => {
-    const run = await validate(withConnection({ ...postgresIntegration('orders').connection as object, password: '<<getSecrets.response.password' }));
+    const run = await validate(
+      withConnection({
+        ...(postgresIntegration('orders').connection as object),
+        password: '<<getSecrets.response.password',
+      }),
+    );
     expect(run.code).toBe(1);
     expect(run.stderr.trim()).toBe(
       'integrations/orders.json: integration "orders": connection.password: << at character 1 is never closed with >> (a value that must hold "<<" can be given as ${VAR})',
@@ -49,10 +58,20 @@ describe('credflow validate catches what would otherwise fail only at run time (
   });
 
   it('rejects step code with a syntax error, naming the step and a position in its own code', async () => {
-    const workflow = { name: 'getSecrets', steps: [{ name: 'fetch', code: 'const r = await aws.secretsManager.getSecretValue({ SecretId: params.secretName };\nreturn r;' }] };
+    const workflow = {
+      name: 'getSecrets',
+      steps: [
+        {
+          name: 'fetch',
+          code: 'const r = await aws.secretsManager.getSecretValue({ SecretId: params.secretName };\nreturn r;',
+        },
+      ],
+    };
     const run = await validate({ workflows: { getSecrets: workflow } });
     expect(run.code).toBe(1);
-    expect(run.stderr.trim()).toBe("workflows/getSecrets.json: steps[0].code: step \"fetch\" does not compile: line 1, column 81: missing ) after argument list");
+    expect(run.stderr.trim()).toBe(
+      'workflows/getSecrets.json: steps[0].code: step "fetch" does not compile: line 1, column 81: missing ) after argument list',
+    );
   });
 
   it('rejects a workflow of more steps than a workflow may have, naming the file and the field (issue 19, section 3)', async () => {
@@ -63,13 +82,21 @@ describe('credflow validate catches what would otherwise fail only at run time (
   });
 
   it('reports a misspelled workflow name as a missing workflow, not as a bad template root', async () => {
-    const run = await validate({ workflows: { getSecrets: secretsWorkflow() }, integrations: { orders: postgresIntegration('orders', 'getSecret') } });
+    const run = await validate({
+      workflows: { getSecrets: secretsWorkflow() },
+      integrations: { orders: postgresIntegration('orders', 'getSecret') },
+    });
     expect(run.code).toBe(1);
-    expect(run.stderr.trim()).toBe('integrations/orders.json: fetchCredentialsDynamically.workflow: workflow getSecret not found (workflows: getSecrets)');
+    expect(run.stderr.trim()).toBe(
+      'integrations/orders.json: fetchCredentialsDynamically.workflow: workflow getSecret not found (workflows: getSecrets)',
+    );
   });
 
   it('still accepts a folder with none of these problems', async () => {
-    const run = await validate({ workflows: { getSecrets: secretsWorkflow() }, integrations: { orders: postgresIntegration('orders') } });
+    const run = await validate({
+      workflows: { getSecrets: secretsWorkflow() },
+      integrations: { orders: postgresIntegration('orders') },
+    });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
   });

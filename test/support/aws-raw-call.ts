@@ -59,7 +59,16 @@ export async function rawAwsCall(endpoint: string, call: RawAwsCall): Promise<Re
       sha256: NodeSha256,
     });
     const signed = await signer.sign(
-      { method: 'POST', protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path: '/', query: {}, headers, body: call.body },
+      {
+        method: 'POST',
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: '/',
+        query: {},
+        headers,
+        body: call.body,
+      },
       call.sign.date ? { signingDate: call.sign.date } : {},
     );
     headers = signed.headers;
@@ -68,13 +77,20 @@ export async function rawAwsCall(endpoint: string, call: RawAwsCall): Promise<Re
   const body = call.sendBody ?? call.body;
   return new Promise<Response>((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, method: 'POST', path: '/', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      {
+        host: url.hostname,
+        port: url.port,
+        method: 'POST',
+        path: '/',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
           const responseHeaders = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') responseHeaders.set(name, value);
+          for (const [name, value] of Object.entries(res.headers))
+            if (typeof value === 'string') responseHeaders.set(name, value);
           resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers: responseHeaders }));
         });
         res.on('error', reject);

@@ -15,10 +15,16 @@ export async function writeConfigDir(config: ConfigFiles): Promise<{ dir: string
   await mkdir(path.join(dir, 'workflows'));
   await mkdir(path.join(dir, 'integrations'));
   for (const [name, doc] of Object.entries(config.workflows ?? {})) {
-    await writeFile(path.join(dir, 'workflows', `${name}.json`), typeof doc === 'string' ? doc : JSON.stringify(doc, null, 2));
+    await writeFile(
+      path.join(dir, 'workflows', `${name}.json`),
+      typeof doc === 'string' ? doc : JSON.stringify(doc, null, 2),
+    );
   }
   for (const [name, doc] of Object.entries(config.integrations ?? {})) {
-    await writeFile(path.join(dir, 'integrations', `${name}.json`), typeof doc === 'string' ? doc : JSON.stringify(doc, null, 2));
+    await writeFile(
+      path.join(dir, 'integrations', `${name}.json`),
+      typeof doc === 'string' ? doc : JSON.stringify(doc, null, 2),
+    );
   }
   for (const [file, text] of Object.entries(config.files ?? {})) {
     await mkdir(path.dirname(path.join(dir, file)), { recursive: true });

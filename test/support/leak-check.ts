@@ -49,7 +49,8 @@ export function findLeaks(captures: readonly Capture[], secrets: readonly string
     const forms = derivedForms(secret).filter((f) => f.length >= MIN_LENGTH);
     for (const capture of captures) {
       forms.forEach((form, formIndex) => {
-        if (capture.text.includes(form)) findings.push(`${capture.where}: secret #${index} (form ${formIndex}, ${secret.length} chars)`);
+        if (capture.text.includes(form))
+          findings.push(`${capture.where}: secret #${index} (form ${formIndex}, ${secret.length} chars)`);
       });
     }
   });

@@ -8,13 +8,23 @@ export const spinFor = (ms: number): string => `const until = Date.now() + ${ms}
 /** A workflow that reads the secret `app/db` and returns the length of its password. */
 export const healthyWorkflow = {
   name: 'healthy',
-  steps: [{ name: 'read', code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); return { length: JSON.parse(r.SecretString).password.length };` }],
+  steps: [
+    {
+      name: 'read',
+      code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); return { length: JSON.parse(r.SecretString).password.length };`,
+    },
+  ],
 };
 
 /** Reads the secret `app/db`, then computes for 5 s: still running when its worker dies or is stopped. */
 export const innocentWorkflow = {
   name: 'innocent',
-  steps: [{ name: 'read', code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); ${spinFor(5000)} return { innocent: true, length: JSON.parse(r.SecretString).password.length };` }],
+  steps: [
+    {
+      name: 'read',
+      code: `const r = await aws.secretsManager.getSecretValue({ SecretId: 'app/db' }); ${spinFor(5000)} return { innocent: true, length: JSON.parse(r.SecretString).password.length };`,
+    },
+  ],
 };
 
 /** Waits (up to `seconds`, 10 by default) until `ready()` holds, and fails with `what` when it never does. */
@@ -40,5 +50,7 @@ export interface WorkerExitLine {
 
 /** The agent's log lines for sandbox workers that exited, oldest first. */
 export function workerExitLines(t: TestAgent): WorkerExitLine[] {
-  return t.logs.lines.map((line) => JSON.parse(line) as WorkerExitLine).filter((l) => l.event === 'sandbox.worker.exit');
+  return t.logs.lines
+    .map((line) => JSON.parse(line) as WorkerExitLine)
+    .filter((l) => l.event === 'sandbox.worker.exit');
 }

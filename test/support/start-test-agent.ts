@@ -1,6 +1,10 @@
 import type { TokenSpec } from '../../src/access/index.js';
 import { startAgent, type RunningAgent } from '../../src/agent/index.js';
-import { startLocalSecretsManager, type AwsKeyPair, type LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import {
+  startLocalSecretsManager,
+  type AwsKeyPair,
+  type LocalSecretsManager,
+} from '../../src/local-secrets-manager/index.js';
 import { captureLogs } from './capture-logs.js';
 import { writeConfigDir, type ConfigFiles } from './config-dir.js';
 import { findLeaks, secretsIn, type Capture } from './leak-check.js';
@@ -21,7 +25,12 @@ export interface TestAgent {
   /** Other output that must not carry secrets either (CLI output, ...), searched on close. */
   alsoSearch: Capture[];
   /** `token` is sent as `Bearer <token>` (default: `token` above); null sends no Authorization header. */
-  request(method: string, route: string, body?: unknown, token?: string | null | { authorization: string }): Promise<{ status: number; body: any; text: string }>;
+  request(
+    method: string,
+    route: string,
+    body?: unknown,
+    token?: string | null | { authorization: string },
+  ): Promise<{ status: number; body: any; text: string }>;
   close(): Promise<void>;
 }
 
@@ -39,7 +48,12 @@ export async function startTestAgent(
    * `tokens`: the agent's tokens (default two full-access ones); 'configured' leaves them to `env`.
    * `awsCredentials`: more key pairs the endpoint accepts (e.g. ones a step passes), besides the agent's.
    */
-  options: { tokens?: readonly (string | TokenSpec)[] | 'configured'; watch?: boolean; reloadOnSighup?: boolean; awsCredentials?: readonly AwsKeyPair[] } = {},
+  options: {
+    tokens?: readonly (string | TokenSpec)[] | 'configured';
+    watch?: boolean;
+    reloadOnSighup?: boolean;
+    awsCredentials?: readonly AwsKeyPair[];
+  } = {},
 ): Promise<TestAgent> {
   // Every value the endpoint is given, for the leak search on close: the endpoint itself forgets
   // values once their version or secret is gone.
@@ -107,7 +121,9 @@ export async function startTestAgent(
         ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
       });
       const text = await res.text();
-      const asksReveal = body !== undefined && (typeof body === 'string' ? /"reveal"\s*:\s*true/.test(body) : (body as { reveal?: unknown }).reveal === true);
+      const asksReveal =
+        body !== undefined &&
+        (typeof body === 'string' ? /"reveal"\s*:\s*true/.test(body) : (body as { reveal?: unknown }).reveal === true);
       if (asksReveal) revealed.push(text);
       else sent.push({ where: `${method} ${route} (response ${bodies.length})`, text });
       bodies.push(text);
@@ -130,7 +146,8 @@ export async function startTestAgent(
       await folder.remove();
       const captures = [...logs.lines.map((text, i) => ({ where: `log line ${i}`, text })), ...sent, ...alsoSearch];
       const leaks = findLeaks(captures, secretsIn([...everStored]));
-      if (leaks.length > 0) throw new Error(`secrets leaked into ${leaks.length} place(s):\n${leaks.slice(0, 20).join('\n')}`);
+      if (leaks.length > 0)
+        throw new Error(`secrets leaked into ${leaks.length} place(s):\n${leaks.slice(0, 20).join('\n')}`);
     },
   };
 }

@@ -33,10 +33,26 @@ export interface PostgresServer {
 }
 
 /** A fresh role (password login, `password`) owning a fresh database, named `<prefix>_user_<hex>` and `<prefix>_db_<hex>`, on `server`. */
-export async function createRoleAndDatabase(server: PostgresServer, prefix: string, password: string): Promise<TestDatabase> {
+export async function createRoleAndDatabase(
+  server: PostgresServer,
+  prefix: string,
+  password: string,
+): Promise<TestDatabase> {
   const suffix = randomBytes(4).toString('hex');
-  const db: TestDatabase = { host: server.host, port: server.port, dbname: `${prefix}_db_${suffix}`, username: `${prefix}_user_${suffix}`, password };
-  const admin = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: 'postgres' });
+  const db: TestDatabase = {
+    host: server.host,
+    port: server.port,
+    dbname: `${prefix}_db_${suffix}`,
+    username: `${prefix}_user_${suffix}`,
+    password,
+  };
+  const admin = new pg.Client({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database: 'postgres',
+  });
   await admin.connect();
   try {
     await admin.query(`CREATE ROLE ${db.username} LOGIN PASSWORD ${quote(db.password)}`);
@@ -52,8 +68,18 @@ export async function createRoleAndDatabase(server: PostgresServer, prefix: stri
  * The password holds characters that must survive templates byte for byte.
  */
 export async function createTestDatabase(prefix = 'cf'): Promise<TestDatabase> {
-  const db = await createRoleAndDatabase(inject('postgres'), prefix, `Pw-${randomBytes(9).toString('base64url')}&<>"'{}<<{{x}}`);
-  const owner = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.dbname });
+  const db = await createRoleAndDatabase(
+    inject('postgres'),
+    prefix,
+    `Pw-${randomBytes(9).toString('base64url')}&<>"'{}<<{{x}}`,
+  );
+  const owner = new pg.Client({
+    host: db.host,
+    port: db.port,
+    user: db.username,
+    password: db.password,
+    database: db.dbname,
+  });
   await owner.connect();
   try {
     await owner.query(`CREATE TABLE widgets (id int PRIMARY KEY, name text NOT NULL, price numeric(8,2) NOT NULL);

@@ -21,14 +21,19 @@ describe('where the CLI takes the API token of a running agent from (issue 19, s
 
   it('takes --token, else --token-file, else CREDFLOW_TOKEN, else the first of CREDFLOW_API_TOKENS', async () => {
     const env = { CREDFLOW_TOKEN: fromEnv, CREDFLOW_API_TOKENS: ` ${fromList} , other-token-0123456789` };
-    expect(await resolveApiToken({ token: 'flag-Lm9cT4wX7bNq2sRe', tokenFile: file }, env)).toBe('flag-Lm9cT4wX7bNq2sRe');
+    expect(await resolveApiToken({ token: 'flag-Lm9cT4wX7bNq2sRe', tokenFile: file }, env)).toBe(
+      'flag-Lm9cT4wX7bNq2sRe',
+    );
     expect(await resolveApiToken({ tokenFile: file }, env)).toBe(fromFile);
     expect(await resolveApiToken({}, env)).toBe(fromEnv);
     expect(await resolveApiToken({}, { CREDFLOW_API_TOKENS: env.CREDFLOW_API_TOKENS })).toBe(fromList);
   });
 
   it('says where a token can come from when there is none', async () => {
-    await expect(resolveApiToken({}, {})).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringContaining('set CREDFLOW_TOKEN or pass --token-file') });
+    await expect(resolveApiToken({}, {})).rejects.toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: expect.stringContaining('set CREDFLOW_TOKEN or pass --token-file'),
+    });
   });
 
   it('refuses a file that group or others can access, even read-only, naming the file and its mode', async () => {

@@ -9,11 +9,20 @@ import { captureLogs } from '../support/capture-logs.js';
 function limiter(options: { limit?: number; windowMs?: number; maxAddresses?: number } = {}) {
   let now = 1_000_000;
   const logs = captureLogs();
-  const l = new AuthFailureLimiter({ limit: options.limit ?? 2, windowMs: options.windowMs ?? 10_000, maxAddresses: options.maxAddresses ?? 100, logger: pino({ level: 'info' }, logs), now: () => now });
+  const l = new AuthFailureLimiter({
+    limit: options.limit ?? 2,
+    windowMs: options.windowMs ?? 10_000,
+    maxAddresses: options.maxAddresses ?? 100,
+    logger: pino({ level: 'info' }, logs),
+    now: () => now,
+  });
   return {
     l,
     advance: (ms: number) => (now += ms),
-    summaries: () => logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.outcome === 'rate_limited'),
+    summaries: () =>
+      logs.lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.outcome === 'rate_limited'),
   };
 }
 
@@ -42,8 +51,12 @@ describe('AuthFailureLimiter', () => {
     advance(10_000);
     expect(l.refuse('loud')).toBe(0);
     expect(l.refuse('quiet')).toBe(0);
-    expect(summaries()).toMatchObject([{ event: 'audit', action: 'access', address: 'loud', failures: 2, refused: 50, windowSeconds: 10 }]);
-    expect(summaries()[0]?.msg).toBe('50 requests from loud refused with 429 in the last 10 s, after 2 failed authentications');
+    expect(summaries()).toMatchObject([
+      { event: 'audit', action: 'access', address: 'loud', failures: 2, refused: 50, windowSeconds: 10 },
+    ]);
+    expect(summaries()[0]?.msg).toBe(
+      '50 requests from loud refused with 429 in the last 10 s, after 2 failed authentications',
+    );
     expect(l.size).toBe(0);
     l.close();
   });

@@ -10,7 +10,10 @@ describe('BufferedDestination', () => {
 
   it('writes gathered lines in order once maxChars is reached, in one call', () => {
     const writes: string[] = [];
-    const dest = new BufferedDestination({ write: (t: string) => writes.push(t) }, { maxChars: 10, maxDelayMs: 60_000 });
+    const dest = new BufferedDestination(
+      { write: (t: string) => writes.push(t) },
+      { maxChars: 10, maxDelayMs: 60_000 },
+    );
     dest.write('abcd\n');
     expect(writes).toEqual([]);
     dest.write('efgh\n');

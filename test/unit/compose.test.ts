@@ -13,20 +13,44 @@ describe('compose', () => {
       next();
     };
     const app = express();
-    app.get('/ok', compose(seen, (_req, res, next) => next(null), (_req, res) => void res.json({ trail: res.locals.trail })));
-    app.get('/next-error', compose(seen, (_req, _res, next) => next(new Error('passed')), () => {
-      throw new Error('never reached');
-    }));
-    app.get('/throws', compose(seen, () => {
-      throw new Error('thrown');
-    }));
-    app.get('/rejects', compose(seen, async () => {
-      await Promise.resolve();
-      throw new Error('rejected');
-    }));
-    app.get('/falls-through', compose(seen, (_req, _res, next) => next()));
+    app.get(
+      '/ok',
+      compose(
+        seen,
+        (_req, res, next) => next(null),
+        (_req, res) => void res.json({ trail: res.locals.trail }),
+      ),
+    );
+    app.get(
+      '/next-error',
+      compose(
+        seen,
+        (_req, _res, next) => next(new Error('passed')),
+        () => {
+          throw new Error('never reached');
+        },
+      ),
+    );
+    app.get(
+      '/throws',
+      compose(seen, () => {
+        throw new Error('thrown');
+      }),
+    );
+    app.get(
+      '/rejects',
+      compose(seen, async () => {
+        await Promise.resolve();
+        throw new Error('rejected');
+      }),
+    );
+    app.get(
+      '/falls-through',
+      compose(seen, (_req, _res, next) => next()),
+    );
     app.get('/falls-through', (_req, res) => void res.json({ after: true }));
-    const onError: ErrorRequestHandler = (error: Error, _req, res, _next) => void res.status(500).json({ error: error.message });
+    const onError: ErrorRequestHandler = (error: Error, _req, res, _next) =>
+      void res.status(500).json({ error: error.message });
     app.use(onError);
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));

@@ -53,14 +53,19 @@ const oddUnits = [
 ];
 
 const oddChar = fc.oneof(fc.constantFrom(...oddUnits), fc.string({ minLength: 1, maxLength: 1, unit: 'binary' }));
-const oddString = fc.array(fc.oneof(oddChar, fc.string({ maxLength: 4 })), { maxLength: 10 }).map((parts) => parts.join(''));
+const oddString = fc
+  .array(fc.oneof(oddChar, fc.string({ maxLength: 4 })), { maxLength: 10 })
+  .map((parts) => parts.join(''));
 
 /** Text without `<`, `>` or `$`: never a template or a `${VAR}` by accident. */
 const plainText = oddString.map((s) => s.replace(/[<>$]/g, '_'));
 
 /** A long string (10k to 300k UTF-16 units) of a repeated random chunk. */
 const hugeString = fc
-  .tuple(fc.oneof(oddString, fc.constantFrom('x', 'ab', '😀', '\uD800', 'postgres://u:p@h/')).filter((s) => s.length > 0), fc.integer({ min: 10_000, max: 300_000 }))
+  .tuple(
+    fc.oneof(oddString, fc.constantFrom('x', 'ab', '😀', '\uD800', 'postgres://u:p@h/')).filter((s) => s.length > 0),
+    fc.integer({ min: 10_000, max: 300_000 }),
+  )
   .map(([chunk, length]) => chunk.repeat(Math.ceil(length / chunk.length)).slice(0, length));
 
 const configName = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,20}$/);
@@ -88,17 +93,34 @@ function template(roots: readonly string[]): fc.Arbitrary<string> {
   return fc.oneof(
     fc.tuple(root, fc.array(segment, { minLength: 1, maxLength: 3 })).map(([r, segs]) => `<<${r}.${segs.join('.')}>>`),
     fc.tuple(root, segment).map(([r, s]) => `<< ${r}.response.${s} >>`),
-    fc.tuple(root, plainText.filter((s) => !/[\]\\\n\r\u2028\u2029]/.test(s))).map(([r, key]) => `<<${r}.[${key}]>>`),
-    fc.tuple(root, plainText.filter((s) => !/["\\]/.test(s))).map(([r, key]) => `<<lookup ${r}.response "${key}">>`),
+    fc
+      .tuple(
+        root,
+        plainText.filter((s) => !/[\]\\\n\r\u2028\u2029]/.test(s)),
+      )
+      .map(([r, key]) => `<<${r}.[${key}]>>`),
+    fc
+      .tuple(
+        root,
+        plainText.filter((s) => !/["\\]/.test(s)),
+      )
+      .map(([r, key]) => `<<lookup ${r}.response "${key}">>`),
   );
 }
 
 /** A templatable field value: literal text, templates, `${SET_VAR}` and `$${LITERAL}`. */
 function templatable(roots: readonly string[]): fc.Arbitrary<string> {
   return fc
-    .array(fc.oneof({ weight: 3, arbitrary: plainText }, template(roots), fc.constantFrom('${SET_VAR}', '${EMPTY}', '$${NOPE}', '{{x}}', 'a >> b')), {
-      maxLength: 4,
-    })
+    .array(
+      fc.oneof(
+        { weight: 3, arbitrary: plainText },
+        template(roots),
+        fc.constantFrom('${SET_VAR}', '${EMPTY}', '$${NOPE}', '{{x}}', 'a >> b'),
+      ),
+      {
+        maxLength: 4,
+      },
+    )
     .map((parts) => parts.join(''));
 }
 
@@ -129,11 +151,14 @@ const validWorkflow: fc.Arbitrary<WorkflowSpec> = fc
       ),
       allowedSecrets: fc.array(fc.stringMatching(/^[A-Za-z0-9/_+=.@:*-]{1,20}$/), { maxLength: 3 }),
       // Step code must compile: any text, as the string the step returns.
-      steps: fc.uniqueArray(fc.record({ name: stepName, code: fc.string({ maxLength: 40 }).map((s) => `return ${JSON.stringify(s)};`) }), {
-        minLength: 1,
-        maxLength: 3,
-        selector: (step) => step.name,
-      }),
+      steps: fc.uniqueArray(
+        fc.record({ name: stepName, code: fc.string({ maxLength: 40 }).map((s) => `return ${JSON.stringify(s)};`) }),
+        {
+          minLength: 1,
+          maxLength: 3,
+          selector: (step) => step.name,
+        },
+      ),
     },
     { requiredKeys: ['name', 'steps'] },
   )
@@ -157,7 +182,10 @@ const integrationShape: fc.Arbitrary<IntegrationSpec> = (() => {
   const text = templatable(roots);
   // Literal fields must pass the connect-time schema; a field holding a template is judged when rendered.
   const withTemplate = fc.tuple(text, template(roots), text).map((parts) => parts.join(''));
-  const nonEmpty = fc.oneof(withTemplate, text.map((t) => `h${t}`));
+  const nonEmpty = fc.oneof(
+    withTemplate,
+    text.map((t) => `h${t}`),
+  );
   const flag = fc.oneof(fc.boolean(), template(roots), fc.constantFrom('true', 'false'));
   const fields = fc.record(
     {
@@ -166,15 +194,32 @@ const integrationShape: fc.Arbitrary<IntegrationSpec> = (() => {
       database: nonEmpty,
       user: nonEmpty,
       password: text,
-      ssl: fc.oneof(fc.boolean(), flag, fc.record({ enabled: flag, ca: nonEmpty, rejectUnauthorized: flag }, { requiredKeys: [] })),
+      ssl: fc.oneof(
+        fc.boolean(),
+        flag,
+        fc.record({ enabled: flag, ca: nonEmpty, rejectUnauthorized: flag }, { requiredKeys: [] }),
+      ),
     },
     { requiredKeys: ['host', 'database', 'user'] },
   );
-  const uri = fc.record({ connectionString: fc.oneof(withTemplate, text.map((t) => `postgres://${t}`)), ssl: fc.boolean() }, { requiredKeys: ['connectionString'] });
+  const uri = fc.record(
+    {
+      connectionString: fc.oneof(
+        withTemplate,
+        text.map((t) => `postgres://${t}`),
+      ),
+      ssl: fc.boolean(),
+    },
+    { requiredKeys: ['connectionString'] },
+  );
   const dynamic = fc.record(
     {
       params: fc.dictionary(oddString, safeJson, { maxKeys: 3 }),
-      profiles: fc.dictionary(profileName, fc.record({ params: fc.dictionary(oddString, safeJson, { maxKeys: 2 }) }, { requiredKeys: [] }), { maxKeys: 3 }),
+      profiles: fc.dictionary(
+        profileName,
+        fc.record({ params: fc.dictionary(oddString, safeJson, { maxKeys: 2 }) }, { requiredKeys: [] }),
+        { maxKeys: 3 },
+      ),
       cacheTtlSeconds: fc.integer({ min: 0, max: 7 * 24 * 3600 }),
       maxStaleSeconds: fc.integer({ min: 0, max: 7 * 24 * 3600 }),
     },
@@ -187,7 +232,10 @@ const integrationShape: fc.Arbitrary<IntegrationSpec> = (() => {
       {
         description: plainText,
         connection: fc.oneof(fields, uri),
-        fetchCredentialsDynamically: fc.oneof(dynamic, fc.record({ enabled: fc.constant(false), workflow: configName })),
+        fetchCredentialsDynamically: fc.oneof(
+          dynamic,
+          fc.record({ enabled: fc.constant(false), workflow: configName }),
+        ),
         readOnly: fc.boolean(),
         statementTimeoutMs: fc.integer({ min: 0, max: 24 * 3600 * 1000 }),
         maxRows: fc.integer({ min: 1, max: 10_000_000 }),
@@ -201,7 +249,9 @@ const integrationShape: fc.Arbitrary<IntegrationSpec> = (() => {
 /** Replaces the template placeholders in every string: the workflow's name, or Env when there is none. */
 function rooted(value: unknown, workflow: string | undefined): unknown {
   if (typeof value === 'string') {
-    return value.replaceAll(WORKFLOW_ROOT, workflow ?? 'Env').replaceAll(CREDENTIALS_ROOT, workflow ? 'credentials' : 'Env');
+    return value
+      .replaceAll(WORKFLOW_ROOT, workflow ?? 'Env')
+      .replaceAll(CREDENTIALS_ROOT, workflow ? 'credentials' : 'Env');
   }
   if (Array.isArray(value)) return value.map((item) => rooted(item, workflow));
   if (value !== null && typeof value === 'object') {
@@ -211,11 +261,14 @@ function rooted(value: unknown, workflow: string | undefined): unknown {
 }
 
 function buildIntegration(spec: IntegrationSpec, workflows: readonly string[]): { name: string; doc: Json } {
-  const workflow = spec.workflow === undefined || workflows.length === 0 ? undefined : workflows[spec.workflow % workflows.length];
+  const workflow =
+    spec.workflow === undefined || workflows.length === 0 ? undefined : workflows[spec.workflow % workflows.length];
   const { fetchCredentialsDynamically, ...rest } = rooted(spec.rest, workflow) as Record<string, unknown>;
   const doc: Record<string, unknown> = { name: spec.name, kind: 'postgres', ...rest };
-  if (workflow) doc.fetchCredentialsDynamically = { ...(fetchCredentialsDynamically as object), enabled: true, workflow };
-  else if ((fetchCredentialsDynamically as { enabled?: boolean } | undefined)?.enabled === false) doc.fetchCredentialsDynamically = fetchCredentialsDynamically;
+  if (workflow)
+    doc.fetchCredentialsDynamically = { ...(fetchCredentialsDynamically as object), enabled: true, workflow };
+  else if ((fetchCredentialsDynamically as { enabled?: boolean } | undefined)?.enabled === false)
+    doc.fetchCredentialsDynamically = fetchCredentialsDynamically;
   return { name: spec.name, doc: doc as Json };
 }
 
@@ -232,7 +285,12 @@ const validConfig: fc.Arbitrary<ConfigSpec> = fc
   })
   .map(({ workflows, integrations }) => ({
     workflows,
-    integrations: integrations.map((spec) => buildIntegration(spec, workflows.map((w) => w.name))),
+    integrations: integrations.map((spec) =>
+      buildIntegration(
+        spec,
+        workflows.map((w) => w.name),
+      ),
+    ),
   }));
 
 // ---------------------------------------------------------------------------------------------
@@ -246,7 +304,8 @@ function clone<T extends Json>(value: T): T {
 function allPaths(value: Json, at: JsonPath = [], out: JsonPath[] = []): JsonPath[] {
   out.push(at);
   if (Array.isArray(value)) value.forEach((item, i) => allPaths(item, [...at, i], out));
-  else if (value !== null && typeof value === 'object') for (const [key, item] of Object.entries(value)) allPaths(item, [...at, key], out);
+  else if (value !== null && typeof value === 'object')
+    for (const [key, item] of Object.entries(value)) allPaths(item, [...at, key], out);
   return out;
 }
 
@@ -262,7 +321,12 @@ function setAt(doc: Json, at: JsonPath, value: Json): Json {
   const copy = clone(doc);
   const parent = getAt(copy, at.slice(0, -1));
   if (parent === null || typeof parent !== 'object') return copy;
-  Object.defineProperty(parent, at[at.length - 1] as string | number, { value, enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(parent, at[at.length - 1] as string | number, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
   return copy;
 }
 
@@ -282,7 +346,8 @@ const objectPaths = (doc: Json): JsonPath[] =>
     return v !== null && typeof v === 'object' && !Array.isArray(v);
   });
 const stringPaths = (doc: Json): JsonPath[] => allPaths(doc).filter((at) => typeof getAt(doc, at) === 'string');
-const pick = <T>(items: readonly T[], n: number): T | undefined => (items.length === 0 ? undefined : items[n % items.length]);
+const pick = <T>(items: readonly T[], n: number): T | undefined =>
+  items.length === 0 ? undefined : items[n % items.length];
 
 /** A value of the wrong type for (almost) any field. */
 const wrongValue: fc.Arbitrary<Json> = fc.oneof(
@@ -379,7 +444,14 @@ const structuralMutation: fc.Arbitrary<Mutation> = fc.oneof(
 const templateMutation: fc.Arbitrary<Mutation> = fc.record({
   kind: fc.constant('template' as const),
   at: fc.nat(),
-  text: fc.oneof(fc.constantFrom(...badTemplates), fc.array(fc.constantFrom('<<', '>>', '{{', '}}', '\\', '${', '}', 'Env', '.', 'x', ' ', '"', '#', '/', '@', '~'), { maxLength: 12 }).map((a) => a.join(''))),
+  text: fc.oneof(
+    fc.constantFrom(...badTemplates),
+    fc
+      .array(fc.constantFrom('<<', '>>', '{{', '}}', '\\', '${', '}', 'Env', '.', 'x', ' ', '"', '#', '/', '@', '~'), {
+        maxLength: 12,
+      })
+      .map((a) => a.join('')),
+  ),
   how: fc.constantFrom('replace' as const, 'prefix' as const, 'suffix' as const),
 });
 
@@ -398,12 +470,19 @@ function mutate(doc: Json, mutation: Mutation): Json {
       return at ? deleteAt(doc, at) : doc;
     }
     case 'name':
-      return doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? setAt(doc, ['name'], mutation.value) : doc;
+      return doc !== null && typeof doc === 'object' && !Array.isArray(doc)
+        ? setAt(doc, ['name'], mutation.value)
+        : doc;
     case 'template': {
       const at = pick(stringPaths(doc), mutation.at);
       if (!at) return doc;
       const old = getAt(doc, at) as string;
-      const text = mutation.how === 'replace' ? mutation.text : mutation.how === 'prefix' ? mutation.text + old : old + mutation.text;
+      const text =
+        mutation.how === 'replace'
+          ? mutation.text
+          : mutation.how === 'prefix'
+            ? mutation.text + old
+            : old + mutation.text;
       return setAt(doc, at, text);
     }
   }
@@ -433,12 +512,19 @@ async function loadFiles(
     const config = await Promise.race([
       loadConfig(folder.dir, env),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`loadConfig did not finish within ${LOAD_TIMEOUT_MS} ms`)), LOAD_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`loadConfig did not finish within ${LOAD_TIMEOUT_MS} ms`)),
+          LOAD_TIMEOUT_MS,
+        );
       }),
     ]).finally(() => clearTimeout(timer));
     const written: WrittenFile[] = [
       ...Object.keys(workflows).map((stem) => ({ file: `workflows/${stem}.json`, kind: 'workflows' as const, stem })),
-      ...Object.keys(integrations).map((stem) => ({ file: `integrations/${stem}.json`, kind: 'integrations' as const, stem })),
+      ...Object.keys(integrations).map((stem) => ({
+        file: `integrations/${stem}.json`,
+        kind: 'integrations' as const,
+        stem,
+      })),
     ];
     return { config, written };
   } finally {
@@ -465,7 +551,9 @@ function expectWellFormed(config: LoadedConfig, written: readonly WrittenFile[])
     if (!file) continue;
     withProblems.add(file);
     const rest = line.slice(oneLine(file).length + 2);
-    expect(rest, `expected "where: message" after the file: ${JSON.stringify(line.slice(0, 300))}`).toMatch(/^\S[^]*?: \S/);
+    expect(rest, `expected "where: message" after the file: ${JSON.stringify(line.slice(0, 300))}`).toMatch(
+      /^\S[^]*?: \S/,
+    );
     expect(line).not.toContain('    at ');
     expect(line).not.toMatch(/\.(ts|js):\d+:\d+/);
     expect(line).not.toContain('[object Object]');
@@ -501,7 +589,10 @@ describe('loadConfig properties', () => {
   it('loads every valid workflow and integration with zero problems', async () => {
     await fc.assert(
       fc.asyncProperty(validConfig, fc.boolean(), async (spec, pretty) => {
-        const { config, written } = await loadFiles(toFiles(spec.workflows, pretty), toFiles(spec.integrations, pretty));
+        const { config, written } = await loadFiles(
+          toFiles(spec.workflows, pretty),
+          toFiles(spec.integrations, pretty),
+        );
         expect(config.problems).toEqual([]);
         expect([...config.workflows.keys()].sort()).toEqual(spec.workflows.map((w) => w.name).sort());
         expect([...config.integrations.keys()].sort()).toEqual(spec.integrations.map((i) => i.name).sort());
@@ -515,17 +606,29 @@ describe('loadConfig properties', () => {
     await fc.assert(
       fc.asyncProperty(
         validConfig,
-        fc.array(fc.tuple(fc.nat(), fc.array(structuralMutation, { minLength: 1, maxLength: 3 })), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.tuple(fc.nat(), fc.array(structuralMutation, { minLength: 1, maxLength: 3 })), {
+          minLength: 1,
+          maxLength: 3,
+        }),
         fc.boolean(),
         async (spec, mutations, pretty) => {
-          const docs = [...spec.workflows.map((w) => ({ ...w, kind: 'w' })), ...spec.integrations.map((i) => ({ ...i, kind: 'i' }))];
+          const docs = [
+            ...spec.workflows.map((w) => ({ ...w, kind: 'w' })),
+            ...spec.integrations.map((i) => ({ ...i, kind: 'i' })),
+          ];
           for (const [target, steps] of mutations) {
             const entry = pick(docs, target);
             if (entry) entry.doc = steps.reduce(mutate, entry.doc);
           }
           const { config, written } = await loadFiles(
-            toFiles(docs.filter((d) => d.kind === 'w'), pretty),
-            toFiles(docs.filter((d) => d.kind === 'i'), pretty),
+            toFiles(
+              docs.filter((d) => d.kind === 'w'),
+              pretty,
+            ),
+            toFiles(
+              docs.filter((d) => d.kind === 'i'),
+              pretty,
+            ),
           );
           expectWellFormed(config, written);
         },
@@ -540,19 +643,29 @@ describe('loadConfig properties', () => {
         validConfig,
         fc.array(fc.tuple(fc.nat(), templateMutation), { minLength: 1, maxLength: 4 }),
         async (spec, mutations) => {
-          const docs = [...spec.workflows.map((w) => ({ ...w, kind: 'w' })), ...spec.integrations.map((i) => ({ ...i, kind: 'i' }))];
+          const docs = [
+            ...spec.workflows.map((w) => ({ ...w, kind: 'w' })),
+            ...spec.integrations.map((i) => ({ ...i, kind: 'i' })),
+          ];
           for (const [target, mutation] of mutations) {
             const entry = pick(docs, target);
             if (entry) entry.doc = mutate(entry.doc, mutation);
           }
           const { config, written } = await loadFiles(
-            toFiles(docs.filter((d) => d.kind === 'w'), true),
-            toFiles(docs.filter((d) => d.kind === 'i'), true),
+            toFiles(
+              docs.filter((d) => d.kind === 'w'),
+              true,
+            ),
+            toFiles(
+              docs.filter((d) => d.kind === 'i'),
+              true,
+            ),
           );
           expectWellFormed(config, written);
           for (const line of config.problems) {
             // A bad template names the field it is in; a missing variable names the variable.
-            if (line.includes('is not a valid template expression')) expect(line).toMatch(/: (connection|integration "[^"]*": connection)[.\w[\]]*: <</);
+            if (line.includes('is not a valid template expression'))
+              expect(line).toMatch(/: (connection|integration "[^"]*": connection)[.\w[\]]*: <</);
             if (line.includes('environment variable')) expect(line).toMatch(/environment variable \w+ is not set$/);
           }
         },
@@ -563,13 +676,35 @@ describe('loadConfig properties', () => {
 
   it('keeps __proto__, constructor and odd-Unicode keys (newlines included) as plain keys, each problem on one line', async () => {
     const oddKey = fc.oneof(
-      fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '__defineGetter__', 'valueOf'),
-      fc.constantFrom('a\nb', 'line\r\nbreak', 'a\u2028b', '\u0000', 'x\uD800', '\u202Eevil', '😀', 'a.b', 'a[0]', 'a: b', ''),
+      fc.constantFrom(
+        '__proto__',
+        'constructor',
+        'prototype',
+        'toString',
+        'hasOwnProperty',
+        '__defineGetter__',
+        'valueOf',
+      ),
+      fc.constantFrom(
+        'a\nb',
+        'line\r\nbreak',
+        'a\u2028b',
+        '\u0000',
+        'x\uD800',
+        '\u202Eevil',
+        '😀',
+        'a.b',
+        'a[0]',
+        'a: b',
+        '',
+      ),
       oddString,
     );
     const oddValue = fc.oneof(
       fc.constant<Json>({ polluted: true }),
-      fc.constant<Json>(JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}}') as Json),
+      fc.constant<Json>(
+        JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}}') as Json,
+      ),
       fc.constant<Json>('${NOPE}'),
       fc.constant<Json>('<<#if x>>'),
       wrongValue,
@@ -577,9 +712,15 @@ describe('loadConfig properties', () => {
     await fc.assert(
       fc.asyncProperty(
         validConfig,
-        fc.array(fc.record({ target: fc.nat(), at: fc.nat(), key: oddKey, value: oddValue }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.record({ target: fc.nat(), at: fc.nat(), key: oddKey, value: oddValue }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
         async (spec, inserts) => {
-          const docs = [...spec.workflows.map((w) => ({ ...w, kind: 'w' })), ...spec.integrations.map((i) => ({ ...i, kind: 'i' }))];
+          const docs = [
+            ...spec.workflows.map((w) => ({ ...w, kind: 'w' })),
+            ...spec.integrations.map((i) => ({ ...i, kind: 'i' })),
+          ];
           for (const insert of inserts) {
             const entry = pick(docs, insert.target);
             if (!entry) continue;
@@ -589,8 +730,14 @@ describe('loadConfig properties', () => {
             if (at) entry.doc = setAt(entry.doc, [...at, insert.key], JSON.parse(JSON.stringify(insert.value)) as Json);
           }
           const { config, written } = await loadFiles(
-            toFiles(docs.filter((d) => d.kind === 'w'), true),
-            toFiles(docs.filter((d) => d.kind === 'i'), false),
+            toFiles(
+              docs.filter((d) => d.kind === 'w'),
+              true,
+            ),
+            toFiles(
+              docs.filter((d) => d.kind === 'i'),
+              false,
+            ),
           );
           expectWellFormed(config, written);
           expectNoPollution();
@@ -611,28 +758,44 @@ describe('loadConfig properties', () => {
       '"<<Env.__proto__.polluted>>"',
     );
     await fc.assert(
-      fc.asyncProperty(validConfig, fc.array(fc.record({ target: fc.nat(), at: fc.nat(), key: protoKey, value: payload }), { minLength: 1, maxLength: 4 }), async (spec, inserts) => {
-        const docs = [...spec.workflows.map((w) => ({ ...w, kind: 'w' })), ...spec.integrations.map((i) => ({ ...i, kind: 'i' }))];
-        for (const insert of inserts) {
-          const entry = pick(docs, insert.target);
-          const at = entry ? pick(objectPaths(entry.doc), insert.at) : undefined;
-          if (entry && at) entry.doc = setAt(entry.doc, [...at, insert.key], JSON.parse(insert.value) as Json);
-        }
-        const { config, written } = await loadFiles(
-          toFiles(docs.filter((d) => d.kind === 'w'), true),
-          toFiles(docs.filter((d) => d.kind === 'i'), false),
-        );
-        expectWellFormed(config, written);
-        expectNoPollution();
-        for (const workflow of config.workflows.values()) {
-          expect(Object.getPrototypeOf(workflow.params)).toBe(Object.prototype);
-          expect((workflow.params as Record<string, unknown>).polluted).toBeUndefined();
-        }
-        for (const integration of config.integrations.values()) {
-          expect(Object.getPrototypeOf(integration.connection)).toBe(Object.prototype);
-          expect((integration.connection as Record<string, unknown>).polluted).toBeUndefined();
-        }
-      }),
+      fc.asyncProperty(
+        validConfig,
+        fc.array(fc.record({ target: fc.nat(), at: fc.nat(), key: protoKey, value: payload }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        async (spec, inserts) => {
+          const docs = [
+            ...spec.workflows.map((w) => ({ ...w, kind: 'w' })),
+            ...spec.integrations.map((i) => ({ ...i, kind: 'i' })),
+          ];
+          for (const insert of inserts) {
+            const entry = pick(docs, insert.target);
+            const at = entry ? pick(objectPaths(entry.doc), insert.at) : undefined;
+            if (entry && at) entry.doc = setAt(entry.doc, [...at, insert.key], JSON.parse(insert.value) as Json);
+          }
+          const { config, written } = await loadFiles(
+            toFiles(
+              docs.filter((d) => d.kind === 'w'),
+              true,
+            ),
+            toFiles(
+              docs.filter((d) => d.kind === 'i'),
+              false,
+            ),
+          );
+          expectWellFormed(config, written);
+          expectNoPollution();
+          for (const workflow of config.workflows.values()) {
+            expect(Object.getPrototypeOf(workflow.params)).toBe(Object.prototype);
+            expect((workflow.params as Record<string, unknown>).polluted).toBeUndefined();
+          }
+          for (const integration of config.integrations.values()) {
+            expect(Object.getPrototypeOf(integration.connection)).toBe(Object.prototype);
+            expect((integration.connection as Record<string, unknown>).polluted).toBeUndefined();
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -641,81 +804,135 @@ describe('loadConfig properties', () => {
     const textMutation = fc.oneof(
       fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
       fc.record({ kind: fc.constant('bom' as const) }),
-      fc.record({ kind: fc.constant('append' as const), text: fc.oneof(fc.constantFrom(',', '}', '{', '\n// comment', '\u0000', 'garbage', '\n{"name": "x"}'), oddString) }),
-      fc.record({ kind: fc.constant('replace' as const), text: fc.oneof(fc.constantFrom('', ' \n\t', 'null', '[]', '"str"', '1', 'true', '{', '{}', "{'name': 'x'}", '{"name": "x",}', '/* c */ {}', 'NaN', '{"a": Infinity}', '\uFEFF'), oddString, hugeString) }),
+      fc.record({
+        kind: fc.constant('append' as const),
+        text: fc.oneof(
+          fc.constantFrom(',', '}', '{', '\n// comment', '\u0000', 'garbage', '\n{"name": "x"}'),
+          oddString,
+        ),
+      }),
+      fc.record({
+        kind: fc.constant('replace' as const),
+        text: fc.oneof(
+          fc.constantFrom(
+            '',
+            ' \n\t',
+            'null',
+            '[]',
+            '"str"',
+            '1',
+            'true',
+            '{',
+            '{}',
+            "{'name': 'x'}",
+            '{"name": "x",}',
+            '/* c */ {}',
+            'NaN',
+            '{"a": Infinity}',
+            '\uFEFF',
+          ),
+          oddString,
+          hugeString,
+        ),
+      }),
       fc.record({ kind: fc.constant('quotes' as const) }),
-      fc.record({ kind: fc.constant('bytes' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }), at: fc.nat() }),
+      fc.record({
+        kind: fc.constant('bytes' as const),
+        bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
+        at: fc.nat(),
+      }),
     );
     await fc.assert(
-      fc.asyncProperty(validConfig, fc.array(fc.tuple(fc.nat(), textMutation), { minLength: 1, maxLength: 3 }), fc.boolean(), async (spec, mutations, pretty) => {
-        const docs = [...spec.workflows.map((w) => ({ ...w, kind: 'w' })), ...spec.integrations.map((i) => ({ ...i, kind: 'i' }))];
-        const texts = docs.map((d) => asText(d.doc, pretty));
-        const raw: Record<string, Buffer> = {};
-        for (const [target, mutation] of mutations) {
-          if (docs.length === 0) break;
-          const index = target % docs.length;
-          const text = texts[index] ?? '';
-          const doc = docs[index];
-          if (!doc) continue;
-          switch (mutation.kind) {
-            case 'truncate':
-              texts[index] = text.slice(0, mutation.at % Math.max(text.length, 1));
-              break;
-            case 'bom':
-              texts[index] = `\uFEFF${text}`;
-              break;
-            case 'append':
-              texts[index] = text + mutation.text;
-              break;
-            case 'replace':
-              texts[index] = mutation.text;
-              break;
-            case 'quotes':
-              texts[index] = text.replace(/"/g, "'");
-              break;
-            case 'bytes': {
-              const bytes = Buffer.from(text, 'utf8');
-              const cut = mutation.at % (bytes.length + 1);
-              raw[`${doc.kind === 'w' ? 'workflows' : 'integrations'}/${doc.name}.json`] = Buffer.concat([bytes.subarray(0, cut), Buffer.from(mutation.bytes), bytes.subarray(cut)]);
-              break;
+      fc.asyncProperty(
+        validConfig,
+        fc.array(fc.tuple(fc.nat(), textMutation), { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        async (spec, mutations, pretty) => {
+          const docs = [
+            ...spec.workflows.map((w) => ({ ...w, kind: 'w' })),
+            ...spec.integrations.map((i) => ({ ...i, kind: 'i' })),
+          ];
+          const texts = docs.map((d) => asText(d.doc, pretty));
+          const raw: Record<string, Buffer> = {};
+          for (const [target, mutation] of mutations) {
+            if (docs.length === 0) break;
+            const index = target % docs.length;
+            const text = texts[index] ?? '';
+            const doc = docs[index];
+            if (!doc) continue;
+            switch (mutation.kind) {
+              case 'truncate':
+                texts[index] = text.slice(0, mutation.at % Math.max(text.length, 1));
+                break;
+              case 'bom':
+                texts[index] = `\uFEFF${text}`;
+                break;
+              case 'append':
+                texts[index] = text + mutation.text;
+                break;
+              case 'replace':
+                texts[index] = mutation.text;
+                break;
+              case 'quotes':
+                texts[index] = text.replace(/"/g, "'");
+                break;
+              case 'bytes': {
+                const bytes = Buffer.from(text, 'utf8');
+                const cut = mutation.at % (bytes.length + 1);
+                raw[`${doc.kind === 'w' ? 'workflows' : 'integrations'}/${doc.name}.json`] = Buffer.concat([
+                  bytes.subarray(0, cut),
+                  Buffer.from(mutation.bytes),
+                  bytes.subarray(cut),
+                ]);
+                break;
+              }
             }
           }
-        }
-        const pairs = docs.map((d, i) => ({ ...d, text: texts[i] ?? '' }));
-        const { config, written } = await loadFiles(
-          Object.fromEntries(pairs.filter((d) => d.kind === 'w').map((d) => [d.name, d.text])),
-          Object.fromEntries(pairs.filter((d) => d.kind === 'i').map((d) => [d.name, d.text])),
-          raw,
-        );
-        expectWellFormed(config, written);
-      }),
+          const pairs = docs.map((d, i) => ({ ...d, text: texts[i] ?? '' }));
+          const { config, written } = await loadFiles(
+            Object.fromEntries(pairs.filter((d) => d.kind === 'w').map((d) => [d.name, d.text])),
+            Object.fromEntries(pairs.filter((d) => d.kind === 'i').map((d) => [d.name, d.text])),
+            raw,
+          );
+          expectWellFormed(config, written);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
 
   it('reports deeply nested arrays as a problem naming the file, never a bare stack overflow', async () => {
     await fc.assert(
-      fc.asyncProperty(validConfig, fc.nat(), fc.nat(), fc.integer({ min: 1, max: 30_000 }), async (spec, target, at, depth) => {
-        const docs = [...spec.workflows.map((w) => ({ ...w, kind: 'w' })), ...spec.integrations.map((i) => ({ ...i, kind: 'i' }))];
-        const texts = docs.map((d) => asText(d.doc, false));
-        const index = docs.length === 0 ? -1 : target % docs.length;
-        const doc = docs[index];
-        if (doc) {
-          // Nesting is spliced in as text: building it as a value would overflow the test's own stack.
-          const nested = `${'['.repeat(depth)}${']'.repeat(depth)}`;
-          const paths = allPaths(doc.doc).filter((p) => p.length > 0);
-          const where = pick(paths, at);
-          const marker = '"__credflow_nested_marker__"';
-          const marked = where ? setAt(doc.doc, where, '__credflow_nested_marker__') : doc.doc;
-          texts[index] = asText(marked, false).replace(marker, nested);
-        }
-        const pairs = docs.map((d, i) => ({ ...d, text: texts[i] ?? '' }));
-        const { config, written } = await loadFiles(
-          Object.fromEntries(pairs.filter((d) => d.kind === 'w').map((d) => [d.name, d.text])),
-          Object.fromEntries(pairs.filter((d) => d.kind === 'i').map((d) => [d.name, d.text])),
-        );
-        expectWellFormed(config, written);
-      }),
+      fc.asyncProperty(
+        validConfig,
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 1, max: 30_000 }),
+        async (spec, target, at, depth) => {
+          const docs = [
+            ...spec.workflows.map((w) => ({ ...w, kind: 'w' })),
+            ...spec.integrations.map((i) => ({ ...i, kind: 'i' })),
+          ];
+          const texts = docs.map((d) => asText(d.doc, false));
+          const index = docs.length === 0 ? -1 : target % docs.length;
+          const doc = docs[index];
+          if (doc) {
+            // Nesting is spliced in as text: building it as a value would overflow the test's own stack.
+            const nested = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+            const paths = allPaths(doc.doc).filter((p) => p.length > 0);
+            const where = pick(paths, at);
+            const marker = '"__credflow_nested_marker__"';
+            const marked = where ? setAt(doc.doc, where, '__credflow_nested_marker__') : doc.doc;
+            texts[index] = asText(marked, false).replace(marker, nested);
+          }
+          const pairs = docs.map((d, i) => ({ ...d, text: texts[i] ?? '' }));
+          const { config, written } = await loadFiles(
+            Object.fromEntries(pairs.filter((d) => d.kind === 'w').map((d) => [d.name, d.text])),
+            Object.fromEntries(pairs.filter((d) => d.kind === 'i').map((d) => [d.name, d.text])),
+          );
+          expectWellFormed(config, written);
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -723,11 +940,32 @@ describe('loadConfig properties', () => {
   it('reports odd file names (Unicode, backslashes, dots, very long, directories named *.json) by their path', async () => {
     const stem = fc.oneof(
       configName,
-      fc.constantFrom('..x', '...', 'a\\b', '..\\..\\x', ' spaced ', 'Ωmega', '😀', 'x\u202Eyz', 'x\u200F', '-dash', '__proto__', 'constructor', 'x'.repeat(200)),
+      fc.constantFrom(
+        '..x',
+        '...',
+        'a\\b',
+        '..\\..\\x',
+        ' spaced ',
+        'Ωmega',
+        '😀',
+        'x\u202Eyz',
+        'x\u200F',
+        '-dash',
+        '__proto__',
+        'constructor',
+        'x'.repeat(200),
+      ),
       // Well-formed Unicode only: a lone surrogate cannot be part of a file name on disk.
       oddString
         .map((s) => s.replaceAll('/', '_').replaceAll('\u0000', '_'))
-        .filter((s) => s.length > 0 && Buffer.byteLength(s) < 240 && s !== '.' && s !== '..' && Buffer.from(s, 'utf8').toString('utf8') === s),
+        .filter(
+          (s) =>
+            s.length > 0 &&
+            Buffer.byteLength(s) < 240 &&
+            s !== '.' &&
+            s !== '..' &&
+            Buffer.from(s, 'utf8').toString('utf8') === s,
+        ),
     );
     await fc.assert(
       fc.asyncProperty(
@@ -736,7 +974,8 @@ describe('loadConfig properties', () => {
         fc.boolean(),
         fc.boolean(),
         async (workflowStems, integrationStems, nameMatches, withDirectory) => {
-          const workflowDoc = (name: string) => asText({ name: nameMatches ? name : 'other', steps: [{ name: 's_a', code: 'return 1' }] }, true);
+          const workflowDoc = (name: string) =>
+            asText({ name: nameMatches ? name : 'other', steps: [{ name: 's_a', code: 'return 1' }] }, true);
           const integrationDoc = (name: string) => asText({ name, kind: 'postgres', connection: { host: 'db' } }, true);
           const folder = await writeConfigDir({
             workflows: Object.fromEntries(workflowStems.map((s) => [s, workflowDoc(s)])),
@@ -747,7 +986,11 @@ describe('loadConfig properties', () => {
             const config = await loadConfig(folder.dir, env);
             const written: WrittenFile[] = [
               ...workflowStems.map((s) => ({ file: `workflows/${s}.json`, kind: 'workflows' as const, stem: s })),
-              ...integrationStems.map((s) => ({ file: `integrations/${s}.json`, kind: 'integrations' as const, stem: s })),
+              ...integrationStems.map((s) => ({
+                file: `integrations/${s}.json`,
+                kind: 'integrations' as const,
+                stem: s,
+              })),
               ...(withDirectory
                 ? [
                     { file: 'workflows/~dir.json', kind: 'workflows' as const, stem: '~dir' },

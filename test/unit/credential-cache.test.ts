@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadValidConfig, type Integration } from '../../src/config/index.js';
-import { CredentialCache, neededPathsByWorkflow, pruneResponse, responseTtlMs, type CacheEvent, type CacheOptions, type Loaded } from '../../src/credentials/index.js';
+import {
+  CredentialCache,
+  neededPathsByWorkflow,
+  pruneResponse,
+  responseTtlMs,
+  type CacheEvent,
+  type CacheOptions,
+  type Loaded,
+} from '../../src/credentials/index.js';
 import { CredflowError } from '../../src/errors.js';
 import { postgresIntegration, secretsWorkflow, writeConfigDir } from '../support/config-dir.js';
 
@@ -169,7 +177,13 @@ describe('CredentialCache', () => {
       await settle();
       expect(load).toHaveBeenCalledTimes(1);
       expect(cache.status(KEY).lastError).toEqual({ message: error.message, at: START + 0.8 * TTL });
-      expect(events).toContainEqual({ type: 'refresh-error', key: KEY, background: true, error, failingSince: START + 0.8 * TTL });
+      expect(events).toContainEqual({
+        type: 'refresh-error',
+        key: KEY,
+        background: true,
+        error,
+        failingSince: START + 0.8 * TTL,
+      });
 
       clock.advance(999);
       expect((await cache.get(KEY, load)).outcome).toBe('hit');
@@ -210,7 +224,13 @@ describe('CredentialCache', () => {
         lastError: { message: 'GetSecretValue: InternalServiceError', at: START + TTL + 5_000 },
         failingSince: START + TTL + 5_000,
       });
-      expect(events).toContainEqual({ type: 'refresh-error', key: KEY, background: false, error, failingSince: START + TTL + 5_000 });
+      expect(events).toContainEqual({
+        type: 'refresh-error',
+        key: KEY,
+        background: false,
+        error,
+        failingSince: START + TTL + 5_000,
+      });
     });
 
     it('attempts no load during the retry backoff, one after it, doubling the wait, and keeps the first failure time', async () => {
@@ -275,7 +295,12 @@ describe('CredentialCache', () => {
       );
       expect(failure).toBeInstanceOf(CredflowError);
       const since = new Date(START + TTL + 10_000).toISOString();
-      expect(failure).toMatchObject({ code: 'CREDENTIALS_UNAVAILABLE', status: 503, details: { failingSince: since }, cause: error });
+      expect(failure).toMatchObject({
+        code: 'CREDENTIALS_UNAVAILABLE',
+        status: 503,
+        details: { failingSince: since },
+        cause: error,
+      });
       expect((failure as Error).message).toContain(`since ${since}`);
       expect((failure as Error).message).toContain('GetSecretValue: ServiceUnavailable');
     });
@@ -320,8 +345,16 @@ describe('CredentialCache', () => {
 
   it('starts no backoff when the sandbox had no room for the run (SANDBOX_BUSY, or a run that timed out in its queue): the next get loads again', async () => {
     const { cache } = makeCache({ retryBackoffMs: [5_000, 5_000] });
-    const busy = new CredflowError('SANDBOX_BUSY', 'workflow "getSecrets" was not started: every sandbox worker is busy', { details: { retryAfterSeconds: 1 } });
-    const queuedTimeout = new CredflowError('WORKFLOW_TIMEOUT', 'workflow "getSecrets" waited for a sandbox worker past its time limit', { details: { queued: true } });
+    const busy = new CredflowError(
+      'SANDBOX_BUSY',
+      'workflow "getSecrets" was not started: every sandbox worker is busy',
+      { details: { retryAfterSeconds: 1 } },
+    );
+    const queuedTimeout = new CredflowError(
+      'WORKFLOW_TIMEOUT',
+      'workflow "getSecrets" waited for a sandbox worker past its time limit',
+      { details: { queued: true } },
+    );
     for (const refusal of [busy, queuedTimeout]) {
       const refused = vi.fn(async (): Promise<Loaded<string>> => Promise.reject(refusal));
       await expect(cache.get(KEY, refused)).rejects.toBe(refusal);
@@ -425,7 +458,12 @@ describe('CredentialCache', () => {
       const load = counting();
       await cache.get(KEY, load);
       expect(cache.invalidate(KEY)).toBe(true);
-      expect(cache.status(KEY)).toEqual({ entry: undefined, refreshing: false, lastError: undefined, failingSince: undefined });
+      expect(cache.status(KEY)).toEqual({
+        entry: undefined,
+        refreshing: false,
+        lastError: undefined,
+        failingSince: undefined,
+      });
       const next = await cache.get(KEY, load);
       expect(next).toMatchObject({ outcome: 'miss', entry: { value: 'v2' } });
       expect(load).toHaveBeenCalledTimes(2);
@@ -488,11 +526,13 @@ describe('pruneResponse and neededPathsByWorkflow', () => {
 
   /** Integrations as the agent loads them (real schemas, compiled templates). */
   const needed = (...names: string[]) =>
-    neededPathsByWorkflow(names.map((name) => {
-      const found = integrations.get(name);
-      if (!found) throw new Error(`no fixture integration ${name}`);
-      return found;
-    }));
+    neededPathsByWorkflow(
+      names.map((name) => {
+        const found = integrations.get(name);
+        if (!found) throw new Error(`no fixture integration ${name}`);
+        return found;
+      }),
+    );
 
   const withConnection = (name: string, workflow: string, connection: Record<string, unknown>) => ({
     name,
@@ -503,7 +543,11 @@ describe('pruneResponse and neededPathsByWorkflow', () => {
 
   beforeAll(async () => {
     folder = await writeConfigDir({
-      workflows: { getSecrets: secretsWorkflow('getSecrets'), nested: secretsWorkflow('nested', 'nestedSecret'), other: secretsWorkflow('other', 'otherSecret') },
+      workflows: {
+        getSecrets: secretsWorkflow('getSecrets'),
+        nested: secretsWorkflow('nested', 'nestedSecret'),
+        other: secretsWorkflow('other', 'otherSecret'),
+      },
       integrations: {
         fields: postgresIntegration('fields', 'getSecrets'),
         'by-lookup': withConnection('by-lookup', 'getSecrets', {
@@ -526,7 +570,8 @@ describe('pruneResponse and neededPathsByWorkflow', () => {
           password: '<<credentials.response.auth.password>>',
         }),
         'whole-auth': withConnection('whole-auth', 'nested', {
-          connectionString: 'postgres://<<nested.response.auth>>@<<nested.response.primary.host>>/<<nested.response.db>>',
+          connectionString:
+            'postgres://<<nested.response.auth>>@<<nested.response.primary.host>>/<<nested.response.db>>',
         }),
         'dotted-key': withConnection('dotted-key', 'other', {
           host: '<<other.response.[db.host]>>',
@@ -534,7 +579,11 @@ describe('pruneResponse and neededPathsByWorkflow', () => {
           user: 'app',
           password: '<<other.response.password>>',
         }),
-        'env-only': { name: 'env-only', kind: 'postgres', connection: { host: '<<Env.db_host>>', database: 'app', user: 'app' } },
+        'env-only': {
+          name: 'env-only',
+          kind: 'postgres',
+          connection: { host: '<<Env.db_host>>', database: 'app', user: 'app' },
+        },
       },
     });
     const config = await loadValidConfig(folder.dir, {});
@@ -547,9 +596,30 @@ describe('pruneResponse and neededPathsByWorkflow', () => {
 
   it('keeps only the paths the templates read', () => {
     const paths = needed('fields').get('getSecrets');
-    expect(Array.isArray(paths) && [...paths].sort()).toEqual([['dbname'], ['host'], ['password'], ['port'], ['username']]);
-    const response = { engine: 'postgres', host: 'db', port: 5432, dbname: 'app', username: 'u', password: 'p', note: 'not needed', ttlSeconds: 60 };
-    expect(pruneResponse(response, paths)).toEqual({ host: 'db', port: 5432, dbname: 'app', username: 'u', password: 'p' });
+    expect(Array.isArray(paths) && [...paths].sort()).toEqual([
+      ['dbname'],
+      ['host'],
+      ['password'],
+      ['port'],
+      ['username'],
+    ]);
+    const response = {
+      engine: 'postgres',
+      host: 'db',
+      port: 5432,
+      dbname: 'app',
+      username: 'u',
+      password: 'p',
+      note: 'not needed',
+      ttlSeconds: 60,
+    };
+    expect(pruneResponse(response, paths)).toEqual({
+      host: 'db',
+      port: 5432,
+      dbname: 'app',
+      username: 'u',
+      password: 'p',
+    });
   });
 
   it('keeps the whole response when a template reads all of it, or reads it through a helper', () => {
@@ -599,7 +669,11 @@ describe('pruneResponse and neededPathsByWorkflow', () => {
     const pruned = pruneResponse(response, needed('fields').get('getSecrets')) as Record<string, unknown>;
     pruned.host = 'changed';
     expect(response).toEqual(before);
-    const nested = { primary: { host: 'db1', port: 1, zone: 'a' }, db: 'x', auth: { user: 'u', password: 'p', rotatedBy: 'l' } };
+    const nested = {
+      primary: { host: 'db1', port: 1, zone: 'a' },
+      db: 'x',
+      auth: { user: 'u', password: 'p', rotatedBy: 'l' },
+    };
     const nestedBefore = structuredClone(nested);
     pruneResponse(nested, needed('nested-fields').get('nested'));
     expect(nested).toEqual(nestedBefore);
@@ -694,7 +768,7 @@ describe('CredentialCache review fixes: bounded wait for expired values, generat
     expect(cache.status(KEY).entry).toBe(newer);
   });
 
-  it('does not answer a reload with a refresh that started before notBefore: that refresh lands first, then the reload\'s own load replaces it with a higher generation', async () => {
+  it("does not answer a reload with a refresh that started before notBefore: that refresh lands first, then the reload's own load replaces it with a higher generation", async () => {
     const { cache, clock } = makeCache();
     const { entry: first } = await cache.get(KEY, counting());
 

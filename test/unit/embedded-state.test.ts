@@ -5,7 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { claimEmbeddedState, readEmbeddedState, removeEmbeddedState, updateEmbeddedState } from '../../src/embedded/embedded-state.js';
+import {
+  claimEmbeddedState,
+  readEmbeddedState,
+  removeEmbeddedState,
+  updateEmbeddedState,
+} from '../../src/embedded/embedded-state.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -42,7 +47,11 @@ describe('the embedded state file', () => {
     const dir = await tempDir('credflow-state-');
     expect(await claimEmbeddedState(dir)).toEqual([]);
     expect(await readEmbeddedState(dir)).toBeUndefined();
-    await updateEmbeddedState(dir, { secretsEndpoint: 'http://127.0.0.1:1', region: 'us-east-1', agentUrl: 'http://127.0.0.1:2' });
+    await updateEmbeddedState(dir, {
+      secretsEndpoint: 'http://127.0.0.1:1',
+      region: 'us-east-1',
+      agentUrl: 'http://127.0.0.1:2',
+    });
     expect(JSON.parse(await readFile(path.join(dir, '.credflow', 'embedded.json'), 'utf8'))).toEqual({
       pid: process.pid,
       secretsEndpoint: 'http://127.0.0.1:1',
@@ -58,18 +67,26 @@ describe('the embedded state file', () => {
     const dataDir = await tempDir('credflow-pg-');
     const passwordDir = await tempDir('credflow-pgpw-');
     const other = bystander();
-    await write(dir, { pid: other.pid, agentUrl: 'http://127.0.0.1:9', postgres: { dataDir, passwordDir, pid: other.pid } });
+    await write(dir, {
+      pid: other.pid,
+      agentUrl: 'http://127.0.0.1:9',
+      postgres: { dataDir, passwordDir, pid: other.pid },
+    });
 
     const cleaned = await claimEmbeddedState(dir);
     cleanup.push(() => removeEmbeddedState(dir));
 
-    expect(cleaned[0]).toBe(`the embedded agent (pid ${other.pid}) that last ran from ${dir} is gone without cleaning up:`);
+    expect(cleaned[0]).toBe(
+      `the embedded agent (pid ${other.pid}) that last ran from ${dir} is gone without cleaning up:`,
+    );
     expect(cleaned).toContain(`removed ${dataDir}`);
     expect(cleaned.some((line) => line.startsWith('stopped'))).toBe(false);
     expect(other.exitCode).toBeNull();
     expect(other.signalCode).toBeNull();
     expect(existsSync(dataDir)).toBe(false);
-    expect(JSON.parse(await readFile(path.join(dir, '.credflow', 'embedded.json'), 'utf8'))).toEqual({ pid: process.pid });
+    expect(JSON.parse(await readFile(path.join(dir, '.credflow', 'embedded.json'), 'utf8'))).toEqual({
+      pid: process.pid,
+    });
   });
 
   it('removes no folder a state file names unless credflow made it', async () => {
@@ -88,13 +105,16 @@ describe('the embedded state file', () => {
     const dir = await tempDir('credflow-state-');
     const agent = agentLike();
     // Until its exec, a child's command line is its parent's.
-    while (!(await readFile(`/proc/${agent.pid}/cmdline`, 'utf8').catch(() => '')).includes('credflow')) await sleep(10);
+    while (!(await readFile(`/proc/${agent.pid}/cmdline`, 'utf8').catch(() => '')).includes('credflow'))
+      await sleep(10);
     await write(dir, { pid: agent.pid, agentUrl: 'http://127.0.0.1:8080' });
     const before = await readFile(path.join(dir, '.credflow', 'embedded.json'), 'utf8');
 
     await expect(claimEmbeddedState(dir)).rejects.toMatchObject({
       code: 'EMBEDDED_ALREADY_RUNNING',
-      message: expect.stringContaining(`another embedded credflow agent (pid ${agent.pid}) already runs from ${dir} at http://127.0.0.1:8080`),
+      message: expect.stringContaining(
+        `another embedded credflow agent (pid ${agent.pid}) already runs from ${dir} at http://127.0.0.1:8080`,
+      ),
     });
     expect(await readFile(path.join(dir, '.credflow', 'embedded.json'), 'utf8')).toBe(before);
   });

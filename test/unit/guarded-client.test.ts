@@ -37,7 +37,10 @@ describe('the guarded pg client (pg internals contract)', () => {
     // Every server reports ParameterStatus messages of a few dozen bytes at start-up; a bound of 8 trips on the first.
     const Client = guardedClient(8);
     const client = new Client({ ...server, database: 'postgres' });
-    const error = await client.connect().then(() => undefined, (e: unknown) => e);
+    const error = await client.connect().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((error as { guardTrip?: { messageType: string } }).guardTrip?.messageType).toBeDefined();
     await client.end().catch(() => undefined);
   });

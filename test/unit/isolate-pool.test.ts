@@ -34,7 +34,11 @@ const pool = new IsolatePool(1, 16, () => {
 
 describe('IsolatePool', () => {
   it('refills in an idle process without waiting for other I/O to wake its event loop', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--no-node-snapshot', '--input-type=module', '-e', script], { timeout: 30_000 });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--no-node-snapshot', '--input-type=module', '-e', script],
+      { timeout: 30_000 },
+    );
     // Before the fix the refill's unref'd immediate waited for the timer: "full1 timer".
     expect(stdout.trim()).toBe('full1 full2');
   });

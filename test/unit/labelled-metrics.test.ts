@@ -11,8 +11,18 @@ describe('LabelledHistogram and LabelledCounter', () => {
     const spec = { help: 'Queries.', labelNames: ['integration', 'outcome'] as const, buckets };
     const h1 = new Histogram({ name: 'q_seconds', ...spec, registers: [theirs] });
     const h2 = new LabelledHistogram({ name: 'q_seconds', ...spec, registers: [ours] });
-    const c1 = new Counter({ name: 'c_total', help: 'Hits.', labelNames: ['integration', 'result'] as const, registers: [theirs] });
-    const c2 = new LabelledCounter({ name: 'c_total', help: 'Hits.', labelNames: ['integration', 'result'] as const, registers: [ours] });
+    const c1 = new Counter({
+      name: 'c_total',
+      help: 'Hits.',
+      labelNames: ['integration', 'result'] as const,
+      registers: [theirs],
+    });
+    const c2 = new LabelledCounter({
+      name: 'c_total',
+      help: 'Hits.',
+      labelNames: ['integration', 'result'] as const,
+      registers: [ours],
+    });
     const values = [0, 0.001, 0.0011, 0.05, 0.5, 1, 7, 0.01];
     for (const [i, v] of values.entries()) {
       const labels = { integration: i % 3 ? 'orders' : 'odd "name"\\', outcome: i % 2 ? 'ok' : 'DB_QUERY_FAILED' };
@@ -30,7 +40,13 @@ describe('LabelledHistogram and LabelledCounter', () => {
   });
 
   it('refuses a value that is not a finite number', () => {
-    const h = new LabelledHistogram({ name: 'x_seconds', help: 'x', labelNames: ['a'] as const, buckets, registers: [] });
+    const h = new LabelledHistogram({
+      name: 'x_seconds',
+      help: 'x',
+      labelNames: ['a'] as const,
+      buckets,
+      registers: [],
+    });
     expect(() => h.observe({ a: 'b' }, Number.NaN)).toThrow(/x_seconds: not a finite number/);
   });
 });

@@ -3,7 +3,11 @@ import { findLeaks, secretsIn } from '../support/leak-check.js';
 
 // The leak search that every startTestAgent-based file runs on close must itself be able to fail.
 describe('the leak search used by the integration tests', () => {
-  const stored = [JSON.stringify({ username: 'app_user', password: 'p@ss w0rd/+é', host: 'db.internal', port: 5432 }), 'plain-api-key-123', 'short'];
+  const stored = [
+    JSON.stringify({ username: 'app_user', password: 'p@ss w0rd/+é', host: 'db.internal', port: 5432 }),
+    'plain-api-key-123',
+    'short',
+  ];
 
   it('searches the strings under secret-named keys of JSON secrets, and non-JSON secrets whole', () => {
     expect(secretsIn(stored).sort()).toEqual(['p@ss w0rd/+é', 'plain-api-key-123'].sort());
@@ -24,6 +28,8 @@ describe('the leak search used by the integration tests', () => {
   });
 
   it('finds nothing in text that holds no secret, such as the user name and host', () => {
-    expect(findLeaks([{ where: 'response', text: 'app_user@db.internal:5432 ******** short' }], secretsIn(stored))).toEqual([]);
+    expect(
+      findLeaks([{ where: 'response', text: 'app_user@db.internal:5432 ******** short' }], secretsIn(stored)),
+    ).toEqual([]);
   });
 });

@@ -2,7 +2,14 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
-import { jsonSchemas, loadConfig, loadValidConfig, maxWorkflowSteps, readAgentSettings, readAppEnv } from '../../src/config/index.js';
+import {
+  jsonSchemas,
+  loadConfig,
+  loadValidConfig,
+  maxWorkflowSteps,
+  readAgentSettings,
+  readAppEnv,
+} from '../../src/config/index.js';
 import type { LoadedConfig } from '../../src/config/index.js';
 import { expandEnv } from '../../src/config/expand-env.js';
 import { CredflowError } from '../../src/errors.js';
@@ -58,7 +65,10 @@ describe('loadConfig on the shipped example folder', () => {
 
 describe('loadConfig reports a bad file by name and JSON path', () => {
   it('names the file of malformed JSON', async () => {
-    const config = await load({ workflows: { getSecrets: secretsWorkflow() }, integrations: { broken: '{ "name": "broken",' } });
+    const config = await load({
+      workflows: { getSecrets: secretsWorkflow() },
+      integrations: { broken: '{ "name": "broken",' },
+    });
     expect(config.problems).toHaveLength(1);
     expect(config.problems[0]).toMatch(/^integrations\/broken\.json: (line \d+, column \d+|\(root\)): not valid JSON$/);
     expect(config.integrations.size).toBe(0);
@@ -72,7 +82,10 @@ describe('loadConfig reports a bad file by name and JSON path', () => {
 
   it('names an unknown field, so a typo such as "conection" is caught', async () => {
     const { connection, ...rest } = postgresIntegration('x');
-    const config = await load({ workflows: { getSecrets: secretsWorkflow() }, integrations: { x: { ...rest, conection: connection } } });
+    const config = await load({
+      workflows: { getSecrets: secretsWorkflow() },
+      integrations: { x: { ...rest, conection: connection } },
+    });
     expect(config.problems).toContainEqual(expect.stringMatching(/^integrations\/x\.json: .*"conection"/));
     expect(config.problems).toContainEqual(expect.stringMatching(/^integrations\/x\.json: connection: /));
   });
@@ -83,20 +96,29 @@ describe('loadConfig reports a bad file by name and JSON path', () => {
   });
 
   it('requires the name to match the file name', async () => {
-    const config = await load({ workflows: { getSecrets: secretsWorkflow() }, integrations: { x: postgresIntegration('y') } });
+    const config = await load({
+      workflows: { getSecrets: secretsWorkflow() },
+      integrations: { x: postgresIntegration('y') },
+    });
     expect(config.problems).toEqual(['integrations/x.json: name: "y" must match the file name "x"']);
     expect(config.integrations.size).toBe(0);
   });
 
   it('rejects an integration whose workflow does not exist', async () => {
     const config = await load({ workflows: {}, integrations: { x: postgresIntegration('x', 'nope') } });
-    expect(config.problems).toEqual(['integrations/x.json: fetchCredentialsDynamically.workflow: workflow nope not found (workflows: none)']);
+    expect(config.problems).toEqual([
+      'integrations/x.json: fetchCredentialsDynamically.workflow: workflow nope not found (workflows: none)',
+    ]);
   });
 });
 
 describe('loadConfig rejects what would only fail at run time (issue 10, section 8)', () => {
   it('rejects a literal port out of range with the connect-time schema, naming file and JSON path', async () => {
-    const config = await load(withIntegration({ connection: { host: 'db', port: 99999, database: 'app', user: '<<getSecrets.response.username>>' } }));
+    const config = await load(
+      withIntegration({
+        connection: { host: 'db', port: 99999, database: 'app', user: '<<getSecrets.response.username>>' },
+      }),
+    );
     expect(config.problems).toEqual(['integrations/x.json: connection.port: Too big: expected number to be <=65535']);
   });
 
@@ -106,25 +128,45 @@ describe('loadConfig rejects what would only fail at run time (issue 10, section
   });
 
   it('rejects a connection with no database and leaves templated fields to connect time', async () => {
-    const config = await load(withIntegration({ connection: { host: '<<getSecrets.response.host>>', port: '<<getSecrets.response.port>>', user: 'u' } }));
+    const config = await load(
+      withIntegration({
+        connection: { host: '<<getSecrets.response.host>>', port: '<<getSecrets.response.port>>', user: 'u' },
+      }),
+    );
     expect(config.problems).toEqual(['integrations/x.json: connection.database: must be a string (database name)']);
   });
 
   it('rejects an unclosed << without quoting the text around it', async () => {
-    const config = await load(withIntegration({ connection: { host: 'db', database: 'app', user: 'u', password: '<<getSecrets.response.password' } }));
+    const config = await load(
+      withIntegration({
+        connection: { host: 'db', database: 'app', user: 'u', password: '<<getSecrets.response.password' },
+      }),
+    );
     expect(config.problems).toHaveLength(1);
-    expect(config.problems[0]).toMatch(/^integrations\/x\.json: integration "x": connection\.password: << at character 1 is never closed with >> /);
+    expect(config.problems[0]).toMatch(
+      /^integrations\/x\.json: integration "x": connection\.password: << at character 1 is never closed with >> /,
+    );
     expect(config.problems[0]).not.toContain('getSecrets.response.password');
   });
 
   it('reports a misspelled workflow name as a missing workflow, listing the workflows there are', async () => {
-    const config = await load({ workflows: { getSecrets: secretsWorkflow() }, integrations: { x: postgresIntegration('x', 'getSecret') } });
-    expect(config.problems).toEqual(['integrations/x.json: fetchCredentialsDynamically.workflow: workflow getSecret not found (workflows: getSecrets)']);
+    const config = await load({
+      workflows: { getSecrets: secretsWorkflow() },
+      integrations: { x: postgresIntegration('x', 'getSecret') },
+    });
+    expect(config.problems).toEqual([
+      'integrations/x.json: fetchCredentialsDynamically.workflow: workflow getSecret not found (workflows: getSecrets)',
+    ]);
   });
 
   it('rejects step code with a syntax error, naming the step and a line and column of its own code', async () => {
     const config = await load({
-      workflows: { getSecrets: workflowWithSteps('getSecrets', [{ name: 'ok', code: 'return 1;' }, { name: 'broken', code: 'const a = 1;\nreturn aws.getSecret("x";' }]) },
+      workflows: {
+        getSecrets: workflowWithSteps('getSecrets', [
+          { name: 'ok', code: 'return 1;' },
+          { name: 'broken', code: 'const a = 1;\nreturn aws.getSecret("x";' },
+        ]),
+      },
     });
     expect(config.problems).toEqual([
       'workflows/getSecrets.json: steps[1].code: step "broken" does not compile: line 2, column 22: missing ) after argument list',
@@ -140,14 +182,23 @@ describe('loadConfig rejects what would only fail at run time (issue 10, section
   });
 
   it('rejects step code that closes the function it is the body of', async () => {
-    const config = await load({ workflows: { w: workflowWithSteps('w', [{ name: 'breakout', code: 'return 1 }); (async function () {' }]) } });
+    const config = await load({
+      workflows: { w: workflowWithSteps('w', [{ name: 'breakout', code: 'return 1 }); (async function () {' }]) },
+    });
     expect(config.problems).toHaveLength(1);
-    expect(config.problems[0]).toMatch(/^workflows\/w\.json: steps\[0\]\.code: step "breakout" does not compile: .*the code must be the body of one function/);
+    expect(config.problems[0]).toMatch(
+      /^workflows\/w\.json: steps\[0\]\.code: step "breakout" does not compile: .*the code must be the body of one function/,
+    );
   });
 
   it('rejects step code that redeclares what the sandbox passes in (params) or an earlier step', async () => {
     const config = await load({
-      workflows: { w: workflowWithSteps('w', [{ name: 'first', code: 'return 1;' }, { name: 'second', code: 'let first = 2;\nlet params = 1; return first;' }]) },
+      workflows: {
+        w: workflowWithSteps('w', [
+          { name: 'first', code: 'return 1;' },
+          { name: 'second', code: 'let first = 2;\nlet params = 1; return first;' },
+        ]),
+      },
     });
     expect(config.problems).toEqual([
       'workflows/w.json: steps[1].code: step "second" does not compile: line 1, column 5: Identifier \'first\' has already been declared',
@@ -163,20 +214,28 @@ describe('loadConfig rejects what would only fail at run time (issue 10, section
     });
     expect(config.problems).toEqual([
       'workflows/a.json: steps[0].code: step "attempt" does not compile: line 1, column 1: Cannot use import statement outside a module',
-      "workflows/b.json: steps[0].code: step \"attempt\" does not compile: line 1, column 15: Cannot use 'import.meta' outside a module",
+      'workflows/b.json: steps[0].code: step "attempt" does not compile: line 1, column 15: Cannot use \'import.meta\' outside a module',
     ]);
   });
 
   it('names the step file of a codeFile step that does not compile', async () => {
-    const config = await load({ workflows: { w: workflowWithSteps('w', [{ name: 'fetch', codeFile: 'w.js' }]) }, files: { 'workflows/w.js': 'return (' } });
+    const config = await load({
+      workflows: { w: workflowWithSteps('w', [{ name: 'fetch', codeFile: 'w.js' }]) },
+      files: { 'workflows/w.js': 'return (' },
+    });
     expect(config.problems).toEqual([
       `workflows/w.json: steps[0].codeFile (${path.join('workflows', 'w.js')}): step "fetch" does not compile: unexpected end of the code (an unclosed bracket, brace, parenthesis or string?)`,
     ]);
   });
 
-  it('says an integration\'s workflow is invalid rather than missing when its file failed to load', async () => {
-    const config = await load({ workflows: { getSecrets: workflowWithSteps('getSecrets', [{ name: 'a', code: 'return (' }]) }, integrations: { x: postgresIntegration('x') } });
-    expect(config.problems).toContain('integrations/x.json: fetchCredentialsDynamically.workflow: workflow getSecrets is invalid (see its problems)');
+  it("says an integration's workflow is invalid rather than missing when its file failed to load", async () => {
+    const config = await load({
+      workflows: { getSecrets: workflowWithSteps('getSecrets', [{ name: 'a', code: 'return (' }]) },
+      integrations: { x: postgresIntegration('x') },
+    });
+    expect(config.problems).toContain(
+      'integrations/x.json: fetchCredentialsDynamically.workflow: workflow getSecrets is invalid (see its problems)',
+    );
   });
 });
 
@@ -196,13 +255,17 @@ describe('loadConfig checks templates when the config loads', () => {
       }),
     );
     expect(config.problems).toHaveLength(1);
-    expect(config.problems[0]).toMatch(/^integrations\/x\.json: connection: template <<getSecrets\.response\.host>> must start with "Env"/);
+    expect(config.problems[0]).toMatch(
+      /^integrations\/x\.json: connection: template <<getSecrets\.response\.host>> must start with "Env"/,
+    );
   });
 
   it('names the file and field of a template syntax error', async () => {
     const config = await load(withIntegration({ connection: { host: '<<#if getSecrets>>' } }));
     expect(config.problems).toHaveLength(1);
-    expect(config.problems[0]).toMatch(/^integrations\/x\.json: .*connection\.host: <<#if getSecrets>> is not a valid template expression/);
+    expect(config.problems[0]).toMatch(
+      /^integrations\/x\.json: .*connection\.host: <<#if getSecrets>> is not a valid template expression/,
+    );
   });
 });
 
@@ -219,7 +282,12 @@ describe('${VAR} expansion', () => {
     );
     expect(config.problems).toEqual([]);
     const integration = config.integrations.get('x');
-    expect(integration?.connection).toEqual({ host: 'db.internal', database: 'app_orders', user: 'u', ssl: { ca: '-----BEGIN CERTIFICATE-----' } });
+    expect(integration?.connection).toEqual({
+      host: 'db.internal',
+      database: 'app_orders',
+      user: 'u',
+      ssl: { ca: '-----BEGIN CERTIFICATE-----' },
+    });
     expect(integration?.description).toBe('orders in orders');
     expect(integration?.written).toMatchObject({ connection: { host: '${DB_HOST}' } });
   });
@@ -238,7 +306,9 @@ describe('${VAR} expansion', () => {
 
   it('treats an unset variable as an error naming file and field, never as an empty string', async () => {
     const config = await load(withIntegration({ connection: { host: 'db', password: 'pw-${DB_PASSWORD}' } }), env);
-    expect(config.problems).toEqual(['integrations/x.json: connection.password: environment variable DB_PASSWORD is not set']);
+    expect(config.problems).toEqual([
+      'integrations/x.json: connection.password: environment variable DB_PASSWORD is not set',
+    ]);
     expect(config.integrations.has('x')).toBe(false);
   });
 
@@ -247,7 +317,10 @@ describe('${VAR} expansion', () => {
   });
 
   it('keeps $${VAR} as a literal ${VAR}', async () => {
-    const config = await load(withIntegration({ connection: { host: 'db', database: 'app', user: 'u', password: 'a$${DB_HOST}b' } }), env);
+    const config = await load(
+      withIntegration({ connection: { host: 'db', database: 'app', user: 'u', password: 'a$${DB_HOST}b' } }),
+      env,
+    );
     expect(config.problems).toEqual([]);
     expect(config.integrations.get('x')?.connection.password).toBe('a${DB_HOST}b');
   });
@@ -260,9 +333,12 @@ describe('${VAR} expansion', () => {
 
   it('leaves ${...} inside step code alone (JavaScript template literals) but expands workflow params', async () => {
     const code = 'const who = params.region; return `in ${who}`;';
-    const config = await load({
-      workflows: { wf: { name: 'wf', params: { region: '${REGION}' }, steps: [{ name: 'a', code }] } },
-    }, { REGION: 'eu-west-1' });
+    const config = await load(
+      {
+        workflows: { wf: { name: 'wf', params: { region: '${REGION}' }, steps: [{ name: 'a', code }] } },
+      },
+      { REGION: 'eu-west-1' },
+    );
     expect(config.problems).toEqual([]);
     const workflow = config.workflows.get('wf');
     expect(workflow?.steps[0]?.code).toBe(code);
@@ -285,7 +361,9 @@ describe('workflow steps', () => {
   });
 
   it('reports a missing codeFile', async () => {
-    const config = await load({ workflows: { wf: workflowWithSteps('wf', [{ name: 'fetch', codeFile: 'missing.js' }]) } });
+    const config = await load({
+      workflows: { wf: workflowWithSteps('wf', [{ name: 'fetch', codeFile: 'missing.js' }]) },
+    });
     expect(config.problems).toEqual(['workflows/wf.json: steps[0].codeFile: missing.js: file not found']);
     expect(config.workflows.size).toBe(0);
   });
@@ -295,13 +373,20 @@ describe('workflow steps', () => {
       workflows: { wf: workflowWithSteps('wf', [{ name: 'fetch', codeFile: '../outside.js' }]) },
       files: { 'outside.js': 'return 1' },
     });
-    expect(config.problems).toEqual(['workflows/wf.json: steps[0].codeFile: "../outside.js" must stay inside workflows/']);
+    expect(config.problems).toEqual([
+      'workflows/wf.json: steps[0].codeFile: "../outside.js" must stay inside workflows/',
+    ]);
     expect(config.workflows.size).toBe(0);
   });
 
   it('rejects duplicate step names', async () => {
     const config = await load({
-      workflows: { wf: workflowWithSteps('wf', [{ name: 'a', code: 'return 1' }, { name: 'a', code: 'return 2' }]) },
+      workflows: {
+        wf: workflowWithSteps('wf', [
+          { name: 'a', code: 'return 1' },
+          { name: 'a', code: 'return 2' },
+        ]),
+      },
     });
     expect(config.problems).toEqual(['workflows/wf.json: steps[1].name: duplicate step name "a"']);
   });
@@ -320,26 +405,44 @@ describe('workflow steps', () => {
     ]);
   });
 
-  it.each(['params', 'Env', 'context', 'aws', 'console', 'globalThis'])('rejects the reserved step name %s', async (name) => {
-    const config = await load({ workflows: { wf: workflowWithSteps('wf', [{ name, code: 'return 1' }]) } });
-    expect(config.problems).toEqual([expect.stringMatching(/^workflows\/wf\.json: steps\[0\]\.name: must not be a JavaScript keyword, a built-in global/)]);
-  });
+  it.each(['params', 'Env', 'context', 'aws', 'console', 'globalThis'])(
+    'rejects the reserved step name %s',
+    async (name) => {
+      const config = await load({ workflows: { wf: workflowWithSteps('wf', [{ name, code: 'return 1' }]) } });
+      expect(config.problems).toEqual([
+        expect.stringMatching(
+          /^workflows\/wf\.json: steps\[0\]\.name: must not be a JavaScript keyword, a built-in global/,
+        ),
+      ]);
+    },
+  );
 
   // Step outputs become globals of later steps: a name that is a keyword, a V8 built-in or one of the
   // sandbox's own globals could not be defined, or would replace something steps rely on.
-  it.each(['__cf_anything', 'atob', 'undefined', 'Object', 'JSON', 'class'])('rejects the step name %s, which would shadow a keyword or a global', async (name) => {
-    const config = await load({
-      workflows: { wf: workflowWithSteps('wf', [{ name, code: 'return 1' }, { name: 'next', code: 'return 2' }]) },
-    });
-    expect(config.problems).toEqual([expect.stringMatching(/^workflows\/wf\.json: steps\[0\]\.name: /)]);
-  });
+  it.each(['__cf_anything', 'atob', 'undefined', 'Object', 'JSON', 'class'])(
+    'rejects the step name %s, which would shadow a keyword or a global',
+    async (name) => {
+      const config = await load({
+        workflows: {
+          wf: workflowWithSteps('wf', [
+            { name, code: 'return 1' },
+            { name: 'next', code: 'return 2' },
+          ]),
+        },
+      });
+      expect(config.problems).toEqual([expect.stringMatching(/^workflows\/wf\.json: steps\[0\]\.name: /)]);
+    },
+  );
 });
 
 describe('loadConfig with several bad files', () => {
   const files: ConfigFiles = {
     workflows: {
       getSecrets: secretsWorkflow(),
-      dup: workflowWithSteps('dup', [{ name: 'a', code: 'return 1' }, { name: 'a', code: 'return 2' }]),
+      dup: workflowWithSteps('dup', [
+        { name: 'a', code: 'return 1' },
+        { name: 'a', code: 'return 2' },
+      ]),
     },
     integrations: {
       good: postgresIntegration('good'),
@@ -353,7 +456,12 @@ describe('loadConfig with several bad files', () => {
     const config = await load(files);
     expect(config.problems).toHaveLength(4);
     for (const line of config.problems) expect(line).not.toContain('\n');
-    for (const file of ['workflows/dup.json', 'integrations/broken.json', 'integrations/port.json', 'integrations/orphan.json']) {
+    for (const file of [
+      'workflows/dup.json',
+      'integrations/broken.json',
+      'integrations/port.json',
+      'integrations/orphan.json',
+    ]) {
       expect(config.problems.filter((line) => line.startsWith(`${file}: `))).toHaveLength(1);
     }
     expect([...config.workflows.keys()]).toEqual(['getSecrets']);
@@ -374,7 +482,10 @@ describe('loadConfig with several bad files', () => {
   });
 
   it('makes loadValidConfig return the config when there is no problem', async () => {
-    const folder = await writeConfigDir({ workflows: { getSecrets: secretsWorkflow() }, integrations: { good: postgresIntegration('good') } });
+    const folder = await writeConfigDir({
+      workflows: { getSecrets: secretsWorkflow() },
+      integrations: { good: postgresIntegration('good') },
+    });
     try {
       const config = await loadValidConfig(folder.dir, {});
       expect(config.integrations.get('good')?.templates.paths).toContain('credentials.response.password');
@@ -406,7 +517,22 @@ describe('readAgentSettings', () => {
       apiTokens: [],
       tokensFile: undefined,
       logLevel: 'info',
-      sandbox: { memoryMb: 64, stepTimeoutMs: 5_000, runTimeoutMs: 15_000, maxResponseBytes: 256 * 1024, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, maxRunLogBytes: 256 * 1024, maxRunLogLines: 1000, prewarm: 1, workers: 2, concurrency: 4, queueMax: 64, workerMaxRssMb: 0 },
+      sandbox: {
+        memoryMb: 64,
+        stepTimeoutMs: 5_000,
+        runTimeoutMs: 15_000,
+        maxResponseBytes: 256 * 1024,
+        maxBridgeCalls: 20,
+        maxLogBytes: 8192,
+        maxLogLines: 200,
+        maxRunLogBytes: 256 * 1024,
+        maxRunLogLines: 1000,
+        prewarm: 1,
+        workers: 2,
+        concurrency: 4,
+        queueMax: 64,
+        workerMaxRssMb: 0,
+      },
       previewMaxBytes: 1024 * 1024,
       poolMax: 10,
       upstreamMaxConnections: 50,
@@ -433,7 +559,11 @@ describe('readAgentSettings', () => {
   });
 
   it('reads numbers and comma-separated tokens from strings', () => {
-    const settings = readAgentSettings({ PORT: '9090', CREDFLOW_API_TOKENS: ' first-token-0123456789, ,second-token-abcdefgh ', CREDFLOW_SANDBOX_MEMORY_MB: '128' });
+    const settings = readAgentSettings({
+      PORT: '9090',
+      CREDFLOW_API_TOKENS: ' first-token-0123456789, ,second-token-abcdefgh ',
+      CREDFLOW_SANDBOX_MEMORY_MB: '128',
+    });
     expect(settings.port).toBe(9090);
     expect(settings.apiTokens).toEqual(['first-token-0123456789', 'second-token-abcdefgh']);
     expect(settings.sandbox.memoryMb).toBe(128);
@@ -450,33 +580,47 @@ describe('readAgentSettings', () => {
   it('refuses tokens in CREDFLOW_API_TOKENS that a tokens file would refuse, naming the variable and the token by its place', () => {
     const short = errorOf(() => readAgentSettings({ CREDFLOW_API_TOKENS: 'good-token-0123456789,tok-b' }));
     expect(short.code).toBe('CONFIG_INVALID');
-    expect(short.message).toBe('environment variable CREDFLOW_API_TOKENS: token 2 of 2 must be at least 16 characters (it has 5)');
+    expect(short.message).toBe(
+      'environment variable CREDFLOW_API_TOKENS: token 2 of 2 must be at least 16 characters (it has 5)',
+    );
     const spaced = errorOf(() => readAgentSettings({ CREDFLOW_API_TOKENS: 'spaced token 0123456789' }));
-    expect(spaced.message).toBe('environment variable CREDFLOW_API_TOKENS: token 1 of 1 must be printable ASCII without spaces (letters, digits and punctuation)');
+    expect(spaced.message).toBe(
+      'environment variable CREDFLOW_API_TOKENS: token 1 of 1 must be printable ASCII without spaces (letters, digits and punctuation)',
+    );
     const long = errorOf(() => readAgentSettings({ CREDFLOW_API_TOKENS: 'x'.repeat(1025) }));
     expect(long.message).toBe('environment variable CREDFLOW_API_TOKENS: token 1 of 1 must be at most 1024 characters');
-    for (const e of [short, spaced, long]) expect(`${e.message}${JSON.stringify(e.details)}`).not.toMatch(/tok-b|spaced token|xxxx/);
+    for (const e of [short, spaced, long])
+      expect(`${e.message}${JSON.stringify(e.details)}`).not.toMatch(/tok-b|spaced token|xxxx/);
   });
 
   it('refuses a headers timeout longer than the request timeout', () => {
-    const error = errorOf(() => readAgentSettings({ CREDFLOW_HTTP_REQUEST_TIMEOUT_MS: '1000', CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: '2000' }));
-    expect(error.message).toBe('environment variable CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: must not be more than CREDFLOW_HTTP_REQUEST_TIMEOUT_MS (1000)');
+    const error = errorOf(() =>
+      readAgentSettings({ CREDFLOW_HTTP_REQUEST_TIMEOUT_MS: '1000', CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: '2000' }),
+    );
+    expect(error.message).toBe(
+      'environment variable CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: must not be more than CREDFLOW_HTTP_REQUEST_TIMEOUT_MS (1000)',
+    );
   });
 
   it('takes a sandbox worker memory bound of 0 (derived) or at least 64 MB', () => {
     expect(readAgentSettings({ CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: '300' }).sandbox.workerMaxRssMb).toBe(300);
     expect(readAgentSettings({ CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: '0' }).sandbox.workerMaxRssMb).toBe(0);
     const error = errorOf(() => readAgentSettings({ CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: '10' }));
-    expect(error.message).toBe('environment variable CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: must be 0 (derived from the other sandbox settings) or at least 64');
+    expect(error.message).toBe(
+      'environment variable CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: must be 0 (derived from the other sandbox settings) or at least 64',
+    );
   });
 });
 
 describe('JSON Schemas', () => {
   // If this fails, regenerate them: npm run build && npm run schemas
-  it.each(['integration', 'workflow'] as const)('the committed schemas/%s.schema.json equals jsonSchemas() output', async (kind) => {
-    const committed = await readFile(path.join(repoRoot, 'schemas', `${kind}.schema.json`), 'utf8');
-    expect(committed).toBe(`${JSON.stringify(jsonSchemas()[kind], null, 2)}\n`);
-  });
+  it.each(['integration', 'workflow'] as const)(
+    'the committed schemas/%s.schema.json equals jsonSchemas() output',
+    async (kind) => {
+      const committed = await readFile(path.join(repoRoot, 'schemas', `${kind}.schema.json`), 'utf8');
+      expect(committed).toBe(`${JSON.stringify(jsonSchemas()[kind], null, 2)}\n`);
+    },
+  );
 
   it.each([
     ['workflows/getSecrets.json', 'workflow'],
@@ -499,7 +643,9 @@ describe('step code checks on large input', () => {
         c: workflowWithSteps('c', [{ name: 'fine', code: 'return 1;' }]),
       },
     });
-    expect(config.problems[0]).toBe('workflows/a.json: steps[0].code: step "big" does not compile: the code is too large to compile within the 32 MB the check allows');
+    expect(config.problems[0]).toBe(
+      'workflows/a.json: steps[0].code: step "big" does not compile: the code is too large to compile within the 32 MB the check allows',
+    );
     expect(config.problems.filter((p) => p.startsWith('workflows/b.json'))).toHaveLength(1);
     expect(config.workflows.has('c')).toBe(true);
   });
@@ -510,7 +656,9 @@ describe('the step count of a workflow (issue 19, section 3)', () => {
 
   it(`refuses a workflow of ${maxWorkflowSteps + 1} steps, naming the file, the field and the limit`, async () => {
     const config = await load({ workflows: { long: workflowWithSteps('long', steps(maxWorkflowSteps + 1)) } });
-    expect(config.problems).toEqual([`workflows/long.json: steps: a workflow may have at most ${maxWorkflowSteps} steps`]);
+    expect(config.problems).toEqual([
+      `workflows/long.json: steps: a workflow may have at most ${maxWorkflowSteps} steps`,
+    ]);
     expect(config.workflows.has('long')).toBe(false);
   });
 

@@ -10,7 +10,11 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultStoreLimits, MAX_VALUE_BYTES, startLocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import {
+  defaultStoreLimits,
+  MAX_VALUE_BYTES,
+  startLocalSecretsManager,
+} from '../../src/local-secrets-manager/index.js';
 import type { LocalSecretsManager, StoreLimits } from '../../src/local-secrets-manager/index.js';
 
 /**
@@ -21,9 +25,16 @@ import type { LocalSecretsManager, StoreLimits } from '../../src/local-secrets-m
 let lsm: LocalSecretsManager | undefined;
 let sm: SecretsManagerClient | undefined;
 
-async function start(limits: Partial<StoreLimits> = {}): Promise<{ lsm: LocalSecretsManager; sm: SecretsManagerClient }> {
+async function start(
+  limits: Partial<StoreLimits> = {},
+): Promise<{ lsm: LocalSecretsManager; sm: SecretsManagerClient }> {
   lsm = await startLocalSecretsManager({ limits });
-  sm = new SecretsManagerClient({ region: 'us-east-1', endpoint: lsm.url, credentials: lsm.credentials, maxAttempts: 1 });
+  sm = new SecretsManagerClient({
+    region: 'us-east-1',
+    endpoint: lsm.url,
+    credentials: lsm.credentials,
+    maxAttempts: 1,
+  });
   return { lsm, sm };
 }
 
@@ -62,7 +73,9 @@ describe('the local Secrets Manager holds a bounded amount (issue 19, section 1)
     expect(lsm.heldValues()).not.toContain(refused);
     // A secret scheduled for deletion still holds its values, so it still counts.
     await sm.send(new DeleteSecretCommand({ SecretId: 'a', RecoveryWindowInDays: 7 }));
-    expect((await failure(sm.send(new CreateSecretCommand({ Name: 'd', SecretString: refused })))).name).toBe('LimitExceededException');
+    expect((await failure(sm.send(new CreateSecretCommand({ Name: 'd', SecretString: refused })))).name).toBe(
+      'LimitExceededException',
+    );
     await sm.send(new DeleteSecretCommand({ SecretId: 'b', ForceDeleteWithoutRecovery: true }));
     await sm.send(new CreateSecretCommand({ Name: 'd', SecretString: refused }));
     expect(lsm.stats().secrets).toBe(3);
@@ -72,12 +85,23 @@ describe('the local Secrets Manager holds a bounded amount (issue 19, section 1)
     const { lsm, sm } = await start();
     await sm.send(new CreateSecretCommand({ Name: 'max', SecretString: 'x'.repeat(MAX_VALUE_BYTES) }));
     expect(lsm.stats().valueBytes).toBe(MAX_VALUE_BYTES);
-    for (const [name, text] of [['over', 'x'.repeat(MAX_VALUE_BYTES + 1)], ['wide', '\u20ac'.repeat(30_000)]] as const) {
+    for (const [name, text] of [
+      ['over', 'x'.repeat(MAX_VALUE_BYTES + 1)],
+      ['wide', '\u20ac'.repeat(30_000)],
+    ] as const) {
       const error = await failure(sm.send(new CreateSecretCommand({ Name: name, SecretString: text })));
       expect({ name, error: error.name }).toEqual({ name, error: 'ValidationException' });
-      expect((await failure(sm.send(new PutSecretValueCommand({ SecretId: 'max', SecretString: text })))).name).toBe('ValidationException');
+      expect((await failure(sm.send(new PutSecretValueCommand({ SecretId: 'max', SecretString: text })))).name).toBe(
+        'ValidationException',
+      );
     }
-    expect((await failure(sm.send(new PutSecretValueCommand({ SecretId: 'max', SecretBinary: new Uint8Array(MAX_VALUE_BYTES + 1) })))).name).toBe('ValidationException');
+    expect(
+      (
+        await failure(
+          sm.send(new PutSecretValueCommand({ SecretId: 'max', SecretBinary: new Uint8Array(MAX_VALUE_BYTES + 1) })),
+        )
+      ).name,
+    ).toBe('ValidationException');
     expect(lsm.stats()).toEqual({ secrets: 1, versions: 1, valueBytes: MAX_VALUE_BYTES });
   });
 
@@ -85,20 +109,31 @@ describe('the local Secrets Manager holds a bounded amount (issue 19, section 1)
     const { lsm, sm } = await start();
     const values = Array.from({ length: 30 }, value);
     await sm.send(new CreateSecretCommand({ Name: 'busy', SecretString: values[0] }));
-    for (const next of values.slice(1)) await sm.send(new PutSecretValueCommand({ SecretId: 'busy', SecretString: next }));
+    for (const next of values.slice(1))
+      await sm.send(new PutSecretValueCommand({ SecretId: 'busy', SecretString: next }));
     expect(lsm.stats().versions).toBe(5);
     expect(lsm.heldValues()).toEqual(values.slice(-5));
     expect((await sm.send(new GetSecretValueCommand({ SecretId: 'busy' }))).SecretString).toBe(values.at(-1));
-    expect((await sm.send(new GetSecretValueCommand({ SecretId: 'busy', VersionStage: 'AWSPREVIOUS' }))).SecretString).toBe(values.at(-2));
+    expect(
+      (await sm.send(new GetSecretValueCommand({ SecretId: 'busy', VersionStage: 'AWSPREVIOUS' }))).SecretString,
+    ).toBe(values.at(-2));
   });
 
   it('refuses a version past the cap when every version has a label, and leaves the labels as they were', async () => {
     const { lsm, sm } = await start({ maxVersionsPerSecret: 3 });
     const created = await sm.send(new CreateSecretCommand({ Name: 'labelled', SecretString: value() }));
-    const pending = await sm.send(new PutSecretValueCommand({ SecretId: 'labelled', SecretString: value(), VersionStages: ['AWSPENDING'] }));
-    const custom = await sm.send(new PutSecretValueCommand({ SecretId: 'labelled', SecretString: value(), VersionStages: ['custom'] }));
+    const pending = await sm.send(
+      new PutSecretValueCommand({ SecretId: 'labelled', SecretString: value(), VersionStages: ['AWSPENDING'] }),
+    );
+    const custom = await sm.send(
+      new PutSecretValueCommand({ SecretId: 'labelled', SecretString: value(), VersionStages: ['custom'] }),
+    );
     const before = (await sm.send(new DescribeSecretCommand({ SecretId: 'labelled' }))).VersionIdsToStages;
-    expect(before).toEqual({ [created.VersionId!]: ['AWSCURRENT'], [pending.VersionId!]: ['AWSPENDING'], [custom.VersionId!]: ['custom'] });
+    expect(before).toEqual({
+      [created.VersionId!]: ['AWSCURRENT'],
+      [pending.VersionId!]: ['AWSPENDING'],
+      [custom.VersionId!]: ['custom'],
+    });
     const refused = value();
     const error = await failure(sm.send(new PutSecretValueCommand({ SecretId: 'labelled', SecretString: refused })));
     expect(error.name).toBe('LimitExceededException');
@@ -111,11 +146,27 @@ describe('the local Secrets Manager holds a bounded amount (issue 19, section 1)
     const { sm } = await start();
     const created = await sm.send(new CreateSecretCommand({ Name: 'tags', SecretString: value() }));
     for (let i = 1; i < 20; i++) {
-      await sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'tags', VersionStage: `label-${i}`, MoveToVersionId: created.VersionId }));
+      await sm.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: 'tags',
+          VersionStage: `label-${i}`,
+          MoveToVersionId: created.VersionId,
+        }),
+      );
     }
-    const error = await failure(sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'tags', VersionStage: 'label-20', MoveToVersionId: created.VersionId })));
+    const error = await failure(
+      sm.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: 'tags',
+          VersionStage: 'label-20',
+          MoveToVersionId: created.VersionId,
+        }),
+      ),
+    );
     expect(error.name).toBe('LimitExceededException');
-    expect((await sm.send(new DescribeSecretCommand({ SecretId: 'tags' }))).VersionIdsToStages?.[created.VersionId!]).toHaveLength(20);
+    expect(
+      (await sm.send(new DescribeSecretCommand({ SecretId: 'tags' }))).VersionIdsToStages?.[created.VersionId!],
+    ).toHaveLength(20);
   });
 
   it('forgets every value of a force-deleted secret: nothing held, and a secret created again under its name has none of its versions', async () => {
@@ -128,8 +179,12 @@ describe('the local Secrets Manager holds a bounded amount (issue 19, section 1)
     expect(lsm.heldValues()).toEqual([]);
     const fresh = value();
     const created = await sm.send(new CreateSecretCommand({ Name: 'gone', SecretString: fresh }));
-    expect((await sm.send(new DescribeSecretCommand({ SecretId: 'gone' }))).VersionIdsToStages).toEqual({ [created.VersionId!]: ['AWSCURRENT'] });
-    expect((await failure(sm.send(new GetSecretValueCommand({ SecretId: 'gone', VersionStage: 'AWSPREVIOUS' })))).name).toBe('ResourceNotFoundException');
+    expect((await sm.send(new DescribeSecretCommand({ SecretId: 'gone' }))).VersionIdsToStages).toEqual({
+      [created.VersionId!]: ['AWSCURRENT'],
+    });
+    expect(
+      (await failure(sm.send(new GetSecretValueCommand({ SecretId: 'gone', VersionStage: 'AWSPREVIOUS' })))).name,
+    ).toBe('ResourceNotFoundException');
     expect(lsm.heldValues()).toEqual([fresh]);
   });
 });

@@ -37,7 +37,9 @@ function client(options: { maxAttempts?: number; accessKeyId?: keyof typeof keys
 }
 
 /** The rejection of `promise`, failing the test if it resolves. */
-async function failure(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number }; $fault?: string }> {
+async function failure(
+  promise: Promise<unknown>,
+): Promise<Error & { $metadata?: { httpStatusCode?: number }; $fault?: string }> {
   try {
     await promise;
   } catch (error) {
@@ -63,7 +65,9 @@ afterEach(async () => {
 
 describe('local Secrets Manager through the AWS SDK', () => {
   it('creates a secret with a realistic ARN and UUID version, readable by name and by ARN', async () => {
-    const created = await sm.send(new CreateSecretCommand({ Name: 'db/orders', SecretString: '{"password":"p&\\"1"}' }));
+    const created = await sm.send(
+      new CreateSecretCommand({ Name: 'db/orders', SecretString: '{"password":"p&\\"1"}' }),
+    );
     expect(created.ARN).toMatch(/^arn:aws:secretsmanager:us-east-1:000000000000:secret:db\/orders-[A-Za-z0-9]{6}$/);
     expect(created.Name).toBe('db/orders');
     expect(created.VersionId).toMatch(UUID);
@@ -97,7 +101,10 @@ describe('local Secrets Manager through the AWS SDK', () => {
 
     // v1 lost its last label: deprecated, left out of VersionIdsToStages, still readable by id.
     const described = await sm.send(new DescribeSecretCommand({ SecretId: 'app' }));
-    expect(described.VersionIdsToStages).toEqual({ [put2.VersionId!]: ['AWSPREVIOUS'], [put3.VersionId!]: ['AWSCURRENT'] });
+    expect(described.VersionIdsToStages).toEqual({
+      [put2.VersionId!]: ['AWSPREVIOUS'],
+      [put3.VersionId!]: ['AWSCURRENT'],
+    });
     const old = await sm.send(new GetSecretValueCommand({ SecretId: 'app', VersionId: v1 }));
     expect([old.SecretString, old.VersionStages]).toEqual(['one', []]);
   });
@@ -110,10 +117,14 @@ describe('local Secrets Manager through the AWS SDK', () => {
     const v2 = pending.VersionId!;
     expect(pending.VersionStages).toEqual(['AWSPENDING']);
     expect((await sm.send(new GetSecretValueCommand({ SecretId: 'rotating' }))).SecretString).toBe('user_a');
-    expect((await sm.send(new GetSecretValueCommand({ SecretId: 'rotating', VersionStage: 'AWSPENDING' }))).SecretString).toBe('user_b');
+    expect(
+      (await sm.send(new GetSecretValueCommand({ SecretId: 'rotating', VersionStage: 'AWSPENDING' }))).SecretString,
+    ).toBe('user_b');
 
     const withoutRemove = await failure(
-      sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'rotating', VersionStage: 'AWSCURRENT', MoveToVersionId: v2 })),
+      sm.send(
+        new UpdateSecretVersionStageCommand({ SecretId: 'rotating', VersionStage: 'AWSCURRENT', MoveToVersionId: v2 }),
+      ),
     );
     expect(withoutRemove.name).toBe('InvalidParameterException');
     expect(withoutRemove.message).toContain(`currently attached to version ${v1}`);
@@ -127,7 +138,13 @@ describe('local Secrets Manager through the AWS SDK', () => {
       }),
     );
     expect(promoted.Name).toBe('rotating');
-    await sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'rotating', VersionStage: 'AWSPENDING', RemoveFromVersionId: v2 }));
+    await sm.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: 'rotating',
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: v2,
+      }),
+    );
 
     const current = await sm.send(new GetSecretValueCommand({ SecretId: 'rotating' }));
     expect([current.VersionId, current.SecretString]).toEqual([v2, 'user_b']);
@@ -139,13 +156,17 @@ describe('local Secrets Manager through the AWS SDK', () => {
     const v1 = lsm.createSecret('sel', { SecretString: 'a' }).VersionId;
     const v2 = lsm.putSecretValue('sel', { SecretString: 'b' }).VersionId;
     expect((await sm.send(new GetSecretValueCommand({ SecretId: 'sel', VersionId: v1 }))).SecretString).toBe('a');
-    const both = await sm.send(new GetSecretValueCommand({ SecretId: 'sel', VersionId: v2, VersionStage: 'AWSCURRENT' }));
+    const both = await sm.send(
+      new GetSecretValueCommand({ SecretId: 'sel', VersionId: v2, VersionStage: 'AWSCURRENT' }),
+    );
     expect(both.SecretString).toBe('b');
 
     const noStage = await failure(sm.send(new GetSecretValueCommand({ SecretId: 'sel', VersionStage: 'AWSPENDING' })));
     expect(noStage.name).toBe('ResourceNotFoundException');
     expect(noStage.message).toBe("Secrets Manager can't find the specified secret value for staging label: AWSPENDING");
-    const mismatch = await failure(sm.send(new GetSecretValueCommand({ SecretId: 'sel', VersionId: v1, VersionStage: 'AWSCURRENT' })));
+    const mismatch = await failure(
+      sm.send(new GetSecretValueCommand({ SecretId: 'sel', VersionId: v1, VersionStage: 'AWSCURRENT' })),
+    );
     expect(mismatch.name).toBe('ResourceNotFoundException');
     const unknownId = await failure(sm.send(new GetSecretValueCommand({ SecretId: 'sel', VersionId: '0'.repeat(32) })));
     expect(unknownId.message).toContain(`VersionId: ${'0'.repeat(32)}`);
@@ -154,12 +175,20 @@ describe('local Secrets Manager through the AWS SDK', () => {
   it('uses ClientRequestToken as the VersionId and treats a repeat with the same value as a no-op', async () => {
     lsm.createSecret('idem', { SecretString: 'a' });
     const token = 'c0ffee00-0000-4000-8000-000000000001';
-    const first = await sm.send(new PutSecretValueCommand({ SecretId: 'idem', SecretString: 'b', ClientRequestToken: token }));
-    const again = await sm.send(new PutSecretValueCommand({ SecretId: 'idem', SecretString: 'b', ClientRequestToken: token }));
+    const first = await sm.send(
+      new PutSecretValueCommand({ SecretId: 'idem', SecretString: 'b', ClientRequestToken: token }),
+    );
+    const again = await sm.send(
+      new PutSecretValueCommand({ SecretId: 'idem', SecretString: 'b', ClientRequestToken: token }),
+    );
     expect([first.VersionId, again.VersionId]).toEqual([token, token]);
-    expect(Object.keys((await sm.send(new DescribeSecretCommand({ SecretId: 'idem' }))).VersionIdsToStages!)).toHaveLength(2);
+    expect(
+      Object.keys((await sm.send(new DescribeSecretCommand({ SecretId: 'idem' }))).VersionIdsToStages!),
+    ).toHaveLength(2);
 
-    const changed = await failure(sm.send(new PutSecretValueCommand({ SecretId: 'idem', SecretString: 'c', ClientRequestToken: token })));
+    const changed = await failure(
+      sm.send(new PutSecretValueCommand({ SecretId: 'idem', SecretString: 'c', ClientRequestToken: token })),
+    );
     expect(changed.name).toBe('ResourceExistsException');
   });
 
@@ -196,7 +225,9 @@ describe('local Secrets Manager through the AWS SDK', () => {
     let nextToken: string | undefined;
     let pages = 0;
     do {
-      const page = await sm.send(new ListSecretsCommand({ MaxResults: 2, ...(nextToken ? { NextToken: nextToken } : {}) }));
+      const page = await sm.send(
+        new ListSecretsCommand({ MaxResults: 2, ...(nextToken ? { NextToken: nextToken } : {}) }),
+      );
       names.push(...page.SecretList!.map((s) => s.Name!));
       nextToken = page.NextToken;
       pages += 1;
@@ -208,7 +239,10 @@ describe('local Secrets Manager through the AWS SDK', () => {
     lsm.createSecret('exists', { SecretString: 'x' });
 
     const notFound = await failure(sm.send(new GetSecretValueCommand({ SecretId: 'missing' })));
-    expect([notFound.name, notFound.message]).toEqual(['ResourceNotFoundException', "Secrets Manager can't find the specified secret."]);
+    expect([notFound.name, notFound.message]).toEqual([
+      'ResourceNotFoundException',
+      "Secrets Manager can't find the specified secret.",
+    ]);
     expect(notFound.$metadata?.httpStatusCode).toBe(400);
 
     const exists = await failure(sm.send(new CreateSecretCommand({ Name: 'exists', SecretString: 'y' })));
@@ -219,7 +253,10 @@ describe('local Secrets Manager through the AWS SDK', () => {
     );
     expect(bothValues.name).toBe('InvalidParameterException');
     const noValue = await failure(sm.send(new PutSecretValueCommand({ SecretId: 'exists' })));
-    expect([noValue.name, noValue.message]).toEqual(['InvalidRequestException', 'You must provide either SecretString or SecretBinary.']);
+    expect([noValue.name, noValue.message]).toEqual([
+      'InvalidRequestException',
+      'You must provide either SecretString or SecretBinary.',
+    ]);
     const badName = await failure(sm.send(new CreateSecretCommand({ Name: 'has space', SecretString: 'y' })));
     expect(badName.name).toBe('InvalidParameterException');
     const noId = await failure(sm.send(new GetSecretValueCommand({ SecretId: undefined })));
@@ -239,7 +276,9 @@ describe('local Secrets Manager through the AWS SDK', () => {
     expect((await sm.send(new ListSecretsCommand({ IncludePlannedDeletion: true }))).SecretList).toHaveLength(1);
 
     await sm.send(new DeleteSecretCommand({ SecretId: 'doomed', ForceDeleteWithoutRecovery: true }));
-    expect((await failure(sm.send(new DescribeSecretCommand({ SecretId: 'doomed' })))).name).toBe('ResourceNotFoundException');
+    expect((await failure(sm.send(new DescribeSecretCommand({ SecretId: 'doomed' })))).name).toBe(
+      'ResourceNotFoundException',
+    );
     await sm.send(new CreateSecretCommand({ Name: 'doomed', SecretString: 'again' }));
   });
 });
@@ -260,7 +299,10 @@ describe('local Secrets Manager wire protocol', () => {
   });
 
   it('refuses a body over 1 MiB with 413', async () => {
-    const res = await rawCall('secretsmanager.CreateSecret', JSON.stringify({ Name: 'big', SecretString: 'x'.repeat(1_100_000) }));
+    const res = await rawCall(
+      'secretsmanager.CreateSecret',
+      JSON.stringify({ Name: 'big', SecretString: 'x'.repeat(1_100_000) }),
+    );
     expect(res.status).toBe(413);
     expect(lsm.requests.at(-1)).toMatchObject({ operation: 'CreateSecret', status: 413 });
     expect(lsm.countRequests()).toBe(1);
@@ -272,12 +314,19 @@ describe('local Secrets Manager fault injection and recording', () => {
     lsm.createSecret('t', { SecretString: 'x' });
     lsm.setFaults({ throttle: 1 });
     const throttled = await failure(client({ maxAttempts: 1 }).send(new GetSecretValueCommand({ SecretId: 't' })));
-    expect([throttled.name, throttled.message, throttled.$metadata?.httpStatusCode]).toEqual(['ThrottlingException', 'Rate exceeded', 400]);
+    expect([throttled.name, throttled.message, throttled.$metadata?.httpStatusCode]).toEqual([
+      'ThrottlingException',
+      'Rate exceeded',
+      400,
+    ]);
 
     lsm.setFaults({ throttle: 1 });
     lsm.resetRequests();
     expect((await sm.send(new GetSecretValueCommand({ SecretId: 't' }))).SecretString).toBe('x');
-    expect(lsm.requests.map((r) => [r.status, r.errorType])).toEqual([[400, 'ThrottlingException'], [200, undefined]]);
+    expect(lsm.requests.map((r) => [r.status, r.errorType])).toEqual([
+      [400, 'ThrottlingException'],
+      [200, undefined],
+    ]);
   });
 
   it('answers InternalServiceError with HTTP 500 for the next N requests', async () => {
@@ -285,7 +334,11 @@ describe('local Secrets Manager fault injection and recording', () => {
     lsm.setFaults({ serverError: 2 });
     const once = client({ maxAttempts: 1 });
     const error = await failure(once.send(new GetSecretValueCommand({ SecretId: 's' })));
-    expect([error.name, error.$fault, error.$metadata?.httpStatusCode]).toEqual(['InternalServiceError', 'server', 500]);
+    expect([error.name, error.$fault, error.$metadata?.httpStatusCode]).toEqual([
+      'InternalServiceError',
+      'server',
+      500,
+    ]);
     await failure(once.send(new GetSecretValueCommand({ SecretId: 's' })));
     expect((await once.send(new GetSecretValueCommand({ SecretId: 's' }))).SecretString).toBe('x');
   });
@@ -333,9 +386,17 @@ describe('local Secrets Manager fault injection and recording', () => {
     expect(lsm.requests).toEqual([
       { operation: 'GetSecretValue', secretId: 'r', accessKeyId: 'AKIDTEST', status: 200 },
       { operation: 'DescribeSecret', secretId: 'r', accessKeyId: 'AKIDOTHER', status: 200 },
-      { operation: 'GetSecretValue', secretId: 'nope', accessKeyId: 'AKIDTEST', status: 400, errorType: 'ResourceNotFoundException' },
+      {
+        operation: 'GetSecretValue',
+        secretId: 'nope',
+        accessKeyId: 'AKIDTEST',
+        status: 400,
+        errorType: 'ResourceNotFoundException',
+      },
     ]);
-    expect([lsm.countRequests(), lsm.countRequests('GetSecretValue'), lsm.countRequests('ListSecrets')]).toEqual([3, 2, 0]);
+    expect([lsm.countRequests(), lsm.countRequests('GetSecretValue'), lsm.countRequests('ListSecrets')]).toEqual([
+      3, 2, 0,
+    ]);
     lsm.resetRequests();
     expect(lsm.requests).toEqual([]);
   });

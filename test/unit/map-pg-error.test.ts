@@ -17,15 +17,31 @@ describe('mapPgError cuts the server texts', () => {
   });
 
   it('keeps message, detail and hint together within the byte budget, counting multi-byte characters as their UTF-8 bytes', () => {
-    const error = mapPgError(serverError({ message: '€'.repeat(5000), detail: 'é'.repeat(5000), hint: 'h'.repeat(5000) }), 'orders', new SecretMasker(), 'query', undefined, 1000);
+    const error = mapPgError(
+      serverError({ message: '€'.repeat(5000), detail: 'é'.repeat(5000), hint: 'h'.repeat(5000) }),
+      'orders',
+      new SecretMasker(),
+      'query',
+      undefined,
+      1000,
+    );
     const serverText = error.message.slice(error.message.indexOf('): ') + 3);
-    const used = [serverText, error.details?.detail, error.details?.hint].filter((t): t is string => typeof t === 'string');
+    const used = [serverText, error.details?.detail, error.details?.hint].filter(
+      (t): t is string => typeof t === 'string',
+    );
     expect(used.reduce((sum, text) => sum + Buffer.byteLength(text), 0)).toBeLessThanOrEqual(1000);
     expect(serverText).toMatch(/^€+… \(truncated\)$/);
   });
 
   it('leaves texts within the limits as the server wrote them', () => {
-    const error = mapPgError(serverError({ message: 'invalid input', detail: 'the detail', hint: 'a hint' }), 'orders', new SecretMasker(), 'query', undefined, 1000);
+    const error = mapPgError(
+      serverError({ message: 'invalid input', detail: 'the detail', hint: 'a hint' }),
+      'orders',
+      new SecretMasker(),
+      'query',
+      undefined,
+      1000,
+    );
     expect(error.message).toBe('integration "orders": query failed (SQLSTATE 22P02): invalid input');
     expect(error.details).toMatchObject({ detail: 'the detail', hint: 'a hint' });
   });

@@ -10,7 +10,8 @@ import { scrubFragments } from '../../src/masking/scrub-fragments.js';
 /** The runs of six characters of `secret` still readable in `text`. */
 function fragmentsLeft(text: string, secret: string): string[] {
   const left: string[] = [];
-  for (let i = 0; i + 6 <= secret.length; i++) if (text.includes(secret.slice(i, i + 6))) left.push(secret.slice(i, i + 6));
+  for (let i = 0; i + 6 <= secret.length; i++)
+    if (text.includes(secret.slice(i, i + 6))) left.push(secret.slice(i, i + 6));
   return left;
 }
 
@@ -41,7 +42,9 @@ function errorTextsFor(secret: string, from: number, to: number): string[] {
 }
 
 // Secrets never hold '*': a run of MASK's own characters would otherwise be "left" in any masked text.
-const secretChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+/=.:{}"\'$%&@!?éß€ '.split(''));
+const secretChar = fc.constantFrom(
+  ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+/=.:{}"\'$%&@!?éß€ '.split(''),
+);
 const secretArb = fc.array(secretChar, { minLength: 8, maxLength: 64 }).map((chars) => chars.join(''));
 
 describe('SecretMasker fragments (issue 10, section 3)', () => {
@@ -52,17 +55,19 @@ describe('SecretMasker fragments (issue 10, section 3)', () => {
         masker.add(secret);
         const from = a % secret.length;
         const to = from + (b % (secret.length - from + 1));
-        for (const text of errorTextsFor(secret, from, to)) expect(fragmentsLeft(masker.mask(text), secret)).toEqual([]);
+        for (const text of errorTextsFor(secret, from, to))
+          expect(fragmentsLeft(masker.mask(text), secret)).toEqual([]);
       }),
       { numRuns: 300 },
     );
   });
 
-  it('scrubs a run\'s error against the values the run read, whatever the agent-wide masker still holds', () => {
+  it("scrubs a run's error against the values the run read, whatever the agent-wide masker still holds", () => {
     fc.assert(
       fc.property(secretArb, fc.nat(), (secret, a) => {
         const from = a % secret.length;
-        for (const text of errorTextsFor(secret, from, secret.length)) expect(fragmentsLeft(scrubFragments(text, [secret], MASK), secret)).toEqual([]);
+        for (const text of errorTextsFor(secret, from, secret.length))
+          expect(fragmentsLeft(scrubFragments(text, [secret], MASK), secret)).toEqual([]);
       }),
       { numRuns: 300 },
     );
@@ -101,7 +106,7 @@ describe('SecretMasker bounds (issue 10, section 4)', () => {
     expect(root.mask('x Foxtrot6Foxt y')).toBe(`x ${MASK} y`);
   });
 
-  it('bounds the bytes learnt and never counts the agent\'s configured secrets', () => {
+  it("bounds the bytes learnt and never counts the agent's configured secrets", () => {
     const root = new SecretMasker(undefined, limits);
     root.addAll(['configured-secret-a', 'configured-secret-b']);
     const run = new SecretMasker(root);
@@ -128,14 +133,16 @@ describe('SecretMasker bounds (issue 10, section 4)', () => {
     expect(root.knows('held-secret-4')).toBe(true);
   });
 
-  it('forgets a value\'s forms and fragments but keeps those another secret still needs', () => {
+  it("forgets a value's forms and fragments but keeps those another secret still needs", () => {
     const root = new SecretMasker(undefined, { maxSecrets: 1, maxBytes: 1000 });
     root.add('shared-prefix-configured');
     const run = new SecretMasker(root);
     run.add('shared-prefix-learnt');
     run.add('something-else-entirely');
     expect(root.mask('x shared-prefix-learnt y')).toBe(`x ${MASK}learnt y`);
-    expect(root.mask(Buffer.from('shared-prefix-learnt').toString('base64'))).toBe(Buffer.from('shared-prefix-learnt').toString('base64'));
+    expect(root.mask(Buffer.from('shared-prefix-learnt').toString('base64'))).toBe(
+      Buffer.from('shared-prefix-learnt').toString('base64'),
+    );
   });
 
   it('does not learn a value equal to a configured integration or workflow name', () => {
@@ -148,11 +155,26 @@ describe('SecretMasker bounds (issue 10, section 4)', () => {
 });
 
 describe('log lines with hostile registrations (issue 10, section 4)', () => {
-  const hostile = ['previewtok', '"event":"audit"', 'demo-postgres', '{', ':', 'audit', '","', 'level', '"msg":"', '30,"time"'];
+  const hostile = [
+    'previewtok',
+    '"event":"audit"',
+    'demo-postgres',
+    '{',
+    ':',
+    'audit',
+    '","',
+    'level',
+    '"msg":"',
+    '30,"time"',
+  ];
 
   function loggerWith(masker: SecretMasker): { logger: pino.Logger; lines: string[] } {
     const lines: string[] = [];
-    const logger = createLogger({ level: 'info', masker, destination: { write: (text: string) => void lines.push(...text.split('\n').filter((l) => l !== '')) } });
+    const logger = createLogger({
+      level: 'info',
+      masker,
+      destination: { write: (text: string) => void lines.push(...text.split('\n').filter((l) => l !== '')) },
+    });
     return { logger, lines };
   }
 
@@ -163,18 +185,44 @@ describe('log lines with hostile registrations (issue 10, section 4)', () => {
     new SecretMasker(masker).addAll(hostile);
     const { logger, lines } = loggerWith(masker);
     const audit = requestLines(logger);
-    const fields = { event: 'audit', action: 'preview', tokenId: 'previewtok', route: 'POST /api/v1/workflows/:name/run', integration: 'demo-postgres', workflow: 'getSecrets', outcome: 'ok' };
+    const fields = {
+      event: 'audit',
+      action: 'preview',
+      tokenId: 'previewtok',
+      route: 'POST /api/v1/workflows/:name/run',
+      integration: 'demo-postgres',
+      workflow: 'getSecrets',
+      outcome: 'ok',
+    };
     audit.info(fields, 'audit', 3);
     audit.flush();
-    logger.warn({ event: 'workflow.run', workflow: 'getSecrets', error: 'SyntaxError: "event":"audit" previewtok { : audit' }, 'workflow run failed');
-    logger.info({ event: 'audit', action: 'access', tokenId: 'previewtok', route: 'GET /api/v1/integrations/previewtok', outcome: 'forbidden' }, 'access denied');
+    logger.warn(
+      { event: 'workflow.run', workflow: 'getSecrets', error: 'SyntaxError: "event":"audit" previewtok { : audit' },
+      'workflow run failed',
+    );
+    logger.info(
+      {
+        event: 'audit',
+        action: 'access',
+        tokenId: 'previewtok',
+        route: 'GET /api/v1/integrations/previewtok',
+        outcome: 'forbidden',
+      },
+      'access denied',
+    );
     logger.error({ err: new Error('failed with previewtok') }, 'boom');
     expect(lines).toHaveLength(4);
     const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(parsed[0]).toMatchObject({ ...fields, durationMs: 3, msg: 'audit', level: 30 });
     expect(parsed[1]).toMatchObject({ event: 'workflow.run', workflow: 'getSecrets', level: 40 });
     expect(parsed[1]?.error).not.toContain('previewtok');
-    expect(parsed[2]).toMatchObject({ event: 'audit', action: 'access', tokenId: 'previewtok', route: `GET /api/v1/integrations/${MASK}`, outcome: 'forbidden' });
+    expect(parsed[2]).toMatchObject({
+      event: 'audit',
+      action: 'access',
+      tokenId: 'previewtok',
+      route: `GET /api/v1/integrations/${MASK}`,
+      outcome: 'forbidden',
+    });
     expect(parsed[3]?.err).toMatchObject({ type: 'Error', message: `failed with ${MASK}` });
     for (const line of parsed) for (const key of Object.keys(line)) expect(key).not.toContain(MASK);
   });
@@ -186,7 +234,11 @@ describe('logged errors', () => {
     const secret = 'sk_live_51HxyzQWERTY0987abc';
     new SecretMasker(masker).add(secret);
     const lines: string[] = [];
-    const logger = createLogger({ level: 'info', masker, destination: { write: (text: string) => void lines.push(...text.split('\n').filter((l) => l !== '')) } });
+    const logger = createLogger({
+      level: 'info',
+      masker,
+      destination: { write: (text: string) => void lines.push(...text.split('\n').filter((l) => l !== '')) },
+    });
     let error: unknown;
     try {
       JSON.parse(secret);
@@ -208,13 +260,18 @@ describe('SecretMasker.maskValue with fragments', () => {
   it('keeps a key that shares six characters with a secret, and masks the value', () => {
     const masker = new SecretMasker(new SecretMasker());
     masker.add('password-is-hunter2');
-    expect(masker.maskValue({ password: 'password-is-hunter2', note: 'the password-is-h… prefix' })).toEqual({ password: MASK, note: `the ${MASK}… prefix` });
+    expect(masker.maskValue({ password: 'password-is-hunter2', note: 'the password-is-h… prefix' })).toEqual({
+      password: MASK,
+      note: `the ${MASK}… prefix`,
+    });
   });
 });
 
 describe('masker settings', () => {
   it('reads CREDFLOW_MASKER_MAX_SECRETS and CREDFLOW_MASKER_MAX_BYTES, and refuses a bound too small, naming the variable', () => {
-    expect(readAgentSettings({ CREDFLOW_MASKER_MAX_SECRETS: '100', CREDFLOW_MASKER_MAX_BYTES: '70000' }).masker).toEqual({ maxSecrets: 100, maxBytes: 70_000 });
+    expect(
+      readAgentSettings({ CREDFLOW_MASKER_MAX_SECRETS: '100', CREDFLOW_MASKER_MAX_BYTES: '70000' }).masker,
+    ).toEqual({ maxSecrets: 100, maxBytes: 70_000 });
     expect(() => readAgentSettings({ CREDFLOW_MASKER_MAX_SECRETS: '0' })).toThrow(/CREDFLOW_MASKER_MAX_SECRETS/);
   });
 });

@@ -13,7 +13,9 @@ describe('SecretMasker.mask', () => {
   it('masks a secret as a whole text and inside a longer text', () => {
     const masker = maskerWith(secret);
     expect(masker.mask(secret)).toBe(MASK);
-    expect(masker.mask(`login failed for app with ${secret}, retrying`)).toBe(`login failed for app with ${MASK}, retrying`);
+    expect(masker.mask(`login failed for app with ${secret}, retrying`)).toBe(
+      `login failed for app with ${MASK}, retrying`,
+    );
     expect(masker.mask(`${secret}${secret}`)).toBe(`${MASK}${MASK}`);
     expect(masker.mask(`ends with ${secret}`)).toBe(`ends with ${MASK}`);
     expect(masker.mask(`${secret.slice(0, 5)} is not the secret`)).toBe(`${secret.slice(0, 5)} is not the secret`);
@@ -40,7 +42,11 @@ describe('SecretMasker.mask', () => {
 
   it.each([
     ['after a digit', 'dsn=2postgres://app:Sup3rS3cretPw@db/x', `dsn=2postgres://app:${MASK}@db/x`],
-    ['with a scheme over 32 characters', `${'a'.repeat(40)}://app:Sup3rS3cretPw@db/x`, `${'a'.repeat(40)}://app:${MASK}@db/x`],
+    [
+      'with a scheme over 32 characters',
+      `${'a'.repeat(40)}://app:Sup3rS3cretPw@db/x`,
+      `${'a'.repeat(40)}://app:${MASK}@db/x`,
+    ],
   ])('masks a URI password it was never told about %s', (_case, text, masked) => {
     expect(new SecretMasker().mask(text)).toBe(masked);
   });
@@ -148,7 +154,10 @@ describe('SecretMasker.addSecretsIn', () => {
 
   it('registers the password part of a postgres:// URI leaf under any key', () => {
     const masker = new SecretMasker();
-    masker.addSecretsIn({ url: 'postgres://app:pa%24sw0rd!@db/app', dsn: 'postgres://db/app?user=app&password=q%26uery-pw' });
+    masker.addSecretsIn({
+      url: 'postgres://app:pa%24sw0rd!@db/app',
+      dsn: 'postgres://db/app?user=app&password=q%26uery-pw',
+    });
     expect(masker.knows('pa$sw0rd!')).toBe(true);
     expect(masker.knows('q&uery-pw')).toBe(true);
     expect(masker.mask('the password was pa$sw0rd!')).toBe(`the password was ${MASK}`);
@@ -206,18 +215,56 @@ describe('SecretMasker.maskValue', () => {
 
 describe('isSecretKey', () => {
   const table: [string, boolean][] = [
-    ['password', true], ['PGPASSWORD', true], ['db_password', true], ['passwd', true], ['pwd', true],
-    ['db_pwd', true], ['secret', true], ['clientSecret', true], ['AWS_SECRET_ACCESS_KEY', true],
-    ['token', true], ['accessToken', true], ['sessiontoken', true], ['SessionToken', true],
-    ['key', true], ['apiKey', true], ['api_key', true], ['x-api-key', true], ['APIKey', true],
-    ['apikey', true], ['private_key', true], ['privateKey', true], ['accessKey', true],
-    ['credential', true], ['credentials', true], ['auth', true], ['basicAuth', true],
-    ['Authorization', true], ['signature', true], ['X-Amz-Signature', true],
-    ['host', false], ['port', false], ['user', false], ['username', false], ['database', false],
-    ['dbname', false], ['engine', false], ['keyspace', false], ['monkey', false], ['keyId', false],
-    ['accessKeyId', false], ['primary_key', false], ['foreignKey', false], ['author', false],
-    ['authMethod', false], ['passport', false], ['connectionString', false], ['connection_string', false],
-    ['uri', false], ['url', false], ['sslmode', false],
+    ['password', true],
+    ['PGPASSWORD', true],
+    ['db_password', true],
+    ['passwd', true],
+    ['pwd', true],
+    ['db_pwd', true],
+    ['secret', true],
+    ['clientSecret', true],
+    ['AWS_SECRET_ACCESS_KEY', true],
+    ['token', true],
+    ['accessToken', true],
+    ['sessiontoken', true],
+    ['SessionToken', true],
+    ['key', true],
+    ['apiKey', true],
+    ['api_key', true],
+    ['x-api-key', true],
+    ['APIKey', true],
+    ['apikey', true],
+    ['private_key', true],
+    ['privateKey', true],
+    ['accessKey', true],
+    ['credential', true],
+    ['credentials', true],
+    ['auth', true],
+    ['basicAuth', true],
+    ['Authorization', true],
+    ['signature', true],
+    ['X-Amz-Signature', true],
+    ['host', false],
+    ['port', false],
+    ['user', false],
+    ['username', false],
+    ['database', false],
+    ['dbname', false],
+    ['engine', false],
+    ['keyspace', false],
+    ['monkey', false],
+    ['keyId', false],
+    ['accessKeyId', false],
+    ['primary_key', false],
+    ['foreignKey', false],
+    ['author', false],
+    ['authMethod', false],
+    ['passport', false],
+    ['connectionString', false],
+    ['connection_string', false],
+    ['uri', false],
+    ['url', false],
+    ['sslmode', false],
   ];
   it.each(table)('classifies %s as secret: %s', (key, expected) => {
     expect(isSecretKey(key)).toBe(expected);

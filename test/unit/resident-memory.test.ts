@@ -1,7 +1,11 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { defaultWorkerMaxRssMb, leastWorkerMaxRssMb, residentMemoryMb } from '../../src/sandbox/worker/resident-memory.js';
+import {
+  defaultWorkerMaxRssMb,
+  leastWorkerMaxRssMb,
+  residentMemoryMb,
+} from '../../src/sandbox/worker/resident-memory.js';
 
 describe('a sandbox worker resident memory', () => {
   it('derives the default bound from the isolates a worker can hold, plus 256 MB for Node itself', () => {
@@ -15,7 +19,9 @@ describe('a sandbox worker resident memory', () => {
     const own = residentMemoryMb('self');
     expect(own).toBeGreaterThanOrEqual(Math.floor(process.memoryUsage().heapUsed / 1024 / 1024));
     // Once it has printed, Node is loaded: several MB resident.
-    const child = spawn(process.execPath, ['-e', "console.log('up'); setInterval(() => {}, 1000)"], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, ['-e', "console.log('up'); setInterval(() => {}, 1000)"], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     await once(child.stdout, 'data');
     expect(residentMemoryMb(child.pid!)).toBeGreaterThan(0);
     child.kill('SIGKILL');

@@ -34,7 +34,9 @@ describe('escaping text the CLI prints for reading (issue 19, section 4)', () =>
 
   it('shows bidi overrides, isolates, marks and the line and paragraph separators as \\uHHHH', () => {
     expect(safeCell('txt.\u202eexe')).toBe('txt.\\u202eexe');
-    expect(safeCell('\u2066a\u2069\u2028\u2029\u200e\u200f\u061c')).toBe('\\u2066a\\u2069\\u2028\\u2029\\u200e\\u200f\\u061c');
+    expect(safeCell('\u2066a\u2069\u2028\u2029\u200e\u200f\u061c')).toBe(
+      '\\u2066a\\u2069\\u2028\\u2029\\u200e\\u200f\\u061c',
+    );
   });
 
   it('leaves no unsafe character in any of its forms, and changes nothing else', () => {
@@ -43,13 +45,18 @@ describe('escaping text the CLI prints for reading (issue 19, section 4)', () =>
       expect(escape(all).replace(/[\n\t]/g, '')).not.toMatch(raw);
     }
     const plain = 'plain text: é, 漢字, emoji 🙂, a\\x1b written out, "quotes"';
-    for (const escape of [safeCell, safeLines, safeJsonText, (t: string) => safeMessage(t)]) expect(escape(plain)).toBe(plain);
+    for (const escape of [safeCell, safeLines, safeJsonText, (t: string) => safeMessage(t)])
+      expect(escape(plain)).toBe(plain);
   });
 
   it('keeps newlines and tabs in text of several lines, and indents the later lines of a message', () => {
     expect(safeLines('one\ttwo\nthree\r\n')).toBe('one\ttwo\nthree\\r\n');
-    expect(safeMessage('bad config:\nworkflows/a.json: steps: \x1b[2Kx')).toBe('bad config:\n  workflows/a.json: steps: \\x1b[2Kx');
-    expect(safeMessage('\x1b[2K\rcredflow: ok (0 rows)\ncredflow: ok')).toBe('\\x1b[2K\\rcredflow: ok (0 rows)\n  credflow: ok');
+    expect(safeMessage('bad config:\nworkflows/a.json: steps: \x1b[2Kx')).toBe(
+      'bad config:\n  workflows/a.json: steps: \\x1b[2Kx',
+    );
+    expect(safeMessage('\x1b[2K\rcredflow: ok (0 rows)\ncredflow: ok')).toBe(
+      '\\x1b[2K\\rcredflow: ok (0 rows)\n  credflow: ok',
+    );
   });
 
   it('keeps readable JSON valid JSON of the same value', () => {
@@ -60,7 +67,13 @@ describe('escaping text the CLI prints for reading (issue 19, section 4)', () =>
   });
 
   it('keeps a table cell on one line and its columns aligned, escaping column names too', () => {
-    const table = formatTable(['\x1b[8mname', 'v'], [{ '\x1b[8mname': 'a\nb\tc', v: '\u202eRTL' }, { '\x1b[8mname': 'x', v: { k: '\x7f' } }]);
+    const table = formatTable(
+      ['\x1b[8mname', 'v'],
+      [
+        { '\x1b[8mname': 'a\nb\tc', v: '\u202eRTL' },
+        { '\x1b[8mname': 'x', v: { k: '\x7f' } },
+      ],
+    );
     expect(table.split('\n')).toEqual([
       '\\x1b[8mname  v',
       '-----------  ------------',

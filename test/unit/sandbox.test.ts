@@ -15,7 +15,17 @@ import { createWorkflowRunner, WorkflowRunError } from '../../src/workflows/inde
 import type { WorkflowRunner } from '../../src/workflows/index.js';
 import { captureLogs } from '../support/capture-logs.js';
 
-const limits = { memoryMb: 32, stepTimeoutMs: 1000, runTimeoutMs: 3000, maxResponseBytes: 10000, maxBridgeCalls: 20, maxLogBytes: 8192, maxLogLines: 200, maxRunLogBytes: 1024 * 1024, maxRunLogLines: 100_000 };
+const limits = {
+  memoryMb: 32,
+  stepTimeoutMs: 1000,
+  runTimeoutMs: 3000,
+  maxResponseBytes: 10000,
+  maxBridgeCalls: 20,
+  maxLogBytes: 8192,
+  maxLogLines: 200,
+  maxRunLogBytes: 1024 * 1024,
+  maxRunLogLines: 100_000,
+};
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The host side a step calls: one known secret, ResourceNotFoundException for anything else. */
@@ -23,7 +33,11 @@ const bridge: BridgeHandler = async (method, args) => {
   const { SecretId } = args as { SecretId?: unknown };
   if (method === 'secretsManager.getSecretValue' && SecretId === 'db') return { SecretString: '{"user":"app"}' };
   if (SecretId === 'crash') throw new Error(`host failure in ${fileURLToPath(import.meta.url)}`);
-  throw new BridgeError('ResourceNotFoundException', `Secrets Manager can't find the secret ${String(SecretId)}`, 'NotFound');
+  throw new BridgeError(
+    'ResourceNotFoundException',
+    `Secrets Manager can't find the secret ${String(SecretId)}`,
+    'NotFound',
+  );
 };
 
 function run(
@@ -63,17 +77,31 @@ describe('runInSandbox', () => {
   });
 
   it('shows params, Env and context to step code', async () => {
-    const response = await responseOf('return { params, Env, context };', { params: { secretName: 'db' }, env: { region: 'eu-west-1' } });
-    expect(response).toEqual({ params: { secretName: 'db' }, Env: { region: 'eu-west-1' }, context: { workflow: 'wf', integration: 'orders' } });
+    const response = await responseOf('return { params, Env, context };', {
+      params: { secretName: 'db' },
+      env: { region: 'eu-west-1' },
+    });
+    expect(response).toEqual({
+      params: { secretName: 'db' },
+      Env: { region: 'eu-west-1' },
+      context: { workflow: 'wf', integration: 'orders' },
+    });
   });
 
   it("shows an earlier step's output to later steps as <stepName>.output", async () => {
-    const response = await responseOf(['return { n: 20 };', 'return step1.output.n + 1;', 'return [step1.output.n, step2.output];']);
+    const response = await responseOf([
+      'return { n: 20 };',
+      'return step1.output.n + 1;',
+      'return [step1.output.n, step2.output];',
+    ]);
     expect(response).toEqual([20, 21]);
   });
 
   it('captures console output per step, formatting objects as JSON', async () => {
-    const result = await run(['console.log("first", { a: 1 }, [2]); return 1;', 'console.warn("second"); console.error(new TypeError("bad")); return 2;']);
+    const result = await run([
+      'console.log("first", { a: 1 }, [2]); return 1;',
+      'console.warn("second"); console.error(new TypeError("bad")); return 2;',
+    ]);
     expect(result.steps.map((s) => s.logs)).toEqual([
       [{ level: 'info', message: 'first {"a":1} [2]' }],
       [
@@ -84,11 +112,16 @@ describe('runInSandbox', () => {
   });
 
   it('fails with WORKFLOW_FAILED naming the step and the message when a step throws', async () => {
-    const failure = await failureOf(run(['return 1;', 'console.log("about to fail"); throw new Error("no secret for you");']));
+    const failure = await failureOf(
+      run(['return 1;', 'console.log("about to fail"); throw new Error("no secret for you");']),
+    );
     expect(failure.code).toBe('WORKFLOW_FAILED');
     expect(failure.message).toBe('workflow "wf" failed in step "step2": Error: no secret for you');
     expect(failure.details).toMatchObject({ workflow: 'wf', step: 'step2' });
-    expect(failure.steps.map((s) => [s.name, s.logs.length])).toEqual([['step1', 0], ['step2', 1]]);
+    expect(failure.steps.map((s) => [s.name, s.logs.length])).toEqual([
+      ['step1', 0],
+      ['step2', 1],
+    ]);
   });
 
   it("keeps the thrown error's name", async () => {
@@ -146,7 +179,11 @@ describe('runInSandbox', () => {
 
   it.each([
     ['a function', 'return { f() {} };', 'TypeError: the returned value.f is a function, which JSON cannot hold'],
-    ['a cycle', 'const a = { b: {} }; a.b.a = a; return a;', 'TypeError: the returned value.b.a refers back to itself (a cycle)'],
+    [
+      'a cycle',
+      'const a = { b: {} }; a.b.a = a; return a;',
+      'TypeError: the returned value.b.a refers back to itself (a cycle)',
+    ],
     ['NaN', 'return { port: NaN };', 'TypeError: the returned value.port is NaN, which JSON cannot hold'],
     ['a Map', 'return new Map([["a", 1]]);', 'TypeError: the returned value is a Map, which JSON cannot hold'],
     ['a BigInt', 'return { n: 10n };', 'TypeError: the returned value.n is a bigint, which JSON cannot hold'],
@@ -178,7 +215,11 @@ describe('runInSandbox', () => {
     // again and again, which on a busy machine took over the usual 1 s step limit: this test is about
     // memory, so its deadlines are far enough that only the memory limit can end the step.
     const failure = await failureOf(
-      run('const hoard = []; while (true) hoard.push(new Array(1 << 20).fill("row " + hoard.length));', {}, { stepTimeoutMs: 20_000, runTimeoutMs: 20_000 }),
+      run(
+        'const hoard = []; while (true) hoard.push(new Array(1 << 20).fill("row " + hoard.length));',
+        {},
+        { stepTimeoutMs: 20_000, runTimeoutMs: 20_000 },
+      ),
     );
     expect(failure.code).toBe('WORKFLOW_FAILED');
     expect(failure.message).toContain('memory limit of 32 MB');
@@ -211,9 +252,32 @@ describe('runInSandbox', () => {
 
   /** Every option name isolated-vm 5 reads (ReadOption and TransferOptions in its sources). */
   const ivmOptionNames = [
-    'reference', 'copy', 'externalCopy', 'promise', 'timeout', 'arguments', 'result', 'release', 'accessors', 'filename',
-    'lineOffset', 'columnOffset', 'produceCachedData', 'cachedData', 'transferOut', 'transferIn', 'transferList',
-    'unsafeInherit', 'async', 'ignored', 'inspector', 'snapshot', 'memoryLimit', 'onCatastrophicError', 'meta', 'code',
+    'reference',
+    'copy',
+    'externalCopy',
+    'promise',
+    'timeout',
+    'arguments',
+    'result',
+    'release',
+    'accessors',
+    'filename',
+    'lineOffset',
+    'columnOffset',
+    'produceCachedData',
+    'cachedData',
+    'transferOut',
+    'transferIn',
+    'transferList',
+    'unsafeInherit',
+    'async',
+    'ignored',
+    'inspector',
+    'snapshot',
+    'memoryLimit',
+    'onCatastrophicError',
+    'meta',
+    'code',
   ];
   /**
    * Step code that defines a getter on Object.prototype for each option name (answering `answers`),
@@ -261,7 +325,10 @@ describe('runInSandbox', () => {
     ['reference', { reference: true, arguments: 'object', result: 'object' }],
     ['externalCopy', { externalCopy: true, arguments: 'object', result: 'object' }],
     ['copy', { copy: true, arguments: 'object', result: 'object' }],
-    ['timeout, release, accessors and promise', { timeout: 1, release: true, accessors: true, promise: true, async: true, ignored: true }],
+    [
+      'timeout, release, accessors and promise',
+      { timeout: 1, release: true, accessors: true, promise: true, async: true, ignored: true },
+    ],
   ])(
     'reads no isolated-vm option from getters that step code puts on Object.prototype (%s), hands it no Reference, and still runs',
     async (_title, answers) => {
@@ -289,11 +356,17 @@ describe('runInSandbox', () => {
   });
 
   it('has no require or process', async () => {
-    expect(await responseOf('return [typeof require, typeof process, typeof globalThis.process];')).toEqual(['undefined', 'undefined', 'undefined']);
+    expect(await responseOf('return [typeof require, typeof process, typeof globalThis.process];')).toEqual([
+      'undefined',
+      'undefined',
+      'undefined',
+    ]);
   });
 
   it('runs a getter of the returned object inside the sandbox and copies its value', async () => {
-    const response = await responseOf('let reads = 0; return { get where() { reads += 1; return typeof process + " " + reads; } };');
+    const response = await responseOf(
+      'let reads = 0; return { get where() { reads += 1; return typeof process + " " + reads; } };',
+    );
     expect(response).toEqual({ where: 'undefined 1' });
     expect(Object.getOwnPropertyDescriptor(response, 'where')?.get).toBeUndefined();
   });
@@ -307,7 +380,10 @@ describe('runInSandbox', () => {
   // Step code becomes the body of an AsyncFunction built inside the isolate; code that tries to close
   // a wrapper and hand the host its own completion value must fail instead of passing unchecked.
   it.each([
-    ['a response over the limit', `}).call(undefined)); true ? '{"ok":true,"value":"' + 'x'.repeat(50000) + '"}' : ((function () {`],
+    [
+      'a response over the limit',
+      `}).call(undefined)); true ? '{"ok":true,"value":"' + 'x'.repeat(50000) + '"}' : ((function () {`,
+    ],
     ['text that is not JSON', `}).call(undefined)); true ? 'not json' : ((function () {`],
   ])('does not let step code break out of its function to hand the host %s', async (_label, code) => {
     const failure = await failureOf(run(code));
@@ -315,13 +391,23 @@ describe('runInSandbox', () => {
   });
 
   it('fails as WORKFLOW_FAILED, not with a raw error, when a step name clashes with a sandbox global', async () => {
-    const steps = [{ name: 'undefined', code: 'return 1;' }, { name: 'next', code: 'return 2;' }];
-    const failure = await failureOf(runInSandbox({ workflow: 'wf', steps, input: { params: {}, env: {}, context: {} }, limits, bridge }));
+    const steps = [
+      { name: 'undefined', code: 'return 1;' },
+      { name: 'next', code: 'return 2;' },
+    ];
+    const failure = await failureOf(
+      runInSandbox({ workflow: 'wf', steps, input: { params: {}, env: {}, context: {} }, limits, bridge }),
+    );
     expect(failure.code).toBe('WORKFLOW_FAILED');
   });
 
   it('still runs a normal workflow after all of the above', async () => {
-    expect(await responseOf(['const s = await aws.secretsManager.getSecretValue({ SecretId: "db" }); return JSON.parse(s.SecretString);', 'return step1.output.user;'])).toBe('app');
+    expect(
+      await responseOf([
+        'const s = await aws.secretsManager.getSecretValue({ SecretId: "db" }); return JSON.parse(s.SecretString);',
+        'return step1.output.user;',
+      ]),
+    ).toBe('app');
   });
 });
 
@@ -334,15 +420,34 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
   let gateway: SecretsGateway;
 
   /** A runner with its own agent masker and captured logs, so each test sees only what it caused. */
-  function runnerWith(appEnv: Record<string, string> = {}): { runner: WorkflowRunner; masker: SecretMasker; logs: ReturnType<typeof captureLogs> } {
+  function runnerWith(appEnv: Record<string, string> = {}): {
+    runner: WorkflowRunner;
+    masker: SecretMasker;
+    logs: ReturnType<typeof captureLogs>;
+  } {
     const masker = new SecretMasker();
     const logs = captureLogs();
-    const runner = createWorkflowRunner({ secrets: gateway, masker, appEnv, limits, logger: pino({ level: 'debug' }, logs) });
+    const runner = createWorkflowRunner({
+      secrets: gateway,
+      masker,
+      appEnv,
+      limits,
+      logger: pino({ level: 'debug' }, logs),
+    });
     return { runner, masker, logs };
   }
 
   function inlineWorkflow(code: string, params: Record<string, unknown> = {}): Workflow {
-    return { name: 'inline', file: 'workflows/inline.json', description: undefined, params, limits: {}, allowedSecrets: undefined, steps: [{ name: 'fetch', code, source: 'inline' }], written: {} };
+    return {
+      name: 'inline',
+      file: 'workflows/inline.json',
+      description: undefined,
+      params,
+      limits: {},
+      allowedSecrets: undefined,
+      steps: [{ name: 'fetch', code, source: 'inline' }],
+      written: {},
+    };
   }
 
   const fetchCode = (request: string) => `
@@ -375,7 +480,12 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
   });
 
   it('fetches a secret and returns it as the response', async () => {
-    const run = await runnerWith().runner.run(inlineWorkflow('const r = await aws.secretsManager.getSecretValue({ SecretId: params.secretName }); return JSON.parse(r.SecretString);', { secretName: 'db' }));
+    const run = await runnerWith().runner.run(
+      inlineWorkflow(
+        'const r = await aws.secretsManager.getSecretValue({ SecretId: params.secretName }); return JSON.parse(r.SecretString);',
+        { secretName: 'db' },
+      ),
+    );
     expect(run.response).toEqual(dbSecret);
     expect(run.steps.map((s) => s.name)).toEqual(['fetch']);
   });
@@ -385,14 +495,26 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
     const workflow = config.workflows.get('getSecrets');
     if (!workflow) throw new Error('the shipped getSecrets workflow did not load');
     lsm.resetRequests();
-    const run = await runnerWith({ aws_access_key_id: 'AKIDFROMENV', aws_secret_access_key: 'env-secret-key-55' }).runner.run(workflow, { params: { secretName: 'db' } });
+    const run = await runnerWith({
+      aws_access_key_id: 'AKIDFROMENV',
+      aws_secret_access_key: 'env-secret-key-55',
+    }).runner.run(workflow, { params: { secretName: 'db' } });
     expect(run.response).toEqual(dbSecret);
-    expect(lsm.requests.map((r) => [r.operation, r.secretId, r.accessKeyId])).toEqual([['GetSecretValue', 'db', 'AKIDFROMENV']]);
+    expect(lsm.requests.map((r) => [r.operation, r.secretId, r.accessKeyId])).toEqual([
+      ['GetSecretValue', 'db', 'AKIDFROMENV'],
+    ]);
   });
 
   it('delivers SecretBinary as base64 that atob decodes', async () => {
-    const run = await runnerWith().runner.run(inlineWorkflow('const r = await aws.secretsManager.getSecretValue({ SecretId: "bin" }); return { raw: r.SecretBinary, value: JSON.parse(atob(r.SecretBinary)) };'));
-    expect(run.response).toEqual({ raw: Buffer.from(JSON.stringify(binarySecret)).toString('base64'), value: binarySecret });
+    const run = await runnerWith().runner.run(
+      inlineWorkflow(
+        'const r = await aws.secretsManager.getSecretValue({ SecretId: "bin" }); return { raw: r.SecretBinary, value: JSON.parse(atob(r.SecretBinary)) };',
+      ),
+    );
+    expect(run.response).toEqual({
+      raw: Buffer.from(JSON.stringify(binarySecret)).toString('base64'),
+      value: binarySecret,
+    });
   });
 
   it('lets the step see ResourceNotFoundException for a missing secret', async () => {
@@ -403,14 +525,23 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
   it('answers an invalid argument with InvalidParameterException without calling the endpoint', async () => {
     lsm.resetRequests();
     const run = await runnerWith().runner.run(inlineWorkflow(fetchCode('{ SecretId: 42 }')));
-    expect(run.response).toMatchObject({ name: 'InvalidParameterException', message: expect.stringContaining('SecretId') });
+    expect(run.response).toMatchObject({
+      name: 'InvalidParameterException',
+      message: expect.stringContaining('SecretId'),
+    });
     expect(lsm.countRequests()).toBe(0);
   });
 
   it('signs with the credentials the step passes, and with the default ones otherwise', async () => {
     lsm.resetRequests();
     const { runner, masker } = runnerWith();
-    await runner.run(inlineWorkflow(fetchCode('{ SecretId: "db", credentials: { accessKeyId: "AKIDSTEP", secretAccessKey: "step-secret-key-77" } }')));
+    await runner.run(
+      inlineWorkflow(
+        fetchCode(
+          '{ SecretId: "db", credentials: { accessKeyId: "AKIDSTEP", secretAccessKey: "step-secret-key-77" } }',
+        ),
+      ),
+    );
     await runner.run(inlineWorkflow(fetchCode('{ SecretId: "db" }')));
     expect(lsm.requests.map((r) => r.accessKeyId)).toEqual(['AKIDSTEP', 'AKIDAGENT']);
     // A step's own choice of strings is not learnt (issue 10, section 4): the agent's keys are registered at start.
@@ -428,7 +559,12 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
 
   it('throws WorkflowRunError with the steps and the masker when a step fails', async () => {
     const code = 'await aws.secretsManager.getSecretValue({ SecretId: "db" }); throw new Error("no luck");';
-    const error = await runnerWith().runner.run(inlineWorkflow(code)).then(() => undefined, (e: unknown) => e);
+    const error = await runnerWith()
+      .runner.run(inlineWorkflow(code))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     if (!(error instanceof WorkflowRunError)) throw new Error('expected a WorkflowRunError');
     expect(error.code).toBe('WORKFLOW_FAILED');
     expect(error.message).toBe('workflow "inline" failed in step "fetch": Error: no luck');
@@ -437,12 +573,22 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
   });
 
   it('reports a step that throws an Error with a 5 MB message as a thrown error, with the start of its message masked (issue 19, section 6)', async () => {
-    const code = 'const r = await aws.secretsManager.getSecretValue({ SecretId: "db" }); const p = JSON.parse(r.SecretString).password; throw new Error("login failed for " + p + " " + "y".repeat(5_000_000));';
-    const error = await runnerWith().runner.run(inlineWorkflow(code)).then(() => undefined, (e: unknown) => e);
+    const code =
+      'const r = await aws.secretsManager.getSecretValue({ SecretId: "db" }); const p = JSON.parse(r.SecretString).password; throw new Error("login failed for " + p + " " + "y".repeat(5_000_000));';
+    const error = await runnerWith()
+      .runner.run(inlineWorkflow(code))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     if (!(error instanceof WorkflowRunError)) throw new Error('expected a WorkflowRunError');
     expect(error.code).toBe('WORKFLOW_FAILED');
     const length = 'login failed for '.length + password.length + 1 + 5_000_000;
-    expect(error.message).toMatch(new RegExp(`^workflow "inline" failed in step "fetch": the step threw Error with a message of ${length} characters, cut to its first 2000: login failed for \\*{8} y+…$`));
+    expect(error.message).toMatch(
+      new RegExp(
+        `^workflow "inline" failed in step "fetch": the step threw Error with a message of ${length} characters, cut to its first 2000: login failed for \\*{8} y+…$`,
+      ),
+    );
     expect(error.message).not.toContain('bytes of JSON');
     expect(error.message).not.toContain(password);
     expect(error.message.length).toBeLessThan(2200);
@@ -451,8 +597,14 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
 
   it('never writes the secret password to the logs, whether the run succeeds or fails', async () => {
     const { runner, logs } = runnerWith();
-    await runner.run(inlineWorkflow('const r = await aws.secretsManager.getSecretValue({ SecretId: "db" }); console.log(r.SecretString); return JSON.parse(r.SecretString);'));
-    await runner.run(inlineWorkflow('await aws.secretsManager.getSecretValue({ SecretId: "bin" }); throw new Error("no luck");')).catch(() => undefined);
+    await runner.run(
+      inlineWorkflow(
+        'const r = await aws.secretsManager.getSecretValue({ SecretId: "db" }); console.log(r.SecretString); return JSON.parse(r.SecretString);',
+      ),
+    );
+    await runner
+      .run(inlineWorkflow('await aws.secretsManager.getSecretValue({ SecretId: "bin" }); throw new Error("no luck");'))
+      .catch(() => undefined);
     const text = logs.text();
     expect(logs.lines).toHaveLength(2);
     expect(text).toContain('"outcome":"ok"');

@@ -20,22 +20,90 @@ const RUNS = 300;
 // Generators
 // ---------------------------------------------------------------------------------------------
 
-const oddUnits = ['\uD800', '\uDFFF', '\u200F', '\u202E', '\u0000', '😀', '\uFEFF', '\u2028', '\n', '\t', 'é', 'e\u0301', '中'];
+const oddUnits = [
+  '\uD800',
+  '\uDFFF',
+  '\u200F',
+  '\u202E',
+  '\u0000',
+  '😀',
+  '\uFEFF',
+  '\u2028',
+  '\n',
+  '\t',
+  'é',
+  'e\u0301',
+  '中',
+];
 const htmlUnits = ['&', '<', '>', '"', "'", '&amp;', '&lt;', '<script>', '`', '='];
-const templateUnits = ['<<', '>>', '{{', '}}', '{{{', '}}}', '\\', '\\{{', '[', ']', '.', '..', '/', '../', '@root', '@index', 'this', '#if', '/if', '^', '!', '!--', '&', '~', '>', '(', ')', '|', 'as |x|', 'lookup', 'log', 'else', '=', '"', "'", 'true', 'null', '-1', '0', ' '];
+const templateUnits = [
+  '<<',
+  '>>',
+  '{{',
+  '}}',
+  '{{{',
+  '}}}',
+  '\\',
+  '\\{{',
+  '[',
+  ']',
+  '.',
+  '..',
+  '/',
+  '../',
+  '@root',
+  '@index',
+  'this',
+  '#if',
+  '/if',
+  '^',
+  '!',
+  '!--',
+  '&',
+  '~',
+  '>',
+  '(',
+  ')',
+  '|',
+  'as |x|',
+  'lookup',
+  'log',
+  'else',
+  '=',
+  '"',
+  "'",
+  'true',
+  'null',
+  '-1',
+  '0',
+  ' ',
+];
 
-const unit = (units: string[]) => fc.oneof(fc.constantFrom(...units), fc.string({ minLength: 1, maxLength: 3 }), fc.string({ minLength: 1, maxLength: 1, unit: 'binary' }));
+const unit = (units: string[]) =>
+  fc.oneof(
+    fc.constantFrom(...units),
+    fc.string({ minLength: 1, maxLength: 3 }),
+    fc.string({ minLength: 1, maxLength: 1, unit: 'binary' }),
+  );
 
 /** Any text, heavy in template syntax, HTML and odd Unicode. */
-const anyText = fc.array(unit([...templateUnits, ...htmlUnits, ...oddUnits]), { maxLength: 16 }).map((parts) => parts.join(''));
+const anyText = fc
+  .array(unit([...templateUnits, ...htmlUnits, ...oddUnits]), { maxLength: 16 })
+  .map((parts) => parts.join(''));
 
 /** Text with at least one `<<...>>` whose inside is template-ish noise. */
 const templatedText = fc
-  .tuple(anyText, fc.array(unit([...templateUnits, 'a', 'b', 'Env', 'x.y', 'getSecrets.response']), { maxLength: 10 }), anyText)
+  .tuple(
+    anyText,
+    fc.array(unit([...templateUnits, 'a', 'b', 'Env', 'x.y', 'getSecrets.response']), { maxLength: 10 }),
+    anyText,
+  )
   .map(([before, inside, after]) => `${before}<<${inside.join('')}>>${after}`);
 
 /** A value as a workflow response may hold it: unescaped HTML, template syntax, odd Unicode. */
-const nastyString = fc.array(unit([...htmlUnits, ...templateUnits, ...oddUnits]), { maxLength: 12 }).map((parts) => parts.join(''));
+const nastyString = fc
+  .array(unit([...htmlUnits, ...templateUnits, ...oddUnits]), { maxLength: 12 })
+  .map((parts) => parts.join(''));
 
 /**
  * Keys that bracket segments `[key]` can address: no line terminator (Handlebars strips the brackets
@@ -44,7 +112,34 @@ const nastyString = fc.array(unit([...htmlUnits, ...templateUnits, ...oddUnits])
  */
 const pathKey = fc
   .oneof(
-    fc.constantFrom('host', 'password', '__proto__', 'constructor', 'toString', 'length', '0', '..', '.', 'this', '@root', 'a.b', 'a b', 'true', 'null', ']', '[x]', '}}', '{{', '<', '>', '&<>"\'', '😀', '\u0000', '\uD800', '\u202E'),
+    fc.constantFrom(
+      'host',
+      'password',
+      '__proto__',
+      'constructor',
+      'toString',
+      'length',
+      '0',
+      '..',
+      '.',
+      'this',
+      '@root',
+      'a.b',
+      'a b',
+      'true',
+      'null',
+      ']',
+      '[x]',
+      '}}',
+      '{{',
+      '<',
+      '>',
+      '&<>"\'',
+      '😀',
+      '\u0000',
+      '\uD800',
+      '\u202E',
+    ),
     nastyString,
   )
   .filter((key) => key.length > 0 && !/[\n\r\u2028\u2029\\]/.test(key) && !key.includes('<<') && !key.includes('>>'));
@@ -68,7 +163,9 @@ const tree: fc.Arbitrary<Json> = fc.letrec<{ node: Json }>((tie) => ({
 })).node;
 
 /** A context object as the resolver builds it (JSON, so `__proto__` keys are own keys). */
-const context = fc.dictionary(pathKey, tree, { minKeys: 1, maxKeys: 4 }).map((c) => JSON.parse(JSON.stringify(c)) as Record<string, Json>);
+const context = fc
+  .dictionary(pathKey, tree, { minKeys: 1, maxKeys: 4 })
+  .map((c) => JSON.parse(JSON.stringify(c)) as Record<string, Json>);
 
 /** Walks `choices` down a context: the path to some existing node (at least one segment). */
 function pathIn(ctx: Record<string, Json>, choices: readonly number[]): { keys: string[]; value: Json } {
@@ -89,7 +186,10 @@ function pathIn(ctx: Record<string, Json>, choices: readonly number[]): { keys: 
 
 const where = fc.record({
   integration: fc.oneof(fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,20}$/), nastyString),
-  field: fc.oneof(fc.constantFrom('connection.host', 'connection.password', 'connection.ssl.ca', 'connection.hosts[0]'), fc.stringMatching(/^connection(\.[a-z]{1,6}|\[\d\]){1,3}$/)),
+  field: fc.oneof(
+    fc.constantFrom('connection.host', 'connection.password', 'connection.ssl.ca', 'connection.hosts[0]'),
+    fc.stringMatching(/^connection(\.[a-z]{1,6}|\[\d\]){1,3}$/),
+  ),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -102,15 +202,26 @@ function outcome<T>(run: () => T): { ok: true; value: T } | { ok: false; error: 
     return { ok: true, value: run() };
   } catch (error) {
     if (error instanceof CredflowError) return { ok: false, error };
-    throw new Error(`expected a CredflowError, got ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, { cause: error });
+    throw new Error(
+      `expected a CredflowError, got ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+      { cause: error },
+    );
   }
 }
 
-const prefixOf = (w: { integration: string; field: string }) => `integration ${JSON.stringify(w.integration)}: ${w.field}: <<`;
+const prefixOf = (w: { integration: string; field: string }) =>
+  `integration ${JSON.stringify(w.integration)}: ${w.field}: <<`;
 
-function expectTemplateError(error: CredflowError, w: { integration: string; field: string }, codes: readonly string[]): void {
+function expectTemplateError(
+  error: CredflowError,
+  w: { integration: string; field: string },
+  codes: readonly string[],
+): void {
   expect(codes).toContain(error.code);
-  expect(error.message.startsWith(prefixOf(w)), `message names the integration and field: ${JSON.stringify(error.message)}`).toBe(true);
+  expect(
+    error.message.startsWith(prefixOf(w)),
+    `message names the integration and field: ${JSON.stringify(error.message)}`,
+  ).toBe(true);
   expect(error.message).not.toContain('    at ');
   expect(error.details).toMatchObject({ integration: w.integration, field: w.field });
   expect(error.status).toBeGreaterThanOrEqual(400);
@@ -130,7 +241,9 @@ describe('template compilation properties', () => {
         const result = outcome(() => compileValue(source, w));
         if (!result.ok) {
           expectTemplateError(result.error, w, ['TEMPLATE_INVALID']);
-          expect(result.error.message).toMatch(/ is not a valid template expression: \S|: << at character \d+ is never closed with >> /);
+          expect(result.error.message).toMatch(
+            / is not a valid template expression: \S|: << at character \d+ is never closed with >> /,
+          );
         } else {
           expect(typeof result.value.hasTemplates).toBe('boolean');
           for (const p of result.value.paths) expect(typeof p).toBe('string');
@@ -154,26 +267,33 @@ describe('template compilation properties', () => {
       ),
     })).node;
     fc.assert(
-      fc.property(fc.dictionary(fieldKey, fields, { maxKeys: 4 }), fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,10}$/), (connection, integration) => {
-        // Every string leaf and the name compileFields gives its field.
-        const leaves: { field: string; text: string }[] = [];
-        const walk = (value: Json, field: string): void => {
-          if (typeof value === 'string') leaves.push({ field, text: value });
-          else if (Array.isArray(value)) value.forEach((item, i) => walk(item, `${field}[${i}]`));
-          else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, `${field}.${k}`);
-        };
-        walk(connection, 'connection');
-        const bad = leaves.filter((leaf) => !outcome(() => compileValue(leaf.text, { integration, field: leaf.field })).ok);
-        const result = outcome(() => compileFields(connection, integration));
-        if (bad.length === 0) {
-          expect(result.ok).toBe(true);
-          return;
-        }
-        expect(result.ok).toBe(false);
-        if (result.ok) return;
-        const first = bad[0] as { field: string };
-        expectTemplateError(result.error, { integration, field: first.field }, ['TEMPLATE_INVALID']);
-      }),
+      fc.property(
+        fc.dictionary(fieldKey, fields, { maxKeys: 4 }),
+        fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,10}$/),
+        (connection, integration) => {
+          // Every string leaf and the name compileFields gives its field.
+          const leaves: { field: string; text: string }[] = [];
+          const walk = (value: Json, field: string): void => {
+            if (typeof value === 'string') leaves.push({ field, text: value });
+            else if (Array.isArray(value)) value.forEach((item, i) => walk(item, `${field}[${i}]`));
+            else if (value !== null && typeof value === 'object')
+              for (const [k, v] of Object.entries(value)) walk(v, `${field}.${k}`);
+          };
+          walk(connection, 'connection');
+          const bad = leaves.filter(
+            (leaf) => !outcome(() => compileValue(leaf.text, { integration, field: leaf.field })).ok,
+          );
+          const result = outcome(() => compileFields(connection, integration));
+          if (bad.length === 0) {
+            expect(result.ok).toBe(true);
+            return;
+          }
+          expect(result.ok).toBe(false);
+          if (result.ok) return;
+          const first = bad[0] as { field: string };
+          expectTemplateError(result.error, { integration, field: first.field }, ['TEMPLATE_INVALID']);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -240,7 +360,13 @@ describe('template rendering properties', () => {
   });
 
   it('renders text around templates byte for byte: prefix + String(value) + suffix, values unescaped', () => {
-    const scalar = fc.oneof(nastyString, fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(''));
+    const scalar = fc.oneof(
+      nastyString,
+      fc.integer(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.boolean(),
+      fc.constant(''),
+    );
     fc.assert(
       fc.property(
         fc.array(pathKey, { minLength: 1, maxLength: 4 }),
@@ -274,16 +400,22 @@ describe('template rendering properties', () => {
 
   it('delivers values holding {{, <<, >>, & < > " \' and odd Unicode unchanged, through paths and lookup', () => {
     fc.assert(
-      fc.property(pathKey, pathKey.filter((k) => !k.includes('"')), nastyString, where, (outer, inner, value, w) => {
-        const ctx = JSON.parse(JSON.stringify({ [outer]: { [inner]: value } })) as Record<string, Json>;
-        const direct = compileValue(`<<${templateFor([outer, inner])}>>`, w);
-        expect(direct.render(ctx, w)).toBe(value);
-        const viaLookup = compileValue(`<<lookup ${segmentOf(outer)} "${inner}">>`, w);
-        expect(viaLookup.pathParts).toEqual([[outer]]);
-        expect(viaLookup.render(ctx, w)).toBe(value);
-        const embedded = compileValue(`x<<lookup ${segmentOf(outer)} "${inner}">>y`, w);
-        expect(embedded.render(ctx, w)).toBe(`x${value}y`);
-      }),
+      fc.property(
+        pathKey,
+        pathKey.filter((k) => !k.includes('"')),
+        nastyString,
+        where,
+        (outer, inner, value, w) => {
+          const ctx = JSON.parse(JSON.stringify({ [outer]: { [inner]: value } })) as Record<string, Json>;
+          const direct = compileValue(`<<${templateFor([outer, inner])}>>`, w);
+          expect(direct.render(ctx, w)).toBe(value);
+          const viaLookup = compileValue(`<<lookup ${segmentOf(outer)} "${inner}">>`, w);
+          expect(viaLookup.pathParts).toEqual([[outer]]);
+          expect(viaLookup.render(ctx, w)).toBe(value);
+          const embedded = compileValue(`x<<lookup ${segmentOf(outer)} "${inner}">>y`, w);
+          expect(embedded.render(ctx, w)).toBe(`x${value}y`);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -318,7 +450,9 @@ describe('template rendering properties', () => {
           for (const source of [`<<${text}>>`, `${around}<<${text}>>${around}`]) {
             const compiled = compileValue(source, w);
             const result = outcome(() => compiled.render(root, w));
-            expect(result.ok, `rendered ${JSON.stringify(result.ok ? result.value : '')} for a missing path`).toBe(false);
+            expect(result.ok, `rendered ${JSON.stringify(result.ok ? result.value : '')} for a missing path`).toBe(
+              false,
+            );
             if (result.ok) continue;
             expectTemplateError(result.error, w, ['TEMPLATE_MISSING_VALUE']);
             expect(result.error.message).toContain(`<<${text}>> has no value (`);
@@ -341,7 +475,9 @@ describe('template rendering properties', () => {
           let ctx: Json = value;
           for (const key of [...keys].reverse()) ctx = { [key]: ctx };
           const text = templateFor(keys);
-          const result = outcome(() => compileValue(`${around}<<${text}>>`, w).render(JSON.parse(JSON.stringify(ctx)) as Record<string, Json>, w));
+          const result = outcome(() =>
+            compileValue(`${around}<<${text}>>`, w).render(JSON.parse(JSON.stringify(ctx)) as Record<string, Json>, w),
+          );
           expect(result.ok).toBe(false);
           if (result.ok) return;
           expectTemplateError(result.error, w, ['TEMPLATE_INVALID']);
@@ -353,7 +489,19 @@ describe('template rendering properties', () => {
   });
 
   it('renders any compiled template against any context or throws a TEMPLATE_* CredflowError, never another error', () => {
-    const smallKey = fc.constantFrom('a', 'b', 'Env', 'x', 'y', 'response', 'getSecrets', '__proto__', 'constructor', 'length', '0');
+    const smallKey = fc.constantFrom(
+      'a',
+      'b',
+      'Env',
+      'x',
+      'y',
+      'response',
+      'getSecrets',
+      '__proto__',
+      'constructor',
+      'length',
+      '0',
+    );
     const smallTree: fc.Arbitrary<Json> = fc.letrec<{ node: Json }>((tie) => ({
       node: fc.oneof(
         { depthSize: 'small' },
@@ -368,7 +516,28 @@ describe('template rendering properties', () => {
     const source = fc
       .tuple(
         anyText,
-        fc.array(fc.oneof(smallKey, fc.constantFrom('.', ' ', '[', ']', 'lookup ', '"a"', '"x"', '(lookup a "b")', '@root.', 'this.', '~', '0', 'true', 'null')), { minLength: 1, maxLength: 8 }),
+        fc.array(
+          fc.oneof(
+            smallKey,
+            fc.constantFrom(
+              '.',
+              ' ',
+              '[',
+              ']',
+              'lookup ',
+              '"a"',
+              '"x"',
+              '(lookup a "b")',
+              '@root.',
+              'this.',
+              '~',
+              '0',
+              'true',
+              'null',
+            ),
+          ),
+          { minLength: 1, maxLength: 8 },
+        ),
         anyText,
       )
       .map(([a, inside, b]) => `${a}<<${inside.join('')}>>${b}`);
@@ -386,7 +555,8 @@ describe('template rendering properties', () => {
           return;
         }
         // A missing value never silently becomes undefined, null or "[object Object]".
-        if (typeof rendered.value === 'string' && !text.includes('[object Object]')) expect(rendered.value).not.toContain('[object Object]');
+        if (typeof rendered.value === 'string' && !text.includes('[object Object]'))
+          expect(rendered.value).not.toContain('[object Object]');
         expect(rendered.value).not.toBeUndefined();
         expect(rendered.value).not.toBeNull();
       }),
@@ -401,7 +571,9 @@ describe('template rendering properties', () => {
         let deep: Json = 'leaf';
         for (let i = 0; i < depth; i += 1) deep = [deep];
         const ctx = { wf: { response: wrapped ? { value: deep } : deep } };
-        const result = outcome(() => compileValue(wrapped ? '<<wf.response.value>>' : '<<wf.response>>', w).render(ctx, w));
+        const result = outcome(() =>
+          compileValue(wrapped ? '<<wf.response.value>>' : '<<wf.response>>', w).render(ctx, w),
+        );
         if (!result.ok) {
           expect(['TEMPLATE_INVALID', 'TEMPLATE_MISSING_VALUE']).toContain(result.error.code);
           return;
@@ -434,21 +606,52 @@ describe('renderConnection properties', () => {
 
   const anyJson: fc.Arbitrary<Json> = fc.oneof(
     nastyString,
-    fc.constantFrom('db.internal', '5432', '0', '65536', 'true', 'false', '', 'postgres://u:p@h/db', 'postgresql://h', 'pw-\uD800', '\uDFFF', 'postgres://u:\uD800@h/db'),
+    fc.constantFrom(
+      'db.internal',
+      '5432',
+      '0',
+      '65536',
+      'true',
+      'false',
+      '',
+      'postgres://u:p@h/db',
+      'postgresql://h',
+      'pw-\uD800',
+      '\uDFFF',
+      'postgres://u:\uD800@h/db',
+    ),
     fc.integer({ min: -10, max: 70_000 }),
     fc.double(),
     fc.boolean(),
     fc.constant(null),
     fc.constant<Json>([]),
     fc.constant<Json>({}),
-    fc.dictionary(fc.constantFrom('enabled', 'ca', 'rejectUnauthorized', 'x'), fc.oneof(fc.boolean(), nastyString), { maxKeys: 3 }),
+    fc.dictionary(fc.constantFrom('enabled', 'ca', 'rejectUnauthorized', 'x'), fc.oneof(fc.boolean(), nastyString), {
+      maxKeys: 3,
+    }),
   );
 
   it('returns a valid connection (password byte for byte, and masked) or a CredflowError naming the integration and field', () => {
     const fieldsShape = fc.constantFrom(
-      { host: '<<wf.response.host>>', port: '<<wf.response.port>>', database: '<<wf.response.db>>', user: '<<wf.response.user>>', password: '<<wf.response.password>>' },
-      { host: 'h-<<wf.response.host>>', port: '<<wf.response.port>>', database: 'd', user: 'u', password: 'pw:<<wf.response.password>>', ssl: '<<wf.response.ssl>>' },
-      { connectionString: 'postgres://<<wf.response.user>>:<<wf.response.password>>@<<wf.response.host>>/<<wf.response.db>>' },
+      {
+        host: '<<wf.response.host>>',
+        port: '<<wf.response.port>>',
+        database: '<<wf.response.db>>',
+        user: '<<wf.response.user>>',
+        password: '<<wf.response.password>>',
+      },
+      {
+        host: 'h-<<wf.response.host>>',
+        port: '<<wf.response.port>>',
+        database: 'd',
+        user: 'u',
+        password: 'pw:<<wf.response.password>>',
+        ssl: '<<wf.response.ssl>>',
+      },
+      {
+        connectionString:
+          'postgres://<<wf.response.user>>:<<wf.response.password>>@<<wf.response.host>>/<<wf.response.db>>',
+      },
       { connectionString: '<<wf.response.uri>>', ssl: { enabled: '<<wf.response.ssl>>', ca: '<<wf.response.ca>>' } },
     );
     // Mostly usable values, so that rendering gets past validation to the masker; any JSON otherwise.
@@ -470,7 +673,10 @@ describe('renderConnection properties', () => {
       fc.property(fieldsShape, response, (connection, raw) => {
         const masker = new SecretMasker();
         const integration = integrationWith(connection);
-        const ctx = JSON.parse(JSON.stringify({ wf: { response: raw }, credentials: { response: raw } })) as Record<string, Json>;
+        const ctx = JSON.parse(JSON.stringify({ wf: { response: raw }, credentials: { response: raw } })) as Record<
+          string,
+          Json
+        >;
         const result = outcome(() => renderConnection(integration, ctx, masker));
         if (!result.ok) {
           expect(['TEMPLATE_MISSING_VALUE', 'TEMPLATE_INVALID', 'CONNECTION_INVALID']).toContain(result.error.code);
@@ -478,7 +684,8 @@ describe('renderConnection properties', () => {
           expect(result.error.message).not.toContain('    at ');
           // Messages never quote a password value.
           const password = (raw as Record<string, Json>).password;
-          if (typeof password === 'string' && password.length >= 6) expect(result.error.message).not.toContain(password);
+          if (typeof password === 'string' && password.length >= 6)
+            expect(result.error.message).not.toContain(password);
           return;
         }
         const resolved = result.value as Record<string, unknown>;

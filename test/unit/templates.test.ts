@@ -67,7 +67,11 @@ describe('compileValue', () => {
   });
 
   it('rejects a << that is never closed (it would be sent as a literal password), naming field and position only', () => {
-    for (const [source, at] of [['<<getSecrets.response.password', 1], ['a << b', 3], ['<<getSecrets.response.port>> << tail', 30]] as const) {
+    for (const [source, at] of [
+      ['<<getSecrets.response.password', 1],
+      ['a << b', 3],
+      ['<<getSecrets.response.port>> << tail', 30],
+    ] as const) {
       const error = errorOf(() => compileValue(source, where));
       expect(error.code).toBe('TEMPLATE_INVALID');
       expect(error.message).toBe(
@@ -112,7 +116,9 @@ describe('compileValue', () => {
   it('refuses to embed an object in text, naming integration, field and path', () => {
     const error = errorOf(() => render('opts=<<getSecrets.response.options>>'));
     expect(error.code).toBe('TEMPLATE_INVALID');
-    expect(error.message).toMatch(/^integration "demo-postgres": connection\.password: <<getSecrets\.response\.options>> is an object/);
+    expect(error.message).toMatch(
+      /^integration "demo-postgres": connection\.password: <<getSecrets\.response\.options>> is an object/,
+    );
   });
 
   it('reads keys with odd characters through Handlebars [ ] segments', () => {
@@ -135,7 +141,9 @@ describe('compileValue', () => {
     for (const source of ['<<getSecrets.response.>>', '<<>>', '<<a}}{{b>>', '<<#if a>>', '<<!comment>>']) {
       const error = errorOf(() => compileValue(source, where));
       expect(error.code, source).toBe('TEMPLATE_INVALID');
-      expect(error.message, source).toMatch(/^integration "demo-postgres": connection\.password: <<.*>> is not a valid/);
+      expect(error.message, source).toMatch(
+        /^integration "demo-postgres": connection\.password: <<.*>> is not a valid/,
+      );
     }
   });
 
@@ -218,7 +226,11 @@ describe('compileFields', () => {
 
   it('names the nested field in errors, with the given prefix', () => {
     const compiled = compileFields({ ssl: { ca: '<<getSecrets.response.ca>>' } }, 'demo-postgres');
-    expect(errorOf(() => compiled.render(context)).message).toMatch(/^integration "demo-postgres": connection\.ssl\.ca: /);
-    expect(errorOf(() => compileFields({ list: ['<<a b c>>'] }, 'x', 'options')).message).toMatch(/^integration "x": options\.list\[0\]: /);
+    expect(errorOf(() => compiled.render(context)).message).toMatch(
+      /^integration "demo-postgres": connection\.ssl\.ca: /,
+    );
+    expect(errorOf(() => compileFields({ list: ['<<a b c>>'] }, 'x', 'options')).message).toMatch(
+      /^integration "x": options\.list\[0\]: /,
+    );
   });
 });

@@ -27,13 +27,19 @@ const bridgeErrorSchema = z.strictObject({
 });
 
 export const agentMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('init'), prewarm: z.number().int().nonnegative(), memoryMb: z.number().int().positive() }),
+  z.strictObject({
+    type: z.literal('init'),
+    prewarm: z.number().int().nonnegative(),
+    memoryMb: z.number().int().positive(),
+  }),
   z.strictObject({
     type: z.literal('run'),
     id: z.number().int(),
     workflow: z.string(),
     // Step names become parameter names of the step's function inside the isolate.
-    steps: z.array(z.strictObject({ name: z.string().regex(identifierPattern), code: z.string() })).max(maxWorkflowSteps),
+    steps: z
+      .array(z.strictObject({ name: z.string().regex(identifierPattern), code: z.string() }))
+      .max(maxWorkflowSteps),
     input: z.strictObject({
       params: z.record(z.string(), z.unknown()),
       env: z.record(z.string(), z.string()),
@@ -43,7 +49,12 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
     // Set for a run sent again after its worker died: what is left of its first deadline.
     timeLeftMs: z.number().int().positive().optional(),
   }),
-  z.strictObject({ type: z.literal('answer'), call: z.number().int(), value: z.unknown().optional(), error: bridgeErrorSchema.optional() }),
+  z.strictObject({
+    type: z.literal('answer'),
+    call: z.number().int(),
+    value: z.unknown().optional(),
+    error: bridgeErrorSchema.optional(),
+  }),
 ]);
 
 export type AgentMessage = z.infer<typeof agentMessageSchema>;
@@ -58,8 +69,19 @@ const stepResultSchema = z.strictObject({
 export const workerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ready') }),
   z.strictObject({ type: z.literal('started'), id: z.number().int() }),
-  z.strictObject({ type: z.literal('bridge'), id: z.number().int(), call: z.number().int(), method: z.string().max(200), args: z.unknown() }),
-  z.strictObject({ type: z.literal('done'), id: z.number().int(), steps: z.array(stepResultSchema), response: z.unknown() }),
+  z.strictObject({
+    type: z.literal('bridge'),
+    id: z.number().int(),
+    call: z.number().int(),
+    method: z.string().max(200),
+    args: z.unknown(),
+  }),
+  z.strictObject({
+    type: z.literal('done'),
+    id: z.number().int(),
+    steps: z.array(stepResultSchema),
+    response: z.unknown(),
+  }),
   z.strictObject({
     type: z.literal('failed'),
     id: z.number().int(),

@@ -98,7 +98,13 @@ interface Worker {
    */
   reserved: boolean;
   /** Why the agent stopped this worker, when it did, and the run that was the cause, when one was. */
-  stopped?: { code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT'; why: string; run?: number; retired?: boolean; memory?: boolean };
+  stopped?: {
+    code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT';
+    why: string;
+    run?: number;
+    retired?: boolean;
+    memory?: boolean;
+  };
 }
 
 /**
@@ -123,7 +129,9 @@ export class SandboxWorkers implements SandboxRunner {
 
   constructor(private readonly options: SandboxWorkersOptions) {
     const least = leastWorkerMaxRssMb(options);
-    let bound = options.maxRssMb || defaultWorkerMaxRssMb({ concurrency: this.concurrency, prewarm: options.prewarm, memoryMb: options.memoryMb });
+    let bound =
+      options.maxRssMb ||
+      defaultWorkerMaxRssMb({ concurrency: this.concurrency, prewarm: options.prewarm, memoryMb: options.memoryMb });
     if (bound < least) {
       options.logger.warn(
         { event: 'sandbox.worker.memory', maxRssMb: bound, leastMb: least },
@@ -132,7 +140,10 @@ export class SandboxWorkers implements SandboxRunner {
       bound = least;
     }
     if (residentMemoryMb('self') === undefined) {
-      options.logger.warn({ event: 'sandbox.worker.memory', maxRssMb: bound }, 'no /proc/<pid>/status here: the resident memory of sandbox workers is not watched');
+      options.logger.warn(
+        { event: 'sandbox.worker.memory', maxRssMb: bound },
+        'no /proc/<pid>/status here: the resident memory of sandbox workers is not watched',
+      );
     } else {
       this.maxRssMb = bound;
     }
@@ -161,7 +172,14 @@ export class SandboxWorkers implements SandboxRunner {
         return;
       }
       const deadline = Date.now() + job.limits.runTimeoutMs;
-      const request: RunRequest = { job, attempt: 1, deadline, resolve, reject, bridge: limitBridge(job.bridge, job.limits, deadline) };
+      const request: RunRequest = {
+        job,
+        attempt: 1,
+        deadline,
+        resolve,
+        reject,
+        bridge: limitBridge(job.bridge, job.limits, deadline),
+      };
       const worker = this.queue.length === 0 ? this.pick() : undefined;
       if (worker) {
         this.dispatch(request, worker);
@@ -195,15 +213,22 @@ export class SandboxWorkers implements SandboxRunner {
     }
     const entry: QueuedRun = {
       request: { ...request, queued: true },
-      timer: setTimeout(() => {
-        const index = this.queue.indexOf(entry);
-        if (index !== -1) this.queue.splice(index, 1);
-        request.reject(
-          new CredflowError('WORKFLOW_TIMEOUT', `workflow "${job.workflow}" waited for a sandbox worker past its run's time limit of ${job.limits.runTimeoutMs} ms and did not start`, {
-            details: { workflow: job.workflow, queued: true },
-          }),
-        );
-      }, Math.max(0, request.deadline - Date.now())),
+      timer: setTimeout(
+        () => {
+          const index = this.queue.indexOf(entry);
+          if (index !== -1) this.queue.splice(index, 1);
+          request.reject(
+            new CredflowError(
+              'WORKFLOW_TIMEOUT',
+              `workflow "${job.workflow}" waited for a sandbox worker past its run's time limit of ${job.limits.runTimeoutMs} ms and did not start`,
+              {
+                details: { workflow: job.workflow, queued: true },
+              },
+            ),
+          );
+        },
+        Math.max(0, request.deadline - Date.now()),
+      ),
     };
     this.queue.push(entry);
   }
@@ -227,10 +252,18 @@ export class SandboxWorkers implements SandboxRunner {
     const pending: PendingRun = {
       ...request,
       started: false,
-      timer: setTimeout(() => {
-        // Its time is over: it is the run at fault, fails with the timeout and is not sent anywhere else.
-        this.stop(worker, 'WORKFLOW_TIMEOUT', `it did not finish workflow "${job.workflow}" within the run's time limit of ${job.limits.runTimeoutMs} ms`, id);
-      }, left + (this.options.graceMs ?? 2000)),
+      timer: setTimeout(
+        () => {
+          // Its time is over: it is the run at fault, fails with the timeout and is not sent anywhere else.
+          this.stop(
+            worker,
+            'WORKFLOW_TIMEOUT',
+            `it did not finish workflow "${job.workflow}" within the run's time limit of ${job.limits.runTimeoutMs} ms`,
+            id,
+          );
+        },
+        left + (this.options.graceMs ?? 2000),
+      ),
     };
     worker.runs.set(id, pending);
     const sent = this.post(worker, {
@@ -245,8 +278,14 @@ export class SandboxWorkers implements SandboxRunner {
     if (!sent) {
       worker.runs.delete(id);
       clearTimeout(pending.timer);
-      const why = worker.child.connected ? 'its input cannot be sent to the sandbox (nested too deeply?)' : 'its sandbox worker has just stopped; try again';
-      request.reject(new CredflowError('WORKFLOW_FAILED', `workflow "${job.workflow}" could not start: ${why}`, { details: { workflow: job.workflow } }));
+      const why = worker.child.connected
+        ? 'its input cannot be sent to the sandbox (nested too deeply?)'
+        : 'its sandbox worker has just stopped; try again';
+      request.reject(
+        new CredflowError('WORKFLOW_FAILED', `workflow "${job.workflow}" could not start: ${why}`, {
+          details: { workflow: job.workflow },
+        }),
+      );
     }
   }
 
@@ -262,7 +301,13 @@ export class SandboxWorkers implements SandboxRunner {
   status(): { pid: number; runs: number; started: number; reserved: boolean; workflows: string[] }[] {
     return this.current().map((w) => {
       const runs = [...w.runs.values()];
-      return { pid: w.child.pid ?? -1, runs: runs.length, started: runs.filter((r) => r.started).length, reserved: w.reserved, workflows: runs.map((r) => r.job.workflow) };
+      return {
+        pid: w.child.pid ?? -1,
+        runs: runs.length,
+        started: runs.filter((r) => r.started).length,
+        reserved: w.reserved,
+        workflows: runs.map((r) => r.job.workflow),
+      };
     });
   }
 
@@ -271,7 +316,13 @@ export class SandboxWorkers implements SandboxRunner {
     clearInterval(this.watchdog);
     for (const { request, timer } of this.queue.splice(0)) {
       clearTimeout(timer);
-      request.reject(new CredflowError('WORKFLOW_FAILED', `workflow "${request.job.workflow}" was not started: the agent is shutting down`, { details: { workflow: request.job.workflow } }));
+      request.reject(
+        new CredflowError(
+          'WORKFLOW_FAILED',
+          `workflow "${request.job.workflow}" was not started: the agent is shutting down`,
+          { details: { workflow: request.job.workflow } },
+        ),
+      );
     }
     await Promise.all(
       this.workers.map(
@@ -371,7 +422,9 @@ export class SandboxWorkers implements SandboxRunner {
       worker.stderr = (worker.stderr + chunk).slice(-4000);
     });
     child.on('message', (raw) => this.receive(worker, raw));
-    child.on('error', (error) => this.options.logger.warn({ event: 'sandbox.worker.error', error: error.message }, 'sandbox worker error'));
+    child.on('error', (error) =>
+      this.options.logger.warn({ event: 'sandbox.worker.error', error: error.message }, 'sandbox worker error'),
+    );
     child.on('exit', (code, signal) => this.exited(worker, code, signal));
     // Workers never keep the agent (or a CLI command) alive; a pending run's timer does.
     child.unref();
@@ -400,7 +453,12 @@ export class SandboxWorkers implements SandboxRunner {
     if (!parsed.success) {
       // The run the message is about is the one at fault; the worker's other runs are sent again.
       const about = (raw as { id?: unknown } | null)?.id;
-      this.stop(worker, 'WORKFLOW_FAILED', 'it sent a message the agent does not accept', typeof about === 'number' && worker.runs.has(about) ? about : undefined);
+      this.stop(
+        worker,
+        'WORKFLOW_FAILED',
+        'it sent a message the agent does not accept',
+        typeof about === 'number' && worker.runs.has(about) ? about : undefined,
+      );
       return;
     }
     const message = parsed.data;
@@ -415,14 +473,22 @@ export class SandboxWorkers implements SandboxRunner {
     }
     if (message.type === 'bridge') {
       if (!run) {
-        this.post(worker, { type: 'answer', call: message.call, error: { name: 'Error', message: 'the run is over; no more calls are made' } });
+        this.post(worker, {
+          type: 'answer',
+          call: message.call,
+          error: { name: 'Error', message: 'the run is over; no more calls are made' },
+        });
         return;
       }
       run.started = true;
       run.bridge(message.method, message.args).then(
         (value) => {
           if (!this.post(worker, { type: 'answer', call: message.call, value: value ?? null })) {
-            this.post(worker, { type: 'answer', call: message.call, error: { name: 'Error', message: `${message.method}: the answer cannot be sent to the sandbox` } });
+            this.post(worker, {
+              type: 'answer',
+              call: message.call,
+              error: { name: 'Error', message: `${message.method}: the answer cannot be sent to the sandbox` },
+            });
           }
         },
         (error: unknown) => {
@@ -430,7 +496,11 @@ export class SandboxWorkers implements SandboxRunner {
           this.post(worker, {
             type: 'answer',
             call: message.call,
-            error: { name: truncate(e.name, 200), message: truncate(e.message, 2000), ...(e.code === undefined ? {} : { code: truncate(e.code, 200) }) },
+            error: {
+              name: truncate(e.name, 200),
+              message: truncate(e.message, 2000),
+              ...(e.code === undefined ? {} : { code: truncate(e.code, 200) }),
+            },
           });
         },
       );
@@ -454,11 +524,16 @@ export class SandboxWorkers implements SandboxRunner {
     if (bytes > run.job.limits.maxResponseBytes) {
       const last = steps[steps.length - 1]?.name ?? '';
       run.reject(
-        new StepFailure('WORKFLOW_FAILED', `workflow "${run.job.workflow}" failed in step "${last}": RangeError: the returned value is ${bytes} bytes of JSON, over the limit of ${run.job.limits.maxResponseBytes}`, steps, {
-          workflow: run.job.workflow,
-          step: last,
-          responseTooLarge: true,
-        }),
+        new StepFailure(
+          'WORKFLOW_FAILED',
+          `workflow "${run.job.workflow}" failed in step "${last}": RangeError: the returned value is ${bytes} bytes of JSON, over the limit of ${run.job.limits.maxResponseBytes}`,
+          steps,
+          {
+            workflow: run.job.workflow,
+            step: last,
+            responseTooLarge: true,
+          },
+        ),
       );
       return;
     }
@@ -481,9 +556,19 @@ export class SandboxWorkers implements SandboxRunner {
    * the pool's size; past that, the least loaded of them takes the run.
    */
   private resend(run: PendingRun): void {
-    const request: RunRequest = { job: run.job, attempt: run.attempt + 1, deadline: run.deadline, resolve: run.resolve, reject: run.reject, bridge: run.bridge };
+    const request: RunRequest = {
+      job: run.job,
+      attempt: run.attempt + 1,
+      deadline: run.deadline,
+      resolve: run.resolve,
+      reject: run.reject,
+      bridge: run.bridge,
+    };
     const reserved = this.workers.filter((w) => w.reserved && !w.stopped && w.child.connected);
-    const worker = reserved.length < this.options.size ? this.spawn(true) : reserved.reduce((a, b) => (b.runs.size < a.runs.size ? b : a));
+    const worker =
+      reserved.length < this.options.size
+        ? this.spawn(true)
+        : reserved.reduce((a, b) => (b.runs.size < a.runs.size ? b : a));
     this.dispatch(request, worker);
   }
 
@@ -508,12 +593,24 @@ export class SandboxWorkers implements SandboxRunner {
         continue;
       }
       const failure = worker.stopped
-        ? new CredflowError(worker.stopped.code, `workflow "${run.job.workflow}" was abandoned: the agent stopped its sandbox worker because ${worker.stopped.why}`, {
-            details: { workflow: run.job.workflow, sandboxWorkerStopped: true, ...(worker.stopped.memory ? { reason: 'memory' } : {}) },
-          })
-        : new CredflowError('WORKFLOW_FAILED', `workflow "${run.job.workflow}" was abandoned: its sandbox worker stopped unexpectedly (${how}); the next run gets a new worker`, {
-            details: { workflow: run.job.workflow, sandboxWorkerCrashed: true },
-          });
+        ? new CredflowError(
+            worker.stopped.code,
+            `workflow "${run.job.workflow}" was abandoned: the agent stopped its sandbox worker because ${worker.stopped.why}`,
+            {
+              details: {
+                workflow: run.job.workflow,
+                sandboxWorkerStopped: true,
+                ...(worker.stopped.memory ? { reason: 'memory' } : {}),
+              },
+            },
+          )
+        : new CredflowError(
+            'WORKFLOW_FAILED',
+            `workflow "${run.job.workflow}" was abandoned: its sandbox worker stopped unexpectedly (${how}); the next run gets a new worker`,
+            {
+              details: { workflow: run.job.workflow, sandboxWorkerCrashed: true },
+            },
+          );
       run.reject(failure);
     }
     for (const run of resend) this.resend(run);
@@ -521,11 +618,21 @@ export class SandboxWorkers implements SandboxRunner {
     // Its slots are gone; a new worker takes queued runs (the pool is below its size now).
     this.drain();
     if (worker.stopped?.retired) {
-      this.options.logger.debug({ event: 'sandbox.worker.exit', pid: worker.child.pid, how, reason: worker.stopped.why }, 'sandbox worker retired');
+      this.options.logger.debug(
+        { event: 'sandbox.worker.exit', pid: worker.child.pid, how, reason: worker.stopped.why },
+        'sandbox worker retired',
+      );
       return;
     }
     this.options.logger.warn(
-      { event: 'sandbox.worker.exit', pid: worker.child.pid, how, reason: worker.stopped?.why, resentRuns: resend.length || undefined, stderr: worker.stderr.slice(-1000) || undefined },
+      {
+        event: 'sandbox.worker.exit',
+        pid: worker.child.pid,
+        how,
+        reason: worker.stopped?.why,
+        resentRuns: resend.length || undefined,
+        stderr: worker.stderr.slice(-1000) || undefined,
+      },
       'sandbox worker exited',
     );
     // A replacement is started off the request path (prepared isolates included) when the pool was warmed.

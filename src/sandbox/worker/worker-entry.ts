@@ -15,7 +15,10 @@ export function workerEntryPath(): string {
   const root = path.resolve(path.dirname(here), '../../..');
   const built = path.join(root, 'dist', 'sandbox', 'worker', 'worker-main.js');
   if (!existsSync(built)) {
-    throw new CredflowError('INTERNAL', `the sandbox worker is not built (${path.relative(root, built)} is missing): run npm run build`);
+    throw new CredflowError(
+      'INTERNAL',
+      `the sandbox worker is not built (${path.relative(root, built)} is missing): run npm run build`,
+    );
   }
   return built;
 }

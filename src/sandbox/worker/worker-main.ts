@@ -39,17 +39,44 @@ async function run(message: RunMessage): Promise<void> {
       bridge: (method, args) => askAgent(message.id, method, args),
       ...(isolates ? { isolates } : {}),
     });
-    const done: WorkerMessage = { type: 'done', id: message.id, steps: withoutOutputs(result.steps), response: result.response ?? null };
+    const done: WorkerMessage = {
+      type: 'done',
+      id: message.id,
+      steps: withoutOutputs(result.steps),
+      response: result.response ?? null,
+    };
     // The agent stops a worker that sends what its schema refuses, which would end every run here:
     // a result that would not pass fails this run alone.
     if (workerMessageSchema.safeParse(done).success) send(done);
-    else send({ type: 'failed', id: message.id, code: 'WORKFLOW_FAILED', message: `workflow "${truncate(message.workflow, 200)}" produced a result the agent does not accept`, details: { workflow: message.workflow }, steps: [] });
+    else
+      send({
+        type: 'failed',
+        id: message.id,
+        code: 'WORKFLOW_FAILED',
+        message: `workflow "${truncate(message.workflow, 200)}" produced a result the agent does not accept`,
+        details: { workflow: message.workflow },
+        steps: [],
+      });
   } catch (error) {
     if (error instanceof StepFailure) {
-      send({ type: 'failed', id: message.id, code: error.code as 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', message: truncate(error.message, 4000), details: error.details ?? {}, steps: withoutOutputs(error.steps) });
+      send({
+        type: 'failed',
+        id: message.id,
+        code: error.code as 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT',
+        message: truncate(error.message, 4000),
+        details: error.details ?? {},
+        steps: withoutOutputs(error.steps),
+      });
     } else {
       // isolated-vm itself failed (out of memory creating the isolate, ...): no host detail leaves.
-      send({ type: 'failed', id: message.id, code: 'WORKFLOW_FAILED', message: `workflow "${message.workflow}" could not run in the sandbox`, details: { workflow: message.workflow }, steps: [] });
+      send({
+        type: 'failed',
+        id: message.id,
+        code: 'WORKFLOW_FAILED',
+        message: `workflow "${message.workflow}" could not run in the sandbox`,
+        details: { workflow: message.workflow },
+        steps: [],
+      });
     }
   }
 }
