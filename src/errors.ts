@@ -1,47 +1,86 @@
 /**
  * The one error type of credflow. Every module wraps the foreign errors it meets (pg, AWS SDK,
- * isolated-vm, fs) into a CredflowError with a stable code; the HTTP and CLI adapters map codes to
- * statuses and exit codes in one place each.
+ * isolated-vm, fs) into a CredflowError with a stable code, once, at the module that calls it; the
+ * table below gives every code its HTTP status, stage and CLI exit code.
  */
-export const errorCodes = {
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  /** A client address failed to authenticate too often; its requests are refused until its window ends. */
-  TOO_MANY_AUTH_FAILURES: 429,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  CONFIG_INVALID: 500,
-  /** A reload found problems in the files; the agent keeps serving its last good configuration. */
-  CONFIG_RELOAD_INVALID: 422,
-  ENV_VAR_MISSING: 500,
-  INTEGRATION_NOT_FOUND: 404,
-  PROFILE_NOT_FOUND: 404,
-  WORKFLOW_NOT_FOUND: 404,
-  WORKFLOW_FAILED: 502,
-  WORKFLOW_TIMEOUT: 504,
-  CREDENTIALS_UNAVAILABLE: 503,
-  TEMPLATE_INVALID: 500,
-  TEMPLATE_MISSING_VALUE: 502,
-  CONNECTION_INVALID: 502,
-  DB_AUTH_FAILED: 502,
-  DB_CONNECT_FAILED: 502,
-  /** The integration's or the database server's connection limit held for the connect timeout; retryable (Retry-After). */
-  CONNECTION_LIMIT: 503,
-  DB_QUERY_FAILED: 400,
-  RESULT_TOO_LARGE: 400,
-  LISTEN_FAILED: 500,
-  EMBEDDED_ALREADY_RUNNING: 409,
-  EMBEDDED_POSTGRES_FAILED: 500,
-  SECRETS_LIMIT: 503,
-  /** Every sandbox worker runs its most runs at once and the queue is full; retry after Retry-After. */
-  SANDBOX_BUSY: 503,
-  INTERNAL: 500,
-} as const;
+/** The stage of resolving and using a connection that an error belongs to (`integrations test`, logs). */
+export type Stage = 'workflow' | 'template' | 'validation' | 'connect' | 'auth' | 'query';
 
-export type ErrorCode = keyof typeof errorCodes;
+/**
+ * CLI exit codes: 1 a failure to fix (configuration, credentials, the query), 75 (EX_TEMPFAIL of
+ * sysexits.h) a refusal for lack of room that the same command may pass later. 2 (bad usage) comes
+ * from the argument parser, before any of these codes exists.
+ */
+export const exitCodes = { failed: 1, usage: 2, retryLater: 75 } as const;
+
+interface ErrorRow {
+  /** The HTTP status the API answers with. */
+  status: number;
+  /** The stage it belongs to, for a failure while resolving or using a connection. */
+  stage?: Stage;
+  /** The CLI's exit code. */
+  exit: (typeof exitCodes)[keyof typeof exitCodes];
+}
+
+const fix = (status: number, stage?: Stage): ErrorRow => ({
+  status,
+  exit: exitCodes.failed,
+  ...(stage ? { stage } : {}),
+});
+const later = (status: number, stage?: Stage): ErrorRow => ({
+  status,
+  exit: exitCodes.retryLater,
+  ...(stage ? { stage } : {}),
+});
+
+/**
+ * The one table of error codes: each code's HTTP status, stage and CLI exit code. The HTTP error
+ * handler, the CLI and `integrations test` all read it; nothing else maps codes.
+ */
+export const errorTable = {
+  BAD_REQUEST: fix(400),
+  UNAUTHORIZED: fix(401),
+  /** A client address failed to authenticate too often; its requests are refused until its window ends. */
+  TOO_MANY_AUTH_FAILURES: later(429),
+  FORBIDDEN: fix(403),
+  NOT_FOUND: fix(404),
+  METHOD_NOT_ALLOWED: fix(405),
+  PAYLOAD_TOO_LARGE: fix(413),
+  UNSUPPORTED_MEDIA_TYPE: fix(415),
+  CONFIG_INVALID: fix(500),
+  /** A reload found problems in the files; the agent keeps serving its last good configuration. */
+  CONFIG_RELOAD_INVALID: fix(422),
+  ENV_VAR_MISSING: fix(500),
+  INTEGRATION_NOT_FOUND: fix(404),
+  PROFILE_NOT_FOUND: fix(404),
+  WORKFLOW_NOT_FOUND: fix(404, 'workflow'),
+  WORKFLOW_FAILED: fix(502, 'workflow'),
+  WORKFLOW_TIMEOUT: fix(504, 'workflow'),
+  CREDENTIALS_UNAVAILABLE: later(503, 'workflow'),
+  TEMPLATE_INVALID: fix(500, 'template'),
+  TEMPLATE_MISSING_VALUE: fix(502, 'template'),
+  CONNECTION_INVALID: fix(502, 'validation'),
+  DB_AUTH_FAILED: fix(502, 'auth'),
+  DB_CONNECT_FAILED: fix(502, 'connect'),
+  /** The integration's or the database server's connection limit held for the connect timeout; retryable (Retry-After). */
+  CONNECTION_LIMIT: later(503, 'connect'),
+  DB_QUERY_FAILED: fix(400, 'query'),
+  RESULT_TOO_LARGE: fix(400),
+  LISTEN_FAILED: fix(500),
+  EMBEDDED_ALREADY_RUNNING: fix(409),
+  EMBEDDED_POSTGRES_FAILED: fix(500),
+  SECRETS_LIMIT: later(503),
+  /** Every sandbox worker runs its most runs at once and the queue is full; retry after Retry-After. */
+  SANDBOX_BUSY: later(503, 'workflow'),
+  INTERNAL: fix(500),
+} as const satisfies Record<string, ErrorRow>;
+
+export type ErrorCode = keyof typeof errorTable;
+
+/** Whether a string is one of the codes (a code read from an HTTP answer, say). */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(errorTable, value);
+}
 
 export interface CredflowErrorOptions {
   details?: Record<string, unknown>;
@@ -61,7 +100,18 @@ export class CredflowError extends Error {
 
   /** The HTTP status that fits this error's code. */
   get status(): number {
-    return errorCodes[this.code];
+    return errorTable[this.code].status;
+  }
+
+  /** The stage this error belongs to, when it failed resolving or using a connection. */
+  get stage(): Stage | undefined {
+    const row: ErrorRow = errorTable[this.code];
+    return row.stage;
+  }
+
+  /** The CLI's exit code for this error. */
+  get exitCode(): number {
+    return errorTable[this.code].exit;
   }
 }
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { readEmbeddedState } from '../embedded/embedded-state.js';
-import { CredflowError, errorCodes, type ErrorCode } from '../errors.js';
+import { CredflowError, isErrorCode } from '../errors.js';
 import { resolveApiToken, type TokenSources } from './api-token.js';
 
 export interface RemoteOptions extends TokenSources {
@@ -39,7 +39,7 @@ export async function callAgent(options: RemoteOptions, method: 'GET' | 'POST', 
   const body = (await response.json().catch(() => undefined)) as
     { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined;
   if (!response.ok) {
-    const code = (body?.error?.code && body.error.code in errorCodes ? body.error.code : 'INTERNAL') as ErrorCode;
+    const code = isErrorCode(body?.error?.code) ? body.error.code : 'INTERNAL';
     throw new CredflowError(
       code,
       body?.error?.message ?? `the agent answered HTTP ${response.status}`,

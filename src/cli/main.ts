@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { CredflowError, exitCodes } from '../errors.js';
 import { registerIntegrations, registerQuery, registerValidate, registerWorkflows } from './commands.js';
 import type { GlobalOptions } from './context.js';
 import { printError, printJson } from './print.js';
@@ -13,7 +14,7 @@ function packageVersion(): string {
   return pkg.version ?? 'unknown';
 }
 
-/** Exit codes: 0 ok, 1 a failure the user must fix, 2 bad usage. */
+/** Exit codes: 0 ok, 2 bad usage, else the error table's (1 a failure to fix, 75 retry later). */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command();
   program
@@ -48,10 +49,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       // commander has printed the usage text to stderr; --json callers also get the error shape.
       if (argv.includes('--json'))
         printJson({ error: { code: 'BAD_USAGE', message: error.message.replace(/^error: /, '') } });
-      return 2;
+      return exitCodes.usage;
     }
     const json = program.opts<GlobalOptions>().json;
     printError(error, json);
-    return 1;
+    return error instanceof CredflowError ? error.exitCode : exitCodes.failed;
   }
 }

@@ -1,36 +1,14 @@
 import type { Integration } from '../config/index.js';
 import { formatPath } from '../config/index.js';
-import { CredflowError } from '../errors.js';
+import { CredflowError, type Stage } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
 import { parseResolvedConnection, type ResolvedConnection } from './resolved-connection.js';
 
-export type ResolveStage = 'workflow' | 'template' | 'validation' | 'connect' | 'auth' | 'query';
+export type ResolveStage = Stage;
 
-/** Which stage failed, for `integrations test` and the logs. */
+/** Which stage failed, for `integrations test` and the logs (the error table's stage of its code). */
 export function stageOf(error: unknown): ResolveStage | undefined {
-  if (!(error instanceof CredflowError)) return undefined;
-  switch (error.code) {
-    case 'WORKFLOW_FAILED':
-    case 'WORKFLOW_TIMEOUT':
-    case 'WORKFLOW_NOT_FOUND':
-    case 'SANDBOX_BUSY':
-    case 'CREDENTIALS_UNAVAILABLE':
-      return 'workflow';
-    case 'TEMPLATE_MISSING_VALUE':
-    case 'TEMPLATE_INVALID':
-      return 'template';
-    case 'CONNECTION_INVALID':
-      return 'validation';
-    case 'DB_AUTH_FAILED':
-      return 'auth';
-    case 'DB_CONNECT_FAILED':
-    case 'CONNECTION_LIMIT':
-      return 'connect';
-    case 'DB_QUERY_FAILED':
-      return 'query';
-    default:
-      return undefined;
-  }
+  return error instanceof CredflowError ? error.stage : undefined;
 }
 
 /**
