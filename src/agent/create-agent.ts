@@ -9,7 +9,7 @@ import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createPoolRegistry, type QueryLimits, type QueryResult } from '../postgres/index.js';
 import type { SecretsGateway } from '../secrets/index.js';
 import { SandboxWorkers } from '../sandbox/index.js';
-import { createWorkflowRunner, previewProfile, toPreview, type Preview } from '../workflows/index.js';
+import { createWorkflowRunner, previewFailure, previewProfile, toPreview, type Preview } from '../workflows/index.js';
 import { configChanges, noChanges, type ConfigChanges } from './config-changes.js';
 import { queryIntegration, type QueryDeps } from './query-integration.js';
 import { redactConfig } from './redact-config.js';
@@ -348,6 +348,7 @@ export function createAgent(deps: AgentDeps): Agent {
         const found = workflow(name);
         previewProfile(name, profile, deps.settings, config.integrations.values());
         const run = await runner.run(found, { params: options.params ?? {}, context: { profile } });
+        if (!run.ok) throw previewFailure(run, reveal, deps.settings.previewMaxBytes);
         const preview = toPreview(run, reveal, deps.settings.previewMaxBytes);
         audited('ok');
         return preview;

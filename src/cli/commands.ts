@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
-import { previewSteps, WorkflowRunError } from '../workflows/index.js';
+import { failedPreviewSteps } from '../workflows/index.js';
 import { callAgent } from './agent-client.js';
 import { withAgent, type GlobalOptions } from './context.js';
 import { formatTable } from './format-table.js';
@@ -103,8 +103,9 @@ export function registerWorkflows(program: Command, globals: Globals): void {
               printLine('response:');
               printReadableJson(preview.response);
             } catch (error) {
-              if (error instanceof WorkflowRunError && !g.json)
-                printSteps(previewSteps(error.steps, error.masker, opts.reveal));
+              // A failed run's steps (masked unless revealed) come in its error, in process or over HTTP.
+              const steps = g.json ? undefined : failedPreviewSteps(error);
+              if (steps) printSteps(steps);
               throw error;
             }
           },

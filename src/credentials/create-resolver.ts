@@ -191,16 +191,9 @@ export function createResolver(deps: ResolverDeps): Resolver {
       // value of the load that started last, only that load's values are held for the entry.
       const started = (loadsStarted.get(key) ?? 0) + 1;
       loadsStarted.set(key, started);
-      let run;
-      try {
-        run = await deps.runner.run(workflow, { params, context: { integration: integration.name, profile } });
-      } catch (error) {
-        // The cache keeps the last failure for a while: keep its code and message, not the run's
-        // step outputs and logs.
-        if (error instanceof CredflowError)
-          throw new CredflowError(error.code, error.message, error.details ? { details: error.details } : {});
-        throw error;
-      }
+      const run = await deps.runner.run(workflow, { params, context: { integration: integration.name, profile } });
+      // The cache keeps the last failure for a while: its code and message, not the run's steps.
+      if (!run.ok) throw run.error;
       run.masker.addSecretsIn(run.response);
       // The new entry replaces the previous one: the masker keeps what this run read while it lives.
       if (loadsStarted.get(key) === started) {

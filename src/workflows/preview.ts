@@ -1,6 +1,6 @@
 import type { Integration } from '../config/index.js';
 import { CredflowError } from '../errors.js';
-import type { WorkflowRun } from './run-workflow.js';
+import type { FailedWorkflowRun, WorkflowRun } from './run-workflow.js';
 import type { SecretMasker } from '../masking/index.js';
 import type { StepResult } from '../sandbox/index.js';
 
@@ -44,6 +44,44 @@ export function toPreview(run: WorkflowRun, reveal: boolean, maxBytes = Infinity
     },
     run.workflow,
     maxBytes,
+  );
+}
+
+/**
+ * A failed run as the error its preview answers with: the run's code and message, and under
+ * `details.steps` the steps that ran (when any did), presented as a preview's are (masked unless revealed, log
+ * lines cut to the preview limit). The CLI prints them; over HTTP they are the error's details.
+ */
+export function previewFailure(run: FailedWorkflowRun, reveal: boolean, maxBytes = Infinity): CredflowError {
+  const presented: Preview = {
+    response: null,
+    steps: previewSteps(run.steps, run.masker, reveal),
+    durationMs: run.durationMs,
+    masked: !reveal,
+  };
+  let steps: PreviewStep[];
+  try {
+    steps = boundPreview(presented, run.workflow, maxBytes).steps;
+  } catch {
+    steps = [];
+  }
+  if (steps.length === 0) return run.error;
+  return new CredflowError(run.error.code, run.error.message, { details: { ...run.error.details, steps } });
+}
+
+/** The steps of a failed preview, from its error's details (see previewFailure). */
+export function failedPreviewSteps(error: unknown): PreviewStep[] | undefined {
+  if (!(error instanceof CredflowError)) return undefined;
+  const steps = error.details?.steps;
+  if (!Array.isArray(steps)) return undefined;
+  return steps.filter(
+    (s): s is PreviewStep =>
+      typeof s === 'object' &&
+      s !== null &&
+      typeof (s as PreviewStep).name === 'string' &&
+      typeof (s as PreviewStep).durationMs === 'number' &&
+      Array.isArray((s as PreviewStep).logs) &&
+      (s as PreviewStep).logs.every((l) => typeof l === 'string'),
   );
 }
 

@@ -34,6 +34,7 @@ export interface RunWorkflowOptions {
 }
 
 export interface WorkflowRun {
+  ok: true;
   workflow: string;
   response: unknown;
   steps: StepResult[];
@@ -42,19 +43,21 @@ export interface WorkflowRun {
   masker: SecretMasker;
 }
 
-export interface WorkflowRunner {
-  run(workflow: Workflow, options?: RunWorkflowOptions): Promise<WorkflowRun>;
+/** A run that failed: its error (scrubbed of the run's secrets), the steps that ran and the run's masker. */
+export interface FailedWorkflowRun {
+  ok: false;
+  workflow: string;
+  error: CredflowError;
+  steps: StepResult[];
+  durationMs: number;
+  masker: SecretMasker;
 }
 
-/** A failed run: the error, plus the steps that ran and this run's masker for presenting them. */
-export class WorkflowRunError extends CredflowError {
-  constructor(
-    cause: CredflowError,
-    readonly steps: StepResult[],
-    readonly masker: SecretMasker,
-  ) {
-    super(cause.code, cause.message, { details: cause.details, cause });
-  }
+/** What a run came to: a step failing, a timeout or a bridge refusal is an outcome, not a rejection. */
+export type WorkflowOutcome = WorkflowRun | FailedWorkflowRun;
+
+export interface WorkflowRunner {
+  run(workflow: Workflow, options?: RunWorkflowOptions): Promise<WorkflowOutcome>;
 }
 
 const inProcess: SandboxRunner = { run: (job) => runInSandbox(job) };
@@ -92,7 +95,14 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
           { event: 'workflow.run', workflow: workflow.name, ...options.context, outcome: 'ok', durationMs },
           'workflow run',
         );
-        return { workflow: workflow.name, response: result.response, steps: result.steps, durationMs, masker };
+        return {
+          ok: true,
+          workflow: workflow.name,
+          response: result.response,
+          steps: result.steps,
+          durationMs,
+          masker,
+        };
       } catch (error) {
         const durationMs = Math.round(performance.now() - started);
         const thrown =
@@ -131,7 +141,7 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
           'workflow run failed',
         );
         const steps = (error as { steps?: StepResult[] }).steps ?? [];
-        throw new WorkflowRunError(failure, steps, masker);
+        return { ok: false, workflow: workflow.name, error: failure, steps, durationMs, masker };
       }
     },
   };

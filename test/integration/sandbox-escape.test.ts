@@ -1101,7 +1101,12 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       const pids = await workerPids();
       const res = await run(name);
       expectFailure(res, 504, 'WORKFLOW_TIMEOUT', stepTimeout(name));
-      expect(res.body.error.details).toEqual({ workflow: name, step: 'attempt' });
+      // A failed preview carries the steps that ran (masked): here the one that timed out.
+      expect(res.body.error.details).toEqual({
+        workflow: name,
+        step: 'attempt',
+        steps: [expect.objectContaining({ name: 'attempt' })],
+      });
       await expectAgentHealthy(pids);
     });
 

@@ -137,6 +137,7 @@ describe('the size of a preview', () => {
       })),
     }));
   const runOf = (stepResults: StepResult[], response: unknown): WorkflowRun => ({
+    ok: true,
     workflow: 'wf',
     response,
     steps: stepResults,

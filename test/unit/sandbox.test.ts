@@ -11,7 +11,7 @@ import { BridgeError, runInSandbox, StepFailure } from '../../src/sandbox/index.
 import type { BridgeHandler, SandboxRunResult } from '../../src/sandbox/index.js';
 import { createSecretsGateway } from '../../src/secrets/index.js';
 import type { SecretsGateway } from '../../src/secrets/index.js';
-import { createWorkflowRunner, WorkflowRunError } from '../../src/workflows/index.js';
+import { createWorkflowRunner, type WorkflowOutcome, type WorkflowRun } from '../../src/workflows/index.js';
 import type { WorkflowRunner } from '../../src/workflows/index.js';
 import { captureLogs } from '../support/capture-logs.js';
 
@@ -67,6 +67,12 @@ async function failureOf(promise: Promise<unknown>): Promise<StepFailure> {
     throw error;
   }
   throw new Error('expected the run to fail');
+}
+
+/** The response of a run that must have succeeded (its error otherwise). */
+function succeeded(run: WorkflowOutcome): WorkflowRun {
+  if (!run.ok) throw run.error;
+  return run;
 }
 
 describe('runInSandbox', () => {
@@ -486,7 +492,7 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
         { secretName: 'db' },
       ),
     );
-    expect(run.response).toEqual(dbSecret);
+    expect(succeeded(run).response).toEqual(dbSecret);
     expect(run.steps.map((s) => s.name)).toEqual(['fetch']);
   });
 
@@ -499,7 +505,7 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
       aws_access_key_id: 'AKIDFROMENV',
       aws_secret_access_key: 'env-secret-key-55',
     }).runner.run(workflow, { params: { secretName: 'db' } });
-    expect(run.response).toEqual(dbSecret);
+    expect(succeeded(run).response).toEqual(dbSecret);
     expect(lsm.requests.map((r) => [r.operation, r.secretId, r.accessKeyId])).toEqual([
       ['GetSecretValue', 'db', 'AKIDFROMENV'],
     ]);
@@ -511,7 +517,7 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
         'const r = await aws.secretsManager.getSecretValue({ SecretId: "bin" }); return { raw: r.SecretBinary, value: JSON.parse(atob(r.SecretBinary)) };',
       ),
     );
-    expect(run.response).toEqual({
+    expect(succeeded(run).response).toEqual({
       raw: Buffer.from(JSON.stringify(binarySecret)).toString('base64'),
       value: binarySecret,
     });
@@ -519,13 +525,13 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
 
   it('lets the step see ResourceNotFoundException for a missing secret', async () => {
     const run = await runnerWith().runner.run(inlineWorkflow(fetchCode('{ SecretId: "does-not-exist" }')));
-    expect(run.response).toMatchObject({ name: 'ResourceNotFoundException' });
+    expect(succeeded(run).response).toMatchObject({ name: 'ResourceNotFoundException' });
   });
 
   it('answers an invalid argument with InvalidParameterException without calling the endpoint', async () => {
     lsm.resetRequests();
     const run = await runnerWith().runner.run(inlineWorkflow(fetchCode('{ SecretId: 42 }')));
-    expect(run.response).toMatchObject({
+    expect(succeeded(run).response).toMatchObject({
       name: 'InvalidParameterException',
       message: expect.stringContaining('SecretId'),
     });
@@ -557,31 +563,23 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
     expect(masker.mask(`login as app with ${password}`)).toBe(`login as app with ${MASK}`);
   });
 
-  it('throws WorkflowRunError with the steps and the masker when a step fails', async () => {
+  it('returns a failed outcome with the error, the steps and the masker when a step fails', async () => {
     const code = 'await aws.secretsManager.getSecretValue({ SecretId: "db" }); throw new Error("no luck");';
-    const error = await runnerWith()
-      .runner.run(inlineWorkflow(code))
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    if (!(error instanceof WorkflowRunError)) throw new Error('expected a WorkflowRunError');
+    const failed = await runnerWith().runner.run(inlineWorkflow(code));
+    if (failed.ok) throw new Error('expected the run to fail');
+    const { error } = failed;
     expect(error.code).toBe('WORKFLOW_FAILED');
     expect(error.message).toBe('workflow "inline" failed in step "fetch": Error: no luck');
-    expect(error.steps.map((s) => s.name)).toEqual(['fetch']);
-    expect(error.masker.knows(password)).toBe(true);
+    expect(failed.steps.map((s) => s.name)).toEqual(['fetch']);
+    expect(failed.masker.knows(password)).toBe(true);
   });
 
   it('reports a step that throws an Error with a 5 MB message as a thrown error, with the start of its message masked (issue 19, section 6)', async () => {
     const code =
       'const r = await aws.secretsManager.getSecretValue({ SecretId: "db" }); const p = JSON.parse(r.SecretString).password; throw new Error("login failed for " + p + " " + "y".repeat(5_000_000));';
-    const error = await runnerWith()
-      .runner.run(inlineWorkflow(code))
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    if (!(error instanceof WorkflowRunError)) throw new Error('expected a WorkflowRunError');
+    const failed = await runnerWith().runner.run(inlineWorkflow(code));
+    if (failed.ok) throw new Error('expected the run to fail');
+    const { error } = failed;
     expect(error.code).toBe('WORKFLOW_FAILED');
     const length = 'login failed for '.length + password.length + 1 + 5_000_000;
     expect(error.message).toMatch(
