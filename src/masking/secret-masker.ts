@@ -1,3 +1,5 @@
+// Over 250 lines on purpose: one class whose learning, holding and forgetting share one bounded
+// state (RootState); split apart, each piece would need the others' invariants.
 import { CredflowError } from '../errors.js';
 import { derivedForms } from './derived-forms.js';
 import { isSecretKey } from './is-secret-key.js';

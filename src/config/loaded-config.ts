@@ -1,0 +1,38 @@
+import type { CompiledFields } from '../templates/index.js';
+import type { IntegrationFile } from './integration-schema.js';
+import type { SandboxLimitsOverride } from './workflow-schema.js';
+
+export interface Integration extends IntegrationFile {
+  /** Path of the file, relative to the config folder. */
+  readonly file: string;
+  /** The document exactly as written (before `${VAR}` expansion), for display. */
+  readonly written: unknown;
+  readonly templates: CompiledFields;
+}
+
+export interface WorkflowStep {
+  readonly name: string;
+  readonly code: string;
+  /** `inline` or the codeFile path relative to the config folder. */
+  readonly source: string;
+}
+
+export interface Workflow {
+  readonly name: string;
+  readonly file: string;
+  readonly description: string | undefined;
+  readonly params: Record<string, unknown>;
+  readonly limits: SandboxLimitsOverride;
+  /** SecretId patterns the workflow may read; undefined: any secret. */
+  readonly allowedSecrets: readonly string[] | undefined;
+  readonly steps: readonly WorkflowStep[];
+  readonly written: unknown;
+}
+
+export interface LoadedConfig {
+  readonly dir: string;
+  readonly integrations: ReadonlyMap<string, Integration>;
+  readonly workflows: ReadonlyMap<string, Workflow>;
+  /** One line per problem, `file: json.path: message`; empty when the config is valid. */
+  readonly problems: readonly string[];
+}
