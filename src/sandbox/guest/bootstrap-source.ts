@@ -8,14 +8,15 @@
  * console, the earlier steps' outputs, ...) are the function's parameters. Its return value is
  * turned into a JSON string inside the isolate, reading each property once (getters run here, in
  * the sandbox) with built-ins captured before step code could replace them, and refusing what JSON
- * cannot hold. The evaluation's result is a promise of that string, which the host checks again.
+ * cannot hold. The evaluation's result is a promise of that string, which the guest's host side measures
+ * against maxResponseBytes and checks (read-answer.ts).
  */
 /*
  * The functions every run calls are wrapped in parentheses: V8 then compiles them with the
  * wrapper, so they are in the code cache each new isolate starts from, instead of being compiled
  * again in every run when first called.
  */
-import { stepParameters } from './step-parameters.js';
+import { stepParameters } from '../../config/index.js';
 
 /**
  * A step's error message crosses to the host cut to this many characters (with its whole length), so
@@ -32,7 +33,6 @@ export const bootstrapSource = String.raw`
   const bridge = g.__cf_bridge;
   const log = g.__cf_log;
   const input = JSON.parse(g.__cf_input);
-  const maxResponseBytes = input.maxResponseBytes;
   // The run's remaining bridge budget, counted here too, so a flood of calls is refused inside the
   // isolate without queueing any work on the host.
   let callsLeft = input.bridgeCallsLeft;
@@ -45,7 +45,6 @@ export const bootstrapSource = String.raw`
   const parse = JSON.parse;
   const ErrorCtor = Error;
   const TypeErrorCtor = TypeError;
-  const RangeErrorCtor = RangeError;
   const ObjectProto = Object.prototype;
   const keysOf = Object.keys;
   const defineProperty = Object.defineProperty;
@@ -74,9 +73,6 @@ export const bootstrapSource = String.raw`
   const compileStep = ((parts) => new AsyncFunction(...parts));
   const PromiseCtor = Promise;
   const promiseThen = Promise.prototype.then;
-  const encodeUri = encodeURIComponent;
-  const unescapeText = unescape;
-  const utf8Length = ((text) => unescapeText(encodeUri(text)).length);
   const settled = ((value) => new PromiseCtor((resolve) => resolve(value)));
 
   const format = ((value) => {
@@ -213,10 +209,6 @@ export const bootstrapSource = String.raw`
 
   const serialize = ((value) => {
     const text = value === undefined ? 'null' : stringify(toJson(value, 'the returned value', []));
-    const bytes = text.length > maxResponseBytes / 3 ? utf8Length(text) : text.length;
-    if (bytes > maxResponseBytes) {
-      throw new RangeErrorCtor('the returned value is ' + bytes + ' bytes of JSON, over the limit of ' + maxResponseBytes);
-    }
     return '{"ok":true,"value":' + text + '}';
   });
   const describe = ((error) => {
