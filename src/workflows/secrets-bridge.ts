@@ -2,7 +2,7 @@ import { CredflowError, truncate } from '../errors.js';
 import type { Metrics } from '../metrics/index.js';
 import type { SecretMasker } from '../masking/index.js';
 import { BridgeError, type BridgeHandler } from '../sandbox/index.js';
-import { getSecretValueRequestSchema, SecretStoreError, type SecretsGateway } from '../secrets/index.js';
+import { getSecretValueRequestSchema, type SecretAnswer, type SecretsGateway } from '../secrets/index.js';
 import type { SecretAllowlist } from './secret-allowlist.js';
 
 interface BridgeDeps {
@@ -38,29 +38,33 @@ export function createSecretsBridge({ secrets, masker, metrics, allowed, workflo
     const started = performance.now();
     const observe = (outcome: string) =>
       metrics?.secretStoreCalls.observe({ operation: 'GetSecretValue', outcome }, (performance.now() - started) / 1000);
+    let answer: SecretAnswer;
     try {
-      const value = await secrets.getSecretValue(parsed.data);
-      observe('ok');
-      try {
-        if (value.SecretString !== undefined) learnSecret(masker, value.SecretString);
-        if (value.SecretBinary !== undefined) {
-          // Steps decode it (base64.decode): the text and what it holds are secrets too.
-          masker.add(value.SecretBinary, false);
-          learnSecret(masker, Buffer.from(value.SecretBinary, 'base64').toString('utf8'));
-        }
-      } catch (error) {
-        // The masker is full of values that cached credentials hold: the step must not see a value
-        // the agent could not mask.
-        if (error instanceof CredflowError) throw new BridgeError('LimitExceededException', error.message);
-        throw error;
-      }
-      return value;
-    } catch (error) {
-      if (error instanceof BridgeError) throw error;
-      observe(error instanceof SecretStoreError ? error.name : 'Error');
-      if (error instanceof SecretStoreError) throw new BridgeError(error.name, masker.mask(error.message));
+      answer = await secrets.getSecretValue(parsed.data);
+    } catch {
+      observe('Error');
       throw new BridgeError('Error', 'getSecretValue failed');
     }
+    if (!answer.ok) {
+      observe(answer.error.name);
+      throw new BridgeError(answer.error.name, masker.mask(answer.error.message));
+    }
+    observe('ok');
+    const { value } = answer;
+    try {
+      if (value.SecretString !== undefined) learnSecret(masker, value.SecretString);
+      if (value.SecretBinary !== undefined) {
+        // Steps decode it (base64.decode): the text and what it holds are secrets too.
+        masker.add(value.SecretBinary, false);
+        learnSecret(masker, Buffer.from(value.SecretBinary, 'base64').toString('utf8'));
+      }
+    } catch (error) {
+      // The masker is full of values that cached credentials hold: the step must not see a value
+      // the agent could not mask.
+      if (error instanceof CredflowError) throw new BridgeError('LimitExceededException', error.message);
+      throw new BridgeError('Error', 'getSecretValue failed');
+    }
+    return value;
   };
 }
 
