@@ -1,4 +1,4 @@
-export { BridgeError, stepFailureError } from './contract.js';
+export { BridgeError } from './contract.js';
 export type {
   BridgeHandler,
   LogLevel,

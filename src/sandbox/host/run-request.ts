@@ -1,6 +1,5 @@
 import { CredflowError } from '../../errors.js';
 import type { BridgeHandler, SandboxJob, SandboxOutcome, StepFailureCode } from '../contract.js';
-import type { StopReason } from './worker-process.js';
 
 /** A run the caller waits for, across the workers it is sent to. */
 export interface RunRequest {
@@ -18,6 +17,17 @@ export interface RunRequest {
   bridge: BridgeHandler;
   /** It waited in the queue: its worker gets what is left of its time. */
   queued?: boolean;
+}
+
+/** Why the agent stopped a worker, and the run that was the cause, when one was. */
+export interface StopReason {
+  code: StepFailureCode;
+  why: string;
+  run?: number;
+  /** Retired after the runs it was started for, not lost. */
+  retired?: boolean;
+  /** Stopped for its resident memory. */
+  memory?: boolean;
 }
 
 /** A run sent to one worker. */

@@ -1,19 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import type { StepFailureCode } from '../contract.js';
 import type { AgentMessage } from '../protocol.js';
-import type { PendingRun } from './run-request.js';
+import type { PendingRun, StopReason } from './run-request.js';
 import { workerEntryPath } from './worker-entry.js';
-
-/** Why the agent stopped a worker, and the run that was the cause, when one was. */
-export interface StopReason {
-  code: StepFailureCode;
-  why: string;
-  run?: number;
-  /** Retired after the runs it was started for, not lost. */
-  retired?: boolean;
-  /** Stopped for its resident memory. */
-  memory?: boolean;
-}
 
 /** One sandbox worker process and the runs it holds. */
 export interface WorkerProcess {
@@ -83,7 +71,7 @@ export function postTo(worker: WorkerProcess, message: AgentMessage): boolean {
 }
 
 /** Kills a worker, noting why (the first reason given holds); its exit settles its runs. */
-export function stopWorker(worker: WorkerProcess, code: StepFailureCode, why: string, run?: number): void {
+export function stopWorker(worker: WorkerProcess, code: StopReason['code'], why: string, run?: number): void {
   worker.stopped ??= { code, why, ...(run === undefined ? {} : { run }) };
   worker.child.kill('SIGKILL');
 }
