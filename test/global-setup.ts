@@ -34,7 +34,7 @@ function newestMtime(dir: string): number {
  * sources): `npm test` builds first, and a bare `npx vitest` rebuilds here when src/ is newer.
  */
 function ensureBuilt(): void {
-  const worker = path.join(root, 'dist', 'sandbox', 'worker', 'worker-main.js');
+  const worker = path.join(root, 'dist', 'sandbox', 'guest', 'worker-main.js');
   let built: number;
   try {
     built = newestMtime(path.join(root, 'dist'));

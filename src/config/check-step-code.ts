@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import { messageOf } from '../errors.js';
-import { stepParameters } from '../sandbox/step-parameters.js';
+import { stepParameters } from './step-parameters.js';
 
 const MEMORY_MB = 32;
 

@@ -7,3 +7,5 @@ export { maxWorkflowSteps } from './workflow-schema.js';
 export { formatPath } from './format-issue.js';
 export { escapeRegExp, patternRegExp } from './patterns.js';
 export type { ConnectionFields } from './integration-schema.js';
+export { identifierPattern, stepNameSchema } from './names.js';
+export { stepParameters } from './step-parameters.js';

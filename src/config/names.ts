@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { builtinGlobalNames } from '../sandbox/builtin-global-names.js';
-import { stepParameters } from '../sandbox/step-parameters.js';
+import { builtinGlobalNames } from './builtin-global-names.js';
+import { stepParameters } from './step-parameters.js';
 
 /** Names of integrations and workflows: safe as file names, URL segments and template roots. */
 export const configNameSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, {

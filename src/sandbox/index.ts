@@ -1,13 +1,18 @@
-export { BridgeError, limitBridge, runInSandbox, StepFailure } from './run-in-sandbox.js';
+export { BridgeError } from './contract.js';
 export type {
   BridgeHandler,
+  LogLevel,
   SandboxInput,
-  SandboxRunOptions,
+  SandboxJob,
+  SandboxOutcome,
+  SandboxRunFailure,
+  SandboxRunner,
   SandboxRunResult,
   SandboxStep,
+  StepFailure,
+  StepFailureCode,
   StepResult,
-} from './run-in-sandbox.js';
-export { IsolatePool, prepareIsolate } from './isolate-pool.js';
-export type { PreparedIsolate } from './isolate-pool.js';
-export { SandboxWorkers } from './worker/sandbox-workers.js';
-export type { SandboxJob, SandboxRunner, SandboxWorkersOptions } from './worker/sandbox-workers.js';
+  StepsOutcome,
+} from './contract.js';
+export { SandboxWorkers } from './host/sandbox-workers.js';
+export type { SandboxWorkersOptions } from './host/sandbox-workers.js';

@@ -1,6 +1,6 @@
 import type { SandboxLimits } from '../config/index.js';
 import { truncate } from '../errors.js';
-import type { LogLevel, StepResult } from './run-in-sandbox.js';
+import type { LogLevel, StepResult } from './contract.js';
 
 type LogLine = StepResult['logs'][number];
 type LogLimits = Pick<SandboxLimits, 'maxLogBytes' | 'maxLogLines' | 'maxRunLogBytes' | 'maxRunLogLines'>;

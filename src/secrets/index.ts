@@ -1,4 +1,9 @@
-export { createSecretsGateway, SecretStoreError } from './secrets-manager-gateway.js';
-export type { SecretsGateway, SecretsGatewayOptions } from './secrets-manager-gateway.js';
+export { createSecretsGateway } from './secrets-manager-gateway.js';
+export type {
+  SecretAnswer,
+  SecretsGateway,
+  SecretsGatewayOptions,
+  SecretStoreError,
+} from './secrets-manager-gateway.js';
 export { getSecretValueRequestSchema } from './get-secret-value-request.js';
 export type { GetSecretValueRequest, SecretValue } from './get-secret-value-request.js';

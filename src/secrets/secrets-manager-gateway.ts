@@ -11,18 +11,17 @@ export interface SecretsGatewayOptions {
   defaultCredentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-/** An AWS error as step code will see it: the service's error name and message. */
-export class SecretStoreError extends Error {
-  constructor(
-    override readonly name: string,
-    message: string,
-  ) {
-    super(message);
-  }
+/** An AWS error as step code will see it: the service's error name (or Node's network code) and message. */
+export interface SecretStoreError {
+  name: string;
+  message: string;
 }
 
+/** What a call comes to: the store's refusal (an unknown secret, no access, no network) is an answer, not a rejection. */
+export type SecretAnswer = { ok: true; value: SecretValue } | { ok: false; error: SecretStoreError };
+
 export interface SecretsGateway {
-  getSecretValue(request: GetSecretValueRequest): Promise<SecretValue>;
+  getSecretValue(request: GetSecretValueRequest): Promise<SecretAnswer>;
   close(): void;
 }
 
@@ -41,13 +40,13 @@ export function createSecretsGateway(options: SecretsGatewayOptions = {}): Secre
   let defaultKey: string | undefined;
   const defaultCredentialsKey = (): string => (defaultKey ??= keyOfCredentials(options.defaultCredentials as object));
 
-  const clientFor = (request: GetSecretValueRequest): SecretsManagerClient => {
+  const clientFor = (request: GetSecretValueRequest): SecretsManagerClient | SecretStoreError => {
     const region = request.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? options.defaultRegion;
     if (!region) {
-      throw new SecretStoreError(
-        'InvalidParameterException',
-        'no AWS region: pass region to getSecretValue, or set AWS_REGION for the agent',
-      );
+      return {
+        name: 'InvalidParameterException',
+        message: 'no AWS region: pass region to getSecretValue, or set AWS_REGION for the agent',
+      };
     }
     const credentials = request.credentials ?? options.defaultCredentials;
     const key = `${region}\u0000${credentials ? (credentials === options.defaultCredentials ? defaultCredentialsKey() : keyOfCredentials(credentials)) : 'default-chain'}`;
@@ -77,6 +76,7 @@ export function createSecretsGateway(options: SecretsGatewayOptions = {}): Secre
   return {
     async getSecretValue(request) {
       const client = clientFor(request);
+      if (!(client instanceof SecretsManagerClient)) return { ok: false, error: client };
       try {
         const out = await client.send(
           new GetSecretValueCommand({
@@ -93,9 +93,9 @@ export function createSecretsGateway(options: SecretsGatewayOptions = {}): Secre
         };
         if (out.SecretString !== undefined) value.SecretString = out.SecretString;
         if (out.SecretBinary !== undefined) value.SecretBinary = Buffer.from(out.SecretBinary).toString('base64');
-        return value;
+        return { ok: true, value };
       } catch (error) {
-        throw withSecretId(toSecretStoreError(error), request.SecretId);
+        return { ok: false, error: withSecretId(toSecretStoreError(error), request.SecretId) };
       }
     },
     close() {
@@ -114,24 +114,23 @@ function withSecretId(error: SecretStoreError, secretId: string): SecretStoreErr
   const message = error.message.endsWith('secret.')
     ? `${error.message.slice(0, -1)}: ${secretId}`
     : `${error.message} (SecretId: ${secretId})`;
-  return new SecretStoreError(error.name, message);
+  return { name: error.name, message };
 }
 
 function toSecretStoreError(error: unknown): SecretStoreError {
-  if (error instanceof SecretStoreError) return error;
   if (error instanceof Error) {
-    // The SDK names service errors after the AWS error type; network errors keep Node's code.
-    // Network failures keep Node's code (ECONNRESET, ECONNREFUSED), which the SDK may have renamed.
+    // The SDK names service errors after the AWS error type; network failures keep Node's code
+    // (ECONNRESET, ECONNREFUSED), which the SDK may have renamed.
     const code = (error as NodeJS.ErrnoException).code;
     const name = code && /^E[A-Z]+$/.test(code) ? code : error.name;
     const message = error.message || name;
     if (/credential/i.test(message) && error.name === 'CredentialsProviderError') {
-      return new SecretStoreError(
+      return {
         name,
-        'no AWS credentials: pass credentials to getSecretValue, or give the agent AWS credentials',
-      );
+        message: 'no AWS credentials: pass credentials to getSecretValue, or give the agent AWS credentials',
+      };
     }
-    return new SecretStoreError(name, message);
+    return { name, message };
   }
-  return new SecretStoreError('Error', String(error));
+  return { name: 'Error', message: String(error) };
 }

@@ -45,7 +45,10 @@ function runStep(code: string): Promise<unknown> {
         throw new BridgeError('AccessDeniedException', 'no bridge in this test', 'Forbidden');
       },
     })
-    .then((result) => result.response);
+    .then((outcome) => {
+      if (!outcome.ok) throw outcome.error;
+      return outcome.response;
+    });
 }
 
 describe('the Node.js runtime', () => {

@@ -222,10 +222,7 @@ describe('the step count at run time (issue 19, section 3)', () => {
           limits,
           bridge: () => Promise.resolve(null),
         })
-        .then(
-          () => undefined,
-          (e: unknown) => e,
-        );
+        .then((outcome) => (outcome.ok ? undefined : outcome.error));
       expect(error).toBeInstanceOf(CredflowError);
       expect((error as CredflowError).code).toBe('WORKFLOW_FAILED');
       expect((error as CredflowError).message).toBe(

@@ -114,8 +114,11 @@ function hostLeaks(text: string): string[] {
     '.ts:',
     'worker-main',
     'sandbox-workers',
-    'run-in-sandbox',
+    'run-steps',
+    'read-answer',
+    'relay-bridge-call',
     'run-workflow',
+    'secrets-bridge',
     'processTicksAndRejections',
     'isolated-vm',
   ];

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const poolModule = pathToFileURL(path.join(repoRoot, 'dist/sandbox/isolate-pool.js')).href;
+const poolModule = pathToFileURL(path.join(repoRoot, 'dist/sandbox/guest/isolate-pool.js')).href;
 
 /**
  * In a process of its own, as in a sandbox worker: the pool fills, one isolate is taken, and the

@@ -5,7 +5,7 @@ import {
   defaultWorkerMaxRssMb,
   leastWorkerMaxRssMb,
   residentMemoryMb,
-} from '../../src/sandbox/worker/resident-memory.js';
+} from '../../src/sandbox/host/resident-memory.js';
 
 describe('a sandbox worker resident memory', () => {
   it('derives the default bound from the isolates a worker can hold, plus 256 MB for Node itself', () => {

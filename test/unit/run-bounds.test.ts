@@ -1,19 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { maxWorkflowSteps } from '../../src/config/index.js';
 import { SecretMasker } from '../../src/masking/index.js';
-import { runInSandbox, StepFailure, type SandboxRunResult, type StepResult } from '../../src/sandbox/index.js';
+import { runSteps } from '../../src/sandbox/guest/run-steps.js';
+import type { StepResult, StepsOutcome } from '../../src/sandbox/index.js';
 import { capRunLogs } from '../../src/sandbox/run-logs.js';
 import { toPreview, type WorkflowRun } from '../../src/workflows/index.js';
 import { errorOf } from '../support/error-of.js';
 
-async function failureOf(promise: Promise<unknown>): Promise<StepFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof StepFailure) return error;
-    throw error;
-  }
-  throw new Error('expected the run to fail');
+/** The failure of a run that must have failed, with the steps that ran. */
+async function failureOf(promise: Promise<StepsOutcome>) {
+  const outcome = await promise;
+  if (outcome.ok) throw new Error('expected the run to fail');
+  return { ...outcome.failure, steps: outcome.steps };
+}
+
+/** A run that must have succeeded (its failure's message otherwise). */
+function ran(outcome: StepsOutcome): Extract<StepsOutcome, { ok: true }> {
+  if (!outcome.ok) throw new Error(outcome.failure.message);
+  return outcome;
 }
 
 /**
@@ -34,8 +38,8 @@ const limits = {
   maxRunLogLines: 100_000,
 };
 
-function run(codes: string[], overrides: Partial<typeof limits> = {}): Promise<SandboxRunResult> {
-  return runInSandbox({
+function run(codes: string[], overrides: Partial<typeof limits> = {}): Promise<StepsOutcome> {
+  return runSteps({
     workflow: 'wf',
     steps: codes.map((code, i) => ({ name: `s${i}`, code })),
     input: { params: {}, env: {}, context: { workflow: 'wf' } },
@@ -49,9 +53,11 @@ const logLines = (count: number, length: number, tag = 'l') =>
 
 describe("a run's logs across its steps", () => {
   it('keeps at most maxRunLogLines lines over all steps; each step with lines cut ends with a marker that counts them', async () => {
-    const result = await run(
-      [`${logLines(4, 5, 'a')} return 1;`, `${logLines(4, 5, 'b')} return 2;`, `${logLines(4, 5, 'c')} return 3;`],
-      { maxRunLogLines: 5 },
+    const result = ran(
+      await run(
+        [`${logLines(4, 5, 'a')} return 1;`, `${logLines(4, 5, 'b')} return 2;`, `${logLines(4, 5, 'c')} return 3;`],
+        { maxRunLogLines: 5 },
+      ),
     );
     const [first, second, third] = result.steps.map((s) => s.logs.map((l) => l.message));
     expect(first).toEqual(['a0 xxxxx', 'a1 xxxxx', 'a2 xxxxx', 'a3 xxxxx']);
@@ -62,7 +68,7 @@ describe("a run's logs across its steps", () => {
 
   it('keeps at most maxRunLogBytes bytes (UTF-8) of log text over all steps', async () => {
     const steps = Array.from({ length: 10 }, () => `${logLines(20, 500)} return null;`);
-    const result = await run(steps, { maxRunLogBytes: 4096 });
+    const result = ran(await run(steps, { maxRunLogBytes: 4096 }));
     const kept = result.steps.flatMap((s) => s.logs).filter((l) => !l.message.startsWith('... '));
     expect(kept.reduce((n, l) => n + Buffer.byteLength(l.message), 0)).toBeLessThanOrEqual(4096);
     expect(kept).toHaveLength(Math.floor(4096 / Buffer.byteLength(`l0 ${'x'.repeat(500)}`)));

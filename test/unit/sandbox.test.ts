@@ -7,8 +7,9 @@ import type { Workflow } from '../../src/config/index.js';
 import { startLocalSecretsManager } from '../../src/local-secrets-manager/index.js';
 import type { LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
 import { MASK, SecretMasker } from '../../src/masking/index.js';
-import { BridgeError, runInSandbox, StepFailure } from '../../src/sandbox/index.js';
-import type { BridgeHandler, SandboxRunResult } from '../../src/sandbox/index.js';
+import { runSteps } from '../../src/sandbox/guest/run-steps.js';
+import { BridgeError, SandboxWorkers } from '../../src/sandbox/index.js';
+import type { BridgeHandler, StepsOutcome } from '../../src/sandbox/index.js';
 import { createSecretsGateway } from '../../src/secrets/index.js';
 import type { SecretsGateway } from '../../src/secrets/index.js';
 import { createWorkflowRunner, type WorkflowOutcome, type WorkflowRun } from '../../src/workflows/index.js';
@@ -44,9 +45,9 @@ function run(
   steps: string | string[],
   input: { params?: Record<string, unknown>; env?: Record<string, string> } = {},
   overrides: Partial<typeof limits> = {},
-): Promise<SandboxRunResult> {
+): Promise<StepsOutcome> {
   const codes = Array.isArray(steps) ? steps : [steps];
-  return runInSandbox({
+  return runSteps({
     workflow: 'wf',
     steps: codes.map((code, i) => ({ name: `step${i + 1}`, code })),
     input: { params: input.params ?? {}, env: input.env ?? {}, context: { workflow: 'wf', integration: 'orders' } },
@@ -56,17 +57,20 @@ function run(
 }
 
 async function responseOf(steps: string | string[], input?: Parameters<typeof run>[1]): Promise<unknown> {
-  return (await run(steps, input)).response;
+  return ran(await run(steps, input)).response;
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<StepFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof StepFailure) return error;
-    throw error;
-  }
-  throw new Error('expected the run to fail');
+/** A run that must have succeeded (its failure's message otherwise). */
+function ran(outcome: StepsOutcome): Extract<StepsOutcome, { ok: true }> {
+  if (!outcome.ok) throw new Error(outcome.failure.message);
+  return outcome;
+}
+
+/** The failure of a run that must have failed, with the steps that ran. */
+async function failureOf(promise: Promise<StepsOutcome>) {
+  const outcome = await promise;
+  if (outcome.ok) throw new Error('expected the run to fail');
+  return { ...outcome.failure, steps: outcome.steps };
 }
 
 /** The response of a run that must have succeeded (its error otherwise). */
@@ -75,9 +79,9 @@ function succeeded(run: WorkflowOutcome): WorkflowRun {
   return run;
 }
 
-describe('runInSandbox', () => {
+describe('runSteps (the guest side of the sandbox, in this process)', () => {
   it('makes the JSON a step returns the response', async () => {
-    const result = await run('return { host: "db", port: 5432, ok: true, tags: ["a"], none: null };');
+    const result = ran(await run('return { host: "db", port: 5432, ok: true, tags: ["a"], none: null };'));
     expect(result.response).toEqual({ host: 'db', port: 5432, ok: true, tags: ['a'], none: null });
     expect(result.steps.map((s) => s.name)).toEqual(['step1']);
   });
@@ -104,10 +108,12 @@ describe('runInSandbox', () => {
   });
 
   it('captures console output per step, formatting objects as JSON', async () => {
-    const result = await run([
-      'console.log("first", { a: 1 }, [2]); return 1;',
-      'console.warn("second"); console.error(new TypeError("bad")); return 2;',
-    ]);
+    const result = ran(
+      await run([
+        'console.log("first", { a: 1 }, [2]); return 1;',
+        'console.warn("second"); console.error(new TypeError("bad")); return 2;',
+      ]),
+    );
     expect(result.steps.map((s) => s.logs)).toEqual([
       [{ level: 'info', message: 'first {"a":1} [2]' }],
       [
@@ -338,21 +344,23 @@ describe('runInSandbox', () => {
   ])(
     'reads no isolated-vm option from getters that step code puts on Object.prototype (%s), hands it no Reference, and still runs',
     async (_title, answers) => {
-      const result = await run(poisonOptions(answers));
+      const result = ran(await run(poisonOptions(answers)));
       expect(result.response).toEqual({ read: [], captured: [], secret: '{"user":"app"}' });
       expect(result.steps[0]?.logs).toEqual([{ level: 'info', message: 'logged 1 {"a":1}' }]);
     },
   );
 
   it('sends only text as a log line, whatever step code does to Array.prototype, String or JSON', async () => {
-    const result = await run(
-      `Array.prototype.join = function () { return 42; };
+    const result = ran(
+      await run(
+        `Array.prototype.join = function () { return 42; };
        Array.prototype.map = function () { return { not: 'text' }; };
        String = function () { return 7; };
        JSON.stringify = function () { return { not: 'text' }; };
        console.log('a', 'b');
        console.warn(undefined, { c: 1 });
        return 'logged';`,
+      ),
     );
     expect(result.response).toBe('logged');
     expect(result.steps[0]?.logs).toEqual([
@@ -402,7 +410,7 @@ describe('runInSandbox', () => {
       { name: 'next', code: 'return 2;' },
     ];
     const failure = await failureOf(
-      runInSandbox({ workflow: 'wf', steps, input: { params: {}, env: {}, context: {} }, limits, bridge }),
+      runSteps({ workflow: 'wf', steps, input: { params: {}, env: {}, context: {} }, limits, bridge }),
     );
     expect(failure.code).toBe('WORKFLOW_FAILED');
   });
@@ -417,13 +425,16 @@ describe('runInSandbox', () => {
   });
 });
 
-describe('createWorkflowRunner with the real secrets gateway and a local Secrets Manager', () => {
+// The runner takes the sandbox the agent uses, worker processes: what these tests check (the bridge to
+// the real secrets gateway, masking, the outcome) then holds for the path production takes.
+describe('createWorkflowRunner with sandbox workers, the real secrets gateway and a local Secrets Manager', () => {
   const password = 'Pw-runner-7f3a&<>"q';
   const dbSecret = { engine: 'postgres', host: 'db.internal', port: 5432, username: 'app', password, dbname: 'orders' };
   const binarySecret = { token: 'binary-token-9c1d' };
 
   let lsm: LocalSecretsManager;
   let gateway: SecretsGateway;
+  let workers: SandboxWorkers;
 
   /** A runner with its own agent masker and captured logs, so each test sees only what it caused. */
   function runnerWith(appEnv: Record<string, string> = {}): {
@@ -439,6 +450,7 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
       appEnv,
       limits,
       logger: pino({ level: 'debug' }, logs),
+      sandbox: workers,
     });
     return { runner, masker, logs };
   }
@@ -473,6 +485,7 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
     });
     lsm.createSecret('db', { SecretString: JSON.stringify(dbSecret) });
     lsm.createSecret('bin', { SecretBinary: new TextEncoder().encode(JSON.stringify(binarySecret)) });
+    workers = new SandboxWorkers({ size: 1, prewarm: 1, memoryMb: limits.memoryMb, logger: pino({ level: 'silent' }) });
     gateway = createSecretsGateway({
       endpoint: lsm.url,
       defaultRegion: 'us-east-1',
@@ -481,6 +494,7 @@ describe('createWorkflowRunner with the real secrets gateway and a local Secrets
   });
 
   afterAll(async () => {
+    await workers.close();
     gateway.close();
     await lsm.close();
   });

@@ -1,3 +1,4 @@
+// Over 250 lines: one script for the isolate, kept whole so V8 caches it as one compiled unit.
 /**
  * JavaScript evaluated in each fresh context to run one step. It takes the host references and the
  * JSON input from temporary globals, deletes those globals and keeps the references in a closure,
@@ -8,14 +9,15 @@
  * console, the earlier steps' outputs, ...) are the function's parameters. Its return value is
  * turned into a JSON string inside the isolate, reading each property once (getters run here, in
  * the sandbox) with built-ins captured before step code could replace them, and refusing what JSON
- * cannot hold. The evaluation's result is a promise of that string, which the host checks again.
+ * cannot hold. The evaluation's result is a promise of that string, which the guest's host side measures
+ * against maxResponseBytes and checks (read-answer.ts).
  */
 /*
  * The functions every run calls are wrapped in parentheses: V8 then compiles them with the
  * wrapper, so they are in the code cache each new isolate starts from, instead of being compiled
  * again in every run when first called.
  */
-import { stepParameters } from './step-parameters.js';
+import { stepParameters } from '../../config/index.js';
 
 /**
  * A step's error message crosses to the host cut to this many characters (with its whole length), so
@@ -32,7 +34,6 @@ export const bootstrapSource = String.raw`
   const bridge = g.__cf_bridge;
   const log = g.__cf_log;
   const input = JSON.parse(g.__cf_input);
-  const maxResponseBytes = input.maxResponseBytes;
   // The run's remaining bridge budget, counted here too, so a flood of calls is refused inside the
   // isolate without queueing any work on the host.
   let callsLeft = input.bridgeCallsLeft;
@@ -45,7 +46,6 @@ export const bootstrapSource = String.raw`
   const parse = JSON.parse;
   const ErrorCtor = Error;
   const TypeErrorCtor = TypeError;
-  const RangeErrorCtor = RangeError;
   const ObjectProto = Object.prototype;
   const keysOf = Object.keys;
   const defineProperty = Object.defineProperty;
@@ -69,14 +69,11 @@ export const bootstrapSource = String.raw`
   const cutText = ((text, max) => (text.length > max ? apply(sliceText, text, [0, max]) : text));
   const AsyncFunction = protoOf(async function () {}).constructor;
   // V8 notes where a function made from a string was made, which needs the source positions of the
-  // calling function: called from this whole wrapper, that meant compiling the wrapper again
-  // (about 0.3 ms per step); called from this small function, it costs next to nothing.
+  // calling function: called from this whole wrapper, that means compiling the wrapper again for
+  // every step; called from this small function, it costs next to nothing.
   const compileStep = ((parts) => new AsyncFunction(...parts));
   const PromiseCtor = Promise;
   const promiseThen = Promise.prototype.then;
-  const encodeUri = encodeURIComponent;
-  const unescapeText = unescape;
-  const utf8Length = ((text) => unescapeText(encodeUri(text)).length);
   const settled = ((value) => new PromiseCtor((resolve) => resolve(value)));
 
   const format = ((value) => {
@@ -213,10 +210,6 @@ export const bootstrapSource = String.raw`
 
   const serialize = ((value) => {
     const text = value === undefined ? 'null' : stringify(toJson(value, 'the returned value', []));
-    const bytes = text.length > maxResponseBytes / 3 ? utf8Length(text) : text.length;
-    if (bytes > maxResponseBytes) {
-      throw new RangeErrorCtor('the returned value is ' + bytes + ' bytes of JSON, over the limit of ' + maxResponseBytes);
-    }
     return '{"ok":true,"value":' + text + '}';
   });
   const describe = ((error) => {
@@ -239,9 +232,9 @@ export const bootstrapSource = String.raw`
   // WebAssembly memory is allocated outside the isolate's limit: the sandbox has no WebAssembly.
   delete g.WebAssembly;
   // What a step sees (what the sandbox provides, then the earlier steps' outputs by step name)
-  // are parameters of its function, not globals: compiling the step after defining a dozen
-  // globals took several times as long. Step names are identifiers, checked by the config and by
-  // the worker's message schema.
+  // are parameters of its function, not globals: a step compiles several times faster than after
+  // defining a dozen globals. Step names are identifiers, checked by the config, by checkSteps and
+  // by the worker's message schema.
   const names = ${JSON.stringify(stepParameters)};
   const values = [console, atob, btoa, base64, aws, input.params, input.env, input.context];
   for (const name of keysOf(input.steps)) {

@@ -13,9 +13,7 @@ export interface PreparedIsolate {
 /**
  * Made once per process. Isolates start from a V8 startup snapshot that holds nothing but V8's own
  * built-ins (its one script is an empty 'use strict' directive), so every isolate made from it is
- * as fresh as a new one; it measured 2.2 ms against 2.9 ms for a bare isolate once, and about the
- * same as a bare one (1.34 ms) later. The bootstrap's V8 code cache lets each new isolate skip
- * compiling it.
+ * as fresh as a new one. The bootstrap's V8 code cache lets each new isolate skip compiling it.
  */
 let startup:
   { snapshot: ivm.ExternalCopy<ArrayBuffer>; scriptOptions: ivm.ScriptOrigin & ivm.CachedDataOptions } | undefined;
@@ -48,8 +46,8 @@ function newIsolate(memoryMb: number): {
 
 /**
  * The same as prepareIsolate, but the context and the script are made on the isolate's own thread:
- * only the isolate's creation (about 1.3 ms here) holds this thread, so a run that arrives while
- * the pool refills waits less.
+ * only the isolate's creation holds this thread, so a run that arrives while the pool refills waits
+ * less.
  */
 export async function prepareIsolateAsync(memoryMb: number): Promise<PreparedIsolate> {
   const { isolate, scriptOptions } = newIsolate(memoryMb);
@@ -139,8 +137,8 @@ export class IsolatePool {
         },
       );
       // Not unref'd: an unref'd immediate does not keep the event loop from blocking for I/O, so in
-      // an idle worker the refill waited for the next message (the next run), which then found no
-      // prepared isolate.
+      // an idle worker the refill would wait for the next message (the next run), which would then
+      // find no prepared isolate.
     });
   }
 }

@@ -1,99 +1,44 @@
 import ivm from 'isolated-vm';
-import { z } from 'zod';
-import { CredflowError, messageOf, truncate } from '../errors.js';
-import { maxWorkflowSteps, type SandboxLimits } from '../config/index.js';
-import { stepNameSchema } from '../config/names.js';
-import { maxErrorNameLength, maxMessageLength } from './bootstrap-source.js';
+import type { SandboxLimits } from '../../config/index.js';
+import { messageOf, truncate } from '../../errors.js';
+import { checkSteps } from '../check-steps.js';
+import {
+  BridgeError,
+  type LogLevel,
+  type SandboxJob,
+  type StepFailureCode,
+  type StepResult,
+  type StepsOutcome,
+} from '../contract.js';
+import { limitBridge } from '../limit-bridge.js';
+import { RunLogBudget } from '../run-logs.js';
+import { maxMessageLength } from './bootstrap-source.js';
 import { prepareIsolate, type IsolatePool } from './isolate-pool.js';
 import { ivmOptions } from './ivm-options.js';
-import { RunLogBudget } from './run-logs.js';
+import { readAnswer } from './read-answer.js';
 
-export interface SandboxStep {
-  readonly name: string;
-  readonly code: string;
-}
-
-export type LogLevel = 'info' | 'warn' | 'error' | 'debug';
 const logLevels: ReadonlySet<LogLevel> = new Set<LogLevel>(['info', 'warn', 'error', 'debug']);
 
-/** What a step may call on the host. A rejection with a BridgeError reaches step code as that error. */
-export type BridgeHandler = (method: string, args: unknown) => Promise<unknown>;
-
-/** An error that step code sees with this name and message, and nothing else of the host. */
-export class BridgeError extends Error {
-  constructor(
-    override readonly name: string,
-    message: string,
-    readonly code?: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface SandboxInput {
-  params: Record<string, unknown>;
-  env: Record<string, string>;
-  context: Record<string, unknown>;
-}
-
-export interface StepResult {
-  name: string;
-  durationMs: number;
-  logs: { level: LogLevel; message: string }[];
-  output: unknown;
-}
-
-export interface SandboxRunOptions {
-  workflow: string;
-  steps: readonly SandboxStep[];
-  input: SandboxInput;
-  limits: SandboxLimits;
-  bridge: BridgeHandler;
+export interface RunStepsOptions extends SandboxJob {
   /** Less time than runTimeoutMs: a run sent again after its worker died keeps its first deadline. */
   timeLeftMs?: number;
   /** Where the run's isolate comes from (pre-created ahead of time); by default a fresh one. */
   isolates?: Pick<IsolatePool, 'take' | 'replenish'>;
 }
 
-export interface SandboxRunResult {
-  steps: StepResult[];
-  response: unknown;
-}
-
-/** A step failed; `steps` holds what ran, the failing step included. */
-export class StepFailure extends CredflowError {
-  constructor(
-    code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT',
-    message: string,
-    readonly steps: StepResult[],
-    details: Record<string, unknown>,
-  ) {
-    super(code, message, { details });
-  }
-}
+const cut = (text: string): string => truncate(text, maxMessageLength);
 
 /**
  * Runs a workflow's steps in one fresh isolate with a fresh context per step. Inputs go in as JSON,
  * outputs come out as JSON strings made inside the isolate. The host enforces each step's and the
  * whole run's wall-clock deadline by disposing the isolate, which also ends runs stuck on a promise
- * that never settles. The isolate is always disposed before this returns.
+ * that never settles. The isolate is always disposed before this returns. A failing step is an
+ * outcome (plain data, as it crosses the worker's IPC); only a failure of isolated-vm itself rejects.
  */
-export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxRunResult> {
+export async function runSteps(options: RunStepsOptions): Promise<StepsOutcome> {
   const { limits, workflow } = options;
-  checkStepCount(workflow, options.steps);
-  // Step names become parameter names of each later step's function; the config checks them, and
-  // so does this, for callers that did not come through it.
-  for (const step of options.steps) {
-    const checked = stepNameSchema.safeParse(step.name);
-    if (!checked.success) {
-      throw new StepFailure(
-        'WORKFLOW_FAILED',
-        `workflow "${workflow}": step name "${truncate(step.name, 64)}" ${checked.error.issues[0]?.message ?? 'is not allowed'}`,
-        [],
-        { workflow, step: step.name },
-      );
-    }
-  }
+  const refused = checkSteps(workflow, options.steps);
+  if (refused) return { ok: false, failure: refused, steps: [] };
   const bridge = limitBridge(options.bridge, limits);
   let bridgeCalls = 0;
   const prepared = options.isolates ? options.isolates.take(limits.memoryMb) : prepareIsolate(limits.memoryMb);
@@ -112,21 +57,19 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
       const started = performance.now();
       const result: StepResult = { name: step.name, durationMs: 0, logs, output: null };
       results.push(result);
-      const fail = (
-        code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT',
-        why: string,
-        extra: Record<string, unknown> = {},
-      ): never => {
+      const fail = (code: StepFailureCode, why: string, extra: Record<string, unknown> = {}): StepsOutcome => {
         result.durationMs = Math.round(performance.now() - started);
-        throw new StepFailure(code, `workflow "${workflow}" failed in step "${step.name}": ${why}`, results, {
-          workflow,
-          step: step.name,
-          ...extra,
-        });
+        const message = `workflow "${workflow}" failed in step "${step.name}": ${why}`;
+        return {
+          ok: false,
+          failure: { code, message, details: { workflow, step: step.name, ...extra } },
+          steps: results,
+        };
       };
 
       const remaining = runDeadline - Date.now();
-      if (remaining <= 0) fail('WORKFLOW_TIMEOUT', `the run exceeded its time limit of ${limits.runTimeoutMs} ms`);
+      if (remaining <= 0)
+        return fail('WORKFLOW_TIMEOUT', `the run exceeded its time limit of ${limits.runTimeoutMs} ms`);
       const stepBudget = Math.min(limits.stepTimeoutMs, remaining);
       const timeoutMessage =
         stepBudget === limits.stepTimeoutMs
@@ -173,7 +116,6 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
           ...options.input,
           steps: outputs,
           code: step.code,
-          maxResponseBytes: limits.maxResponseBytes,
           maxBridgeCalls: limits.maxBridgeCalls,
           logsFull: runLogs.isFull,
           bridgeCallsLeft: Math.max(0, limits.maxBridgeCalls - bridgeCalls),
@@ -223,10 +165,9 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
               },
             );
           }
-          const tooLarge = name === 'RangeError' && /^the returned value is .* bytes of JSON/.test(message);
           return fail('WORKFLOW_FAILED', `${name}: ${message}`, {
             errorName: name,
-            ...(tooLarge ? { responseTooLarge: true } : {}),
+            ...(answer.tooLarge ? { responseTooLarge: true } : {}),
           });
         }
         result.output = answer.value;
@@ -236,7 +177,7 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
       }
     }
     const last = results[results.length - 1];
-    return { steps: results, response: last?.output ?? null };
+    return { ok: true, steps: results, response: last?.output ?? null };
   } finally {
     open = false;
     // The run is over (no bridge call is served any more); disposing the isolate, which also stops
@@ -248,107 +189,11 @@ export async function runInSandbox(options: SandboxRunOptions): Promise<SandboxR
   }
 }
 
-/**
- * Holds a run to its bridge budget and deadline: past either, a call is refused without reaching the
- * handler. Applied where the run starts, and again by the agent for runs in a sandbox worker.
- */
-export function limitBridge(
-  bridge: BridgeHandler,
-  limits: Pick<SandboxLimits, 'maxBridgeCalls' | 'runTimeoutMs'>,
-  deadline = Date.now() + limits.runTimeoutMs,
-): BridgeHandler {
-  let calls = 0;
-  return (method, args) => {
-    if (Date.now() >= deadline) {
-      return Promise.reject(
-        new BridgeError('Error', `the run is past its time limit of ${limits.runTimeoutMs} ms; no more calls are made`),
-      );
-    }
-    calls += 1;
-    if (calls > limits.maxBridgeCalls) {
-      return Promise.reject(
-        new BridgeError('LimitExceededException', `a run may make at most ${limits.maxBridgeCalls} bridge calls`),
-      );
-    }
-    return bridge(method, args);
-  };
-}
-
-/** Refuses a run of more steps than a workflow may have (the config loader refuses such a file too). */
-export function checkStepCount(workflow: string, steps: readonly unknown[]): void {
-  if (steps.length > maxWorkflowSteps) {
-    throw new StepFailure(
-      'WORKFLOW_FAILED',
-      `workflow "${workflow}" has ${steps.length} steps; a workflow may have at most ${maxWorkflowSteps}`,
-      [],
-      { workflow, steps: steps.length, maxSteps: maxWorkflowSteps },
-    );
-  }
-}
-
-const cut = (text: string): string => truncate(text, maxMessageLength);
-
-/**
- * An error answer holds at most maxMessageLength characters of message and maxErrorNameLength of
- * name, each up to 6 bytes once escaped as JSON, and a short envelope.
- */
-const maxErrorAnswerBytes = 6 * (maxMessageLength + maxErrorNameLength) + 200;
-
-const answerSchema = z.union([
-  z.strictObject({ ok: z.literal(true), value: z.unknown() }),
-  z.strictObject({
-    ok: z.literal(false),
-    compile: z.literal(true).optional(),
-    error: z.strictObject({
-      name: z.string().max(maxErrorNameLength),
-      message: z.string().max(maxMessageLength),
-      /** The whole message's length, when the bootstrap cut it. */
-      messageLength: z.number().int().nonnegative().optional(),
-    }),
-  }),
-]);
-
-type Answer = z.infer<typeof answerSchema>;
-
-/**
- * The isolate's answer is untrusted: step code can tamper with the built-ins the bootstrap uses. The
- * host checks that it is a string of JSON in the expected shape and within the size limit (in bytes):
- * a value within maxResponseBytes, an error (cut inside the isolate) within maxErrorAnswerBytes.
- */
-function readAnswer(raw: unknown, maxResponseBytes: number): Answer {
-  const invalid = (why: string): Answer => ({
-    ok: false,
-    error: { name: 'Error', message: `the step did not produce a valid result (${why})` },
-  });
-  if (typeof raw !== 'string') return invalid(`got a ${typeof raw} instead of JSON text`);
-  // The envelope adds a few bytes around the value; the value alone is what the limit is about.
-  const bytes = Buffer.byteLength(raw) - '{"ok":true,"value":}'.length;
-  const tooLarge: Answer = {
-    ok: false,
-    error: {
-      name: 'RangeError',
-      message: `the returned value is ${bytes} bytes of JSON, over the limit of ${maxResponseBytes}`,
-    },
-  };
-  if (bytes > Math.max(maxResponseBytes, maxErrorAnswerBytes)) {
-    return raw.startsWith('{"ok":false') ? invalid(`an error answer of ${bytes} bytes`) : tooLarge;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return invalid('not JSON');
-  }
-  const checked = answerSchema.safeParse(parsed);
-  if (!checked.success) return invalid('unexpected shape');
-  return checked.data.ok && bytes > maxResponseBytes ? tooLarge : checked.data;
-}
-
 function classifyIsolateError(
   error: unknown,
   limits: SandboxLimits,
   timeoutMessage: string,
-): ['WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT', string] {
+): [StepFailureCode, string] {
   const message = messageOf(error);
   if (/memory limit/i.test(message))
     return ['WORKFLOW_FAILED', `the step exceeded the memory limit of ${limits.memoryMb} MB`];

@@ -1,6 +1,6 @@
 /**
  * What the sandbox gives a step's function, in the order it passes them, before the earlier steps'
- * outputs (src/sandbox/bootstrap-source.ts). Step names must not shadow them, and the config's step
+ * outputs (src/sandbox/guest/bootstrap-source.ts). Step names must not shadow them, and the config's step
  * code check compiles each step with the same parameters.
  */
 export const stepParameters = ['console', 'atob', 'btoa', 'base64', 'aws', 'params', 'Env', 'context'] as const;

@@ -1,15 +1,15 @@
 import ivm from 'isolated-vm';
-import { ivmOptions } from './ivm-options.js';
 
 let cached: ReadonlySet<string> | undefined;
 
 /**
  * The global names of a bare isolate context (Object, JSON, undefined, Promise, ...), read once from
- * a real isolate so the list matches the V8 that runs the steps.
+ * a real isolate so the list matches the V8 that runs the steps. No step code runs in that isolate,
+ * so its options need none of the care the sandbox's own take (the sandbox's ivmOptions).
  */
 export function builtinGlobalNames(): ReadonlySet<string> {
   if (cached) return cached;
-  const isolate = new ivm.Isolate(ivmOptions({ memoryLimit: 8 }));
+  const isolate = new ivm.Isolate({ memoryLimit: 8 });
   try {
     const context = isolate.createContextSync();
     const names = context.evalSync('JSON.stringify(Object.getOwnPropertyNames(globalThis))') as string;

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { identifierPattern } from '../../config/names.js';
-import { maxWorkflowSteps } from '../../config/workflow-schema.js';
+import { identifierPattern, maxWorkflowSteps } from '../config/index.js';
 
 /**
- * Messages between the agent and a sandbox worker process, checked with zod on arrival at both ends.
+ * Messages between the agent (host/) and a sandbox worker process (guest/), checked with zod on
+ * arrival at both ends. A step's failure crosses as plain data (code, message, details).
  * The worker runs untrusted code, so the agent treats anything it sends as untrusted too: a message
  * that does not fit these shapes gets the worker stopped.
  */

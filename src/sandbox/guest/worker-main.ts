@@ -2,12 +2,14 @@
  * The sandbox worker: a child process of the agent that runs workflow steps in isolated-vm and
  * nothing else. It holds no AWS credentials, no database connections and no secrets but those of
  * the runs it is executing; GetSecretValue is asked of the agent over IPC. Started by
- * SandboxWorkers with `--no-node-snapshot` and an empty environment.
+ * SandboxWorkers (host/) with `--no-node-snapshot` and an empty environment. Its messages are
+ * plain data (protocol.ts): a step's failure crosses as code, message and details.
  */
 import { truncate } from '../../errors.js';
-import { IsolatePool, prepareIsolate } from '../isolate-pool.js';
-import { BridgeError, runInSandbox, StepFailure, type StepResult } from '../run-in-sandbox.js';
-import { agentMessageSchema, workerMessageSchema, type AgentMessage, type WorkerMessage } from './protocol.js';
+import { BridgeError, type StepResult } from '../contract.js';
+import { agentMessageSchema, type AgentMessage, type WorkerMessage } from '../protocol.js';
+import { IsolatePool, prepareIsolate } from './isolate-pool.js';
+import { runSteps } from './run-steps.js';
 
 type RunMessage = Extract<AgentMessage, { type: 'run' }>;
 
@@ -29,8 +31,9 @@ function askAgent(id: number, method: string, args: unknown): Promise<unknown> {
 }
 
 async function run(message: RunMessage): Promise<void> {
+  let outcome;
   try {
-    const result = await runInSandbox({
+    outcome = await runSteps({
       workflow: message.workflow,
       steps: message.steps,
       input: message.input,
@@ -39,46 +42,31 @@ async function run(message: RunMessage): Promise<void> {
       bridge: (method, args) => askAgent(message.id, method, args),
       ...(isolates ? { isolates } : {}),
     });
-    const done: WorkerMessage = {
-      type: 'done',
+  } catch {
+    // isolated-vm itself failed (out of memory creating the isolate, ...): no host detail leaves.
+    send({
+      type: 'failed',
       id: message.id,
-      steps: withoutOutputs(result.steps),
-      response: result.response ?? null,
-    };
-    // The agent stops a worker that sends what its schema refuses, which would end every run here:
-    // a result that would not pass fails this run alone.
-    if (workerMessageSchema.safeParse(done).success) send(done);
-    else
-      send({
-        type: 'failed',
-        id: message.id,
-        code: 'WORKFLOW_FAILED',
-        message: `workflow "${truncate(message.workflow, 200)}" produced a result the agent does not accept`,
-        details: { workflow: message.workflow },
-        steps: [],
-      });
-  } catch (error) {
-    if (error instanceof StepFailure) {
-      send({
-        type: 'failed',
-        id: message.id,
-        code: error.code as 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT',
-        message: truncate(error.message, 4000),
-        details: error.details ?? {},
-        steps: withoutOutputs(error.steps),
-      });
-    } else {
-      // isolated-vm itself failed (out of memory creating the isolate, ...): no host detail leaves.
-      send({
-        type: 'failed',
-        id: message.id,
-        code: 'WORKFLOW_FAILED',
-        message: `workflow "${message.workflow}" could not run in the sandbox`,
-        details: { workflow: message.workflow },
-        steps: [],
-      });
-    }
+      code: 'WORKFLOW_FAILED',
+      message: `workflow "${truncate(message.workflow, 200)}" could not run in the sandbox`,
+      details: { workflow: message.workflow },
+      steps: [],
+    });
+    return;
   }
+  if (outcome.ok) {
+    send({ type: 'done', id: message.id, steps: withoutOutputs(outcome.steps), response: outcome.response ?? null });
+    return;
+  }
+  const { code, details } = outcome.failure;
+  send({
+    type: 'failed',
+    id: message.id,
+    code,
+    message: truncate(outcome.failure.message, 4000),
+    details,
+    steps: withoutOutputs(outcome.steps),
+  });
 }
 
 /**
