@@ -7,3 +7,5 @@ export { maxWorkflowSteps } from './workflow-schema.js';
 export { formatPath } from './format-issue.js';
 export { escapeRegExp, patternRegExp } from './patterns.js';
 export type { ConnectionFields } from './integration-schema.js';
+export { parseResolvedConnection } from './connection-schema.js';
+export type { ResolvedConnection } from './connection-schema.js';

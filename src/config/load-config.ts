@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { CredflowError, isCredflowError, messageOf } from '../errors.js';
 import { compileFields, type CompiledFields } from '../templates/index.js';
-import { parseResolvedConnection } from '../credentials/resolved-connection.js';
+import { parseResolvedConnection } from './connection-schema.js';
 import { StepCodeChecker } from './check-step-code.js';
 import { expandEnv, expandText } from './expand-env.js';
 import { formatPath, formatZodIssues, oneLine } from './format-issue.js';

@@ -1,10 +1,14 @@
 export { createResolver } from './create-resolver.js';
-export type { IntegrationStatus, Resolved, Resolver, ResolverDeps } from './create-resolver.js';
+export type { ResolverDeps } from './create-resolver.js';
+export type { Resolved, Resolver } from './resolver.js';
+export type { IntegrationStatus } from './integration-status.js';
+export { CacheKey } from './cache-key.js';
+export type { CacheKeyFields, CacheLifetimes } from './cache-key.js';
+export { createProfileFor } from './profile-for.js';
+export type { ProfileFor, ProfileSettings } from './profile-for.js';
 export { CredentialCache } from './credential-cache.js';
 export type { CacheEntry, CacheEvent, CacheOptions, CacheOutcome, Loaded, Loader } from './credential-cache.js';
 export { renderConnection, stageOf } from './resolve-connection.js';
 export type { ResolveStage } from './resolve-connection.js';
-export { parseResolvedConnection } from './resolved-connection.js';
-export type { ResolvedConnection } from './resolved-connection.js';
 export { responseTtlMs } from './response-ttl.js';
 export { neededPathsByWorkflow, pruneResponse } from './prune-response.js';

@@ -1,8 +1,6 @@
-import type { Integration } from '../config/index.js';
-import { formatPath } from '../config/index.js';
+import { formatPath, parseResolvedConnection, type Integration, type ResolvedConnection } from '../config/index.js';
 import { CredflowError, type Stage } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
-import { parseResolvedConnection, type ResolvedConnection } from './resolved-connection.js';
 
 export type ResolveStage = Stage;
 
