@@ -3,7 +3,7 @@ import type { Integration, ResolvedConnection } from '../config/index.js';
 import { SecretMasker } from '../masking/index.js';
 import type { CacheKey } from './cache-key.js';
 import type { CacheEntry } from './credential-cache.js';
-import { renderConnection } from './resolve-connection.js';
+import { renderConnection } from './render-connection.js';
 
 export interface Rendered {
   connection: ResolvedConnection;

@@ -6,8 +6,8 @@ import type { SecretMasker } from '../masking/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { CacheKey } from './cache-key.js';
 import type { CacheEvent } from './credential-cache.js';
-import { stageOf } from './resolve-connection.js';
 import type { Resolved } from './resolver.js';
+import { stageOf } from './stage-of.js';
 
 export interface ResolutionReportDeps {
   logger: Logger;
