@@ -70,7 +70,8 @@ export function createResolver(deps: ResolverDeps): Resolver {
   const keyFor = (integration: Integration, profile: string): Keyed | undefined => {
     let byProfile = keyed.get(integration);
     if (byProfile === undefined) keyed.set(integration, (byProfile = new Map()));
-    if (byProfile.has(profile)) return byProfile.get(profile);
+    const found = byProfile.get(profile);
+    if (found !== undefined || byProfile.has(profile)) return found;
     const made = makeKey(integration, profile);
     byProfile.set(profile, made);
     if (made) keysById.set(made.key.id, made.key);
@@ -95,14 +96,18 @@ export function createResolver(deps: ResolverDeps): Resolver {
     rendered: Rendered,
     generation: number,
     outcome: Resolved['outcome'],
-  ): Resolved => ({ integration: integration.name, profile, ...rendered, generation, outcome });
+  ): Resolved => {
+    const { connection, connectionKey } = rendered;
+    return { integration: integration.name, profile, connection, connectionKey, generation, outcome };
+  };
   const fromEntry = (
     attempt: ResolutionAttempt,
     keyedAs: Keyed,
-    found: { entry: CacheEntry<unknown>; outcome: CacheOutcome },
+    entry: CacheEntry<unknown>,
+    outcome: CacheOutcome,
   ): Resolved => {
-    const rendered = renderer.fromEntry(attempt.integration, found.entry, keyedAs.key);
-    return result(attempt.integration, attempt.profile, rendered, found.entry.generation, found.outcome);
+    const rendered = renderer.fromEntry(attempt.integration, entry, keyedAs.key);
+    return result(attempt.integration, attempt.profile, rendered, entry.generation, outcome);
   };
 
   const begin = (integration: Integration, requested: string | undefined, actor: Actor): ResolutionAttempt => {
@@ -125,7 +130,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
         return report.resolved(attempt, result(integration, profile, renderer.fixed(integration), 0, 'static'));
       const entry = cache.peek(keyedAs.key.id, keyedAs.load);
       if (entry === undefined) return keyedAs;
-      return report.resolved(attempt, fromEntry(attempt, keyedAs, { entry, outcome: 'hit' }));
+      return report.resolved(attempt, fromEntry(attempt, keyedAs, entry, 'hit'));
     } catch (error) {
       return failed(attempt, error);
     }
@@ -144,7 +149,8 @@ export function createResolver(deps: ResolverDeps): Resolver {
       const settled = settle(attempt);
       if (!isKeyed(settled)) return settled;
       try {
-        return report.resolved(attempt, fromEntry(attempt, settled, await cache.get(settled.key.id, settled.load)));
+        const { entry, outcome } = await cache.get(settled.key.id, settled.load);
+        return report.resolved(attempt, fromEntry(attempt, settled, entry, outcome));
       } catch (error) {
         return failed(attempt, error);
       }
