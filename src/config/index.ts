@@ -9,3 +9,5 @@ export { escapeRegExp, patternRegExp } from './patterns.js';
 export type { ConnectionFields } from './integration-schema.js';
 export { identifierPattern, stepNameSchema } from './names.js';
 export { stepParameters } from './step-parameters.js';
+export { parseResolvedConnection } from './connection-schema.js';
+export type { ResolvedConnection } from './connection-schema.js';

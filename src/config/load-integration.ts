@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { isCredflowError, messageOf } from '../errors.js';
 import { compileFields, type CompiledFields } from '../templates/index.js';
-import { parseResolvedConnection } from '../credentials/resolved-connection.js';
+import { parseResolvedConnection } from './connection-schema.js';
 import { expandText } from './expand-env.js';
 import { formatPath } from './format-issue.js';
 import { integrationSchema } from './integration-schema.js';

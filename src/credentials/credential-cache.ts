@@ -1,3 +1,4 @@
+// Over 250 lines: one self-contained class whose load, peek, reload and eviction share the slot state.
 import { CredflowError, messageOf } from '../errors.js';
 
 /** One cached workflow response. `generation` grows with every successful load of its key. */

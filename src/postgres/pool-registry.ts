@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { ResolvedConnection } from '../credentials/index.js';
+import type { ResolvedConnection } from '../config/index.js';
 import { CredflowError } from '../errors.js';
 import type { PoolStats } from '../metrics/index.js';
 import { ConnectionLimits, type ConnectionLimitKind } from './connection-limits.js';

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Integration } from '../../src/config/index.js';
-import { renderConnection } from '../../src/credentials/resolve-connection.js';
+import { renderConnection } from '../../src/credentials/render-connection.js';
 import { CredflowError } from '../../src/errors.js';
 import { SecretMasker } from '../../src/masking/index.js';
 import { compileFields, compileValue, type CompiledValue } from '../../src/templates/index.js';

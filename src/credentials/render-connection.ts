@@ -1,15 +1,6 @@
-import type { Integration } from '../config/index.js';
-import { formatPath } from '../config/index.js';
-import { CredflowError, type Stage } from '../errors.js';
+import { formatPath, parseResolvedConnection, type Integration, type ResolvedConnection } from '../config/index.js';
+import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
-import { parseResolvedConnection, type ResolvedConnection } from './resolved-connection.js';
-
-export type ResolveStage = Stage;
-
-/** Which stage failed, for `integrations test` and the logs (the error table's stage of its code). */
-export function stageOf(error: unknown): ResolveStage | undefined {
-  return error instanceof CredflowError ? error.stage : undefined;
-}
 
 /**
  * Renders an integration's connection templates against a context (`<workflow>.response`,

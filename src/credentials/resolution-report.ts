@@ -1,0 +1,98 @@
+import type { Logger } from 'pino';
+import type { Actor } from '../access/index.js';
+import type { Integration } from '../config/index.js';
+import type { LineSink } from '../logging/index.js';
+import type { SecretMasker } from '../masking/index.js';
+import type { Metrics } from '../metrics/index.js';
+import type { CacheKey } from './cache-key.js';
+import type { CacheEvent } from './credential-cache.js';
+import type { Resolved } from './resolver.js';
+import { stageOf } from './stage-of.js';
+
+export interface ResolutionReportDeps {
+  logger: Logger;
+  /** Where the one line per successful resolution goes. */
+  lines: LineSink;
+  metrics: Metrics;
+  masker: SecretMasker;
+}
+
+/** What one resolution is about, for its metric and log line. */
+export interface ResolutionAttempt {
+  integration: Integration;
+  profile: string;
+  actor: Actor;
+  /** performance.now() when it began. */
+  started: number;
+}
+
+/**
+ * The metrics and log lines of resolving: one line per resolution, and one per failed refresh of a
+ * cached response. Error messages pass through the masker; no value of a connection is written.
+ */
+export class ResolutionReport {
+  constructor(private readonly deps: ResolutionReportDeps) {}
+
+  resolved(attempt: ResolutionAttempt, result: Resolved): Resolved {
+    const { integration, profile, actor, started } = attempt;
+    this.deps.metrics.cache.inc({ integration: integration.name, result: result.outcome });
+    this.deps.lines.info(
+      {
+        event: 'credentials.resolve',
+        integration: integration.name,
+        workflow: integration.fetchCredentialsDynamically?.workflow,
+        profile,
+        tokenId: actor.tokenId,
+        route: actor.route,
+        cache: result.outcome,
+        outcome: 'ok',
+      },
+      'resolved credentials',
+      performance.now() - started,
+    );
+    return result;
+  }
+
+  failed(attempt: ResolutionAttempt, error: unknown): void {
+    const { integration, profile, actor, started } = attempt;
+    this.deps.logger.warn(
+      {
+        event: 'credentials.resolve',
+        integration: integration.name,
+        workflow: integration.fetchCredentialsDynamically?.workflow,
+        profile,
+        tokenId: actor.tokenId,
+        route: actor.route,
+        outcome: 'error',
+        stage: stageOf(error),
+        code: (error as { code?: unknown } | undefined)?.code,
+        durationMs: Math.round(performance.now() - started),
+      },
+      'could not resolve credentials',
+    );
+  }
+
+  /** A cache event about `key`: refreshes are counted, failed ones logged. */
+  cacheEvent(event: CacheEvent, key: CacheKey | undefined): void {
+    if (event.type === 'refresh-error') {
+      this.deps.logger.warn(
+        {
+          event: 'credentials.refresh',
+          key: { workflow: key?.workflow ?? '', profile: key?.profile ?? '' },
+          background: event.background,
+          outcome: 'error',
+          failingSince: new Date(event.failingSince).toISOString(),
+          error: this.deps.masker.mask(String((event.error as Error)?.message ?? event.error)),
+        },
+        'refreshing credentials failed',
+      );
+    }
+    if (event.type === 'refresh-ok' || event.type === 'refresh-error') {
+      this.deps.metrics.refreshes.inc({
+        workflow: key?.workflow ?? '',
+        mode: event.background ? 'background' : 'foreground',
+        outcome: event.type === 'refresh-ok' ? 'ok' : 'error',
+      });
+    }
+  }
+}
