@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { readEmbeddedState } from '../embedded/embedded-state.js';
+import { readEmbeddedState } from '../embedded/index.js';
 import { CredflowError, isErrorCode } from '../errors.js';
 import { resolveApiToken, type TokenSources } from './api-token.js';
 

@@ -1,10 +1,13 @@
 import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { AccessToken, Actor } from '../access/index.js';
-import type { Agent } from '../agent/create-agent.js';
-import { profileNameSchema } from '../config/integration-schema.js';
+import { profileNameSchema } from '../config/index.js';
 import { CredflowError } from '../errors.js';
 import { cutText } from '../logging/index.js';
+import type { SecretMasker } from '../masking/index.js';
+import type { Agent } from '../use-cases/index.js';
 import { errorHandler } from './error-handler.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import { compose } from './compose.js';
@@ -55,6 +58,12 @@ export interface CreateAppOptions {
   agent: Agent;
   /** The accepted tokens with their scopes (see src/access). */
   tokens: readonly AccessToken[];
+  /** For refusals (audit lines) and unhandled errors. */
+  logger: Logger;
+  /** Masks every error message and detail before it is sent. */
+  masker: SecretMasker;
+  /** The agent's metrics, served at /metrics. */
+  registry: Registry;
   /** Largest accepted JSON body. */
   bodyLimit?: string;
   /** Counts failed authentications per client address (default: 20 per 10 s, 10,000 addresses). */
@@ -65,17 +74,16 @@ export interface CreateAppOptions {
 
 /** The HTTP API: thin routes that validate input, call the agent and return JSON. */
 export function createApp(options: CreateAppOptions): Express {
-  const { agent } = options;
+  const { agent, logger, registry } = options;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
   const limiter =
-    options.authFailures ??
-    new AuthFailureLimiter({ limit: 20, windowMs: 10_000, maxAddresses: 10_000, logger: agent.logger });
-  const httpMetrics = options.httpMetrics ?? createHttpMetrics(agent.metrics.registry);
+    options.authFailures ?? new AuthFailureLimiter({ limit: 20, windowMs: 10_000, maxAddresses: 10_000, logger });
+  const httpMetrics = options.httpMetrics ?? createHttpMetrics(registry);
   httpMetrics.setSources({ trackedAddresses: () => limiter.size });
-  const access = createAccess(options.tokens, agent.logger, { limiter, metrics: httpMetrics });
+  const access = createAccess(options.tokens, logger, { limiter, metrics: httpMetrics });
   const json = express.json({ limit: options.bodyLimit ?? '100kb', strict: true });
 
   // The busiest route, on the app itself and before every other: no router mount to cross and no
@@ -99,13 +107,13 @@ export function createApp(options: CreateAppOptions): Express {
   // needs "read" over all of them.
   app.get('/metrics', access.authenticate, access.need('read'), async (req, res) => {
     if (!tokenOf(res).unrestricted) {
-      deny(agent.logger, req, tokenOf(res).id, 'forbidden');
+      deny(logger, req, tokenOf(res).id, 'forbidden');
       throw new CredflowError(
         'FORBIDDEN',
         'metrics need a token that is not limited to some integrations or workflows',
       );
     }
-    res.type(agent.metrics.registry.contentType).send(await agent.metrics.registry.metrics());
+    res.type(registry.contentType).send(await registry.metrics());
   });
 
   const api = express.Router();
@@ -151,7 +159,7 @@ export function createApp(options: CreateAppOptions): Express {
     parseBody(emptyBody, req.body);
     res.json(agent.invalidate(nameOf(req), { actor: actorOf(req, res) }));
   });
-  api.use(reloadRoutes(agent, access));
+  api.use(reloadRoutes(agent, access, logger));
   // A known path with another method: 405 with Allow (after authentication, like the 404 below).
   for (const [route, method] of [
     ['/integrations', 'GET'],
@@ -178,6 +186,6 @@ export function createApp(options: CreateAppOptions): Express {
   app.use((req, _res, next) => {
     next(new CredflowError('NOT_FOUND', `no route ${req.method} ${cutText(req.path)}`));
   });
-  app.use(errorHandler(agent.logger, agent.masker));
+  app.use(errorHandler(logger, options.masker));
   return app;
 }
