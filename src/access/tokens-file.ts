@@ -1,11 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { expandEnv } from '../config/expand-env.js';
-import { formatZodIssues } from '../config/format-issue.js';
+import { expandEnv, formatZodIssues, plainTokenSchema } from '../config/index.js';
 import { CredflowError, messageOf } from '../errors.js';
 import { toAccessToken, type AccessToken } from './access-token.js';
 import { scopes } from './scopes.js';
-import { plainTokenSchema } from './token-rules.js';
 
 const namePattern = z.string().regex(/^[A-Za-z0-9_.*-]{1,128}$/, {
   message: 'must be a name or a pattern with * (letters, digits, "_", ".", "-", "*")',

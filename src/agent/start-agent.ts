@@ -16,7 +16,8 @@ import { AuthFailureLimiter, createApp, createHttpMetrics, createHttpServer } fr
 import { createLogger } from '../logging/index.js';
 import { SecretMasker } from '../masking/index.js';
 import { createSecretsGateway, type SecretsGatewayOptions } from '../secrets/index.js';
-import { createAgent, type Agent, type ReloadTrigger } from './create-agent.js';
+import type { Agent, ReloadTrigger } from '../use-cases/index.js';
+import { createAgent, type AgentParts, type ComposedAgent } from './create-agent.js';
 import { watchConfig } from './watch-config.js';
 
 export interface OpenAgentOptions {
@@ -46,6 +47,8 @@ export interface StartAgentOptions extends OpenAgentOptions {
 
 export interface RunningAgent {
   agent: Agent;
+  /** The agent's parts (masker, metrics, sandbox, ...), for start-up and tests. */
+  parts: AgentParts;
   logger: Logger;
   url: string;
   port: number;
@@ -56,7 +59,7 @@ export interface RunningAgent {
 }
 
 /** Loads and validates the configuration and builds the agent, without serving HTTP. */
-export async function openAgent(options: OpenAgentOptions): Promise<{ agent: Agent; settings: AgentSettings }> {
+export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgent & { settings: AgentSettings }> {
   const env = options.env ?? process.env;
   const settings = readAgentSettings(env);
   const masker = new SecretMasker(undefined, settings.masker);
@@ -74,7 +77,7 @@ export async function openAgent(options: OpenAgentOptions): Promise<{ agent: Age
   });
   const config = await loadValidConfig(options.dir, env);
   const secrets = createSecretsGateway(options.secrets ?? {});
-  const agent = createAgent({
+  const composed = createAgent({
     config,
     settings,
     secrets,
@@ -83,7 +86,7 @@ export async function openAgent(options: OpenAgentOptions): Promise<{ agent: Age
     appEnv: readAppEnv(env),
     loadConfig: () => loadConfig(options.dir, env),
   });
-  return { agent, settings };
+  return { ...composed, settings };
 }
 
 /** Tokens from the options, or else from CREDFLOW_API_TOKENS and CREDFLOW_TOKENS_FILE together. */
@@ -112,7 +115,8 @@ async function configuredTokens(
 
 /** Builds the agent and serves its HTTP API until close(). */
 export async function startAgent(options: StartAgentOptions): Promise<RunningAgent> {
-  const { agent, settings } = await openAgent(options);
+  const { agent, parts, settings } = await openAgent(options);
+  const { logger } = parts;
   let access: AccessToken[];
   let plain: string[];
   try {
@@ -127,7 +131,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     access = [fullAccessToken(token)];
     plain = [token];
   }
-  agent.masker.addAll(plain, false);
+  parts.masker.addAll(plain, false);
   const tokens = plain.filter((t) =>
     access.some((a) => a.digest.equals(sha256(t)) && a.scopes.size === scopes.length && a.unrestricted),
   );
@@ -136,10 +140,18 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     limit: http.authFailureLimit,
     windowMs: http.authFailureWindowMs,
     maxAddresses: http.authFailureAddresses,
-    logger: agent.logger,
+    logger,
   });
-  const httpMetrics = createHttpMetrics(agent.metrics.registry);
-  const app = createApp({ agent, tokens: access, authFailures, httpMetrics });
+  const httpMetrics = createHttpMetrics(parts.metrics.registry);
+  const app = createApp({
+    agent,
+    tokens: access,
+    logger,
+    masker: parts.masker,
+    registry: parts.metrics.registry,
+    authFailures,
+    httpMetrics,
+  });
   const server = createHttpServer(app, http, httpMetrics);
   const host = options.host ?? settings.host;
   await new Promise<void>((resolve, reject) => {
@@ -149,7 +161,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       // An error of the listening socket later (accept failing with EMFILE under a connection
       // flood, ...) is logged; without a listener it would end the process.
       server.on('error', (error: NodeJS.ErrnoException) => {
-        agent.logger.error({ event: 'http.server_error', code: error.code }, 'the HTTP server reported an error');
+        logger.error({ event: 'http.server_error', code: error.code }, 'the HTTP server reported an error');
       });
       resolve();
     });
@@ -166,7 +178,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
           : String(code ?? error);
     throw new CredflowError('LISTEN_FAILED', `cannot listen on ${where}: ${why}`, { cause: error });
   });
-  agent.sandbox.warm();
+  parts.sandbox.warm();
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   // A rejected reload is already logged, counted and kept in configStatus(): nothing more to do here.
@@ -174,27 +186,25 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     void agent
       .reload(trigger)
       .catch((error: unknown) =>
-        agent.logger.error(
-          { event: 'config.reload', trigger, outcome: 'error', error: String(error) },
-          'reload failed',
-        ),
+        logger.error({ event: 'config.reload', trigger, outcome: 'error', error: String(error) }, 'reload failed'),
       );
-  const watcher = options.watch === false ? undefined : watchConfig(options.dir, reload('watch'), agent.logger);
+  const watcher = options.watch === false ? undefined : watchConfig(options.dir, reload('watch'), logger);
   const onSighup = reload('signal');
   if (options.reloadOnSighup !== false) process.on('SIGHUP', onSighup);
-  agent.logger.info(
+  logger.info(
     {
       event: 'agent.listening',
       url,
-      integrations: agent.config.integrations.size,
-      workflows: agent.config.workflows.size,
+      integrations: parts.config.integrations.size,
+      workflows: parts.config.workflows.size,
     },
     'credflow agent listening',
   );
   let closing: Promise<void> | undefined;
   return {
     agent,
-    logger: agent.logger,
+    parts,
+    logger,
     url,
     port,
     tokens,

@@ -2,8 +2,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import pg from 'pg';
 import { openSync, writeSync } from 'node:fs';
 import { BufferedDestination } from '../logging/index.js';
-import { openAgent } from '../agent/start-agent.js';
-import type { Agent } from '../agent/index.js';
+import { openAgent, type AgentParts, type ComposedAgent } from '../agent/index.js';
 import type { BenchSetup } from './bench-setup.js';
 import { median, summarize, timeSequential, type Summary } from './stats.js';
 
@@ -23,14 +22,14 @@ export interface Ratio {
 const devNull = openSync('/dev/null', 'w');
 
 /** An in-process agent over the bench config, logging as it does to stdout but to /dev/null (built, masked, batched and written all the same). */
-export async function openBenchAgent(setup: BenchSetup, env: Record<string, string> = {}): Promise<Agent> {
-  const { agent } = await openAgent({
+export async function openBenchAgent(setup: BenchSetup, env: Record<string, string> = {}): Promise<ComposedAgent> {
+  const { agent, parts } = await openAgent({
     dir: setup.dir,
     env: { CREDFLOW_LOG_LEVEL: 'info', ...env },
     secrets: { endpoint: setup.secrets.url, defaultRegion: 'us-east-1', defaultCredentials: setup.secrets.credentials },
     logDestination: new BufferedDestination({ write: (text: string) => writeSync(devNull, text) }),
   });
-  return agent;
+  return { agent, parts };
 }
 
 /** Several rounds of A and B measured alternately; each round's medians, then the median of the rounds. */
@@ -64,7 +63,7 @@ export async function measureInProcess(setup: BenchSetup, rounds: number): Promi
   const ratios: Ratio[] = [];
 
   // --- query overhead: credflow (cached resolve + pool + SELECT 1) against a direct pg.Pool -------
-  const agent = await openBenchAgent(setup);
+  const { agent, parts } = await openBenchAgent(setup);
   const direct = new pg.Pool({
     host: setup.demo.host,
     port: setup.demo.port,
@@ -104,9 +103,9 @@ export async function measureInProcess(setup: BenchSetup, rounds: number): Promi
     credentials: setup.secrets.credentials,
   });
   const bare = () => sdk.send(new GetSecretValueCommand({ SecretId: 'postgresSecrets' }));
-  const coldAgent = await openBenchAgent(setup, { CREDFLOW_SANDBOX_PREWARM: '0' });
+  const { agent: coldAgent } = await openBenchAgent(setup, { CREDFLOW_SANDBOX_PREWARM: '0' });
   // Warm: the agent's defaults (each sandbox worker keeps a prepared isolate and refills after each run).
-  const warmAgent = await openBenchAgent(setup);
+  const { agent: warmAgent } = await openBenchAgent(setup);
   const coldRun = () => coldAgent.previewWorkflow('getSecrets');
   const warmRun = () => warmAgent.previewWorkflow('getSecrets');
   await timeSequential(100, bare);
@@ -138,11 +137,11 @@ export async function measureInProcess(setup: BenchSetup, rounds: number): Promi
   // --- single-flight: 1000 concurrent queries on a cold integration ---------------------------------
   const runsPerRound: number[] = [];
   for (const name of setup.coldIntegrations) {
-    const before = await workflowRuns(agent);
+    const before = await workflowRuns(parts);
     const results = await Promise.allSettled(Array.from({ length: 1000 }, () => agent.query(name, 'SELECT 1', [])));
     const failed = results.filter((r) => r.status === 'rejected').length;
     if (failed > 0) throw new Error(`single-flight round on ${name}: ${failed} of 1000 queries failed`);
-    runsPerRound.push((await workflowRuns(agent)) - before);
+    runsPerRound.push((await workflowRuns(parts)) - before);
   }
 
   await Promise.all([agent.close(), coldAgent.close(), warmAgent.close(), direct.end()]);
@@ -151,7 +150,7 @@ export async function measureInProcess(setup: BenchSetup, rounds: number): Promi
 }
 
 /** Total workflow runs so far, from the agent's own metrics. */
-async function workflowRuns(agent: Agent): Promise<number> {
-  const metric = await agent.metrics.workflowRuns.get();
+async function workflowRuns(parts: AgentParts): Promise<number> {
+  const metric = await parts.metrics.workflowRuns.get();
   return metric.values.filter((v) => v.metricName?.endsWith('_count')).reduce((sum, v) => sum + v.value, 0);
 }

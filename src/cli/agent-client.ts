@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { readEmbeddedState } from '../embedded/embedded-state.js';
+import { readEmbeddedState } from '../embedded/index.js';
 import { CredflowError, isErrorCode } from '../errors.js';
 import { resolveApiToken, type TokenSources } from './api-token.js';
 
@@ -13,7 +13,12 @@ export interface RemoteOptions extends TokenSources {
  * that process). The URL comes from --url, CREDFLOW_URL, or the embedded agent started by `npm start`
  * in the same folder; the token as resolveApiToken says.
  */
-export async function callAgent(options: RemoteOptions, method: 'GET' | 'POST', route: string): Promise<unknown> {
+export async function callAgent(
+  options: RemoteOptions,
+  method: 'GET' | 'POST',
+  route: string,
+  body: unknown = {},
+): Promise<unknown> {
   const url = options.url ?? process.env.CREDFLOW_URL ?? (await readEmbeddedState(path.resolve(options.dir)))?.agentUrl;
   if (!url) {
     throw new CredflowError(
@@ -30,21 +35,21 @@ export async function callAgent(options: RemoteOptions, method: 'GET' | 'POST', 
         authorization: `Bearer ${token}`,
         ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
       },
-      ...(method === 'POST' ? { body: '{}' } : {}),
+      ...(method === 'POST' ? { body: JSON.stringify(body) } : {}),
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
     throw new CredflowError('BAD_REQUEST', `cannot reach the agent at ${url}: ${(error as Error).message}`);
   }
-  const body = (await response.json().catch(() => undefined)) as
+  const answer = (await response.json().catch(() => undefined)) as
     { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined;
   if (!response.ok) {
-    const code = isErrorCode(body?.error?.code) ? body.error.code : 'INTERNAL';
+    const code = isErrorCode(answer?.error?.code) ? answer.error.code : 'INTERNAL';
     throw new CredflowError(
       code,
-      body?.error?.message ?? `the agent answered HTTP ${response.status}`,
-      body?.error?.details ? { details: body.error.details } : {},
+      answer?.error?.message ?? `the agent answered HTTP ${response.status}`,
+      answer?.error?.details ? { details: answer.error.details } : {},
     );
   }
-  return body;
+  return answer;
 }

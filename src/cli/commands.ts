@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
-import { failedPreviewSteps } from '../workflows/index.js';
 import { callAgent } from './agent-client.js';
 import { withAgent, type GlobalOptions } from './context.js';
 import { formatTable } from './format-table.js';
-import { safeCell, safeMessage } from './safe-text.js';
-import { collectKeyValue, collectList, parseProfile } from './parse-param.js';
-import { printJson, printLine, printNotice, printReadableJson } from './print.js';
+import { collectList, parseProfile } from './parse-param.js';
+import { printJson, printLine, printNotice } from './print.js';
+import { remoteOptions } from './remote-options.js';
 import path from 'node:path';
 
 /** The CLI works on the config files directly, as the local user: audited as `cli`. */
@@ -39,94 +38,6 @@ export function registerValidate(program: Command, globals: Globals): void {
       if (!ok) process.exitCode = 1;
     });
 }
-
-export function registerWorkflows(program: Command, globals: Globals): void {
-  const workflows = program.command('workflows').description('list and run credentials workflows');
-  workflows
-    .command('list')
-    .description('list the workflows')
-    .action(async (_opts, cmd: Command) => {
-      const g = globals(cmd);
-      await withAgent(g, async (agent) => {
-        const list = agent.listWorkflows();
-        if (g.json) printJson({ workflows: list });
-        else
-          printLine(
-            formatTable(
-              ['name', 'steps', 'params', 'description'],
-              list.map((w) => ({ ...w, steps: w.steps.join(', '), params: w.params.join(', ') })),
-            ),
-          );
-      });
-    });
-  workflows
-    .command('run')
-    .description('run a workflow and preview what it returns (secrets masked unless --reveal)')
-    .argument('<name>', 'workflow name')
-    .option(
-      '--param <key=value>',
-      'a param over the workflow defaults (repeatable; JSON values allowed)',
-      collectKeyValue,
-      {},
-    )
-    .option('--reveal', 'show secret values unmasked', false)
-    .option(
-      '--profile <name>',
-      'profile the workflow sees as context.profile (default: CREDFLOW_DEFAULT_PROFILE or "default")',
-      parseProfile,
-    )
-    .action(
-      async (
-        name: string,
-        opts: { param: Record<string, unknown>; reveal: boolean; profile?: string },
-        cmd: Command,
-      ) => {
-        const g = globals(cmd);
-        await withAgent(
-          g,
-          async (agent) => {
-            try {
-              const preview = await agent.previewWorkflow(name, {
-                params: opts.param,
-                reveal: opts.reveal,
-                ...(opts.profile ? { profile: opts.profile } : {}),
-                actor: cliActor('workflows run'),
-              });
-              if (g.json) {
-                printJson(preview);
-                return;
-              }
-              printLine(
-                `workflow ${name}: ok in ${preview.durationMs} ms${preview.masked ? ' (secrets masked; --reveal to show)' : ''}`,
-              );
-              printSteps(preview.steps);
-              printLine('response:');
-              printReadableJson(preview.response);
-            } catch (error) {
-              // A failed run's steps (masked unless revealed) come in its error, in process or over HTTP.
-              const steps = g.json ? undefined : failedPreviewSteps(error);
-              if (steps) printSteps(steps);
-              throw error;
-            }
-          },
-          { secrets: true },
-        );
-      },
-    );
-}
-
-/** Each step, then its log lines after `    | `; a log line with line breaks gets the prefix on each of its lines. */
-function printSteps(steps: { name: string; durationMs: number; logs: string[] }[]): void {
-  for (const step of steps) {
-    printLine(`  step ${safeCell(step.name)} (${step.durationMs} ms)`);
-    for (const line of step.logs) printLine(`    | ${safeMessage(line, '    | ')}`);
-  }
-}
-
-const remoteTokenHelp = `
-The API token comes from --token, else --token-file, else CREDFLOW_TOKEN, else the first of
-CREDFLOW_API_TOKENS. Prefer CREDFLOW_TOKEN or --token-file: a --token is visible to every local user
-in ps.`;
 
 export function registerIntegrations(program: Command, globals: Globals): void {
   const integrations = program.command('integrations').description('list, test, status and invalidate integrations');
@@ -164,19 +75,7 @@ export function registerIntegrations(program: Command, globals: Globals): void {
         { secrets: true },
       );
     });
-  const remote = (command: Command) =>
-    command
-      .option('--url <url>', 'the running agent (default: CREDFLOW_URL, or the agent npm start runs in --dir)')
-      .option(
-        '--token-file <path>',
-        'read the API token from the first line of this file (mode 600: refused if group or others can access it)',
-      )
-      .option(
-        '--token <token>',
-        'API token; every local user can read it in ps, so prefer CREDFLOW_TOKEN or --token-file',
-      )
-      .addHelpText('after', remoteTokenHelp);
-  remote(
+  remoteOptions(
     integrations
       .command('invalidate')
       .description("make a running agent drop the integration's cached credentials and drain its pools")
@@ -197,7 +96,7 @@ export function registerIntegrations(program: Command, globals: Globals): void {
         `ok: ${name}: dropped ${result.droppedResponses} cached response(s), draining ${result.drainedPools} pool(s)`,
       );
   });
-  remote(
+  remoteOptions(
     integrations
       .command('status')
       .description("show a running agent's cache and pool state for an integration (never a secret)")

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import pino from 'pino';
-import { openAgent } from '../agent/start-agent.js';
-import type { Agent } from '../agent/index.js';
-import { readEmbeddedState } from '../embedded/embedded-state.js';
-import type { SecretsGatewayOptions } from '../secrets/index.js';
+import { openAgent, type Agent } from '../agent/index.js';
+import { readEmbeddedState } from '../embedded/index.js';
 import { CredflowError } from '../errors.js';
+import type { SecretsGatewayOptions } from '../secrets/index.js';
+import { maskedError } from '../use-cases/index.js';
 import { printNotice } from './print.js';
 
 export interface GlobalOptions {
@@ -57,7 +57,7 @@ export async function withAgent<T>(
   const route: SecretsRoute = usage.secrets
     ? await secretsOptionsFor(dir, process.env)
     : { options: {}, source: 'default' };
-  const { agent } = await openAgent({
+  const { agent, parts } = await openAgent({
     dir,
     secrets: route.options,
     logDestination: pino.destination({ fd: 2, sync: true }),
@@ -66,19 +66,14 @@ export async function withAgent<T>(
   try {
     return await use(agent);
   } catch (error) {
-    // Errors leave the process only masked, like everything else the agent prints.
-    if (error instanceof CredflowError) {
-      let message = agent.masker.mask(error.message);
-      if (usage.secrets && route.source === 'default' && noAwsSetup.test(message)) {
-        message +=
-          `; hint: no AWS credentials found and no running \`npm start\` agent in ${dir} (.credflow/embedded.json);` +
-          ' start it with `npm start`, or set AWS_REGION and credentials';
-      }
-      throw new CredflowError(error.code, message, {
-        ...(error.details ? { details: agent.masker.maskValue(error.details) } : {}),
-      });
-    }
-    throw error;
+    if (!(error instanceof CredflowError)) throw error;
+    const hint =
+      usage.secrets && route.source === 'default' && noAwsSetup.test(error.message)
+        ? `; hint: no AWS credentials found and no running \`npm start\` agent in ${dir} (.credflow/embedded.json);` +
+          ' start it with `npm start`, or set AWS_REGION and credentials'
+        : '';
+    // This process is the boundary the error leaves by: masked here, once.
+    throw maskedError(error, parts.masker, hint);
   } finally {
     await agent.close();
   }

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CredflowError, exitCodes } from '../errors.js';
-import { registerIntegrations, registerQuery, registerValidate, registerWorkflows } from './commands.js';
+import { registerIntegrations, registerQuery, registerValidate } from './commands.js';
 import type { GlobalOptions } from './context.js';
 import { printError, printJson } from './print.js';
 import { safeLines } from './safe-text.js';
 import { registerSecrets } from './secrets-put.js';
 import { registerServe } from './serve.js';
+import { registerWorkflows } from './workflows-commands.js';
 
 /** The version in package.json (dist/cli/ and src/cli/ are both two folders below it). */
 function packageVersion(): string {

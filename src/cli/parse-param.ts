@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { profileNameSchema } from '../config/integration-schema.js';
+import { profileNameSchema } from '../config/index.js';
 
 /**
  * `--param key=value` for workflow params: a value that parses as JSON is used as JSON (numbers,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
-import { readEmbeddedState } from '../embedded/embedded-state.js';
+import { readEmbeddedState } from '../embedded/index.js';
 import { CredflowError, messageOf, truncate } from '../errors.js';
 import type { GlobalOptions } from './context.js';
 import { printJson, printLine } from './print.js';

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { startAgent, type RunningAgent } from '../agent/index.js';
-import { startEmbedded } from '../embedded/start-embedded.js';
+import { startEmbedded } from '../embedded/index.js';
 import type { GlobalOptions } from './context.js';
 import { printLine } from './print.js';
 
@@ -87,15 +87,13 @@ function watchParent(onGone: () => void): NodeJS.Timeout | undefined {
 
 function printBanner(running: RunningAgent, embedded?: string): void {
   const token = running.tokens[0] ?? '';
-  const integration = running.agent.config.integrations.has('demo-postgres')
-    ? 'demo-postgres'
-    : running.agent.listIntegrations()[0]?.name;
+  const served = running.agent.configStatus();
+  const integrations = running.agent.listIntegrations();
+  const integration = integrations.some((i) => i.name === 'demo-postgres') ? 'demo-postgres' : integrations[0]?.name;
   printLine('');
   printLine(`credflow agent listening on ${running.url}`);
   if (embedded) printLine(`  ${embedded}`);
-  printLine(
-    `  ${running.agent.config.workflows.size} workflow(s), ${running.agent.config.integrations.size} integration(s) from ${running.agent.config.dir}`,
-  );
+  printLine(`  ${served.workflows} workflow(s), ${served.integrations} integration(s) from ${served.dir}`);
   printLine(
     running.generatedToken
       ? `  API token (generated for this run; set CREDFLOW_API_TOKENS to choose): ${token}`

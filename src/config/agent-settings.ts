@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { plainTokenProblem } from '../access/token-rules.js';
+import { plainTokenProblem } from './token-rules.js';
 import { CredflowError } from '../errors.js';
 
 const intFrom = (fallback: number, min: number, max: number) =>

@@ -66,7 +66,7 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
       ...(options.logDestination ? { logDestination: options.logDestination } : {}),
       secrets: { endpoint: secrets.url, defaultRegion: embeddedRegion, defaultCredentials: credentials },
     });
-    agent.agent.masker.add(postgres.password);
+    agent.parts.masker.add(postgres.password);
     cleanups.push(() => agent.close());
     await updateEmbeddedState(options.dir, {
       secretsEndpoint: secrets.url,

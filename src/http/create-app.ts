@@ -1,13 +1,15 @@
 import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { AccessToken, Actor } from '../access/index.js';
-import type { Agent } from '../agent/create-agent.js';
-import { profileNameSchema } from '../config/integration-schema.js';
+import { profileNameSchema } from '../config/index.js';
 import { CredflowError } from '../errors.js';
 import { cutText } from '../logging/index.js';
+import type { SecretMasker } from '../masking/index.js';
+import type { Agent } from '../use-cases/index.js';
 import { errorHandler } from './error-handler.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
-import { compose } from './compose.js';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics.js';
 import { parseBody } from './parse-body.js';
 import { createAccess, deny, tokenOf } from './create-access.js';
@@ -34,8 +36,6 @@ const profileQuery = z.strictObject({ profile: profileNameSchema.optional() });
 
 /** `?profile=` on routes that resolve; nothing else is accepted in the query string. */
 function profileOf(req: Request): { profile?: string } {
-  // Express parses the query string each time req.query is read: most requests have none.
-  if (!req.url.includes('?')) return {};
   const result = profileQuery.safeParse(req.query ?? {});
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`);
@@ -55,6 +55,12 @@ export interface CreateAppOptions {
   agent: Agent;
   /** The accepted tokens with their scopes (see src/access). */
   tokens: readonly AccessToken[];
+  /** For refusals (audit lines) and unhandled errors. */
+  logger: Logger;
+  /** Masks every error message and detail before it is sent. */
+  masker: SecretMasker;
+  /** The agent's metrics, served at /metrics. */
+  registry: Registry;
   /** Largest accepted JSON body. */
   bodyLimit?: string;
   /** Counts failed authentications per client address (default: 20 per 10 s, 10,000 addresses). */
@@ -65,31 +71,17 @@ export interface CreateAppOptions {
 
 /** The HTTP API: thin routes that validate input, call the agent and return JSON. */
 export function createApp(options: CreateAppOptions): Express {
-  const { agent } = options;
+  const { agent, logger, registry } = options;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
   const limiter =
-    options.authFailures ??
-    new AuthFailureLimiter({ limit: 20, windowMs: 10_000, maxAddresses: 10_000, logger: agent.logger });
-  const httpMetrics = options.httpMetrics ?? createHttpMetrics(agent.metrics.registry);
+    options.authFailures ?? new AuthFailureLimiter({ limit: 20, windowMs: 10_000, maxAddresses: 10_000, logger });
+  const httpMetrics = options.httpMetrics ?? createHttpMetrics(registry);
   httpMetrics.setSources({ trackedAddresses: () => limiter.size });
-  const access = createAccess(options.tokens, agent.logger, { limiter, metrics: httpMetrics });
+  const access = createAccess(options.tokens, logger, { limiter, metrics: httpMetrics });
   const json = express.json({ limit: options.bodyLimit ?? '100kb', strict: true });
-
-  // The busiest route, on the app itself and before every other: no router mount to cross and no
-  // other route to try first, and its checks composed into one handler. Its checks are those of
-  // every other API route.
-  app.post(
-    '/api/v1/integrations/:name/query',
-    compose(access.authenticate, requireJson(true), json, access.need('query', 'integration'), async (req, res) => {
-      const body = parseBody(queryBody, req.body);
-      res.json(
-        await agent.query(nameOf(req), body.sql, body.params ?? [], { ...profileOf(req), actor: actorOf(req, res) }),
-      );
-    }),
-  );
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -99,13 +91,13 @@ export function createApp(options: CreateAppOptions): Express {
   // needs "read" over all of them.
   app.get('/metrics', access.authenticate, access.need('read'), async (req, res) => {
     if (!tokenOf(res).unrestricted) {
-      deny(agent.logger, req, tokenOf(res).id, 'forbidden');
+      deny(logger, req, tokenOf(res).id, 'forbidden');
       throw new CredflowError(
         'FORBIDDEN',
         'metrics need a token that is not limited to some integrations or workflows',
       );
     }
-    res.type(agent.metrics.registry.contentType).send(await agent.metrics.registry.metrics());
+    res.type(registry.contentType).send(await registry.metrics());
   });
 
   const api = express.Router();
@@ -144,6 +136,12 @@ export function createApp(options: CreateAppOptions): Express {
     parseBody(emptyBody, req.body);
     res.json(await agent.testIntegration(nameOf(req), { ...profileOf(req), actor: actorOf(req, res) }));
   });
+  api.post('/integrations/:name/query', requireJson(true), access.need('query', 'integration'), async (req, res) => {
+    const body = parseBody(queryBody, req.body);
+    res.json(
+      await agent.query(nameOf(req), body.sql, body.params ?? [], { ...profileOf(req), actor: actorOf(req, res) }),
+    );
+  });
   api.get('/integrations/:name/status', access.need('read', 'integration'), (req, res) => {
     res.json(agent.status(nameOf(req), profileOf(req)));
   });
@@ -151,7 +149,7 @@ export function createApp(options: CreateAppOptions): Express {
     parseBody(emptyBody, req.body);
     res.json(agent.invalidate(nameOf(req), { actor: actorOf(req, res) }));
   });
-  api.use(reloadRoutes(agent, access));
+  api.use(reloadRoutes(agent, access, logger));
   // A known path with another method: 405 with Allow (after authentication, like the 404 below).
   for (const [route, method] of [
     ['/integrations', 'GET'],
@@ -178,6 +176,6 @@ export function createApp(options: CreateAppOptions): Express {
   app.use((req, _res, next) => {
     next(new CredflowError('NOT_FOUND', `no route ${req.method} ${cutText(req.path)}`));
   });
-  app.use(errorHandler(agent.logger, agent.masker));
+  app.use(errorHandler(logger, options.masker));
   return app;
 }

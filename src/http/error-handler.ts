@@ -3,10 +3,11 @@ import type { Logger } from 'pino';
 import { CredflowError } from '../errors.js';
 import { cutText } from '../logging/index.js';
 import type { SecretMasker } from '../masking/index.js';
+import { maskedError } from '../use-cases/index.js';
 
 /**
  * The one place errors become HTTP responses: `{ error: { code, message, details? } }` with the
- * status of the code. Unknown errors are a generic 500, logged once; every message is masked.
+ * status of the code. Unknown errors are a generic 500, logged once; every error is masked here (see maskedError).
  */
 export function errorHandler(logger: Logger, masker: SecretMasker): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
@@ -17,12 +18,9 @@ export function errorHandler(logger: Logger, masker: SecretMasker): ErrorRequest
         'unhandled error',
       );
     }
-    const e = known ?? new CredflowError('INTERNAL', 'internal error');
-    const body: { code: string; message: string; details?: unknown } = {
-      code: e.code,
-      message: masker.mask(e.message),
-    };
-    if (e.details) body.details = masker.maskValue(e.details);
+    const e = maskedError(known ?? new CredflowError('INTERNAL', 'internal error'), masker);
+    const body: { code: string; message: string; details?: unknown } = { code: e.code, message: e.message };
+    if (e.details) body.details = e.details;
     // A retryable refusal (CONNECTION_LIMIT, TOO_MANY_AUTH_FAILURES, ...) says when to come back.
     const retryAfter = e.details?.retryAfterSeconds;
     if (typeof retryAfter === 'number' && Number.isInteger(retryAfter) && retryAfter > 0)

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresIntegration, secretsWorkflow } from '../support/config-dir.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
@@ -392,5 +393,70 @@ describe('HTTP API against real PostgreSQL and a Secrets Manager endpoint', () =
     // Only the one preview that asked to reveal carries the password.
     expect(revealed).toHaveLength(1);
     expect(JSON.parse(revealed[0] ?? '{}').response.password).toBe(db.password);
+  });
+});
+
+describe('a failed workflow preview over HTTP', () => {
+  let t: TestAgent;
+  const password = `Pw-${randomBytes(12).toString('base64url')}`;
+  const previewer = `previewer-${randomBytes(12).toString('base64url')}`;
+  const revealer = `revealer-${randomBytes(12).toString('base64url')}`;
+  const run = (body: unknown, token: string) => t.request('POST', '/api/v1/workflows/chattyFailure/run', body, token);
+
+  beforeAll(async () => {
+    t = await startTestAgent(
+      {
+        workflows: {
+          // Logs the password it fetched, then fails.
+          chattyFailure: {
+            name: 'chattyFailure',
+            steps: [
+              step(
+                'fetch',
+                [
+                  "const s = JSON.parse((await aws.secretsManager.getSecretValue({ SecretId: 'appSecret' })).SecretString);",
+                  'console.log(`connecting as ${s.username} with ${s.password}`);',
+                  "throw new Error('gave up after logging');",
+                ].join('\n'),
+              ),
+            ],
+          },
+        },
+      },
+      {},
+      {
+        tokens: [
+          { id: 'previewer', token: previewer, scopes: ['preview'] },
+          { id: 'revealer', token: revealer, scopes: ['preview', 'reveal'] },
+        ],
+      },
+    );
+    t.secrets.createSecret('appSecret', { SecretString: JSON.stringify({ username: 'app', password }) });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers with the steps that ran in details.steps, the logged secret masked', async () => {
+    const res = await run({}, previewer);
+    expect(res.status).toBe(502);
+    expect(res.body.error).toMatchObject({ code: 'WORKFLOW_FAILED', message: expect.stringContaining('gave up') });
+    expect(res.body.error.details.steps).toEqual([
+      { name: 'fetch', durationMs: expect.any(Number), logs: ['connecting as app with ********'] },
+    ]);
+    expect(res.text).not.toContain(password);
+  });
+
+  it('shows the logged secret to a token that may reveal, and refuses to reveal to one that may not', async () => {
+    const revealed = await run({ reveal: true }, revealer);
+    expect(revealed.status).toBe(502);
+    expect(revealed.body.error.details.steps).toEqual([
+      { name: 'fetch', durationMs: expect.any(Number), logs: [`connecting as app with ${password}`] },
+    ]);
+    const refused = await run({ reveal: true }, previewer);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe('FORBIDDEN');
+    expect(refused.text).not.toContain(password);
   });
 });

@@ -814,6 +814,102 @@ describe('the credflow CLI, run as a separate process', () => {
     });
   });
 
+  describe('a failed workflow run prints the steps that ran, from its error, in process and over HTTP', () => {
+    let agent: RunningAgent;
+    let failDir: string;
+    const token = `run-${randomBytes(18).toString('base64url')}`;
+    /** Logs the password it fetched, then fails: its log line is in the error's steps. */
+    const chattyFailure = {
+      name: 'chattyFailure',
+      params: { secretName: 'postgresSecrets', region: 'us-east-1' },
+      steps: [
+        {
+          name: 'fetch',
+          code: [
+            'const r = await aws.secretsManager.getSecretValue({ SecretId: params.secretName, region: params.region });',
+            'const s = JSON.parse(r.SecretString);',
+            'console.log(`connecting as ${s.username} with ${s.password}`);',
+            "throw new Error('gave up after logging');",
+          ].join('\n'),
+        },
+      ],
+    };
+    const overHttp = (...args: string[]) =>
+      runCli(['workflows', 'run', 'chattyFailure', '--url', agent.url, '--dir', failDir, ...args], {
+        ...env,
+        CREDFLOW_TOKEN: token,
+      });
+    const inProcess = (...args: string[]) => cli('workflows', 'run', 'chattyFailure', '--dir', failDir, ...args);
+    const expectFailedRun = (run: CliRun, logLine: string) => {
+      expect(run.code).toBe(1);
+      expect(run.stdout.split('\n')).toEqual([
+        expect.stringMatching(/^ {2}step fetch \(\d+ ms\)$/),
+        `    | ${logLine}`,
+        '',
+      ]);
+      expect(run.stderr).toMatch(/^credflow: error \[WORKFLOW_FAILED\]: .*gave up after logging/);
+    };
+
+    beforeAll(async () => {
+      const failing = await writeConfigDir({ workflows: { chattyFailure } });
+      failDir = failing.dir;
+      removals.push(failing.remove);
+      agent = await startAgent({
+        dir: failDir,
+        env: { CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: '1', CREDFLOW_HTTP_AUTH_FAILURE_WINDOW_SECONDS: '3600' },
+        port: 0,
+        host: '127.0.0.1',
+        tokens: [token],
+        watch: false,
+        reloadOnSighup: false,
+        logDestination: captureLogs(),
+        logLevel: 'silent',
+        secrets: { endpoint: lsm.url, defaultRegion: 'us-east-1', defaultCredentials: cliKeys },
+      });
+      removals.unshift(() => agent.close());
+    });
+
+    it('prints the step and its log line masked, in process and over HTTP', async () => {
+      const masked = `connecting as ${db.username} with ********`;
+      expectFailedRun(await inProcess(), masked);
+      expectFailedRun(await overHttp(), masked);
+    });
+
+    it('shows the log line with --reveal, in process and over HTTP', async () => {
+      const revealed = `connecting as ${db.username} with ${db.password}`;
+      expectFailedRun(await inProcess('--reveal'), revealed);
+      expectFailedRun(await overHttp('--reveal'), revealed);
+    });
+
+    it('gives the steps in the error details with --json, over HTTP', async () => {
+      const run = await runCli(['--json', 'workflows', 'run', 'chattyFailure', '--url', agent.url, '--dir', failDir], {
+        ...env,
+        CREDFLOW_TOKEN: token,
+      });
+      expect(run.code).toBe(1);
+      const { error } = JSON.parse(run.stdout);
+      expect(error.code).toBe('WORKFLOW_FAILED');
+      expect(error.details.steps).toEqual([
+        { name: 'fetch', durationMs: expect.any(Number), logs: [`connecting as ${db.username} with ********`] },
+      ]);
+    });
+
+    it('exits 75 (retry later) when the agent refuses for now, here after too many failed authentications', async () => {
+      const wrong = { ...env, CREDFLOW_TOKEN: `wrong-${token}` };
+      const args = ['integrations', 'status', 'nothing', '--url', agent.url, '--dir', failDir];
+      const refused = await runCli(args, wrong);
+      expect({ code: refused.code, stderr: refused.stderr }).toEqual({
+        code: 1,
+        stderr: expect.stringContaining('[UNAUTHORIZED]'),
+      });
+      const limited = await runCli(args, wrong);
+      expect({ code: limited.code, stderr: limited.stderr }).toEqual({
+        code: 75,
+        stderr: expect.stringContaining('[TOO_MANY_AUTH_FAILURES]'),
+      });
+    });
+  });
+
   it('never prints a database password in any run without --reveal', () => {
     const unrevealed = runs.filter((run) => !run.args.includes('--reveal'));
     expect(unrevealed.length).toBeGreaterThan(10);

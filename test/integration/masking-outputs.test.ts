@@ -200,8 +200,8 @@ describe('the masker learns only real secrets and log lines stay JSON (issue 10,
   it('does not learn the secretAccessKey a step passes to the bridge', async () => {
     const res = await t.request('POST', '/api/v1/workflows/passesKeys/run', {}, token);
     expect(res.status).toBe(200);
-    expect(t.agent.agent.masker.knows(stepKey)).toBe(false);
-    expect(t.agent.agent.masker.mask(`x ${stepKey} y`)).toBe(`x ${stepKey} y`);
+    expect(t.agent.parts.masker.knows(stepKey)).toBe(false);
+    expect(t.agent.parts.masker.mask(`x ${stepKey} y`)).toBe(`x ${stepKey} y`);
   });
 });
 
@@ -334,7 +334,7 @@ describe("the masker's bounds in a running agent (issue 10, section 4)", () => {
       expect(res.status).toBe(200);
       expect(res.body.response).toEqual({ value: MASK });
     }
-    const masker = t.agent.agent.masker;
+    const masker = t.agent.parts.masker;
     expect(masker.learntUsage.secrets).toBeLessThanOrEqual(16);
     expect(masker.knows(db.password)).toBe(true);
     expect(masker.knows('distinct-0-0-Zq0')).toBe(false);
@@ -346,7 +346,7 @@ describe("the masker's bounds in a running agent (issue 10, section 4)", () => {
     expect(gauge('credflow_masker_learnt_secrets')).toBeGreaterThan(0);
     expect(metrics.text).toMatch(
       new RegExp(
-        `^credflow_sandbox_workers\\{kind="pool",measure="workers"\\} ${t.agent.agent.sandbox.status().length}$`,
+        `^credflow_sandbox_workers\\{kind="pool",measure="workers"\\} ${t.agent.parts.sandbox.status().length}$`,
         'm',
       ),
     );
@@ -361,8 +361,8 @@ describe("the masker's bounds in a running agent (issue 10, section 4)", () => {
       expect(
         (await t.request('POST', '/api/v1/workflows/readsAny/run', { params: { secretName: `many/${i}` } })).status,
       ).toBe(200);
-    expect(t.agent.agent.masker.knows(db.password)).toBe(false);
-    expect(t.agent.agent.masker.learntUsage.secrets).toBeLessThanOrEqual(16);
+    expect(t.agent.parts.masker.knows(db.password)).toBe(false);
+    expect(t.agent.parts.masker.learntUsage.secrets).toBeLessThanOrEqual(16);
   });
 });
 
@@ -472,6 +472,6 @@ describe('the masker holds the values of the cached response, when two loads of 
       expect(
         (await t.request('POST', '/api/v1/workflows/readsAny/run', { params: { secretName: `many/${i}` } })).status,
       ).toBe(200);
-    expect(t.agent.agent.masker.knows(bravo)).toBe(true);
+    expect(t.agent.parts.masker.knows(bravo)).toBe(true);
   });
 });

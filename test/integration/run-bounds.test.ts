@@ -76,7 +76,7 @@ describe('12 previews at once of a workflow that logs 80 MB (issue 19, section 3
     const workerPeaks = new Map<number, number>();
     const sample = () => {
       agentPeak = Math.max(agentPeak, process.memoryUsage().rss);
-      for (const pid of t.agent.agent.sandbox.pids())
+      for (const pid of t.agent.parts.sandbox.pids())
         workerPeaks.set(pid, Math.max(workerPeaks.get(pid) ?? 0, rssOfPid(pid)));
     };
     const sampler = setInterval(sample, 10);
@@ -84,7 +84,7 @@ describe('12 previews at once of a workflow that logs 80 MB (issue 19, section 3
     const floods = Array.from({ length: 12 }, () => t.request('POST', '/api/v1/workflows/flood/run', {}));
     // Sent while the floods hold every slot: they wait their turn and succeed.
     await until(
-      () => t.agent.agent.sandbox.queued() > 0,
+      () => t.agent.parts.sandbox.queued() > 0,
       'the floods fill every worker slot and the queue holds the rest',
     );
     const innocent = t.request('POST', '/api/v1/workflows/small/run', {});
@@ -157,7 +157,7 @@ describe('the sandbox queue (issue 19, section 3)', () => {
   });
 
   it('refuses a run past a full queue with 503 SANDBOX_BUSY and Retry-After, and fails a queued run whose deadline passes with WORKFLOW_TIMEOUT', async () => {
-    const sandbox = t.agent.agent.sandbox;
+    const sandbox = t.agent.parts.sandbox;
     const hold = t.request('POST', '/api/v1/workflows/hold/run', {});
     await until(() => sandbox.status().some((w) => w.runs === 1), 'the hold run takes the only slot');
     const waiter = t.request('POST', '/api/v1/workflows/waiter/run', {});

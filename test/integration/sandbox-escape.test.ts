@@ -85,8 +85,8 @@ const residentMemoryStop = new RegExp(`its resident memory of \\d+ MB was over t
 
 /** The current worker pids, once the pool is back to full strength (a replacement starts 50 ms after a crash). */
 async function workerPids(): Promise<number[]> {
-  for (let i = 0; i < 200 && t.agent.agent.sandbox.pids().length < WORKERS; i++) await sleep(20);
-  return [...t.agent.agent.sandbox.pids()].sort((a, b) => a - b);
+  for (let i = 0; i < 200 && t.agent.parts.sandbox.pids().length < WORKERS; i++) await sleep(20);
+  return [...t.agent.parts.sandbox.pids()].sort((a, b) => a - b);
 }
 
 /**
@@ -1198,7 +1198,7 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       const pending = run(arrayBomb);
       let pid: number | undefined;
       await until(
-        () => (pid = t.agent.agent.sandbox.status().find((w) => w.workflows.includes(arrayBomb))?.pid) !== undefined,
+        () => (pid = t.agent.parts.sandbox.status().find((w) => w.workflows.includes(arrayBomb))?.pid) !== undefined,
         'a worker took the array bomb',
       );
       const res = await pending;
@@ -1589,14 +1589,14 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       const pending = run(killMe);
       // Killed once the worker has taken the run.
       await until(
-        () => t.agent.agent.sandbox.status().some((w) => w.started === 1),
+        () => t.agent.parts.sandbox.status().some((w) => w.started === 1),
         'the run was never taken by a worker',
       );
       for (const pid of pids) process.kill(pid, 'SIGKILL');
       // The run goes to a fresh worker, reserved for it; that one is killed too once it has taken the run.
       let second = -1;
       await until(() => {
-        second = t.agent.agent.sandbox.status().find((w) => w.reserved && w.started === 1)?.pid ?? -1;
+        second = t.agent.parts.sandbox.status().find((w) => w.reserved && w.started === 1)?.pid ?? -1;
         return second !== -1;
       }, 'the run was never sent again');
       expect(pids).not.toContain(second);
@@ -1619,12 +1619,12 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       const pids = await workerPids();
       const pending = run(killMeOnce);
       await until(
-        () => t.agent.agent.sandbox.status().some((w) => w.started === 1),
+        () => t.agent.parts.sandbox.status().some((w) => w.started === 1),
         'the run was never taken by a worker',
       );
       // Stopped at once, so the run cannot finish before its worker is killed.
       for (const pid of pids) process.kill(pid, 'SIGSTOP');
-      expect(t.agent.agent.sandbox.status().filter((w) => w.started === 1)).toHaveLength(1);
+      expect(t.agent.parts.sandbox.status().filter((w) => w.started === 1)).toHaveLength(1);
       for (const pid of pids) process.kill(pid, 'SIGKILL');
       const res = await pending;
       expect(res.status, res.text).toBe(200);
@@ -1646,10 +1646,10 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       try {
         const pending = run(healthy);
         await until(
-          () => t.agent.agent.sandbox.status().some((w) => w.runs === 1),
+          () => t.agent.parts.sandbox.status().some((w) => w.runs === 1),
           'the run was never sent to a worker',
         );
-        expect(t.agent.agent.sandbox.status().map((w) => w.started)).toEqual(pids.map(() => 0));
+        expect(t.agent.parts.sandbox.status().map((w) => w.started)).toEqual(pids.map(() => 0));
         for (const pid of pids) process.kill(pid, 'SIGKILL');
         const res = await pending;
         expect(res.status, res.text).toBe(200);
@@ -1703,7 +1703,7 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       const pids = await workerPids();
       const innocents = [run(slowInnocent), run(slowInnocent)];
       await until(
-        () => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS,
+        () => t.agent.parts.sandbox.status().filter((w) => w.started === 1).length === WORKERS,
         'each worker took an innocent run',
       );
       const attacker = await run(nonTextLog);

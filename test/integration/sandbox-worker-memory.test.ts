@@ -71,15 +71,15 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
     // One innocent run taken by each worker, then the bomb joins a worker that holds an innocent.
     const innocents = [run('innocent'), run('innocent')];
     await until(
-      () => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS,
+      () => t.agent.parts.sandbox.status().filter((w) => w.started === 1).length === WORKERS,
       'each worker took an innocent run',
     );
     const bomb = run('memoryBomb');
     await until(
-      () => t.agent.agent.sandbox.status().some((w) => w.workflows.includes('memoryBomb')),
+      () => t.agent.parts.sandbox.status().some((w) => w.workflows.includes('memoryBomb')),
       'a worker took the bomb',
     );
-    const guilty = t.agent.agent.sandbox.status().find((w) => w.workflows.includes('memoryBomb'))!.pid;
+    const guilty = t.agent.parts.sandbox.status().find((w) => w.workflows.includes('memoryBomb'))!.pid;
 
     const [res, ...results] = await Promise.all([bomb, ...innocents]);
     expect(res!.status, res!.text).toBe(502);
@@ -119,7 +119,7 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
     const pending = run('hastyBomb');
     let pid: number | undefined;
     await until(
-      () => (pid = t.agent.agent.sandbox.status().find((w) => w.workflows.includes('hastyBomb'))?.pid) !== undefined,
+      () => (pid = t.agent.parts.sandbox.status().find((w) => w.workflows.includes('hastyBomb'))?.pid) !== undefined,
       'a worker took the bomb',
     );
     const res = await pending;

@@ -87,7 +87,7 @@ describe('runs of a sandbox worker that dies', () => {
     // One innocent run taken by each worker, then the crashing one joins a worker that holds an innocent.
     const innocents = [run('innocent'), run('innocent')];
     await until(
-      () => t.agent.agent.sandbox.status().filter((w) => w.started === 1).length === WORKERS,
+      () => t.agent.parts.sandbox.status().filter((w) => w.started === 1).length === WORKERS,
       'each worker took an innocent run',
     );
     const bomb = await run('arrayBomb');
@@ -119,7 +119,7 @@ describe('runs of a sandbox worker that dies', () => {
     for (const pid of pids) process.kill(pid, 'SIGSTOP');
     try {
       const pending = run('shortDeadline');
-      await until(() => t.agent.agent.sandbox.status().some((w) => w.runs === 1), 'the run was never sent to a worker');
+      await until(() => t.agent.parts.sandbox.status().some((w) => w.runs === 1), 'the run was never sent to a worker');
       // Past its 1000 ms deadline, before the agent's own timer (deadline + 2 s) stops the worker.
       await sleep(1300);
       for (const pid of pids) process.kill(pid, 'SIGKILL');
@@ -162,7 +162,7 @@ describe('runs of a sandbox worker that dies', () => {
       () => t.secrets.countRequests('GetSecretValue') - before === 2 * BRIDGE_CALLS,
       'both spenders spent their budget',
     );
-    const victim = t.agent.agent.sandbox.status().find((w) => w.started === 1 && pids.includes(w.pid));
+    const victim = t.agent.parts.sandbox.status().find((w) => w.started === 1 && pids.includes(w.pid));
     expect(victim, 'a worker holding a spender').toBeDefined();
     process.kill(victim!.pid, 'SIGKILL');
     const results = await Promise.all(spenders);

@@ -35,8 +35,8 @@ export async function until(ready: () => boolean, what: string, seconds = 10): P
 
 /** The pids of the agent's sandbox workers, sorted, once there are `count` of them (or after 4 s). */
 export async function workerPids(t: TestAgent, count: number): Promise<number[]> {
-  for (let i = 0; i < 200 && t.agent.agent.sandbox.pids().length !== count; i++) await sleep(20);
-  return [...t.agent.agent.sandbox.pids()].sort((a, b) => a - b);
+  for (let i = 0; i < 200 && t.agent.parts.sandbox.pids().length !== count; i++) await sleep(20);
+  return [...t.agent.parts.sandbox.pids()].sort((a, b) => a - b);
 }
 
 /** A `sandbox.worker.exit` log line of the agent. */

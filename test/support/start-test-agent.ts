@@ -94,7 +94,7 @@ export async function startTestAgent(
     await folder.remove();
     throw error;
   });
-  flushLogs = () => agent.agent.flushLogs();
+  flushLogs = () => agent.parts.flushLogs();
   const bodies: string[] = [];
   const revealed: string[] = [];
   const sent: Capture[] = [];

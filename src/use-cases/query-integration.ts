@@ -1,27 +1,22 @@
 import type { Actor } from '../access/index.js';
 import type { Integration } from '../config/index.js';
-import type { Resolved, Resolver } from '../credentials/index.js';
+import type { Resolved } from '../credentials/index.js';
 import { CredflowError } from '../errors.js';
-import type { SecretMasker } from '../masking/index.js';
-import type { Metrics } from '../metrics/index.js';
-import { runQuery, type PoolRegistry, type QueryLimits, type QueryResult } from '../postgres/index.js';
-
-export interface QueryDeps {
-  resolver: Resolver;
-  pools: PoolRegistry;
-  masker: SecretMasker;
-  metrics: Metrics;
-  /** How many times an authentication failure may trigger fresh credentials and a retry. */
-  authRetries: number;
-  /** The pool size: bounds the retries of statements whose session the server ended. */
-  poolMax: number;
-}
+import { runQuery, type QueryResult } from '../postgres/index.js';
+import type { UseCaseContext } from './use-case-context.js';
 
 /** The server ended the session (admin shutdown, crash recovery, cannot connect now); PostgreSQL rolled the statement back. */
 const sessionEndedCodes = new Set(['57P01', '57P02', '57P03']);
 
 const sqlstateOf = (error: unknown) =>
   error instanceof CredflowError && typeof error.details?.sqlstate === 'string' ? error.details.sqlstate : undefined;
+
+export interface QueryRequest {
+  profile: string | undefined;
+  sql: string;
+  params: readonly unknown[];
+  actor: Actor | undefined;
+}
 
 /**
  * Runs a query through an integration's current pool. When the database refuses the credentials
@@ -31,48 +26,41 @@ const sqlstateOf = (error: unknown) =>
  * server ended the session is retried on another connection (at most pool size + 1 times, since
  * each retry discards one dead connection).
  */
-export interface QueryRequest {
-  limits: QueryLimits;
-  profile: string | undefined;
-  sql: string;
-  params: readonly unknown[];
-  actor: Actor | undefined;
-}
-
 export async function queryIntegration(
-  deps: QueryDeps,
+  ctx: UseCaseContext,
   integration: Integration,
   request: QueryRequest,
 ): Promise<QueryResult> {
   const { sql, params } = request;
+  const { resolver, limits } = ctx.served.of(integration);
   let resolved: Resolved =
-    deps.resolver.resolveCached(integration, request.profile, request.actor) ??
-    (await deps.resolver.resolve(integration, request.profile, request.actor));
+    resolver.resolveCached(integration, request.profile, request.actor) ??
+    (await resolver.resolve(integration, request.profile, request.actor));
   let authRetries = 0;
   let sessionRetries = 0;
   for (;;) {
-    const lease = deps.pools.lease(
+    const lease = ctx.pools.lease(
       integration.name,
       resolved.profile,
       resolved.connectionKey,
       resolved.connection,
       resolved.generation,
-      request.limits.statementTimeoutMs,
+      limits.statementTimeoutMs,
     );
     const attemptStartedAt = Date.now();
     try {
-      return await runQuery(lease, integration.name, sql, params, deps.masker, request.limits, request.actor?.tokenId);
+      return await runQuery(lease, integration.name, sql, params, ctx.masker, limits, request.actor?.tokenId);
     } catch (error) {
       lease.release();
       const code = error instanceof CredflowError ? error.code : undefined;
       if (
         code === 'DB_AUTH_FAILED' &&
         integration.fetchCredentialsDynamically?.enabled &&
-        authRetries < deps.authRetries
+        authRetries < ctx.settings.authRetries
       ) {
         authRetries += 1;
-        deps.metrics.authRetries.inc({ integration: integration.name });
-        const fresh = await deps.resolver.reloadAfterAuthFailure(integration, resolved, attemptStartedAt);
+        ctx.metrics.authRetries.inc({ integration: integration.name });
+        const fresh = await resolver.reloadAfterAuthFailure(integration, resolved, attemptStartedAt);
         if (fresh.connectionKey === resolved.connectionKey) {
           // No loop, and no fail-fast memory either: the next query fetches again (once for all
           // concurrent ones), so a rotation completing a moment later is picked up at once.
@@ -87,7 +75,7 @@ export async function queryIntegration(
       }
       const sqlstate = sqlstateOf(error);
       // Every idle connection of the pool may have been cut at once: each retry discards one.
-      if (sessionRetries <= deps.poolMax && sqlstate && sessionEndedCodes.has(sqlstate)) {
+      if (sessionRetries <= ctx.settings.poolMax && sqlstate && sessionEndedCodes.has(sqlstate)) {
         sessionRetries += 1;
         continue;
       }

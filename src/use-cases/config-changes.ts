@@ -1,4 +1,5 @@
-import type { Integration, LoadedConfig, Workflow } from '../config/index.js';
+import type { LoadedConfig, Workflow } from '../config/index.js';
+import { workflowOf } from './workflow-of.js';
 
 export interface NameChanges {
   added: string[];
@@ -14,8 +15,6 @@ export interface ConfigChanges {
 /** What a workflow is, for comparison: its file as written and the code of its steps (codeFile included). */
 const workflowKey = (w: Workflow): string =>
   JSON.stringify([w.written, w.steps.map((s) => [s.name, s.source, s.code])]);
-const workflowOf = (i: Integration): string | undefined =>
-  i.fetchCredentialsDynamically?.enabled ? i.fetchCredentialsDynamically.workflow : undefined;
 
 function compare<T>(
   before: ReadonlyMap<string, T>,
