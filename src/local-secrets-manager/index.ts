@@ -1,13 +1,18 @@
-export { startLocalSecretsManager } from './start-local-secrets-manager.js';
+export { startLocalSecretsManager, wireValue } from './start-local-secrets-manager.js';
 export type {
+  EndpointExtension,
+  Interception,
   LocalSecretsManager,
   LocalSecretsManagerOptions,
-  RecordedRequest,
   SecretInput,
 } from './start-local-secrets-manager.js';
-export type { Faults } from './faults.js';
-export { defaultStoreLimits } from './secret-store.js';
-export type { StoreLimits, StoreStats } from './secret-store.js';
+export { AWSCURRENT, defaultStoreLimits, labelCount, limitExceeded, SecretStore } from './secret-store.js';
+export type { SecretStoreOptions, SecretVersion, StoredSecret, StoreLimits } from './secret-store.js';
+export type { SecretValue } from './secret-value.js';
 export { randomKeyPair } from './sigv4.js';
 export type { AwsKeyPair } from './sigv4.js';
-export { MAX_VALUE_BYTES } from './operations.js';
+export { epochSeconds, MAX_VALUE_BYTES, operations, SECRET_ID, STAGE, TOKEN } from './operations.js';
+export type { Operation } from './operations.js';
+export { Params } from './params.js';
+export type { IncomingCall } from './read-request.js';
+export { AwsServiceError, invalidParameter, invalidRequest, validationError } from './aws-service-error.js';

@@ -1,21 +1,28 @@
 import { invalidParameter, invalidRequest, validationError } from './aws-service-error.js';
-import { listSecrets } from './list-secrets.js';
 import type { Params } from './params.js';
 import { AWSCURRENT } from './secret-store.js';
-import type { SecretStore, StoredSecret } from './secret-store.js';
+import type { SecretStore } from './secret-store.js';
 import type { SecretValue } from './secret-value.js';
 
-export type Operation = (params: Params, store: SecretStore) => Record<string, unknown>;
+/** One Secrets Manager operation: reads its request body and answers from (or changes) the store. */
+export type Operation<Store extends SecretStore = SecretStore> = (
+  params: Params,
+  store: Store,
+) => Record<string, unknown>;
 
-const SECRET_ID = { min: 1, max: 2048 };
-const TOKEN = { min: 32, max: 64 };
-const STAGE = { min: 1, max: 256 };
+/** Length bounds of request members, as the service's model gives them. */
+export const SECRET_ID = { min: 1, max: 2048 };
+export const TOKEN = { min: 32, max: 64 };
+export const STAGE = { min: 1, max: 256 };
 /** AWS's own limit on a secret value: 65,536 bytes (UTF-8 for a SecretString). */
 export const MAX_VALUE_BYTES = 65_536;
 const VALUE = { max: MAX_VALUE_BYTES };
 const NAME_PATTERN = /^[A-Za-z0-9/_+=.@!-]{1,512}$/;
 
-/** The supported Secrets Manager operations, by the name after `secretsmanager.` in X-Amz-Target. */
+/**
+ * The operations the demo needs, by the name after `secretsmanager.` in X-Amz-Target: the agent
+ * reads with GetSecretValue, `credflow secrets put` writes with CreateSecret and PutSecretValue.
+ */
 export const operations = {
   CreateSecret(params, store) {
     const name = params.requiredString('Name', { min: 1, max: 512 });
@@ -62,42 +69,6 @@ export const operations = {
     const { secret, version } = store.putValue(secretId, input.value, stages ?? [AWSCURRENT], token);
     return { ARN: secret.arn, Name: secret.name, VersionId: version.versionId, VersionStages: [...version.stages] };
   },
-
-  UpdateSecretVersionStage(params, store) {
-    const secretId = params.requiredString('SecretId', SECRET_ID);
-    const stage = params.requiredString('VersionStage', STAGE);
-    const moveTo = params.string('MoveToVersionId', TOKEN);
-    const removeFrom = params.string('RemoveFromVersionId', TOKEN);
-    const secret = store.updateStage(secretId, stage, moveTo, removeFrom);
-    return { ARN: secret.arn, Name: secret.name };
-  },
-
-  DescribeSecret(params, store) {
-    const secret = store.find(params.requiredString('SecretId', SECRET_ID));
-    return { ...describe(secret), VersionIdsToStages: versionsToStages(secret) };
-  },
-
-  ListSecrets(params, store) {
-    const { secrets, nextToken } = listSecrets(params, store.list());
-    return {
-      SecretList: secrets.map((secret) => ({ ...describe(secret), SecretVersionsToStages: versionsToStages(secret) })),
-      ...(nextToken === undefined ? {} : { NextToken: nextToken }),
-    };
-  },
-
-  DeleteSecret(params, store) {
-    const secretId = params.requiredString('SecretId', SECRET_ID);
-    const force = params.boolean('ForceDeleteWithoutRecovery') ?? false;
-    const days = params.integer('RecoveryWindowInDays');
-    if (force && days !== undefined) {
-      throw invalidParameter("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.");
-    }
-    if (days !== undefined && (days < 7 || days > 30)) {
-      throw invalidParameter('The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).');
-    }
-    const { secret, deletionDate } = store.delete(secretId, { force, recoveryWindowInDays: days ?? 30 });
-    return { ARN: secret.arn, Name: secret.name, DeletionDate: epochSeconds(deletionDate) };
-  },
 } satisfies Record<string, Operation>;
 
 export function findOperation(name: string): Operation | undefined {
@@ -134,27 +105,6 @@ function encodeValue(value: SecretValue): Record<string, string> {
   return { SecretString: value.SecretString ?? '' };
 }
 
-function describe(secret: StoredSecret): Record<string, unknown> {
-  return {
-    ARN: secret.arn,
-    Name: secret.name,
-    ...(secret.description === undefined ? {} : { Description: secret.description }),
-    LastChangedDate: epochSeconds(secret.lastChangedDate),
-    ...(secret.lastAccessedDate === undefined ? {} : { LastAccessedDate: epochSeconds(secret.lastAccessedDate) }),
-    ...(secret.deletedDate === undefined ? {} : { DeletedDate: epochSeconds(secret.deletedDate) }),
-    CreatedDate: epochSeconds(secret.createdDate),
-  };
-}
-
-/** Versions without a label are deprecated and left out, as the service does. */
-function versionsToStages(secret: StoredSecret): Record<string, string[]> {
-  const map: Record<string, string[]> = {};
-  for (const version of secret.versions.values()) {
-    if (version.stages.size > 0) map[version.versionId] = [...version.stages];
-  }
-  return map;
-}
-
-function epochSeconds(ms: number): number {
+export function epochSeconds(ms: number): number {
   return ms / 1000;
 }

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { AwsServiceError, invalidParameter, invalidRequest, secretNotFound } from './aws-service-error.js';
+import { AwsServiceError, secretNotFound } from './aws-service-error.js';
 import { copyValue, sameValue } from './secret-value.js';
 import type { SecretValue } from './secret-value.js';
 
@@ -21,8 +21,6 @@ export interface StoredSecret {
   description: string | undefined;
   lastChangedDate: number;
   lastAccessedDate: number | undefined;
-  deletedDate: number | undefined;
-  deletionDate: number | undefined;
   /** In creation order. */
   readonly versions: Map<string, SecretVersion>;
 }
@@ -31,7 +29,7 @@ const DAY_MS = 86_400_000;
 
 /** What the store holds at most; past a bound a call fails with LimitExceededException and changes nothing. */
 export interface StoreLimits {
-  /** Secrets, those scheduled for deletion included (they keep their values until purged). */
+  /** Secrets held (a store that can schedule deletions counts those too, until purged). */
   readonly maxSecrets: number;
   /** Versions kept per secret; versions without a label are dropped first, oldest first. */
   readonly maxVersionsPerSecret: number;
@@ -41,53 +39,30 @@ export interface StoreLimits {
 
 export const defaultStoreLimits: StoreLimits = { maxSecrets: 100, maxVersionsPerSecret: 5, maxLabelsPerSecret: 20 };
 
-export interface StoreStats {
-  secrets: number;
-  versions: number;
-  /** Bytes of all values held (UTF-8 for strings). */
-  valueBytes: number;
+export interface SecretStoreOptions {
+  /** Used in ARNs. */
+  region: string;
+  now?: () => number;
+  limits?: Partial<StoreLimits>;
 }
 
 /**
- * The in-memory, versioned secret store with the service's staging-label rules. Times are epoch
- * milliseconds. It never logs, and no message it produces contains a secret value. It holds only
- * what its live and not yet purged secrets hold: a value dropped with its version or secret is gone.
+ * The in-memory, versioned secret store with the service's staging-label rules, as far as the
+ * operations the demo serves need them (create, read, add a version). Times are epoch
+ * milliseconds. It never logs, and no message it produces contains a secret value; a value dropped
+ * with its version is gone. Its internals are protected so that a store with more operations (the
+ * tests' double) can extend it.
  */
 export class SecretStore {
-  private readonly secrets = new Map<string, StoredSecret>();
+  protected readonly secrets = new Map<string, StoredSecret>();
+  protected readonly now: () => number;
+  protected readonly limits: StoreLimits;
   private readonly region: string;
-  private readonly now: () => number;
-  private readonly limits: StoreLimits;
-  private readonly onValueStored: ((text: string) => void) | undefined;
 
-  constructor(options: {
-    region: string;
-    now?: () => number;
-    limits?: Partial<StoreLimits>;
-    /** Told each value stored (SecretBinary as UTF-8 text); the store itself keeps no history. */
-    onValueStored?: (text: string) => void;
-  }) {
+  constructor(options: SecretStoreOptions) {
     this.region = options.region;
     this.now = options.now ?? Date.now;
     this.limits = { ...defaultStoreLimits, ...options.limits };
-    this.onValueStored = options.onValueStored;
-  }
-
-  /** SecretString values and SecretBinary bytes (as UTF-8 text) of the versions held now. */
-  heldValues(): string[] {
-    return [...this.secrets.values()].flatMap((secret) => [...secret.versions.values()].map((v) => textOf(v.value)));
-  }
-
-  stats(): StoreStats {
-    let versions = 0;
-    let valueBytes = 0;
-    for (const secret of this.secrets.values()) {
-      for (const version of secret.versions.values()) {
-        versions += 1;
-        valueBytes += byteLength(version.value);
-      }
-    }
-    return { secrets: this.secrets.size, versions, valueBytes };
   }
 
   create(input: { name: string; value?: SecretValue; description?: string; token?: string }): {
@@ -96,11 +71,6 @@ export class SecretStore {
   } {
     const existing = this.secrets.get(input.name);
     if (existing) {
-      if (existing.deletedDate !== undefined) {
-        throw invalidRequest(
-          "You can't create this secret because a secret with this name is already scheduled for deletion.",
-        );
-      }
       // An SDK retry of a create that did succeed carries the same token and value.
       const retried = input.token === undefined ? undefined : existing.versions.get(input.token);
       if (retried && input.value && sameValue(retried.value, input.value)) {
@@ -111,7 +81,6 @@ export class SecretStore {
         `The operation failed because the secret ${input.name} already exists.`,
       );
     }
-    this.purgeDeleted();
     if (this.secrets.size >= this.limits.maxSecrets) {
       throw limitExceeded(
         `You have exceeded the maximum number of secrets (${this.limits.maxSecrets}) this endpoint holds.`,
@@ -125,8 +94,6 @@ export class SecretStore {
       description: input.description,
       lastChangedDate: now,
       lastAccessedDate: undefined,
-      deletedDate: undefined,
-      deletionDate: undefined,
       versions: new Map(),
     };
     this.secrets.set(secret.name, secret);
@@ -185,96 +152,23 @@ export class SecretStore {
     return { secret, version: this.addVersion(secret, value, stages, token) };
   }
 
-  /** Moves `stage` to `moveTo` and/or removes it from `removeFrom`, as UpdateSecretVersionStage does. */
-  updateStage(secretId: string, stage: string, moveTo?: string, removeFrom?: string): StoredSecret {
-    const secret = this.live(secretId);
-    const holder = this.holderOf(secret, stage);
-    if (removeFrom !== undefined) {
-      const from = secret.versions.get(removeFrom);
-      if (!from) throw invalidParameter(`Not a valid version: ${removeFrom}`);
-      if (!from.stages.has(stage)) {
-        throw invalidParameter(`The staging label ${stage} is not attached to version ${removeFrom}.`);
-      }
-    }
-    if (moveTo !== undefined) {
-      if (!secret.versions.has(moveTo)) throw invalidParameter(`Not a valid version: ${moveTo}`);
-      if (holder && holder.versionId !== moveTo && removeFrom !== holder.versionId) {
-        throw invalidParameter(
-          `The parameter RemoveFromVersionId can't be empty. Staging label ${stage} is currently attached to ` +
-            `version ${holder.versionId}, so you must explicitly reference that version in RemoveFromVersionId.`,
-        );
-      }
-      if (!holder && labelCount(secret) >= this.limits.maxLabelsPerSecret) {
-        throw limitExceeded(
-          `A secret can have at most ${this.limits.maxLabelsPerSecret} staging labels attached across its versions.`,
-        );
-      }
-      this.attach(secret, stage, moveTo);
-    } else if (removeFrom !== undefined) {
-      if (stage === AWSCURRENT) {
-        throw invalidParameter(
-          `You can only move staging label ${AWSCURRENT} to a different secret version. ` +
-            "It can't be completely removed.",
-        );
-      }
-      holder?.stages.delete(stage);
-    }
-    secret.lastChangedDate = this.now();
-    return secret;
-  }
-
-  /** Any secret, including one scheduled for deletion. */
+  /** The secret named `secretId` (its name or ARN). */
   find(secretId: string): StoredSecret {
-    this.purgeDeleted();
     const secret = this.secrets.get(secretId) ?? [...this.secrets.values()].find((s) => s.arn === secretId);
     if (!secret) throw secretNotFound();
     return secret;
   }
 
-  /** All secrets in creation order. */
-  list(): StoredSecret[] {
-    this.purgeDeleted();
-    return [...this.secrets.values()];
-  }
-
-  /** Schedules deletion after `recoveryWindowInDays`, or removes the secret at once when `force`. */
-  delete(
-    secretId: string,
-    options: { force: boolean; recoveryWindowInDays: number },
-  ): {
-    secret: StoredSecret;
-    deletionDate: number;
-  } {
-    const secret = this.find(secretId);
-    const now = this.now();
-    if (options.force) {
-      this.secrets.delete(secret.name);
-      return { secret, deletionDate: now };
-    }
-    if (secret.deletedDate !== undefined) {
-      throw invalidRequest(
-        "You can't perform this operation on the secret because it was already scheduled for deletion.",
-      );
-    }
-    secret.deletedDate = now;
-    secret.deletionDate = now + options.recoveryWindowInDays * DAY_MS;
-    secret.lastChangedDate = now;
-    return { secret, deletionDate: secret.deletionDate };
-  }
-
-  private live(secretId: string): StoredSecret {
-    const secret = this.find(secretId);
-    if (secret.deletedDate !== undefined) {
-      throw invalidRequest("You can't perform this operation on the secret because it was marked for deletion.");
-    }
-    return secret;
+  /** The secret an operation may read or change; a store that schedules deletions refuses those here. */
+  protected live(secretId: string): StoredSecret {
+    return this.find(secretId);
   }
 
   /**
    * Adds a version and moves the labels, then drops unlabelled versions past the cap. When the
    * secret would still hold too many versions or labels, everything is put back as it was.
    */
-  private addVersion(
+  protected addVersion(
     secret: StoredSecret,
     value: SecretValue,
     stages: readonly string[],
@@ -308,12 +202,11 @@ export class SecretStore {
     }
     this.pruneUnlabeled(secret);
     secret.lastChangedDate = version.createdDate;
-    this.onValueStored?.(textOf(version.value));
     return version;
   }
 
   /** Puts `stage` on `versionId`; moving AWSCURRENT hands AWSPREVIOUS to the version that had it. */
-  private attach(secret: StoredSecret, stage: string, versionId: string): void {
+  protected attach(secret: StoredSecret, stage: string, versionId: string): void {
     const target = secret.versions.get(versionId);
     const holder = this.holderOf(secret, stage);
     if (!target || holder === target) return;
@@ -325,7 +218,7 @@ export class SecretStore {
     }
   }
 
-  private holderOf(secret: StoredSecret, stage: string): SecretVersion | undefined {
+  protected holderOf(secret: StoredSecret, stage: string): SecretVersion | undefined {
     for (const version of secret.versions.values()) if (version.stages.has(stage)) return version;
     return undefined;
   }
@@ -343,35 +236,16 @@ export class SecretStore {
       if (version.stages.size === 0) secret.versions.delete(version.versionId);
     }
   }
-
-  /** Secrets whose recovery window has passed are gone, values and all, as the service deletes them. */
-  private purgeDeleted(): void {
-    const now = this.now();
-    for (const secret of [...this.secrets.values()]) {
-      if (secret.deletionDate !== undefined && secret.deletionDate <= now) this.secrets.delete(secret.name);
-    }
-  }
 }
 
-function labelCount(secret: StoredSecret): number {
+/** Staging labels attached across all versions of `secret`. */
+export function labelCount(secret: StoredSecret): number {
   let count = 0;
   for (const version of secret.versions.values()) count += version.stages.size;
   return count;
 }
 
-function textOf(value: SecretValue): string {
-  return value.SecretBinary !== undefined
-    ? Buffer.from(value.SecretBinary).toString('utf8')
-    : (value.SecretString ?? '');
-}
-
-function byteLength(value: SecretValue): number {
-  return value.SecretBinary !== undefined
-    ? value.SecretBinary.byteLength
-    : Buffer.byteLength(value.SecretString ?? '', 'utf8');
-}
-
-function limitExceeded(message: string): AwsServiceError {
+export function limitExceeded(message: string): AwsServiceError {
   return new AwsServiceError('LimitExceededException', message);
 }
 

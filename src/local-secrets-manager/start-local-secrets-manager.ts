@@ -2,30 +2,36 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AwsServiceError, serializationError } from './aws-service-error.js';
-import { FaultInjector } from './faults.js';
-import type { Faults } from './faults.js';
 import { findOperation, operations } from './operations.js';
 import { Params } from './params.js';
 import { MAX_BODY_BYTES, readRequest } from './read-request.js';
 import type { IncomingCall } from './read-request.js';
 import { SecretStore } from './secret-store.js';
-import type { StoreLimits, StoreStats } from './secret-store.js';
+import type { StoreLimits } from './secret-store.js';
 import { allowedHosts, checkHost } from './host-header.js';
 import { randomKeyPair, verifySignature } from './sigv4.js';
 import type { AwsKeyPair } from './sigv4.js';
 
-export interface RecordedRequest {
-  readonly operation: string;
-  /** SecretId of the request, or Name for CreateSecret. */
-  readonly secretId?: string;
-  /** From the SigV4 Authorization header: the verified key, or the one a refused request named. */
-  readonly accessKeyId?: string;
-  /** HTTP status answered; 0 when the connection was dropped without an answer (`down`). */
-  readonly status: number;
-  /** The AWS error name of an error answer. */
-  readonly errorType?: string;
+/** How an extension answers a request instead of its operation. */
+export type Interception = { drop: true } | { error: AwsServiceError } | undefined;
+
+/**
+ * What a caller can add to the endpoint without copying it (the tests' double adds operations,
+ * faults and a record of requests). The demo uses none of it.
+ */
+export interface EndpointExtension {
+  /** The store to serve, instead of one built from `region` and `limits`. */
+  store?: SecretStore;
+  /** More operations by name, answered like the built-in ones; a built-in name always wins. */
+  operations?: Readonly<Record<string, (params: Params) => Record<string, unknown>>>;
+  /**
+   * Runs for a request that passed the Host and signature checks, before its operation: may wait
+   * (rejecting when `signal` aborts, as the endpoint closes), drop the connection or answer an error.
+   */
+  intercept?(operation: string, signal: AbortSignal): Promise<Interception>;
+  /** Told each request's outcome: the HTTP status (0 when the connection was dropped) and AWS error name. */
+  onAnswer?(call: IncomingCall, status: number, errorType?: string): void;
 }
 
 export interface SecretInput {
@@ -41,19 +47,6 @@ export interface LocalSecretsManager {
   readonly credentials: AwsKeyPair;
   /** Seeds a secret in process (not recorded, no faults); throws an error named like the AWS one. */
   createSecret(name: string, value: SecretInput, opts?: { description?: string }): { ARN: string; VersionId: string };
-  /** Adds a version in process; `stages` defaults to ["AWSCURRENT"]. */
-  putSecretValue(secretId: string, value: SecretInput, stages?: string[]): { VersionId: string };
-  /** Requests received over HTTP, in order. */
-  readonly requests: ReadonlyArray<RecordedRequest>;
-  countRequests(operation?: string): number;
-  /** Every SecretString, and every SecretBinary as UTF-8 text, held now (deleted or dropped versions are gone). */
-  heldValues(): string[];
-  /** How much the store holds. */
-  stats(): StoreStats;
-  resetRequests(): void;
-  /** Replaces the faults applied to matching subsequent requests until cleared. */
-  setFaults(faults: Faults): void;
-  clearFaults(): void;
   /** Closes the server and destroys open sockets. */
   close(): Promise<void>;
 }
@@ -72,32 +65,25 @@ export interface LocalSecretsManagerOptions {
   credentials?: readonly AwsKeyPair[];
   /** Bounds on what the store holds (defaults: `defaultStoreLimits`). */
   limits?: Partial<StoreLimits>;
-  /** Told each value stored, e.g. for a test's leak search; the endpoint keeps no history itself. */
-  onValueStored?: (text: string) => void;
+  extend?: EndpointExtension;
 }
 
 /**
  * Starts an AWS Secrets Manager-compatible endpoint (AWS JSON 1.1 over HTTP) backed by memory,
- * for the embedded mode and as the tests' double. Every request must name this endpoint in its
- * Host header and carry a valid SigV4 signature by one of its key pairs; anything else is refused
- * with AWS's own errors before an operation (or a fault) runs.
+ * the embedded demo's store (the tests' double extends it, see `extend`). Every request must name
+ * this endpoint in its Host header and carry a valid SigV4 signature by one of its key pairs;
+ * anything else is refused with AWS's own errors before an operation (or an extension) runs.
  */
 export async function startLocalSecretsManager(options: LocalSecretsManagerOptions = {}): Promise<LocalSecretsManager> {
   const host = options.host ?? '127.0.0.1';
-  const store = new SecretStore({
-    region: options.region ?? 'us-east-1',
-    ...(options.limits ? { limits: options.limits } : {}),
-    ...(options.onValueStored ? { onValueStored: options.onValueStored } : {}),
-  });
+  const extension = options.extend ?? {};
+  const store =
+    extension.store ??
+    new SecretStore({ region: options.region ?? 'us-east-1', ...(options.limits ? { limits: options.limits } : {}) });
   const keyPairs = options.credentials?.length ? options.credentials : [randomKeyPair()];
   const keys = new Map(keyPairs.map((pair) => [pair.accessKeyId, pair.secretAccessKey]));
   let hosts: ReadonlySet<string> = new Set();
-  const faults = new FaultInjector();
   const closing = new AbortController();
-  let requests: RecordedRequest[] = [];
-  // A caller chooses these strings, signed or not: the record keeps a bounded number, each cut short.
-  const maxRecorded = 10_000;
-  const maxRecordedChars = 256;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch(() => req.socket.destroy());
@@ -119,17 +105,9 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
       send(res, refused.status, { __type: refused.type, message: refused.message }, refused.type);
       return;
     }
-    const latencyMs = faults.latencyFor(call.operation);
-    if (latencyMs > 0) {
-      try {
-        await sleep(latencyMs, undefined, { signal: closing.signal });
-      } catch {
-        req.socket.destroy();
-        return;
-      }
-    }
-    const fault = faults.take(call.operation);
-    if (fault.kind === 'down') {
+    // Rejects when the endpoint closes during a wait: the caller of handle() drops the connection.
+    const interception = extension.intercept ? await extension.intercept(call.operation, closing.signal) : undefined;
+    if (interception && 'drop' in interception) {
       record(call, 0);
       req.socket.destroy();
       return;
@@ -138,7 +116,7 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     let payload: Record<string, unknown>;
     let errorType: string | undefined;
     try {
-      if (fault.kind === 'error') throw fault.error;
+      if (interception) throw interception.error;
       payload = answer(call);
     } catch (error) {
       const known = error instanceof AwsServiceError ? error : internalError();
@@ -153,26 +131,24 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     if (call.tooLarge) {
       throw new AwsServiceError('RequestEntityTooLargeException', `Request body exceeds ${MAX_BODY_BYTES} bytes.`, 413);
     }
-    const operation = call.knownTarget ? findOperation(call.operation) : undefined;
+    const operation = call.knownTarget ? operationNamed(call.operation) : undefined;
     if (!operation) {
       const named = call.operation || '(no X-Amz-Target)';
       throw new AwsServiceError('UnknownOperationException', `Unknown operation: ${named}`);
     }
     if (!call.body) throw serializationError('The request body is not a JSON object.');
-    return operation(new Params(call.body), store);
+    return operation(new Params(call.body));
+  }
+
+  function operationNamed(name: string): ((params: Params) => Record<string, unknown>) | undefined {
+    const builtIn = findOperation(name);
+    if (builtIn) return (params) => builtIn(params, store);
+    const extra = extension.operations;
+    return extra && Object.hasOwn(extra, name) ? extra[name] : undefined;
   }
 
   function record(call: IncomingCall, status: number, errorType?: string): void {
-    const cut = (text: string) => text.slice(0, maxRecordedChars);
-    requests.push({
-      operation: cut(call.operation),
-      ...(call.secretId === undefined ? {} : { secretId: cut(call.secretId) }),
-      ...(call.accessKeyId === undefined ? {} : { accessKeyId: cut(call.accessKeyId) }),
-      status,
-      ...(errorType === undefined ? {} : { errorType }),
-    });
-    // A long-running embedded endpoint keeps only the latest requests.
-    if (requests.length > maxRecorded) requests = requests.slice(-maxRecorded / 2);
+    extension.onAnswer?.(call, status, errorType);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -202,34 +178,6 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
       );
       return { ARN: out.ARN, VersionId: String(out.VersionId) };
     },
-    putSecretValue(secretId, value, stages) {
-      const out = operations.PutSecretValue(
-        new Params({ SecretId: secretId, VersionStages: stages, ...wireValue(value) }),
-        store,
-      );
-      return { VersionId: out.VersionId };
-    },
-    get requests() {
-      return requests;
-    },
-    heldValues() {
-      return store.heldValues();
-    },
-    stats() {
-      return store.stats();
-    },
-    countRequests(operation) {
-      return operation === undefined ? requests.length : requests.filter((r) => r.operation === operation).length;
-    },
-    resetRequests() {
-      requests = [];
-    },
-    setFaults(next) {
-      faults.set(next);
-    },
-    clearFaults() {
-      faults.clear();
-    },
     close() {
       closed ??= new Promise<void>((resolve, reject) => {
         closing.abort();
@@ -257,7 +205,7 @@ function internalError(): AwsServiceError {
 }
 
 /** The JSON form of a value: SecretBinary travels as base64. */
-function wireValue(value: SecretInput): Record<string, unknown> {
+export function wireValue(value: SecretInput): Record<string, unknown> {
   return {
     SecretString: value.SecretString,
     SecretBinary: value.SecretBinary === undefined ? undefined : Buffer.from(value.SecretBinary).toString('base64'),

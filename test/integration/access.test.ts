@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idOfPlainToken, type TokenSpec } from '../../src/access/index.js';
 import { startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { CredflowError } from '../../src/errors.js';
-import type { LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import type { LocalSecretsManager } from '../support/local-secrets-manager/index.js';
 import { captureLogs } from '../support/capture-logs.js';
 import { postgresIntegration, secretsWorkflow, writeConfigDir, type ConfigFiles } from '../support/config-dir.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';

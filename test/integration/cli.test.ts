@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/index.js';
-import { startLocalSecretsManager, type LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import { startLocalSecretsManager, type LocalSecretsManager } from '../support/local-secrets-manager/index.js';
 import { captureLogs } from '../support/capture-logs.js';
 import { postgresIntegration, secretsWorkflow, writeConfigDir } from '../support/config-dir.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';

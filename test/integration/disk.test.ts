@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalSecretsManager, type LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import { startLocalSecretsManager, type LocalSecretsManager } from '../support/local-secrets-manager/index.js';
 import { postgresIntegration, secretsWorkflow, writeConfigDir } from '../support/config-dir.js';
 import { findLeaks, secretsIn } from '../support/leak-check.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';

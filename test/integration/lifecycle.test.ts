@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import type { LocalSecretsManager } from '../support/local-secrets-manager/index.js';
 import { postgresIntegration, secretsWorkflow, type ConfigFiles } from '../support/config-dir.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 import { asSuperuser, createTestDatabase, type TestDatabase } from '../support/test-database.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MASK } from '../../src/masking/index.js';
 import { postgresIntegration, secretsWorkflow, writeConfigDir } from '../support/config-dir.js';
 import { secretsIn } from '../support/leak-check.js';
-import { startLocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import { startLocalSecretsManager } from '../support/local-secrets-manager/index.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 

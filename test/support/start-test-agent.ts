@@ -1,10 +1,6 @@
 import type { TokenSpec } from '../../src/access/index.js';
 import { startAgent, type RunningAgent } from '../../src/agent/index.js';
-import {
-  startLocalSecretsManager,
-  type AwsKeyPair,
-  type LocalSecretsManager,
-} from '../../src/local-secrets-manager/index.js';
+import { startLocalSecretsManager, type AwsKeyPair, type LocalSecretsManager } from './local-secrets-manager/index.js';
 import { captureLogs } from './capture-logs.js';
 import { writeConfigDir, type ConfigFiles } from './config-dir.js';
 import { findLeaks, secretsIn, type Capture } from './leak-check.js';

@@ -1,13 +1,13 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startLocalSecretsManager } from '../../src/local-secrets-manager/index.js';
-import type { LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import { startLocalSecretsManager } from '../support/local-secrets-manager/index.js';
+import type { LocalSecretsManager } from '../support/local-secrets-manager/index.js';
 import { rawAwsCall } from '../support/aws-raw-call.js';
 import type { RawAwsCall } from '../support/aws-raw-call.js';
 
 /**
- * Issue 19, section 1: the demo's Secrets Manager endpoint answered anyone on the machine. Every
- * request must now be signed (SigV4) with the key pair it was started with and name it as Host.
+ * The demo's Secrets Manager endpoint listens on the machine, where other local users can reach it:
+ * every request must be signed (SigV4) with the key pair it was started with and name it as Host.
  */
 const password = 'Vq8-zL2r_Kw9xT4n';
 const forged = JSON.stringify({

@@ -14,13 +14,13 @@ import {
   defaultStoreLimits,
   MAX_VALUE_BYTES,
   startLocalSecretsManager,
-} from '../../src/local-secrets-manager/index.js';
-import type { LocalSecretsManager, StoreLimits } from '../../src/local-secrets-manager/index.js';
+} from '../support/local-secrets-manager/index.js';
+import type { LocalSecretsManager, StoreLimits } from '../support/local-secrets-manager/index.js';
 
 /**
- * Issue 19, section 1: the endpoint kept every value ever written and had no cap. It now holds a
- * bounded number of secrets, versions and labels, values of at most 65,536 bytes, and forgets a
- * value with its version or secret. Past a bound a call fails and changes nothing.
+ * The endpoint holds a bounded number of secrets, versions and labels, values of at most 65,536
+ * bytes, and forgets a value with its version or secret, so a long-running demo cannot grow without
+ * end. Past a bound a call fails and changes nothing.
  */
 let lsm: LocalSecretsManager | undefined;
 let sm: SecretsManagerClient | undefined;

@@ -9,8 +9,8 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startLocalSecretsManager } from '../../src/local-secrets-manager/index.js';
-import type { LocalSecretsManager } from '../../src/local-secrets-manager/index.js';
+import { startLocalSecretsManager } from '../support/local-secrets-manager/index.js';
+import type { LocalSecretsManager } from '../support/local-secrets-manager/index.js';
 import { rawAwsCall } from '../support/aws-raw-call.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { seedDemoDatabase, type DemoDatabase } from '../embedded/seed-demo-database.js';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../embedded/start-embedded-postgres.js';
-import { startLocalSecretsManager, type LocalSecretsManager } from '../local-secrets-manager/index.js';
+import { seedDemoDatabase, type DemoDatabase } from '#credflow/embedded/seed-demo-database.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '#credflow/embedded/start-embedded-postgres.js';
+import { startLocalSecretsManager, type LocalSecretsManager } from '#credflow/local-secrets-manager/index.js';
 
 export interface BenchSetup {
   postgres: EmbeddedPostgresHandle;

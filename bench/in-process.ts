@@ -1,10 +1,10 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { openSync, writeSync } from 'node:fs';
-import { BufferedDestination } from '../logging/index.js';
-import { openAgent, type AgentParts, type ComposedAgent } from '../agent/index.js';
-import type { BenchSetup } from './bench-setup.js';
-import { median, summarize, timeSequential, type Summary } from './stats.js';
+import { BufferedDestination } from '#credflow/logging/index.js';
+import { openAgent, type AgentParts, type ComposedAgent } from '#credflow/agent/index.js';
+import type { BenchSetup } from './bench-setup.ts';
+import { median, summarize, timeSequential, type Summary } from './stats.ts';
 
 export interface Series {
   label: string;

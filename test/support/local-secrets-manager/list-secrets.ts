@@ -1,6 +1,10 @@
-import { AwsServiceError, invalidParameter, validationError } from './aws-service-error.js';
-import type { Params } from './params.js';
-import type { StoredSecret } from './secret-store.js';
+import {
+  AwsServiceError,
+  invalidParameter,
+  validationError,
+  type Params,
+  type StoredSecret,
+} from '../../../src/local-secrets-manager/index.js';
 
 const FILTER_KEYS = ['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all'];
 const SORT_KEYS: Record<string, (secret: StoredSecret) => number | string> = {
@@ -22,13 +26,14 @@ type Predicate = (secret: StoredSecret) => boolean;
 export function listSecrets(
   params: Params,
   secrets: readonly StoredSecret[],
+  deletedDateOf: (secret: StoredSecret) => number | undefined,
 ): { secrets: StoredSecret[]; nextToken: string | undefined } {
   const pageSize = params.integer('MaxResults', { min: 1, max: 100 }) ?? DEFAULT_PAGE_SIZE;
   const token = params.string('NextToken', { min: 1, max: 4096 });
   const includeDeleted = params.boolean('IncludePlannedDeletion') ?? false;
   const predicates = (params.objectList('Filters') ?? []).map(readFilter);
   const matching = secrets.filter(
-    (secret) => (includeDeleted || secret.deletedDate === undefined) && predicates.every((p) => p(secret)),
+    (secret) => (includeDeleted || deletedDateOf(secret) === undefined) && predicates.every((p) => p(secret)),
   );
   const sorted = sort(matching, params);
   const start = token === undefined ? 0 : decodeToken(token);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { BenchSetup } from './bench-setup.js';
+import type { BenchSetup } from './bench-setup.ts';
 
 export interface ChildServer {
   url: string;
@@ -11,8 +11,8 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-const bin = fileURLToPath(new URL('../../bin/credflow.js', import.meta.url));
-const baseline = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
+const bin = fileURLToPath(new URL('../bin/credflow.js', import.meta.url));
+const baseline = fileURLToPath(new URL('./baseline-server.ts', import.meta.url));
 export const benchToken = 'bench-token-0123456789abcdef';
 
 function start(

@@ -1,4 +1,4 @@
-import { AwsServiceError } from './aws-service-error.js';
+import { AwsServiceError } from '../../../src/local-secrets-manager/index.js';
 
 /** Faults applied to matching requests until cleared or replaced. */
 export interface Faults {

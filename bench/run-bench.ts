@@ -1,7 +1,7 @@
 import os from 'node:os';
-import { setUpBench } from './bench-setup.js';
-import { measureInProcess, type Ratio, type Series } from './in-process.js';
-import { measureOverHttp } from './over-http.js';
+import { setUpBench } from './bench-setup.ts';
+import { measureInProcess, type Ratio, type Series } from './in-process.ts';
+import { measureOverHttp } from './over-http.ts';
 
 /**
  * `npm run bench`: starts an embedded PostgreSQL and the local Secrets Manager endpoint, measures

@@ -1,8 +1,8 @@
 import autocannon from 'autocannon';
-import type { BenchSetup } from './bench-setup.js';
-import { benchToken, startAgentProcess, startBaselineProcess } from './child-servers.js';
-import type { Ratio, Series } from './in-process.js';
-import { median, summarize } from './stats.js';
+import type { BenchSetup } from './bench-setup.ts';
+import { benchToken, startAgentProcess, startBaselineProcess } from './child-servers.ts';
+import type { Ratio, Series } from './in-process.ts';
+import { median, summarize } from './stats.ts';
 
 const body = JSON.stringify({ sql: 'SELECT 1 AS one' });
 
