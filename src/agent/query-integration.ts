@@ -51,17 +51,25 @@ export async function queryIntegration(
   let authRetries = 0;
   let sessionRetries = 0;
   for (;;) {
-    const lease = deps.pools.lease(
-      integration.name,
-      resolved.profile,
-      resolved.connectionKey,
-      resolved.connection,
-      resolved.generation,
-      request.limits.statementTimeoutMs,
-    );
+    const lease = deps.pools.lease({
+      integration: integration.name,
+      profile: resolved.profile,
+      connectionKey: resolved.connectionKey,
+      connection: resolved.connection,
+      generation: resolved.generation,
+      statementTimeoutMs: request.limits.statementTimeoutMs,
+    });
     const attemptStartedAt = Date.now();
     try {
-      return await runQuery(lease, integration.name, sql, params, deps.masker, request.limits, request.actor?.tokenId);
+      return await runQuery({
+        lease,
+        integration: integration.name,
+        sql,
+        params,
+        masker: deps.masker,
+        limits: request.limits,
+        caller: request.actor?.tokenId,
+      });
     } catch (error) {
       lease.release();
       const code = error instanceof CredflowError ? error.code : undefined;
