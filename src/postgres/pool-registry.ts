@@ -1,6 +1,5 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { ResolvedConnection } from '../credentials/index.js';
 import type { PoolStats } from '../metrics/index.js';
 import { ConnectionLimits, type ConnectionLimitKind } from './connection-limits.js';
 import { guardedClient } from './guarded-client.js';
@@ -40,7 +39,8 @@ export interface LeaseRequest {
   profile: string;
   /** Hash of the resolved connection; the registry never keys anything by a password. */
   connectionKey: string;
-  connection: ResolvedConnection;
+  /** Where and as whom to connect (a resolved connection: its fields or a connectionString, and ssl). */
+  connection: pg.ClientConfig;
   /** The generation of the credentials (default 0); an older one never replaces a newer pool. */
   generation?: number | undefined;
   /** Server-side statement_timeout for a new pool (default: the registry's). */
