@@ -95,6 +95,40 @@ describe('pg internals (the contract of src/postgres/pg-internals.ts)', () => {
     expect((result as pg.QueryResult).rowCount).toBe(5);
   });
 
+  it("describes fields as pg's own Query and Result do (the members RowGateQuery sets in their place)", () => {
+    const handler = (pg.Query.prototype as unknown as { handleRowDescription: () => void }).handleRowDescription;
+    expect(handler.toString().replace(/\s+/g, ' ')).toContain(
+      "this._checkForMultirow() this._result.addFields(msg.fields) this._accumulateRows = this.callback || !this.listeners('row').length",
+    );
+    const result = new (
+      require('pg/lib/result.js') as new () => Record<string, unknown> & {
+        addFields(fields: { name: string; dataTypeID: number; format?: string }[]): void;
+      }
+    )();
+    expect(Object.keys(result)).toEqual(
+      expect.arrayContaining(['fields', '_parsers', '_types', '_prebuiltEmptyResultObject']),
+    );
+    result.addFields([
+      { name: 'a', dataTypeID: 23 },
+      { name: 'b', dataTypeID: 25, format: 'text' },
+    ]);
+    expect(result.fields).toHaveLength(2);
+    expect(result._parsers).toHaveLength(2);
+    expect(result._prebuiltEmptyResultObject).toEqual({ a: null, b: null });
+  });
+
+  it('gives the rows of every statement of a simple query, a column named __proto__ included, as pg does', async () => {
+    const sql = 'SELECT 1 AS a, 2 AS "__proto__"; SELECT g FROM generate_series(1, 3) g';
+    const { result } = await run(pool, sql, false);
+    const theirs = (await pool.query(sql)) as unknown as pg.QueryResult[];
+    const ours = result as pg.QueryResult[];
+    expect(ours.map((r) => r.rows)).toEqual([
+      theirs[0]?.rows,
+      theirs[1]?.rows.filter((row: { g: number }) => row.g % 2 === 1),
+    ]);
+    expect(Object.getOwnPropertyNames(ours[0]?.rows[0])).toEqual(Object.getOwnPropertyNames(theirs[0]?.rows[0]));
+  });
+
   it('holds a query to one statement in extended mode, and runs every statement of a simple one', async () => {
     const simple = await run(pool, 'SELECT 1 AS a; SELECT 3 AS b', false);
     expect(Array.isArray(simple.result)).toBe(true);
