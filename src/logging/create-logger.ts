@@ -2,6 +2,7 @@ import pino, { type DestinationStream, type Logger, type LevelWithSilent } from 
 import type { SecretMasker } from '../masking/index.js';
 import { BufferedDestination } from './buffered-destination.js';
 import { maskFields } from './mask-fields.js';
+import { attachRawTarget } from './pino-line-format.js';
 import { terminalSafeJson } from './terminal-safe.js';
 
 export interface CreateLoggerOptions {
@@ -13,24 +14,6 @@ export interface CreateLoggerOptions {
 
 /** The fields every line carries after `level` and `time`. */
 const base = { service: 'credflow' };
-
-/**
- * Where a logger made by createLogger writes, and its masker: the per-request lines (see
- * requestLines) are built in the logger's format without going through pino, from a masked memo.
- */
-export interface RawLineTarget {
-  write(text: string): void;
-  masker: SecretMasker;
-  /** The base fields as JSON members, each preceded by a comma (`,"service":"credflow"`). */
-  bindings: string;
-}
-
-const rawTargets = new WeakMap<Logger, RawLineTarget>();
-
-/** The raw target of a logger made by createLogger (undefined for any other logger). */
-export function rawTargetOf(logger: Logger): RawLineTarget | undefined {
-  return rawTargets.get(logger);
-}
 
 /**
  * Structured JSON logs, one line per event. Every string value of a line (error messages and stacks
@@ -77,7 +60,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     },
     out,
   );
-  rawTargets.set(logger, {
+  attachRawTarget(logger, {
     write: (text) => target.write(terminalSafeJson(text)),
     masker: options.masker,
     bindings: `,${JSON.stringify(base).slice(1, -1)}`,

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import { rawTargetOf, type RawLineTarget } from './create-logger.js';
-import { maskFields } from './mask-fields.js';
+import { infoLevel, lineFormat, rawTargetOf } from './pino-line-format.js';
 
 /** Where the per-request lines (resolution, audit) go. */
 export interface LineSink {
@@ -77,59 +76,7 @@ export function requestLines(logger: Logger): RequestLines {
   };
 }
 
-interface MemoNode {
-  next: Map<unknown, MemoNode>;
-  /** The masked text before and after the duration, for the field values on the path here. */
-  text?: [head: string, tail: string];
-}
-
-const infoLevel = 30;
 /** Queued lines are built and written once this many are waiting, in the next check phase... */
 const batchLines = 32;
 /** ...or this long after the first of them. */
 const batchDelayMs = 10;
-
-/** Lines remembered before the memo starts over. */
-const memoLines = 1024;
-
-/** Builds pino-format info lines from the memo, stamped `at`; the ISO time is reused within a millisecond. */
-function lineFormat(
-  raw: RawLineTarget,
-): (fields: Readonly<Record<string, unknown>>, message: string, durationMs: number | undefined, at: number) => string {
-  let root = new Map<string, MemoNode>();
-  let remembered = 0;
-  let generation = raw.masker.generation;
-  let lastMs = -1;
-  let lastTime = '';
-  return (fields, message, durationMs, at) => {
-    if (raw.masker.generation !== generation || remembered >= memoLines) {
-      root = new Map();
-      remembered = 0;
-      generation = raw.masker.generation;
-    }
-    let node = root.get(message);
-    if (node === undefined) root.set(message, (node = { next: new Map() }));
-    for (const key in fields) {
-      const value = fields[key];
-      let child: MemoNode | undefined = node.next.get(value);
-      if (child === undefined) node.next.set(value, (child = { next: new Map() }));
-      node = child;
-    }
-    let text = node.text;
-    if (text === undefined) {
-      // The members of the fields as pino writes them (undefined ones left out), masked.
-      // Values are masked before serialising, so no mask ever spans a quote or a key.
-      const json = JSON.stringify(maskFields(fields, raw.masker));
-      const members = json.length > 2 ? `,${json.slice(1, -1)}` : '';
-      // The message is the agent's own literal text (see createLogger): kept.
-      node.text = text = [members, `,"msg":${JSON.stringify(message)}}\n`];
-      remembered += 1;
-    }
-    if (at !== lastMs) {
-      lastMs = at;
-      lastTime = new Date(at).toISOString();
-    }
-    const duration = durationMs === undefined ? '' : `,"durationMs":${JSON.stringify(Math.round(durationMs))}`;
-    return `{"level":30,"time":"${lastTime}"${raw.bindings}${text[0]}${duration}${text[1]}`;
-  };
-}

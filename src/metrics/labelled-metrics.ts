@@ -1,3 +1,14 @@
+/**
+ * prom-client's counter and histogram, re-implemented for the two metrics updated on every query
+ * (query duration, cache results): prom-client validates and hashes the labels on every update;
+ * here an update is a Map lookup per label value (a tree keyed by each label's value in turn), with
+ * no string built, and the records are turned into prom-client's form only when scraped.
+ * What is relied on in prom-client (pinned to an exact version in package.json; checked by
+ * test/unit/labelled-metrics.contract.test.ts against prom-client's own Counter and Histogram): a
+ * Registry takes any object with `name`, `help`, `type`, `aggregator`, `get()` and `reset()`
+ * through `registerMetric`, and writes the `values` that `get()` returns (bucket samples carrying
+ * `le` and `metricName`) in its text format.
+ */
 import type { Registry } from 'prom-client';
 
 interface Sample {
@@ -22,13 +33,7 @@ interface Options<L extends string> {
   registers: Registry[];
 }
 
-/**
- * The metrics updated on every query (query duration, cache results), kept in plain per-label-set
- * records and turned into prom-client's form only when scraped. prom-client validates and hashes
- * the labels on every update, which measured a few µs per query; an update here is a Map lookup per
- * label value (a tree keyed by each label's value in turn), with no string built. Registered in a
- * prom-client Registry like any of its own metrics.
- */
+/** A metric kept in plain per-label-set records, registered in a prom-client Registry like its own. */
 abstract class LabelledMetric<L extends string, R> {
   readonly name: string;
   readonly help: string;

@@ -1,6 +1,6 @@
-import type { Duplex } from 'node:stream';
 import pg from 'pg';
 import { MessageGuard, type GuardTrip } from './message-guard.js';
+import { socketOf, whenParserAttached } from './pg-internals.js';
 
 /** What happened to a guarded connection, read by the query that holds it. */
 export interface GuardedConnection {
@@ -9,11 +9,14 @@ export interface GuardedConnection {
   onTrip: ((trip: GuardTrip) => void) | undefined;
 }
 
-const guarded = new WeakMap<pg.Client, GuardedConnection>();
+/** A client made by `guardedClient`, once it connected. */
+interface Guarded {
+  guardedConnection?: GuardedConnection;
+}
 
 /** The guard a client got when it connected, if it was made by `guardedClient`. */
 export function guardedConnectionOf(client: pg.Client): GuardedConnection | undefined {
-  return guarded.get(client);
+  return (client as pg.Client & Guarded).guardedConnection;
 }
 
 /** Decides whether a client may connect to `server` (`host:port`): a slot released when its socket closes, or the refusal. */
@@ -25,44 +28,34 @@ export type AdmitConnection = (server: string) => { release(): void } | Error;
  * `ALTER ROLE ... SET search_path`) are judged like any later message, before pg decodes them. A
  * trip during start-up destroys the socket, so the connect fails and the pool never lends the client.
  *
- * pg attaches its parser to the socket synchronously in `connect()`, or, with TLS, on the
- * connection's 'sslconnect' event, which is where the guard takes it over (pg 8.x; see
- * test/unit/guarded-client.test.ts).
- *
  * With `admit`, a client asks before it opens its socket; refused, its connect fails at once with
  * admit's error (the pool then drops it), and admitted, it holds its slot until the socket (the
  * plain one, which pg keeps under TLS too) closes.
  */
 export function guardedClient(messageLimit: number, admit?: AdmitConnection): typeof pg.Client {
-  return class GuardedClient extends pg.Client {
+  return class GuardedClient extends pg.Client implements Guarded {
+    guardedConnection: GuardedConnection | undefined;
+
     override connect(): Promise<pg.Client>;
     override connect(callback: (error: Error) => void): void;
     override connect(callback?: (error: Error) => void): Promise<pg.Client> | void {
-      const connection = (
-        this as unknown as {
-          connection: { stream: Duplex; ssl?: unknown; once(event: string, listener: () => void): void };
-        }
-      ).connection;
       if (admit) {
-        const self = this as unknown as { host?: unknown; port?: unknown };
-        const slot = admit(`${String(self.host ?? 'localhost').toLowerCase()}:${String(self.port ?? 5432)}`);
+        const slot = admit(`${String(this.host ?? 'localhost').toLowerCase()}:${String(this.port ?? 5432)}`);
         if (slot instanceof Error) {
           if (!callback) return Promise.reject(slot);
           process.nextTick(callback, slot);
           return;
         }
-        connection.stream.once('close', () => slot.release());
+        socketOf(this)?.once('close', () => slot.release());
       }
       const result = callback ? super.connect(callback) : super.connect();
-      const attach = (): void => {
+      whenParserAttached(this, (socket) => {
         const record: GuardedConnection = {
-          guard: new MessageGuard(connection.stream, messageLimit, (trip) => record.onTrip?.(trip)),
+          guard: new MessageGuard(socket, messageLimit, (trip) => record.onTrip?.(trip)),
           onTrip: undefined,
         };
-        guarded.set(this, record);
-      };
-      if (connection.ssl) connection.once('sslconnect', attach);
-      else attach();
+        this.guardedConnection = record;
+      });
       return result;
     }
   };

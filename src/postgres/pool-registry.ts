@@ -1,10 +1,13 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { ResolvedConnection } from '../config/index.js';
-import { CredflowError } from '../errors.js';
 import type { PoolStats } from '../metrics/index.js';
 import { ConnectionLimits, type ConnectionLimitKind } from './connection-limits.js';
 import { guardedClient } from './guarded-client.js';
+import { closeConnectionsOnRelease } from './pg-internals.js';
+import { createPoolCheckout } from './pool-checkout.js';
+import { closeOneIdle, type PoolEntry } from './pool-entry.js';
+import type { PoolLease } from './pool-lease.js';
+import { QuerySessions } from './query-sessions.js';
 
 export interface PoolRegistryOptions {
   logger: Logger;
@@ -23,38 +26,6 @@ export interface PoolRegistryOptions {
   maxMessageBytes: number;
 }
 
-interface Entry {
-  integration: string;
-  profile: string;
-  /** Hash of the resolved connection; the registry never keys anything by a password. */
-  connectionKey: string;
-  generation: number;
-  pool: pg.Pool;
-  /** Queries using the pool now (running or waiting for a connection). */
-  inUse: number;
-  retired: boolean;
-  ended?: Promise<void>;
-  /** Set once pg's end() resolved; its last sockets may still be closing. */
-  poolEnded: boolean;
-  /** Connections of this pool counted against the limits (connecting or open). */
-  open: number;
-  /** The server its connections go to (`host:port`), once one was asked for. */
-  server: string | undefined;
-  /** Queries waiting for room under a connection limit (pg-pool's queue holds those waiting for a full pool). */
-  waitingForRoom: number;
-}
-
-/** A pool lent for one query; release it when the query is done. */
-export interface PoolLease {
-  pool: pg.Pool;
-  /**
-   * A client of the pool. Under a connection limit (the integration's or the server's), waits up to
-   * the connect timeout for a connection to close, then fails with CONNECTION_LIMIT.
-   */
-  connect(): Promise<pg.PoolClient>;
-  release(): void;
-}
-
 /** An integration's connections, for its status. */
 export interface ConnectionFigures {
   /** Open connections of all the integration's pools (every profile, draining ones included), and their limit. */
@@ -63,20 +34,26 @@ export interface ConnectionFigures {
   server: { open: number; max: number } | undefined;
 }
 
+export interface LeaseRequest {
+  integration: string;
+  profile: string;
+  /** Hash of the resolved connection; the registry never keys anything by a password. */
+  connectionKey: string;
+  /** Where and as whom to connect (a resolved connection: its fields or a connectionString, and ssl). */
+  connection: pg.ClientConfig;
+  /** The generation of the credentials (default 0); an older one never replaces a newer pool. */
+  generation?: number | undefined;
+  /** Server-side statement_timeout for a new pool (default: the registry's). */
+  statementTimeoutMs?: number | undefined;
+}
+
 export interface PoolRegistry {
   /**
    * The pool for these credentials; a pool built on older credentials of the same integration and
    * profile is drained. A request still holding credentials older than the current pool's (a lower
    * `generation`) gets the current pool rather than replacing it.
    */
-  lease(
-    integration: string,
-    profile: string,
-    connectionKey: string,
-    connection: ResolvedConnection,
-    generation?: number,
-    statementTimeoutMs?: number,
-  ): PoolLease;
+  lease(request: LeaseRequest): PoolLease;
   /** Drains every pool of an integration (all profiles); running queries finish first. */
   drop(integration: string): number;
   /** Every open pool: the current ones, and the draining ones (`draining: true`) until they end. */
@@ -94,114 +71,27 @@ export interface PoolRegistry {
  */
 export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
   // The current pool of each integration, by profile.
-  const entries = new Map<string, Map<string, Entry>>();
-  const retiring = new Set<Entry>();
-  const all = (): Entry[] => [...entries.values()].flatMap((byProfile) => [...byProfile.values()]);
+  const entries = new Map<string, Map<string, PoolEntry>>();
+  const retiring = new Set<PoolEntry>();
+  const all = (): PoolEntry[] => [...entries.values()].flatMap((byProfile) => [...byProfile.values()]);
   const serverMax = options.serverMax ?? Number.MAX_SAFE_INTEGER;
   const limits = new ConnectionLimits({ perIntegration: options.max, perServer: serverMax });
 
-  const limitError = (entry: Entry, kind: ConnectionLimitKind): CredflowError => {
-    const draining = [...retiring]
-      .filter((e) => e.integration === entry.integration)
-      .reduce((sum, e) => sum + e.open, 0);
-    const retryAfterSeconds = 1;
-    const wait = `no connection freed within ${options.connectTimeoutMs} ms; retry later`;
-    if (kind === 'integration') {
-      return new CredflowError(
-        'CONNECTION_LIMIT',
-        `integration "${entry.integration}": all ${options.max} connections the integration may hold are in use (CREDFLOW_POOL_MAX; ${draining} of them in pools draining after an invalidate, reload or rotation); ${wait}`,
-        {
-          details: {
-            integration: entry.integration,
-            limit: 'integration',
-            max: options.max,
-            open: limits.openBy(entry.integration),
-            draining,
-            retryAfterSeconds,
-          },
-        },
-      );
-    }
-    return new CredflowError(
-      'CONNECTION_LIMIT',
-      `integration "${entry.integration}": the agent holds all ${serverMax} connections it may open to this integration's database server (CREDFLOW_UPSTREAM_MAX_CONNECTIONS, shared by every integration on that server); ${wait}`,
-      {
-        details: {
-          integration: entry.integration,
-          limit: 'server',
-          max: serverMax,
-          open: entry.server === undefined ? undefined : limits.openTo(entry.server),
-          retryAfterSeconds,
-        },
-      },
-    );
-  };
-  /** pg-pool's own error when a query waited connectTimeoutMs for a full pool (pg-pool 3.x). */
-  const isPoolQueueTimeout = (error: unknown): boolean =>
-    error instanceof Error && error.message === 'timeout exceeded when trying to connect';
-  const isLimit = (error: unknown): error is CredflowError =>
-    error instanceof CredflowError && error.code === 'CONNECTION_LIMIT';
-
-  const waitForRoom = async (entry: Entry, ms: number): Promise<boolean> => {
-    entry.waitingForRoom += 1;
-    try {
-      return await limits.waitForRoom(ms);
-    } finally {
-      entry.waitingForRoom -= 1;
-    }
-  };
-  /**
-   * Closes one idle connection of another pool that counts against the limit that refused `entry`
-   * (the same server, or the same integration's other pools), so that connections nobody uses do
-   * not keep a query out: pools hold idle connections for their idle timeout. True when one was.
-   */
-  const reclaimIdle = (entry: Entry, kind: ConnectionLimitKind): boolean => {
-    let victim: Entry | undefined;
-    for (const other of [...retiring, ...all()]) {
-      if (other === entry || other.pool.idleCount === 0) continue;
-      if (
-        kind === 'server'
-          ? other.server === undefined || other.server !== entry.server
-          : other.integration !== entry.integration
-      )
-        continue;
-      if (victim === undefined || other.pool.idleCount > victim.pool.idleCount) victim = other;
-    }
-    if (victim === undefined) return false;
-    // pg-pool lends an idle client before it opens one; should a query of that pool take it first,
-    // this checkout waits or opens one within the limits like any other, and closes it all the same.
-    victim.pool.connect().then(
-      (client) => client.release(true),
-      () => undefined,
-    );
-    return true;
-  };
-  const connect = async (entry: Entry): Promise<pg.PoolClient> => {
-    const deadline = Date.now() + options.connectTimeoutMs;
-    for (;;) {
-      try {
-        return await entry.pool.connect();
-      } catch (error) {
-        let refusal: CredflowError | undefined;
-        if (isLimit(error)) refusal = error;
-        // The pool itself was full (its own queries hold every connection) for the whole connect timeout.
-        else if (isPoolQueueTimeout(error)) refusal = limitError(entry, 'integration');
-        if (refusal === undefined) throw error;
-        const left = deadline - Date.now();
-        if (isLimit(error)) reclaimIdle(entry, error.details?.limit as ConnectionLimitKind);
-        if (left <= 0 || !isLimit(error) || !(await waitForRoom(entry, left))) {
-          options.onLimit?.(entry.integration, refusal.details?.limit as ConnectionLimitKind);
-          throw refusal;
-        }
-      }
-    }
-  };
+  const sessions = new QuerySessions();
+  const checkout = createPoolCheckout({
+    limits,
+    max: options.max,
+    serverMax,
+    connectTimeoutMs: options.connectTimeoutMs,
+    onLimit: options.onLimit,
+    pools: () => [...retiring, ...all()],
+  });
 
   // A retired pool stays in `retiring` (seen in stats) until it has ended and its last socket closed.
-  const forget = (entry: Entry): void => {
+  const forget = (entry: PoolEntry): void => {
     if (entry.poolEnded && entry.open === 0) retiring.delete(entry);
   };
-  const end = (entry: Entry): void => {
+  const end = (entry: PoolEntry): void => {
     entry.ended ??= entry.pool
       .end()
       .catch(() => undefined)
@@ -210,7 +100,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
         forget(entry);
       });
   };
-  const retire = (entry: Entry, why: string): void => {
+  const retire = (entry: PoolEntry, why: string): void => {
     options.logger.info(
       { event: 'pool.retire', integration: entry.integration, profile: entry.profile, reason: why },
       'draining pool',
@@ -218,25 +108,21 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
     entry.retired = true;
     // A draining pool serves only the queries that already hold it: each connection they hand back
     // closes at once (unless one of them is waiting for it), so it stops counting against the limits.
-    entry.pool.options.idleTimeoutMillis = 1;
+    closeConnectionsOnRelease(entry.pool);
     retiring.add(entry);
     if (entry.inUse === 0) return end(entry);
     // Its idle connections close now rather than at their idle timeout: checked out and discarded
     // (pg-pool lends an idle client before it makes one; should a query of the pool take it first,
     // this checkout waits or opens one like any other, within the limits, and discards it).
-    for (let i = entry.pool.idleCount; i > 0; i -= 1) {
-      entry.pool.connect().then(
-        (client) => client.release(true),
-        () => undefined,
-      );
-    }
+    for (let i = entry.pool.idleCount; i > 0; i -= 1) closeOneIdle(entry);
   };
-  const lend = (entry: Entry): PoolLease => {
+  const lend = (entry: PoolEntry): PoolLease => {
     entry.inUse += 1;
     let released = false;
     return {
       pool: entry.pool,
-      connect: () => connect(entry),
+      connect: () => checkout.connect(entry),
+      sessions,
       release() {
         if (released) return;
         released = true;
@@ -247,21 +133,16 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
   };
 
   return {
-    lease(
-      integration,
-      profile,
-      connectionKey,
-      connection,
-      generation = 0,
-      statementTimeoutMs = options.statementTimeoutMs,
-    ) {
+    lease(request) {
+      const { integration, profile, connectionKey, connection, generation = 0 } = request;
+      const statementTimeoutMs = request.statementTimeoutMs ?? options.statementTimeoutMs;
       let byProfile = entries.get(integration);
       if (byProfile === undefined) entries.set(integration, (byProfile = new Map()));
       const current = byProfile.get(profile);
       if (current?.connectionKey === connectionKey) return lend(current);
       if (current && current.generation > generation) return lend(current);
       // eslint-disable-next-line prefer-const -- assigned below, after the pool it holds; the pool's clients count themselves on it
-      let entry: Entry;
+      let entry: PoolEntry;
       const pool = new pg.Pool({
         ...connection,
         max: options.max,
@@ -271,7 +152,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
         Client: guardedClient(options.maxMessageBytes, (server) => {
           entry.server = server;
           const slot = limits.open(integration, server);
-          if (typeof slot === 'string') return limitError(entry, slot);
+          if (typeof slot === 'string') return checkout.limitError(entry, slot);
           entry.open += 1;
           return {
             release() {

@@ -1,14 +1,14 @@
-import type { Duplex } from 'node:stream';
-import pg from 'pg';
+import type pg from 'pg';
 import { CredflowError } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
 import { CappedQuery, type Truncation } from './capped-query.js';
-import { guardedConnectionOf } from './guarded-client.js';
-import { MessageGuard, type GuardTrip } from './message-guard.js';
-import type { PoolLease } from './pool-registry.js';
+import type { GuardTrip } from './message-guard.js';
+import { mapPgError } from './map-pg-error.js';
+import { cancelQuery } from './pg-internals.js';
+import type { PoolLease } from './pool-lease.js';
+import { detailsOf, tripError } from './query-errors.js';
 import { isSingleStatement } from './single-statement.js';
-import { StatementWatchdog } from './statement-watchdog.js';
-import { mapPgError, type ConnectionDetails } from './map-pg-error.js';
+import type { StatementWatchdog } from './statement-watchdog.js';
 
 export interface QueryResult {
   fields: { name: string; dataTypeID: number }[];
@@ -31,6 +31,18 @@ export interface QueryLimits {
   maxMessageBytes?: number;
 }
 
+export interface RunQueryOptions {
+  /** A registry's lease (whose connect() waits under the connection limits), or leasePool(pool). */
+  lease: PoolLease;
+  integration: string;
+  sql: string;
+  params: readonly unknown[];
+  masker: SecretMasker;
+  limits: QueryLimits;
+  /** Who asks (a token id): a session another caller used is reset before it serves this one. */
+  caller?: string | undefined;
+}
+
 /** The default bound on one backend message that is not a DataRow (CREDFLOW_QUERY_MAX_MESSAGE_BYTES). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -44,74 +56,12 @@ const rowLimitOf = (limits: QueryLimits): number => Math.min(limits.maxResultByt
 /** Past the statement timeout by this much, the agent cancels the statement itself. */
 const watchdogGraceMs = 2_000;
 
-/** One for the process: statements of every pool are swept by one timer. */
-const watchdog = new StatementWatchdog();
-
 /**
  * DISCARD ALL's parts, which unlike DISCARD ALL may follow a ROLLBACK in one message: no SET,
  * role, prepared statement, cursor, LISTEN, advisory lock or temporary table outlives it.
  */
 const RESET_SESSION =
   'CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES';
-
-/** What the agent keeps about each pooled session, attached when a query first checks it out. */
-interface Session {
-  /** Who last ran a statement on it (a token id). */
-  caller: string | undefined;
-  /** Set when the current query left the session unusable; the client is then discarded. */
-  broken: Error | undefined;
-  /** The guard that judges every message arriving on the connection's socket. */
-  guard: MessageGuard | undefined;
-  /** Why the guard closed the connection, when it did. */
-  trip: GuardTrip | undefined;
-}
-
-const sessions = new WeakMap<pg.PoolClient, Session>();
-
-function sessionOf(client: pg.PoolClient, messageLimit: number): Session {
-  let session = sessions.get(client);
-  if (session === undefined) {
-    const created: Session = { caller: undefined, broken: undefined, guard: undefined, trip: undefined };
-    const onTrip = (trip: GuardTrip): void => {
-      created.trip ??= trip;
-      created.broken ??= new Error(`the message guard closed the connection (${trip.messageType})`);
-    };
-    // Pools of the registry make guarded clients, judged from their first byte; a pool made
-    // elsewhere gets its guard here, at the first checkout (a message boundary).
-    const connected = guardedConnectionOf(client);
-    if (connected) {
-      connected.onTrip = onTrip;
-      created.guard = connected.guard;
-    } else {
-      const stream = (client as pg.PoolClient & { connection?: { stream?: Duplex } }).connection?.stream;
-      if (stream) created.guard = new MessageGuard(stream, messageLimit, onTrip);
-    }
-    // pg-pool detaches its own listener while a client is checked out; a server that goes away
-    // mid-query then emits 'error' on the client, which must not become an uncaught exception.
-    // One listener for the client's life (while idle, the pool's own listener handles errors too).
-    client.on('error', (error: Error) => {
-      created.broken ??= error;
-    });
-    sessions.set(client, (session = created));
-  }
-  return session;
-}
-
-/** The error a query gets when the message guard closed its connection. */
-function tripError(integration: string, trip: GuardTrip): CredflowError {
-  if (trip.kind === 'copy') {
-    return new CredflowError(
-      'DB_QUERY_FAILED',
-      `integration "${integration}": COPY ... TO STDOUT and COPY ... FROM STDIN are not supported (the server began a ${trip.messageType}); the agent returns rows: use SELECT`,
-      { details: { integration, messageType: trip.messageType } },
-    );
-  }
-  return new CredflowError(
-    'RESULT_TOO_LARGE',
-    `integration "${integration}": the database sent a ${trip.messageType} of ${trip.bytes} bytes, over the limit of ${trip.limit} bytes for one message; the query was stopped and its connection closed`,
-    { details: { integration, messageType: trip.messageType, messageBytes: trip.bytes, limit: trip.limit } },
-  );
-}
 
 /**
  * Runs one parameterised query on a pool. Connecting and querying are separate phases so that a
@@ -129,21 +79,12 @@ function tripError(integration: string, trip: GuardTrip): CredflowError {
  * alone over maxResultBytes is dropped and the result says truncated; any other message over
  * `maxMessageBytes`, or a COPY to or from the client, fails the query and discards its connection.
  */
-export async function runQuery(
-  /** A registry's lease (whose connect() waits under the connection limits), or a plain pool. */
-  source: pg.Pool | PoolLease,
-  integration: string,
-  sql: string,
-  params: readonly unknown[],
-  masker: SecretMasker,
-  limits: QueryLimits,
-  /** Who asks (a token id): a session another caller used is reset before it serves this one. */
-  caller = 'local',
-): Promise<QueryResult> {
-  const pool = source instanceof pg.Pool ? source : source.pool;
+export async function runQuery(options: RunQueryOptions): Promise<QueryResult> {
+  const { lease, integration, sql, params, masker, limits, caller = 'local' } = options;
+  const { pool, sessions } = lease;
   let client: pg.PoolClient;
   try {
-    client = await (source instanceof pg.Pool ? source.connect() : source.connect());
+    client = await lease.connect();
   } catch (error) {
     // CONNECTION_LIMIT: the agent's own refusal, before any socket opened.
     if (error instanceof CredflowError) throw error;
@@ -151,7 +92,7 @@ export async function runQuery(
     throw trip ? tripError(integration, trip) : mapPgError(error, integration, masker, 'connect', detailsOf(pool));
   }
   const messageLimit = limits.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  const session = sessionOf(client, messageLimit);
+  const session = sessions.sessionOf(client, messageLimit);
   session.broken = undefined;
   session.trip = undefined;
   const fail = (error: unknown): never => {
@@ -180,16 +121,25 @@ export async function runQuery(
     const arm = (query: CappedQuery): void =>
       session.guard?.arm({ rowLimit: rowLimitOf(limits), messageLimit, onRowDropped: () => query.rowDropped() });
     try {
-      return await execute(client, pool, sql, params, limits, arm, () => {
-        session.broken ??= new Error('statement cancelled by the watchdog');
+      return await execute({
+        client,
+        pool,
+        sql,
+        params,
+        limits,
+        arm,
+        watchdog: sessions.watchdog,
+        onCancel: () => {
+          session.broken ??= new Error('statement cancelled by the watchdog');
+        },
       }).catch(fail);
     } finally {
       session.guard?.disarm();
       // A session goes back to the pool outside any transaction: the readOnly one is always rolled
       // back and reset (so nothing a read-only query did outlives it), and one the statement opened
       // (BEGIN) or left failed is rolled back, so no caller inherits it.
-      const status = (client as pg.PoolClient & { getTransactionStatus?(): string | null }).getTransactionStatus?.();
-      if (!session.broken && (limits.readOnly || (status !== undefined && status !== null && status !== 'I'))) {
+      const status = client.getTransactionStatus();
+      if (!session.broken && (limits.readOnly || (status !== null && status !== 'I'))) {
         await client.query(limits.readOnly ? `ROLLBACK; ${RESET_SESSION}` : 'ROLLBACK').catch((error: unknown) => {
           session.broken ??= error as Error;
         });
@@ -200,26 +150,30 @@ export async function runQuery(
   }
 }
 
-function execute(
-  client: pg.PoolClient,
-  pool: pg.Pool,
-  sql: string,
-  params: readonly unknown[],
-  limits: QueryLimits,
-  arm: (query: CappedQuery) => void,
-  onCancel: () => void,
-): Promise<QueryResult> {
+interface ExecuteOptions {
+  client: pg.PoolClient;
+  pool: pg.Pool;
+  sql: string;
+  params: readonly unknown[];
+  limits: QueryLimits;
+  arm: (query: CappedQuery) => void;
+  watchdog: StatementWatchdog;
+  onCancel: () => void;
+}
+
+function execute({ client, pool, sql, params, limits, arm, watchdog, onCancel }: ExecuteOptions): Promise<QueryResult> {
   return new Promise((resolve, reject) => {
     let unwatch: (() => void) | undefined;
     // The simple protocol runs every statement in the text; the extended one (parse/bind/execute)
     // exactly one. The simple one costs one message instead of five, so it serves text that is
     // certainly one statement on an integration that is not readOnly; all else goes extended.
     const extended = limits.readOnly || params.length > 0 || !isSingleStatement(sql);
-    const query = new CappedQuery(
-      sql,
-      params,
-      limits,
-      (error, result) => {
+    const query = new CappedQuery({
+      text: sql,
+      values: params,
+      caps: limits,
+      extended,
+      callback: (error, result) => {
         unwatch?.();
         if (error) return reject(error);
         // Never expected: the lexer vouched for one statement, yet the server ran several.
@@ -238,51 +192,15 @@ function execute(
         if (query.truncated) out.truncated = query.truncated;
         resolve(out);
       },
-      extended,
-    );
+    });
     arm(query);
     if (limits.statementTimeoutMs > 0) {
       unwatch = watchdog.watch(Date.now() + limits.statementTimeoutMs + watchdogGraceMs, () => {
         onCancel();
-        // A CancelRequest on a fresh connection, as psql's Ctrl-C does; the statement then fails with 57014.
-        const canceller = new pg.Client(pool.options as pg.ClientConfig) as pg.Client & {
-          cancel(client: pg.PoolClient, query: unknown): void;
-          connection: { on(event: 'error', listener: () => void): void };
-        };
-        canceller.connection.on('error', () => undefined);
-        canceller.cancel(client, query);
+        // The statement then fails with 57014.
+        cancelQuery(pool, client, query);
       });
     }
-    client.query(query as never);
+    client.query(query);
   });
-}
-
-/** Where the pool connects, so error messages can be scrubbed of it. */
-function detailsOf(pool: pg.Pool): ConnectionDetails {
-  const o = pool.options as {
-    host?: unknown;
-    port?: unknown;
-    user?: unknown;
-    database?: unknown;
-    connectionString?: unknown;
-  };
-  const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
-  const details: ConnectionDetails = {
-    host: text(o.host),
-    port: text(o.port),
-    user: text(o.user),
-    database: text(o.database),
-  };
-  if (typeof o.connectionString === 'string') {
-    try {
-      const url = new URL(o.connectionString);
-      details.host ??= decodeURIComponent(url.hostname);
-      details.port ??= url.port || undefined;
-      details.user ??= decodeURIComponent(url.username) || undefined;
-      details.database ??= decodeURIComponent(url.pathname.slice(1)) || undefined;
-    } catch {
-      // Not a URL (a libpq key=value string): the masker still guards the password.
-    }
-  }
-  return details;
 }

@@ -39,17 +39,25 @@ export async function queryIntegration(
   let authRetries = 0;
   let sessionRetries = 0;
   for (;;) {
-    const lease = ctx.pools.lease(
-      integration.name,
-      resolved.profile,
-      resolved.connectionKey,
-      resolved.connection,
-      resolved.generation,
-      limits.statementTimeoutMs,
-    );
+    const lease = ctx.pools.lease({
+      integration: integration.name,
+      profile: resolved.profile,
+      connectionKey: resolved.connectionKey,
+      connection: resolved.connection,
+      generation: resolved.generation,
+      statementTimeoutMs: limits.statementTimeoutMs,
+    });
     const attemptStartedAt = Date.now();
     try {
-      return await runQuery(lease, integration.name, sql, params, ctx.masker, limits, request.actor?.tokenId);
+      return await runQuery({
+        lease,
+        integration: integration.name,
+        sql,
+        params,
+        masker: ctx.masker,
+        limits: limits,
+        caller: request.actor?.tokenId,
+      });
     } catch (error) {
       lease.release();
       const code = error instanceof CredflowError ? error.code : undefined;

@@ -1,15 +1,16 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretMasker } from '../../src/masking/index.js';
-import { runQuery, type QueryLimits } from '../../src/postgres/index.js';
+import { leasePool, runQuery, type PoolLease, type QueryLimits } from '../../src/postgres/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const limits: QueryLimits = { readOnly: false, statementTimeoutMs: 10_000, maxRows: 1000, maxResultBytes: 1 << 20 };
 
-/** credflow builds rows with its own field handling (see capped-query.ts); they must be pg's rows exactly. */
+/** credflow's capped query (see capped-query.ts) must give pg's own rows exactly. */
 describe('rows from runQuery are the rows pg.Pool.query returns', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
+  let lease: PoolLease;
 
   beforeAll(async () => {
     db = await createTestDatabase('rows');
@@ -21,6 +22,7 @@ describe('rows from runQuery are the rows pg.Pool.query returns', () => {
       database: db.dbname,
       max: 2,
     });
+    lease = leasePool(pool);
   });
   afterAll(async () => {
     await pool?.end();
@@ -40,7 +42,7 @@ describe('rows from runQuery are the rows pg.Pool.query returns', () => {
   ];
 
   it.each(statements)('%s', async (sql, params) => {
-    const ours = await runQuery(pool, 'rows', sql, params, new SecretMasker(), limits);
+    const ours = await runQuery({ lease, integration: 'rows', sql, params, masker: new SecretMasker(), limits });
     const theirs = await pool.query(sql, params);
     expect(ours.rows).toEqual(theirs.rows);
     expect(ours.rowCount).toBe(theirs.rowCount);

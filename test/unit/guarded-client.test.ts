@@ -3,7 +3,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { guardedClient, guardedConnectionOf } from '../../src/postgres/guarded-client.js';
 
 /**
- * The contract credflow relies on in pg's internals (see src/postgres/guarded-client.ts): `connect()`
+ * The contract credflow relies on in pg's internals (see src/postgres/pg-internals.ts): `connect()`
  * attaches pg-protocol's parser to `client.connection.stream` synchronously, as its only 'data'
  * listener, which the guard takes over. pg is pinned to the version below; an upgrade fails here first.
  */

@@ -1,10 +1,24 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { LabelledCounter, LabelledHistogram } from '../../src/metrics/labelled-metrics.js';
 
 const buckets = [0.001, 0.01, 0.1, 1];
+const require = createRequire(import.meta.url);
+const pinned = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    dependencies: Record<string, string>;
+  }
+).dependencies;
 
+/** The contract of src/metrics/labelled-metrics.ts with prom-client: an upgrade that changes it fails here. */
 describe('LabelledHistogram and LabelledCounter', () => {
+  it('run on the exact prom-client version package.json pins', () => {
+    expect(pinned['prom-client']).toMatch(/^\d+\.\d+\.\d+$/);
+    expect((require('prom-client/package.json') as { version: string }).version).toBe(pinned['prom-client']);
+  });
+
   it('expose exactly what prom-client would for the same updates', async () => {
     const theirs = new Registry();
     const ours = new Registry();
