@@ -17,7 +17,7 @@ export interface CompiledValue {
 
 /**
  * `<<` not followed by another `<` (so `<<<x>>` is a literal `<` then `<<x>>`), then anything without
- * `<<` or `>>`, then `>>`. A `<<` left in the text between matches was never closed: an error, since
+ * `<<` or `>>`, then `>>`. A `<<` left in the text between matches is unclosed: an error, since
  * sent as it is it would be a wrong password that the database, not the config, would blame.
  */
 const TEMPLATE = /<<(?!<)((?:(?!<<|>>)[\s\S])*)>>/g;

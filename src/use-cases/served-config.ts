@@ -65,7 +65,7 @@ export class ServedConfig {
   /** What an integration of this configuration (or of one it replaced) is served with. */
   of(integration: Integration): ServedIntegration {
     const found = this.served.get(integration);
-    if (!found) throw new Error(`integration "${integration.name}" was never served`);
+    if (!found) throw new Error(`integration "${integration.name}" is not served`);
     return found;
   }
 
