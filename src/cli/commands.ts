@@ -1,3 +1,4 @@
+import { cliActor } from './cli-actor.js';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { callAgent } from './agent-client.js';
@@ -9,7 +10,6 @@ import { remoteOptions } from './remote-options.js';
 import path from 'node:path';
 
 /** The CLI works on the config files directly, as the local user: audited as `cli`. */
-const cliActor = (command: string) => ({ tokenId: 'cli', route: `credflow ${command}` });
 
 type Globals = (cmd: Command) => GlobalOptions;
 

@@ -1,3 +1,4 @@
+import { cliActor } from './cli-actor.js';
 import type { Command } from 'commander';
 import { failedPreviewSteps, type Preview } from '../workflows/index.js';
 import { callAgent } from './agent-client.js';
@@ -9,7 +10,6 @@ import { remoteOptions, type RemoteFlags } from './remote-options.js';
 import { safeCell, safeMessage } from './safe-text.js';
 
 /** The CLI works on the config files directly, as the local user: audited as `cli`. */
-const cliActor = (command: string) => ({ tokenId: 'cli', route: `credflow ${command}` });
 
 interface RunFlags extends RemoteFlags {
   param: Record<string, unknown>;

@@ -1,3 +1,5 @@
+// Over 250 lines on purpose: one zod schema of every CREDFLOW_* setting and its typed view, read
+// once at start-up; split, a setting's range and its meaning would sit in two places.
 import { z } from 'zod';
 import { plainTokenProblem } from './token-rules.js';
 import { CredflowError } from '../errors.js';

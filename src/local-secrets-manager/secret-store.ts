@@ -1,3 +1,5 @@
+// Over 250 lines on purpose: the store's versions, staging labels and bounds form one invariant
+// (AWSCURRENT/AWSPREVIOUS move together, within the byte and count limits).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AwsServiceError, secretNotFound } from './aws-service-error.js';
 import { copyValue, sameValue } from './secret-value.js';

@@ -1,3 +1,5 @@
+// Over 250 lines on purpose: one SigV4 check (canonical request, scope, signature, clock skew) that
+// reads best in order; split, each part would need the parsed header of the others.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AwsServiceError } from './aws-service-error.js';
 

@@ -34,6 +34,9 @@ export function attachRawTarget(logger: Logger, target: RawLineTarget): void {
 
 /** The raw target of a logger made by createLogger (undefined for any other logger). */
 export function rawTargetOf(logger: Logger): RawLineTarget | undefined {
+  // Own property only: a child logger (pino builds it on its parent's prototype) has bindings of its
+  // own that the raw format would leave out.
+  if (!Object.hasOwn(logger, rawTargetKey)) return undefined;
   return (logger as Logger & { [rawTargetKey]?: RawLineTarget })[rawTargetKey];
 }
 

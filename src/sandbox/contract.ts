@@ -64,7 +64,8 @@ export type StepFailureCode = 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT';
 export interface StepFailure {
   code: StepFailureCode;
   message: string;
-  details: Record<string, unknown>;
+  /** Plain values only (the workflow, the step, an error's name...): what crosses from a worker. */
+  details: Record<string, string | number | boolean | null>;
 }
 
 /** What the guest's run of the steps comes to: `steps` holds what ran, a failing step included. */

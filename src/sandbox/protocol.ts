@@ -87,7 +87,8 @@ export const workerMessageSchema = z.discriminatedUnion('type', [
     id: z.number().int(),
     code: z.enum(['WORKFLOW_FAILED', 'WORKFLOW_TIMEOUT']),
     message: z.string().max(20_000),
-    details: z.record(z.string(), z.unknown()),
+    // Plain values only: a failure's details reach answers beside masked text, never as structures.
+    details: z.record(z.string(), z.union([z.string().max(20_000), z.number(), z.boolean(), z.null()])),
     steps: z.array(stepResultSchema),
   }),
 ]);

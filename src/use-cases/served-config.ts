@@ -65,7 +65,11 @@ export class ServedConfig {
   /** What an integration of this configuration (or of one it replaced) is served with. */
   of(integration: Integration): ServedIntegration {
     const found = this.served.get(integration);
-    if (!found) throw new Error(`integration "${integration.name}" is not served`);
+    // Every integration object a request can hold was served by a configuration (apply() marks it).
+    if (!found)
+      throw new CredflowError('INTERNAL', `integration "${integration.name}" is not served`, {
+        details: { integration: integration.name },
+      });
     return found;
   }
 

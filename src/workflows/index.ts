@@ -7,5 +7,12 @@ export type {
   WorkflowRunner,
   WorkflowRunnerDeps,
 } from './run-workflow.js';
-export { failedPreviewSteps, previewFailure, previewProfile, previewSteps, toPreview } from './preview.js';
+export {
+  failedPreviewSteps,
+  presentsSteps,
+  previewFailure,
+  previewProfile,
+  previewSteps,
+  toPreview,
+} from './preview.js';
 export type { Preview, PreviewStep } from './preview.js';

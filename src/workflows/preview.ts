@@ -47,6 +47,15 @@ export function toPreview(run: WorkflowRun, reveal: boolean, maxBytes = Infinity
   );
 }
 
+// The errors previewFailure made: their details.steps were presented (masked, or revealed to a
+// caller allowed to see them) and must not be masked again; any other error's details are masked whole.
+const presentedFailures = new WeakSet<CredflowError>();
+
+/** Whether `error` is a failed preview's, whose `details.steps` are presented already (see previewFailure). */
+export function presentsSteps(error: CredflowError): boolean {
+  return presentedFailures.has(error);
+}
+
 /**
  * A failed run as the error its preview answers with: the run's code and message, and under
  * `details.steps` the steps that ran (when any did), presented as a preview's are (masked unless revealed, log
@@ -66,7 +75,9 @@ export function previewFailure(run: FailedWorkflowRun, reveal: boolean, maxBytes
     steps = [];
   }
   if (steps.length === 0) return run.error;
-  return new CredflowError(run.error.code, run.error.message, { details: { ...run.error.details, steps } });
+  const error = new CredflowError(run.error.code, run.error.message, { details: { ...run.error.details, steps } });
+  presentedFailures.add(error);
+  return error;
 }
 
 /** The steps of a failed preview, from its error's details (see previewFailure). */

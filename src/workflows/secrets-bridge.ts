@@ -49,7 +49,6 @@ export function createSecretsBridge({ secrets, masker, metrics, allowed, workflo
       observe(answer.error.name);
       throw new BridgeError(answer.error.name, masker.mask(answer.error.message));
     }
-    observe('ok');
     const { value } = answer;
     try {
       if (value.SecretString !== undefined) learnSecret(masker, value.SecretString);
@@ -61,9 +60,11 @@ export function createSecretsBridge({ secrets, masker, metrics, allowed, workflo
     } catch (error) {
       // The masker is full of values that cached credentials hold: the step must not see a value
       // the agent could not mask.
+      observe('Error');
       if (error instanceof CredflowError) throw new BridgeError('LimitExceededException', error.message);
       throw new BridgeError('Error', 'getSecretValue failed');
     }
+    observe('ok');
     return value;
   };
 }

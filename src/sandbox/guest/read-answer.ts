@@ -29,11 +29,10 @@ export type Answer = z.infer<typeof answerSchema> & { tooLarge?: true };
  * bootstrap uses. It must be a string of JSON in the expected shape: a value within maxResponseBytes
  * (UTF-8), or an error (cut inside the isolate) within maxErrorAnswerBytes.
  *
- * This is the one place the response size is checked. It is the first code outside the isolate to see
- * the answer, so nothing step code does can get past it (a check inside the isolate could be), it
- * measures the exact bytes the isolate produced before parsing them, and every run passes it, in a
- * worker or not. The agent takes the worker's result as it is: a worker that sent more would be one
- * taken over by code that escaped isolated-vm, which re-measuring one field would not contain.
+ * The size is checked here, the first code outside the isolate to see the answer, so that a step's
+ * oversized value is refused with its step's error before it is parsed or sent anywhere. The agent
+ * measures the response again when it accepts the worker's result (host/accept-result.ts): that is
+ * the bound it relies on, since a worker is not trusted.
  */
 export function readAnswer(raw: unknown, maxResponseBytes: number): Answer {
   const invalid = (why: string): Answer => ({
