@@ -18,7 +18,7 @@ export interface Access {
 }
 
 /**
- * Every request's token is hashed (SHA-256) and compared with every configured digest in constant
+ * A token not seen before is hashed (SHA-256) and compared with every configured digest in constant
  * time (no early exit), so neither the length nor the content of a configured token leaks through
  * timing. Every refusal (401 and 403) is an audit line, but for an address that fails too often
  * (see AuthFailureLimiter): its next requests get 429 without their token being checked, and one
@@ -30,8 +30,10 @@ export function createAccess(
   logger: Logger,
   failures: { limiter: AuthFailureLimiter; metrics: HttpMetrics },
 ): Access {
-  // Authorization headers already accepted, by their text, for the flood exemption above: only
-  // accepted tokens enter, at most a few spellings of each configured token.
+  // Authorization headers already accepted, by their text: a client sends the same one on every
+  // request, and parsing and hashing it each time is most of the cost of authentication. Only
+  // accepted tokens enter, at most a few spellings of each configured token; a wrong token is
+  // always hashed and compared.
   const accepted = new Map<string, AccessToken>();
   const maxAccepted = tokens.length * 4;
   const check: Access['check'] = (req, res, scope, kind) => {
@@ -46,9 +48,14 @@ export function createAccess(
     check,
     authenticate(req, res, next) {
       const header = req.headers.authorization ?? '';
-      const address = clientAddressKey(req.socket.remoteAddress);
       const known = accepted.get(header);
-      const retryAfterSeconds = known === undefined ? failures.limiter.refuse(address) : 0;
+      if (known !== undefined) {
+        res.locals.token = known;
+        next();
+        return;
+      }
+      const address = clientAddressKey(req.socket.remoteAddress);
+      const retryAfterSeconds = failures.limiter.refuse(address);
       if (retryAfterSeconds > 0) {
         failures.metrics.authRateLimited.inc();
         const message = `too many failed authentications from this address: retry in ${retryAfterSeconds} s`;
