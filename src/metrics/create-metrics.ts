@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { LabelledCounter, LabelledHistogram } from './labelled-metrics.js';
 
 export interface PoolStats {
   integration: string;
@@ -16,12 +17,12 @@ export interface PoolStats {
 export interface Metrics {
   readonly registry: Registry;
   readonly workflowRuns: Histogram<'workflow' | 'outcome'>;
-  /** Updated on every resolution. */
-  readonly cache: Counter<'integration' | 'result'>;
+  /** Updated on every resolution: see LabelledMetric. */
+  readonly cache: LabelledCounter<'integration' | 'result'>;
   readonly refreshes: Counter<'workflow' | 'mode' | 'outcome'>;
   readonly secretStoreCalls: Histogram<'operation' | 'outcome'>;
-  /** Updated on every query. */
-  readonly queries: Histogram<'integration' | 'outcome'>;
+  /** Updated on every query: see LabelledMetric. */
+  readonly queries: LabelledHistogram<'integration' | 'outcome'>;
   readonly authRetries: Counter<'integration'>;
   /** Reloads of workflows/ and integrations/: `ok` applied, `error` rejected (the last good config stays). */
   readonly configReloads: Counter<'outcome'>;
@@ -59,7 +60,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     buckets: latencyBuckets,
     registers: [registry],
   });
-  const cache = new Counter({
+  const cache = new LabelledCounter({
     name: 'credflow_credential_cache_total',
     help: 'Credential resolutions by integration and cache result (hit, miss, refresh, stale, static).',
     labelNames: ['integration', 'result'] as const,
@@ -78,7 +79,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     buckets: latencyBuckets,
     registers: [registry],
   });
-  const queries = new Histogram({
+  const queries = new LabelledHistogram({
     name: 'credflow_query_duration_seconds',
     help: 'Queries by integration and outcome (ok or the error code).',
     labelNames: ['integration', 'outcome'] as const,
