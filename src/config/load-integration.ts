@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { z } from 'zod';
 import { isCredflowError, messageOf } from '../errors.js';
 import { compileFields, type CompiledFields } from '../templates/index.js';
@@ -7,7 +6,7 @@ import { expandText } from './expand-env.js';
 import { formatPath } from './format-issue.js';
 import { integrationSchema } from './integration-schema.js';
 import type { Integration, Workflow } from './loaded-config.js';
-import { expanded, parseWith, readDocument } from './read-document.js';
+import { readConfigFile } from './read-document.js';
 
 export interface KnownWorkflows {
   readonly workflows: ReadonlyMap<string, Workflow>;
@@ -25,17 +24,9 @@ export async function loadIntegration(
   problems: string[],
   known: KnownWorkflows,
 ): Promise<Integration | undefined> {
-  const written = await readDocument(dir, file, problems);
-  if (written === undefined) return undefined;
-  const document = expanded(file, written, env, problems);
-  if (document === undefined) return undefined;
-  const parsed = parseWith(integrationSchema, file, document, problems);
-  if (!parsed) return undefined;
-  const stem = path.basename(file, '.json');
-  if (parsed.name !== stem) {
-    problems.push(`${file}: name: "${parsed.name}" must match the file name "${stem}"`);
-    return undefined;
-  }
+  const read = await readConfigFile(dir, file, env, problems, integrationSchema);
+  if (!read) return undefined;
+  const { written, parsed } = read;
   const dynamic = parsed.fetchCredentialsDynamically?.enabled ? parsed.fetchCredentialsDynamically : undefined;
   // Before the templates: a misspelled workflow name would otherwise be reported as a bad template root.
   if (dynamic && !known.workflows.has(dynamic.workflow)) {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { messageOf } from '../errors.js';
 import type { StepCodeChecker } from './check-step-code.js';
 import type { Workflow, WorkflowStep } from './loaded-config.js';
-import { expanded, parseWith, readDocument } from './read-document.js';
+import { readConfigFile } from './read-document.js';
 import { workflowSchema } from './workflow-schema.js';
 
 /** One workflow file: parsed, its code files read, every step compiled (never run); undefined after a problem. */
@@ -14,18 +14,11 @@ export async function loadWorkflow(
   problems: string[],
   checker: StepCodeChecker,
 ): Promise<Workflow | undefined> {
-  const written = await readDocument(dir, file, problems);
-  if (written === undefined) return undefined;
   // Step code is JavaScript: `${...}` there belongs to template literals, not to the environment.
-  const document = expanded(file, written, env, problems, (p) => p[0] === 'steps' && p[2] === 'code');
-  if (document === undefined) return undefined;
-  const parsed = parseWith(workflowSchema, file, document, problems);
-  if (!parsed) return undefined;
-  const stem = path.basename(file, '.json');
-  if (parsed.name !== stem) {
-    problems.push(`${file}: name: "${parsed.name}" must match the file name "${stem}"`);
-    return undefined;
-  }
+  const stepCode = (p: (string | number)[]) => p[0] === 'steps' && p[2] === 'code';
+  const read = await readConfigFile(dir, file, env, problems, workflowSchema, stepCode);
+  if (!read) return undefined;
+  const { written, parsed } = read;
   const steps: WorkflowStep[] = [];
   for (const [index, step] of parsed.steps.entries()) {
     if (step.code !== undefined) {

@@ -26,7 +26,7 @@ export async function listJson(dir: string, sub: string, problems: string[]): Pr
 }
 
 /** A JSON document of the config folder; a problem (naming the file, and the line for bad JSON) otherwise. */
-export async function readDocument(dir: string, file: string, problems: string[]): Promise<unknown> {
+async function readDocument(dir: string, file: string, problems: string[]): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path.join(dir, file), 'utf8');
@@ -55,7 +55,7 @@ function lineAndColumn(text: string, position: number): string {
 }
 
 /** The document parsed by `schema`, or its issues as problems naming the file and field. */
-export function parseWith<T>(schema: z.ZodType<T>, file: string, document: unknown, problems: string[]): T | undefined {
+function parseWith<T>(schema: z.ZodType<T>, file: string, document: unknown, problems: string[]): T | undefined {
   const result = schema.safeParse(document);
   if (result.success) return result.data;
   problems.push(...formatZodIssues(file, result.error));
@@ -63,7 +63,7 @@ export function parseWith<T>(schema: z.ZodType<T>, file: string, document: unkno
 }
 
 /** The document with `${VAR}` expanded, or a problem. */
-export function expanded(
+function expanded(
   file: string,
   document: unknown,
   env: NodeJS.ProcessEnv,
@@ -76,4 +76,31 @@ export function expanded(
     problems.push(isCredflowError(error) ? error.message : `${file}: ${messageOf(error)}`);
     return undefined;
   }
+}
+
+/**
+ * A config file as the loaders take it: read, `${VAR}` expanded (except where `skip` says), parsed by
+ * `schema`, and named after its file. `written` is the document as written, for display. Undefined
+ * after a problem, which is in `problems`.
+ */
+export async function readConfigFile<T extends { name: string }>(
+  dir: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+  schema: z.ZodType<T>,
+  skip?: (p: (string | number)[]) => boolean,
+): Promise<{ written: unknown; parsed: T } | undefined> {
+  const written = await readDocument(dir, file, problems);
+  if (written === undefined) return undefined;
+  const document = expanded(file, written, env, problems, skip);
+  if (document === undefined) return undefined;
+  const parsed = parseWith(schema, file, document, problems);
+  if (!parsed) return undefined;
+  const stem = path.basename(file, '.json');
+  if (parsed.name !== stem) {
+    problems.push(`${file}: name: "${parsed.name}" must match the file name "${stem}"`);
+    return undefined;
+  }
+  return { written, parsed };
 }
