@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createRoleAndDatabase } from './create-role-and-database.js';
 import type { EmbeddedPostgresHandle } from './start-embedded-postgres.js';
 
 export interface DemoDatabase {
@@ -9,8 +10,6 @@ export interface DemoDatabase {
   username: string;
   password: string;
 }
-
-const quoteLiteral = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 /**
  * Creates the demo role (password login, generated here and never printed), its database and a
@@ -24,20 +23,7 @@ export async function seedDemoDatabase(server: EmbeddedPostgresHandle): Promise<
     username: 'credflow_demo',
     password: `${randomBytes(12).toString('base64url')}&<"{}>'`,
   };
-  const admin = new pg.Client({
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
-    database: 'postgres',
-  });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE ROLE ${demo.username} LOGIN PASSWORD ${quoteLiteral(demo.password)}`);
-    await admin.query(`CREATE DATABASE ${demo.dbname} OWNER ${demo.username}`);
-  } finally {
-    await admin.end();
-  }
+  await createRoleAndDatabase(server, demo);
   const owner = new pg.Client({
     host: demo.host,
     port: demo.port,

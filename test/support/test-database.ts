@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import {
+  createRoleAndDatabase as createRole,
+  type SuperuserConnection,
+} from '../../src/embedded/create-role-and-database.js';
 
 export interface TestDatabase {
   host: string;
@@ -9,8 +13,6 @@ export interface TestDatabase {
   username: string;
   password: string;
 }
-
-const quote = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 /** Runs SQL as the superuser of the shared embedded PostgreSQL. */
 export async function asSuperuser<T>(use: (client: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
@@ -25,12 +27,7 @@ export async function asSuperuser<T>(use: (client: pg.Client) => Promise<T>, dat
 }
 
 /** A PostgreSQL server and its superuser: the shared one, or one a test file started for itself. */
-export interface PostgresServer {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-}
+export type PostgresServer = SuperuserConnection;
 
 /** A fresh role (password login, `password`) owning a fresh database, named `<prefix>_user_<hex>` and `<prefix>_db_<hex>`, on `server`. */
 export async function createRoleAndDatabase(
@@ -46,20 +43,7 @@ export async function createRoleAndDatabase(
     username: `${prefix}_user_${suffix}`,
     password,
   };
-  const admin = new pg.Client({
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
-    database: 'postgres',
-  });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE ROLE ${db.username} LOGIN PASSWORD ${quote(db.password)}`);
-    await admin.query(`CREATE DATABASE ${db.dbname} OWNER ${db.username}`);
-  } finally {
-    await admin.end();
-  }
+  await createRole(server, db);
   return db;
 }
 
