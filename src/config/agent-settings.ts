@@ -59,6 +59,7 @@ export const agentSettingsSchema = z
     CREDFLOW_MASKER_MAX_SECRETS: intFrom(2048, 16, 1_000_000),
     CREDFLOW_MASKER_MAX_BYTES: intFrom(262_144, 65_536, 64 * 1024 * 1024),
     CREDFLOW_AUTH_RETRIES: intFrom(2, 0, 10),
+    CREDFLOW_ROTATION_WAIT_MS: intFrom(5_000, 0, 600_000),
     CREDFLOW_HTTP_REQUEST_TIMEOUT_MS: intFrom(30_000, 50, 600_000),
     CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: intFrom(10_000, 50, 600_000),
     CREDFLOW_HTTP_KEEP_ALIVE_TIMEOUT_MS: intFrom(5_000, 50, 600_000),
@@ -171,7 +172,13 @@ export interface AgentSettings {
   cache: { ttlSeconds: number; maxStaleSeconds: number; maxEntries: number };
   /** Secret values learnt from stores that the masker holds at most (see SecretMasker). */
   masker: { maxSecrets: number; maxBytes: number };
+  /** Times a query is retried on different credentials after the database refused the ones it had. */
   authRetries: number;
+  /**
+   * How long a query waits, once the database refused credentials that worked before and the store
+   * still returns them, for the store to return new ones (0: fail at once). Integrations may set their own.
+   */
+  rotationWaitMs: number;
   http: HttpSettings;
   defaultProfile: string;
   /** Profiles accepted by integrations that declare none; always includes the default. */
@@ -225,6 +232,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
     },
     masker: { maxSecrets: s.CREDFLOW_MASKER_MAX_SECRETS, maxBytes: s.CREDFLOW_MASKER_MAX_BYTES },
     authRetries: s.CREDFLOW_AUTH_RETRIES,
+    rotationWaitMs: s.CREDFLOW_ROTATION_WAIT_MS,
     http: {
       requestTimeoutMs: s.CREDFLOW_HTTP_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: s.CREDFLOW_HTTP_HEADERS_TIMEOUT_MS,

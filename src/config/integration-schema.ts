@@ -70,6 +70,15 @@ export const fetchCredentialsSchema = z.strictObject({
     .max(7 * 24 * 3600)
     .optional()
     .describe('how long past expiry the last good response may be served while refreshing fails'),
+  rotationWaitMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(600_000)
+    .optional()
+    .describe(
+      'how long a query waits for the secret store to catch up when the database refuses credentials that worked before and the store still returns them (0: fail at once; default CREDFLOW_ROTATION_WAIT_MS)',
+    ),
 });
 
 export const integrationSchema = z.strictObject({

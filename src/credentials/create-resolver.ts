@@ -13,6 +13,7 @@ import { integrationStatus } from './integration-status.js';
 import { cachedProfilesOf, createProfileFor } from './profile-for.js';
 import { ResolutionReport, type ResolutionAttempt } from './resolution-report.js';
 import type { Resolved, Resolver } from './resolver.js';
+import { RotationWaits } from './rotation-waits.js';
 import { WorkflowLoader } from './workflow-loader.js';
 
 export interface ResolverDeps {
@@ -62,6 +63,13 @@ export function createResolver(deps: ResolverDeps): Resolver {
       // The secrets an evicted entry brought may be forgotten by the masker once it needs room.
       if (event.type === 'evict') masker.release(event.key);
     },
+  });
+
+  const rotation = new RotationWaits<Resolved>({
+    now,
+    onFetch: (id, fetched) =>
+      deps.metrics.rotationRefetches.inc({ integration: keysById.get(id)?.integration ?? '', result: fetched }),
+    onWait: (id, event) => report.rotationWait(keysById.get(id), event),
   });
 
   // The configuration never changes while the agent runs: each (integration, profile) gets its key
@@ -155,12 +163,61 @@ export function createResolver(deps: ResolverDeps): Resolver {
         return failed(attempt, error);
       }
     },
-    async reloadAfterAuthFailure(integration, failed, attemptStartedAt) {
+    async afterAuthFailure(integration, failed, options) {
       const keyedAs = keyFor(integration, failed.profile);
-      if (!keyedAs) return failed;
-      const entry = await cache.reload(keyedAs.key.id, failed.generation, keyedAs.load, attemptStartedAt);
-      const rendered = renderer.fromEntry(integration, entry, keyedAs.key);
-      return result(integration, failed.profile, rendered, entry.generation, 'refresh');
+      if (!keyedAs) return { refused: 'unchanged', fetches: 0, waitedMs: 0 };
+      const { id } = keyedAs.key;
+      let fetches = 0;
+      // Refused what a wait in progress was refused: join it rather than fetch.
+      if (!rotation.isWaitingOut(id, failed.connectionKey)) {
+        let started = false;
+        const load: Loader<unknown> | undefined = rotation.mayFetch(id)
+          ? () => {
+              started = true;
+              rotation.fetchStarting(id);
+              return keyedAs.load();
+            }
+          : undefined;
+        const entry = await cache.reload(id, failed.generation, load, options.attemptStartedAt);
+        if (entry) {
+          fetches += 1;
+          const rendered = renderer.fromEntry(integration, entry, keyedAs.key);
+          const changed = rendered.connectionKey !== failed.connectionKey;
+          if (started) rotation.fetchFound(id, changed);
+          if (changed)
+            return {
+              retry: result(integration, failed.profile, rendered, entry.generation, 'refresh'),
+              fetches,
+              waitedMs: 0,
+            };
+        }
+        // No entry: the store was asked moments ago and returned the refused credentials.
+      }
+      // Nothing ever worked with this key (a wrong secret, not a rotation), or no time to wait: fail fast.
+      if (!rotation.hasWorked(id) || options.waitUntil <= now()) return { refused: 'unchanged', fetches, waitedMs: 0 };
+      const since = now();
+      const end = await rotation.wait(id, {
+        refused: failed.connectionKey,
+        until: options.waitUntil,
+        cancelled: options.cancelled,
+        fetch: async () => {
+          // A load that starts now (or one in flight that started no earlier).
+          const entry = await cache.reload(id, -1, keyedAs.load, now());
+          const rendered = renderer.fromEntry(integration, entry, keyedAs.key);
+          return result(integration, failed.profile, rendered, entry.generation, 'refresh');
+        },
+      });
+      const waitedMs = now() - since;
+      deps.metrics.rotationWaits.observe({ integration: integration.name, outcome: end.outcome }, waitedMs / 1000);
+      fetches += end.fetches;
+      return end.outcome === 'rotated'
+        ? { retry: end.resolved, fetches, waitedMs }
+        : { refused: end.outcome, fetches, waitedMs };
+    },
+    succeeded(integration, resolved) {
+      if (resolved.outcome === 'static') return;
+      const keyedAs = keyFor(integration, resolved.profile);
+      if (keyedAs) rotation.worked(keyedAs.key.id);
     },
     invalidate(integration) {
       renderer.forget(integration);
@@ -179,7 +236,8 @@ export function createResolver(deps: ResolverDeps): Resolver {
       const profile = profileFor(integration, requested);
       const key = keyFor(integration, profile)?.key;
       const slot = key ? cache.status(key.id) : undefined;
-      return integrationStatus({ integration, profile, key, slot, now: now(), masker });
+      const rotationPendingSince = key ? rotation.pendingSince(key.id) : undefined;
+      return integrationStatus({ integration, profile, key, slot, rotationPendingSince, now: now(), masker });
     },
   };
 }

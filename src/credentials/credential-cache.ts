@@ -154,12 +154,25 @@ export class CredentialCache<T> {
    * began the attempt that failed), so concurrent callers that saw the same failing value share one
    * load, and nobody is answered by a load that may have read the store before the change.
    */
-  async reload(key: string, staleGeneration: number, load: Loader<T>, notBefore = -Infinity): Promise<CacheEntry<T>> {
+  async reload(key: string, staleGeneration: number, load: Loader<T>, notBefore?: number): Promise<CacheEntry<T>>;
+  /** The same, but without starting a load (`load` undefined): undefined when one would be needed. */
+  async reload(
+    key: string,
+    staleGeneration: number,
+    load: Loader<T> | undefined,
+    notBefore?: number,
+  ): Promise<CacheEntry<T> | undefined>;
+  async reload(
+    key: string,
+    staleGeneration: number,
+    load: Loader<T> | undefined,
+    notBefore = -Infinity,
+  ): Promise<CacheEntry<T> | undefined> {
     const slot = this.touch(key);
     for (;;) {
       if (slot.entry && slot.entry.generation > staleGeneration && slot.entry.loadStartedAt >= notBefore)
         return slot.entry;
-      if (!slot.inflight) return this.load(key, slot, load, false);
+      if (!slot.inflight) return load ? this.load(key, slot, load, false) : undefined;
       if ((slot.inflightStartedAt ?? -Infinity) >= notBefore) return slot.inflight;
       // A load that started too early: let it finish, then look again.
       await slot.inflight.catch(() => undefined);

@@ -1,6 +1,7 @@
 export { createResolver } from './create-resolver.js';
 export type { ResolverDeps } from './create-resolver.js';
-export type { Resolved, Resolver } from './resolver.js';
+export type { AuthFailureOptions, AuthFailureOutcome, Resolved, Resolver } from './resolver.js';
+export type { CancelHook } from './rotation-waits.js';
 export type { IntegrationStatus } from './integration-status.js';
 export { CacheKey } from './cache-key.js';
 export type { CacheKeyFields, CacheLifetimes } from './cache-key.js';

@@ -15,6 +15,8 @@ export interface IntegrationStatus {
   staleUntil: string | undefined;
   lastRefreshError: { message: string; at: string } | undefined;
   failingSince: string | undefined;
+  /** Since when queries wait for the secret store to return credentials other than ones the database refused. */
+  rotationPendingSince: string | undefined;
 }
 
 export interface StatusSource {
@@ -23,13 +25,15 @@ export interface StatusSource {
   /** Undefined for an integration without a workflow. */
   key: CacheKey | undefined;
   slot: SlotStatus<unknown> | undefined;
+  rotationPendingSince: number | undefined;
   now: number;
   /** The last refresh error is a store's message: it may quote a secret. */
   masker: SecretMasker;
 }
 
 /** What the agent knows of an integration's cached credentials, times as ISO strings. */
-export function integrationStatus({ integration, profile, key, slot, now, masker }: StatusSource): IntegrationStatus {
+export function integrationStatus(source: StatusSource): IntegrationStatus {
+  const { integration, profile, key, slot, now, masker } = source;
   const entry = slot?.entry;
   return {
     integration: integration.name,
@@ -45,6 +49,7 @@ export function integrationStatus({ integration, profile, key, slot, now, masker
       ? { message: masker.mask(slot.lastError.message), at: new Date(slot.lastError.at).toISOString() }
       : undefined,
     failingSince: iso(slot?.failingSince),
+    rotationPendingSince: iso(source.rotationPendingSince),
   };
 }
 

@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics/index.js';
 import type { CacheKey } from './cache-key.js';
 import type { CacheEvent } from './credential-cache.js';
 import type { Resolved } from './resolver.js';
+import type { WaitEvent } from './rotation-waits.js';
 import { stageOf } from './stage-of.js';
 
 export interface ResolutionReportDeps {
@@ -69,6 +70,31 @@ export class ResolutionReport {
         durationMs: Math.round(performance.now() - started),
       },
       'could not resolve credentials',
+    );
+  }
+
+  /** A rotation wait of `key` began or ended: one line each (the queries that shared it have their own metric). */
+  rotationWait(key: CacheKey | undefined, event: WaitEvent): void {
+    const about = { integration: key?.integration, workflow: key?.workflow, profile: key?.profile };
+    if (event.type === 'start') {
+      this.deps.logger.warn(
+        { event: 'credentials.rotation-wait', ...about, phase: 'start' },
+        'the database refused credentials that worked before, and the secret store still returns them: waiting for new ones',
+      );
+      return;
+    }
+    this.deps.logger[event.outcome === 'rotated' ? 'info' : 'warn'](
+      {
+        event: 'credentials.rotation-wait',
+        ...about,
+        phase: 'end',
+        outcome: event.outcome,
+        fetches: event.fetches,
+        durationMs: Math.round(event.durationMs),
+      },
+      event.outcome === 'rotated'
+        ? 'the secret store returned new credentials'
+        : 'every query waiting for new credentials gave up before the secret store returned any',
     );
   }
 

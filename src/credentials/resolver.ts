@@ -2,6 +2,7 @@ import type { Actor } from '../access/index.js';
 import type { Integration, ResolvedConnection } from '../config/index.js';
 import type { CacheOutcome } from './credential-cache.js';
 import type { IntegrationStatus } from './integration-status.js';
+import type { CancelHook } from './rotation-waits.js';
 
 export interface Resolved {
   integration: string;
@@ -13,6 +14,23 @@ export interface Resolved {
   generation: number;
   outcome: CacheOutcome | 'static';
 }
+
+export interface AuthFailureOptions {
+  /** When the refused attempt started (ms since the epoch): a load that began earlier may predate the change. */
+  attemptStartedAt: number;
+  /** Until when the caller may wait for new credentials (ms since the epoch); not later than now: no wait. */
+  waitUntil: number;
+  cancelled?: CancelHook | undefined;
+}
+
+/**
+ * Different credentials to try (`retry`), or `refused`: the store returns the refused ones
+ * (`unchanged`, no wait), or still did when the wait ended (`timeout`, `cancelled`). `fetches`:
+ * workflow runs this call made or waited for; `waitedMs`: how long it waited (0: it did not).
+ */
+export type AuthFailureOutcome =
+  | { retry: Resolved; fetches: number; waitedMs: number }
+  | { refused: 'unchanged' | 'timeout' | 'cancelled'; fetches: number; waitedMs: number };
 
 /** Turns an integration (and a profile) into the connection to open, and keeps what it fetched. */
 export interface Resolver {
@@ -27,10 +45,18 @@ export interface Resolver {
    */
   resolveCached(integration: Integration, profile?: string, actor?: Actor): Resolved | undefined;
   /**
-   * After the database refused `failed` in an attempt that started at `attemptStartedAt`: load the
-   * credentials again, once for all callers whose attempts started before that load did.
+   * After the database refused `failed`: the credentials to try next, or why there are none. Loads
+   * them again (once for all callers whose attempts started before that load did, and at most once
+   * per 250 ms per key); when the store still returns the refused ones and they worked before (a
+   * rotation window), waits until it returns others, until `waitUntil`, or until `cancelled`.
    */
-  reloadAfterAuthFailure(integration: Integration, failed: Resolved, attemptStartedAt?: number): Promise<Resolved>;
+  afterAuthFailure(
+    integration: Integration,
+    failed: Resolved,
+    options: AuthFailureOptions,
+  ): Promise<AuthFailureOutcome>;
+  /** Records that a query succeeded with `resolved` (so a later refusal of its key may be a rotation). */
+  succeeded(integration: Integration, resolved: Resolved): void;
   /** Drops the cached responses of an integration (every profile); returns how many were dropped. */
   invalidate(integration: Integration): number;
   status(integration: Integration, profile?: string): IntegrationStatus;

@@ -7,7 +7,7 @@ import { profileNameSchema } from '../config/index.js';
 import { CredflowError } from '../errors.js';
 import { cutText } from '../logging/index.js';
 import type { SecretMasker } from '../masking/index.js';
-import type { Agent } from '../use-cases/index.js';
+import type { Agent, QueryOptions } from '../use-cases/index.js';
 import { errorHandler } from './error-handler.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import { compose } from './compose.js';
@@ -29,6 +29,13 @@ const queryBody = z.strictObject({
     .max(100_000)
     .refine((sql) => !sql.includes('\u0000'), { message: 'must not contain NUL characters' }),
   params: z.array(z.unknown()).max(10_000).optional(),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(600_000)
+    .optional()
+    .describe('how long the caller waits: a wait for new credentials during a rotation ends by then'),
 });
 
 const emptyBody = z.strictObject({});
@@ -52,6 +59,24 @@ const nameOf = (req: Request): string => String(req.params.name);
 /** The audit identity of a request: its token's id and the route pattern (never the token). */
 function actorOf(req: Request, res: Response): Actor {
   return { tokenId: tokenOf(res).id, route: `${req.method} ${req.baseUrl}${String(req.route?.path ?? req.path)}` };
+}
+
+/**
+ * Ends a query's wait for new credentials when its client goes away (the connection closed before
+ * the answer was written); listens only once a wait begins.
+ */
+function cancelledWhenGone(res: Response): QueryOptions['cancelled'] {
+  return (cancel) => {
+    const onClose = () => {
+      if (!res.writableEnded) cancel();
+    };
+    if (res.destroyed || res.socket?.destroyed) {
+      cancel();
+      return () => undefined;
+    }
+    res.on('close', onClose);
+    return () => res.off('close', onClose);
+  };
 }
 
 export interface CreateAppOptions {
@@ -94,7 +119,12 @@ export function createApp(options: CreateAppOptions): Express {
     compose(access.authenticate, requireJson(true), json, access.need('query', 'integration'), async (req, res) => {
       const body = parseBody(queryBody, req.body);
       res.json(
-        await agent.query(nameOf(req), body.sql, body.params ?? [], { ...profileOf(req), actor: actorOf(req, res) }),
+        await agent.query(nameOf(req), body.sql, body.params ?? [], {
+          ...profileOf(req),
+          actor: actorOf(req, res),
+          ...(body.timeoutMs === undefined ? {} : { timeoutMs: body.timeoutMs }),
+          cancelled: cancelledWhenGone(res),
+        }),
       );
     }),
   );

@@ -24,6 +24,13 @@ export interface Metrics {
   /** Updated on every query: see LabelledMetric. */
   readonly queries: LabelledHistogram<'integration' | 'outcome'>;
   readonly authRetries: Counter<'integration'>;
+  /**
+   * Queries that waited for the secret store to return new credentials (a rotation window), by
+   * outcome: `rotated` (new credentials came), `timeout` (the bound passed), `cancelled` (the caller left).
+   */
+  readonly rotationWaits: Histogram<'integration' | 'outcome'>;
+  /** Fetches made while queries wait for new credentials, by result: `changed`, `unchanged` or `error`. */
+  readonly rotationRefetches: Counter<'integration' | 'result'>;
   /** Reloads of workflows/ and integrations/: `ok` applied, `error` rejected (the last good config stays). */
   readonly configReloads: Counter<'outcome'>;
   /** 1 while the last reload (or the start) applied, 0 after a rejected one. */
@@ -90,6 +97,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     name: 'credflow_auth_failure_retries_total',
     help: 'Times an authentication failure made the agent fetch credentials again and retry.',
     labelNames: ['integration'] as const,
+    registers: [registry],
+  });
+  const rotationWaits = new Histogram({
+    name: 'credflow_rotation_wait_duration_seconds',
+    help: 'Queries that waited for the secret store to return new credentials after the database refused the ones it returns, by outcome (rotated, timeout, cancelled); _count is the number of waits.',
+    labelNames: ['integration', 'outcome'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const rotationRefetches = new Counter({
+    name: 'credflow_rotation_refetches_total',
+    help: 'Workflow runs made while queries wait for new credentials, by result (changed, unchanged, error); at most one per 250 ms per integration and profile.',
+    labelNames: ['integration', 'result'] as const,
     registers: [registry],
   });
   const configReloads = new Counter({
@@ -198,6 +218,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     secretStoreCalls,
     queries,
     authRetries,
+    rotationWaits,
+    rotationRefetches,
     configReloads,
     configLastReloadSuccess,
     connectionLimitRefusals,

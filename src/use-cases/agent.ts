@@ -1,5 +1,5 @@
 import type { Actor } from '../access/index.js';
-import type { IntegrationStatus } from '../credentials/index.js';
+import type { CancelHook, IntegrationStatus } from '../credentials/index.js';
 import type { QueryResult } from '../postgres/index.js';
 import type { Preview } from '../workflows/index.js';
 import type { ConfigChanges } from './config-changes.js';
@@ -53,6 +53,16 @@ export interface ProfileOption {
   actor?: Actor;
 }
 
+export interface QueryOptions extends ProfileOption {
+  /**
+   * How long the caller waits for the answer (ms): a wait for new credentials during a rotation
+   * window ends by then (the statement itself is bounded by the statement timeout).
+   */
+  timeoutMs?: number;
+  /** Ends a wait for new credentials when the caller goes away. */
+  cancelled?: CancelHook;
+}
+
 export interface AgentStatus extends IntegrationStatus {
   pools: {
     /** Connections of the current pool of this profile: all, idle, and requests queued for one. */
@@ -82,7 +92,7 @@ export interface Agent {
     options?: { params?: Record<string, unknown>; reveal?: boolean } & ProfileOption,
   ): Promise<Preview>;
   testIntegration(name: string, options?: ProfileOption): Promise<TestResult>;
-  query(name: string, sql: string, params?: readonly unknown[], options?: ProfileOption): Promise<QueryResult>;
+  query(name: string, sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult>;
   /** Drops the integration's cached responses and drains its pools; running queries finish on the old pools. */
   invalidate(
     name: string,

@@ -8,6 +8,7 @@ export type {
   ConfigStatus,
   IntegrationSummary,
   ProfileOption,
+  QueryOptions,
   ReloadResult,
   ReloadTrigger,
   TestResult,

@@ -1,6 +1,6 @@
 import type { Actor } from '../access/index.js';
 import type { Integration } from '../config/index.js';
-import type { Resolved } from '../credentials/index.js';
+import type { CancelHook, Resolved } from '../credentials/index.js';
 import { CredflowError } from '../errors.js';
 import { runQuery, type QueryResult } from '../postgres/index.js';
 import type { UseCaseContext } from './use-case-context.js';
@@ -16,15 +16,22 @@ export interface QueryRequest {
   sql: string;
   params: readonly unknown[];
   actor: Actor | undefined;
+  /** When the caller stops waiting (ms since the epoch): a wait for new credentials never goes past it. */
+  deadline?: number | undefined;
+  /** Ends a wait for new credentials when the caller goes away. */
+  cancelled?: CancelHook | undefined;
 }
 
 /**
  * Runs a query through an integration's current pool. When the database refuses the credentials
- * (28P01, 28000), the credentials are fetched again (single-flight), a pool is built on them and the
- * query retried, a bounded number of times; if the secret store still returns the refused
- * credentials, the auth failure is reported instead of looping. A statement cut off because the
- * server ended the session is retried on another connection (at most pool size + 1 times, since
- * each retry discards one dead connection).
+ * (28P01, 28000), they are fetched again (single-flight, spaced per key) and the query retried on
+ * different ones, a bounded number of times. When the store still returns the refused credentials
+ * and they worked before, the database has most likely changed the password before the store: the
+ * query waits for the store to catch up (see Resolver.afterAuthFailure), for the integration's
+ * rotationWaitMs at most and never past the request's deadline; past it, or when the credentials
+ * never worked, the auth failure is reported, saying how long it waited and how often it fetched.
+ * A statement cut off because the server ended the session is retried on another connection (at
+ * most pool size + 1 times, since each retry discards one dead connection).
  */
 export async function queryIntegration(
   ctx: UseCaseContext,
@@ -38,6 +45,8 @@ export async function queryIntegration(
     (await resolver.resolve(integration, request.profile, request.actor));
   let authRetries = 0;
   let sessionRetries = 0;
+  let firstRefusalAt: number | undefined;
+  let fetches = 0;
   for (;;) {
     const lease = ctx.pools.lease({
       integration: integration.name,
@@ -49,7 +58,7 @@ export async function queryIntegration(
     });
     const attemptStartedAt = Date.now();
     try {
-      return await runQuery({
+      const result = await runQuery({
         lease,
         integration: integration.name,
         sql,
@@ -58,28 +67,29 @@ export async function queryIntegration(
         limits: limits,
         caller: request.actor?.tokenId,
       });
+      resolver.succeeded(integration, resolved);
+      return result;
     } catch (error) {
       lease.release();
-      const code = error instanceof CredflowError ? error.code : undefined;
-      if (
-        code === 'DB_AUTH_FAILED' &&
-        integration.fetchCredentialsDynamically?.enabled &&
-        authRetries < ctx.settings.authRetries
-      ) {
-        authRetries += 1;
-        ctx.metrics.authRetries.inc({ integration: integration.name });
-        const fresh = await resolver.reloadAfterAuthFailure(integration, resolved, attemptStartedAt);
-        if (fresh.connectionKey === resolved.connectionKey) {
-          // No loop, and no fail-fast memory either: the next query fetches again (once for all
-          // concurrent ones), so a rotation completing a moment later is picked up at once.
-          throw new CredflowError(
-            'DB_AUTH_FAILED',
-            `${(error as CredflowError).message} (fetched the credentials again: the secret store still returns the ones the database refused)`,
-            { details: (error as CredflowError).details },
-          );
+      if (isAuthFailure(error) && integration.fetchCredentialsDynamically?.enabled) {
+        firstRefusalAt ??= attemptStartedAt;
+        const waitMs = integration.fetchCredentialsDynamically.rotationWaitMs ?? ctx.settings.rotationWaitMs;
+        const after = await resolver.afterAuthFailure(integration, resolved, {
+          attemptStartedAt,
+          waitUntil: Math.min(firstRefusalAt + waitMs, request.deadline ?? Infinity),
+          cancelled: request.cancelled,
+        });
+        fetches += after.fetches;
+        // Credentials a wait brought are the store's answer to the refusal: only those that a plain
+        // reload brought count against authRetries (the wait's bound ends a loop of those).
+        if ('retry' in after && (after.waitedMs > 0 || authRetries < ctx.settings.authRetries)) {
+          if (after.waitedMs === 0) authRetries += 1;
+          ctx.metrics.authRetries.inc({ integration: integration.name });
+          resolved = after.retry;
+          continue;
         }
-        resolved = fresh;
-        continue;
+        if ('refused' in after) throw refusedError(error, after.refused, Date.now() - firstRefusalAt, fetches);
+        throw error;
       }
       const sqlstate = sqlstateOf(error);
       // Every idle connection of the pool may have been cut at once: each retry discards one.
@@ -92,4 +102,27 @@ export async function queryIntegration(
       lease.release();
     }
   }
+}
+
+function isAuthFailure(error: unknown): error is CredflowError {
+  return error instanceof CredflowError && error.code === 'DB_AUTH_FAILED';
+}
+
+/** The database's refusal, with what credflow did about it: fetched again, and maybe waited. */
+function refusedError(
+  error: CredflowError,
+  why: 'unchanged' | 'timeout' | 'cancelled',
+  waitedMs: number,
+  fetches: number,
+): CredflowError {
+  const times = fetches === 1 ? 'once' : `${fetches} times`;
+  const explanation =
+    why === 'unchanged'
+      ? 'fetched the credentials again: the secret store still returns the ones the database refused'
+      : why === 'timeout'
+        ? `waited ${waitedMs} ms for the secret store to return other credentials and fetched them ${times}: it still returns the ones the database refused`
+        : `the caller went away after ${waitedMs} ms of waiting for the secret store to return other credentials`;
+  return new CredflowError('DB_AUTH_FAILED', `${error.message} (${explanation})`, {
+    details: { ...error.details, rotationWait: { outcome: why, waitedMs, fetches } },
+  });
 }

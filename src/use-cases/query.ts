@@ -1,6 +1,6 @@
 import type { Integration } from '../config/index.js';
 import type { QueryResult } from '../postgres/index.js';
-import type { ProfileOption } from './agent.js';
+import type { QueryOptions } from './agent.js';
 import { audited } from './audited.js';
 import { queryIntegration } from './query-integration.js';
 import type { UseCaseContext } from './use-case-context.js';
@@ -12,7 +12,7 @@ export function query(
   name: string,
   sql: string,
   params: readonly unknown[] = [],
-  options: ProfileOption = {},
+  options: QueryOptions = {},
 ): Promise<QueryResult> {
   const target = ctx.served.integration(name);
   return audited(
@@ -29,7 +29,15 @@ export function query(
         profile: profileUsed(ctx, target, options.profile),
       }),
     },
-    () => queryIntegration(ctx, target, { profile: options.profile, sql, params, actor: options.actor }),
+    () =>
+      queryIntegration(ctx, target, {
+        profile: options.profile,
+        sql,
+        params,
+        actor: options.actor,
+        deadline: options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs,
+        cancelled: options.cancelled,
+      }),
   );
 }
 
