@@ -146,7 +146,14 @@ export class RotationWaits<R extends Credentials> {
       const leave = (outcome: 'timeout' | 'cancelled') =>
         waiter.settle({ outcome, fetches: wait.fetches - waiter.fetchesAtJoin });
       wait.waiters.add(waiter);
-      const timer = setTimeout(() => leave('timeout'), Math.max(0, until - this.now()));
+      // A timer may fire a little before the clock reaches `until`: the bound is waited in full.
+      let timer: NodeJS.Timeout | undefined;
+      const leaveAtDeadline = () => {
+        const left = until - this.now();
+        if (left > 0) timer = setTimeout(leaveAtDeadline, left);
+        else leave('timeout');
+      };
+      leaveAtDeadline();
       listening.stop = cancelled?.(() => leave('cancelled'));
       if (!wait.waiters.has(waiter)) listening.stop?.();
     });

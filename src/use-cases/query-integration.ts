@@ -47,6 +47,7 @@ export async function queryIntegration(
   let sessionRetries = 0;
   let firstRefusalAt: number | undefined;
   let fetches = 0;
+  let waited = false;
   for (;;) {
     const lease = ctx.pools.lease({
       integration: integration.name,
@@ -80,6 +81,7 @@ export async function queryIntegration(
           cancelled: request.cancelled,
         });
         fetches += after.fetches;
+        waited ||= after.waitedMs > 0;
         // Credentials a wait brought are the store's answer to the refusal: only those that a plain
         // reload brought count against authRetries (the wait's bound ends a loop of those).
         if ('retry' in after && (after.waitedMs > 0 || authRetries < ctx.settings.authRetries)) {
@@ -88,7 +90,11 @@ export async function queryIntegration(
           resolved = after.retry;
           continue;
         }
-        if ('refused' in after) throw refusedError(error, after.refused, Date.now() - firstRefusalAt, fetches);
+        if ('refused' in after) {
+          // Refused again once the bound had passed, after a wait: the wait is what timed out.
+          const why = waited && after.refused === 'unchanged' ? 'timeout' : after.refused;
+          throw refusedError(error, why, waited ? Date.now() - firstRefusalAt : 0, fetches);
+        }
         throw error;
       }
       const sqlstate = sqlstateOf(error);

@@ -9,6 +9,12 @@ import { asSuperuser, createTestDatabase, type TestDatabase } from '../support/t
 
 const POOL_MAX = 5;
 const AUTH_RETRIES = 2;
+/** Time between the two steps of a rotation: both well within the default rotationWaitMs (5000). */
+const GAPS_MS = [200, 2000];
+/** The `lagging` integration waits 1 s at most; its store lags behind 2.5 s. */
+const LAGGING_WAIT_MS = 1000;
+const LAGGING_GAP_MS = 2500;
+const WRONG_LATER_WAIT_MS = 800;
 
 const rdsSecret = (db: TestDatabase, overrides: Record<string, unknown> = {}) =>
   JSON.stringify({
@@ -57,6 +63,8 @@ interface Sample {
 
 interface QueryStream {
   readonly samples: Sample[];
+  /** performance.now() when stop() was called. */
+  readonly stoppedAt: number;
   /** Waits (bounded) until `count` more requests have completed. */
   waitForMore(count: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -83,15 +91,20 @@ function startStream(t: TestAgent, integration: string, sql: string, loops: numb
     }),
   );
   let finished = false;
+  let stoppedAt = Number.NaN;
   void done.finally(() => (finished = true));
   return {
     samples,
+    get stoppedAt() {
+      return stoppedAt;
+    },
     async waitForMore(count, timeoutMs = 5_000) {
       const target = samples.length + count;
       const deadline = Date.now() + timeoutMs;
       while (samples.length < target && !finished && Date.now() < deadline) await sleep(5);
     },
     async stop() {
+      stoppedAt = performance.now();
       stopped = true;
       await done;
     },
@@ -132,6 +145,49 @@ async function terminateConnectionsOf(admin: pg.Client, user: string): Promise<n
   return res.rowCount ?? 0;
 }
 
+/** The queries that waited out a rotation window, by outcome (the wait metric's counts). */
+async function rotationWaits(t: TestAgent, integration: string) {
+  const count = (outcome: string) =>
+    metric(t, 'credflow_rotation_wait_duration_seconds_count', { integration, outcome });
+  return { rotated: await count('rotated'), timeout: await count('timeout'), cancelled: await count('cancelled') };
+}
+
+interface RotationPlan {
+  order: Order;
+  /** Terminate the role's sessions right after ALTER ROLE (a failover, a restart). */
+  terminate: boolean;
+  /** Between the end of the first step and the start of the second. */
+  gapMs: number;
+  newPassword: string;
+  secret: string;
+  /** Runs during the gap (which lasts at least gapMs). */
+  duringGap?: () => Promise<void>;
+}
+
+/**
+ * Rotates `target`'s password in two steps, the database's (ALTER ROLE) and the store's
+ * (PutSecretValue), in the order given; returns when the first started and the second finished
+ * (performance.now()).
+ */
+async function rotate(t: TestAgent, target: TestDatabase, plan: RotationPlan) {
+  return asSuperuser(async (admin) => {
+    const alterRole = async () => {
+      await alterPassword(admin, target.username, plan.newPassword);
+      if (plan.terminate) expect(await terminateConnectionsOf(admin, target.username)).toBeGreaterThan(0);
+    };
+    const putSecret = async () => {
+      t.secrets.putSecretValue(plan.secret, { SecretString: rdsSecret(target, { password: plan.newPassword }) });
+      return Promise.resolve();
+    };
+    const [first, second] = plan.order === 'db-first' ? [alterRole, putSecret] : [putSecret, alterRole];
+    const firstStarted = performance.now();
+    await first();
+    await Promise.all([sleep(plan.gapMs), plan.duringGap?.()]);
+    await second();
+    return { firstStarted, secondFinished: performance.now() };
+  });
+}
+
 /** Polls (bounded) until `check` holds; returns whether it did. */
 async function eventually(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -153,13 +209,16 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
 
   beforeAll(async () => {
     // Sequential: each makes a role and a database of its own, so no test sees another's connections.
-    for (const name of ['cold', 'wrong', 'drain', 'cut', 'staged', ...rotations.map((r) => r.integration)]) {
+    const names = ['cold', 'wrong', 'wrong-later', 'lagging', 'drain', 'cut', 'staged'];
+    for (const name of [...names, ...rotations.map((r) => r.integration)]) {
       dbs.set(name, await createTestDatabase(`rot_${name.replace(/-/g, '_').slice(0, 12)}`));
     }
     const workflows: Record<string, unknown> = {
       getCold: secretsWorkflow('getCold', 'coldSecret'),
       getColdMissing: secretsWorkflow('getColdMissing', 'noSuchColdSecret'),
       getWrongStays: secretsWorkflow('getWrongStays', 'wrongStaysSecret'),
+      getWrongLater: secretsWorkflow('getWrongLater', 'wrongLaterSecret'),
+      getLagging: secretsWorkflow('getLagging', 'laggingSecret'),
       getDrain: secretsWorkflow('getDrain', 'drainSecret'),
       getCut: secretsWorkflow('getCut', 'cutSecret'),
       getStaged: {
@@ -177,6 +236,14 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
       cold: postgresIntegration('cold', 'getCold'),
       'cold-missing': postgresIntegration('cold-missing', 'getColdMissing'),
       'wrong-stays': postgresIntegration('wrong-stays', 'getWrongStays'),
+      'wrong-later': {
+        ...postgresIntegration('wrong-later', 'getWrongLater'),
+        fetchCredentialsDynamically: { enabled: true, workflow: 'getWrongLater', rotationWaitMs: WRONG_LATER_WAIT_MS },
+      },
+      lagging: {
+        ...postgresIntegration('lagging', 'getLagging'),
+        fetchCredentialsDynamically: { enabled: true, workflow: 'getLagging', rotationWaitMs: LAGGING_WAIT_MS },
+      },
       drain: postgresIntegration('drain', 'getDrain'),
       cut: postgresIntegration('cut', 'getCut'),
       'staged-current': postgresIntegration('staged-current', 'getStaged'),
@@ -199,6 +266,8 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
       SecretString: rdsSecret(db('wrong'), { password: 'Not-the-password-&<>"\'{}' }),
     });
     t.secrets.createSecret('drainSecret', { SecretString: rdsSecret(db('drain')) });
+    t.secrets.createSecret('wrongLaterSecret', { SecretString: rdsSecret(db('wrong-later')) });
+    t.secrets.createSecret('laggingSecret', { SecretString: rdsSecret(db('lagging')) });
     t.secrets.createSecret('cutSecret', { SecretString: rdsSecret(db('cut')) });
     for (const { integration } of rotations)
       t.secrets.createSecret(secretFor(integration), { SecretString: rdsSecret(db(integration)) });
@@ -301,126 +370,204 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
   });
 
   describe('rotation without failed queries', () => {
-    for (const rotation of rotations) {
-      const { integration, order, terminate } = rotation;
-      const steps = order === 'db-first' ? 'ALTER ROLE, then PutSecretValue' : 'PutSecretValue, then ALTER ROLE';
-      const expectation =
-        order === 'db-first'
-          ? 'every query succeeds or fails with a clear auth error only while the secret lags behind'
-          : 'no query fails';
-      it(`${expectation}, and the stream recovers by itself (${steps}${terminate ? ', role connections terminated' : ''})`, async ({
-        annotate,
-      }) => {
-        const target = db(integration);
-        const oldPassword = target.password;
-        const newPassword = freshPassword();
-        const retriesBefore = await metric(t, 'credflow_auth_failure_retries_total', { integration });
-        const callsBefore = getSecretValueCalls(t, secretFor(integration));
-        const poolsCreatedBefore = logEvents(t, 'pool.create').filter((e) => e.integration === integration).length;
-        const marks = { alterStarted: 0, alterFinished: 0, putStarted: 0, putFinished: 0 };
-        let terminated = 0;
+    for (const gapMs of GAPS_MS) {
+      for (const rotation of rotations) {
+        const { integration, order, terminate } = rotation;
+        const steps = order === 'db-first' ? 'ALTER ROLE, then PutSecretValue' : 'PutSecretValue, then ALTER ROLE';
+        it(`no query fails and the workflow runs at most once per 250 ms meanwhile (${steps} ${gapMs} ms later${terminate ? ', role connections terminated' : ''})`, async ({
+          annotate,
+        }) => {
+          const target = db(integration);
+          const oldPassword = target.password;
+          const newPassword = freshPassword();
+          const waitsBefore = await rotationWaits(t, integration);
+          const callsBefore = getSecretValueCalls(t, secretFor(integration));
+          const poolsCreatedBefore = logEvents(t, 'pool.create').filter((e) => e.integration === integration).length;
+          let pendingSeen: string | undefined;
 
-        const stream = startStream(t, integration, 'SELECT count(*)::int AS widgets FROM widgets', 4);
-        await asSuperuser(async (admin) => {
+          const stream = startStream(t, integration, 'SELECT count(*)::int AS widgets FROM widgets', 4);
           await stream.waitForMore(40);
-          const alterRole = async () => {
-            marks.alterStarted = performance.now();
-            await alterPassword(admin, target.username, newPassword);
-            if (terminate) terminated = await terminateConnectionsOf(admin, target.username);
-            marks.alterFinished = performance.now();
-          };
-          const putSecret = () => {
-            marks.putStarted = performance.now();
-            t.secrets.putSecretValue(secretFor(integration), {
-              SecretString: rdsSecret(target, { password: newPassword }),
-            });
-            marks.putFinished = performance.now();
-          };
-          if (order === 'db-first') {
-            await alterRole();
-            await stream.waitForMore(40);
-            putSecret();
-          } else {
-            putSecret();
-            await stream.waitForMore(40);
-            await alterRole();
-          }
+          const marks = await rotate(t, target, {
+            order,
+            terminate,
+            gapMs,
+            newPassword,
+            secret: secretFor(integration),
+            // Mid-window, the wait shows in the status (when one began: in order db-first with sessions cut).
+            duringGap: async () => {
+              if (order !== 'db-first' || !terminate) return;
+              await eventually(async () => {
+                const status = await t.request('GET', `/api/v1/integrations/${integration}/status`);
+                pendingSeen = status.body.rotationPendingSince as string | undefined;
+                return pendingSeen !== undefined;
+              }, gapMs);
+            },
+          });
           await stream.waitForMore(100);
-        });
-        await stream.stop();
-        target.password = newPassword;
+          await stream.stop();
+          target.password = newPassword;
 
-        const { samples } = stream;
-        // In order (a) the secret lags behind the database between ALTER ROLE and PutSecretValue: a
-        // request that was in flight at any moment of that window may fail, with a clear auth error.
-        const inWindow = (s: Sample) =>
-          order === 'db-first' && s.endedAt >= marks.alterStarted && s.startedAt <= marks.putFinished;
-        const clearAuthFailure = (s: Sample) =>
-          s.status === 502 &&
-          s.body?.error?.code === 'DB_AUTH_FAILED' &&
-          /refused the credentials/.test(s.body.error.message) &&
-          !s.body.error.message.includes(target.username) &&
-          [...leakForms(oldPassword), ...leakForms(newPassword)].every((p) => !s.text.includes(p));
-        const failures = samples.filter((s) => s.status !== 200);
-        const unexpected = failures
-          .filter((s) => !(inWindow(s) && clearAuthFailure(s)))
-          .map((s) => ({
-            status: s.status,
-            error: s.body?.error,
-            startedMs: Math.round(s.startedAt - marks.alterStarted),
-            endedMs: Math.round(s.endedAt - marks.alterStarted),
-            putFinishedMs: Math.round(marks.putFinished - marks.alterStarted),
-          }));
-        expect(unexpected, 'failures outside the window (ms relative to ALTER ROLE)').toEqual([]);
-        if (order === 'secret-first') expect(failures).toEqual([]);
+          const { samples } = stream;
+          const failures = samples.filter((s) => s.status !== 200).map((s) => s.text);
+          expect(failures).toEqual([]);
+          const afterBoth = samples.filter((s) => s.startedAt > marks.secondFinished);
+          expect(afterBoth.length).toBeGreaterThanOrEqual(40);
+          const last = [...samples].sort((a, b) => a.endedAt - b.endedAt).slice(-40);
+          expect(last.every((s) => s.body.rows[0].widgets === 3)).toBe(true);
 
-        const afterBoth = samples.filter((s) => s.startedAt > Math.max(marks.alterFinished, marks.putFinished));
-        expect(afterBoth.length).toBeGreaterThanOrEqual(40);
-        const last = [...samples].sort((a, b) => a.endedAt - b.endedAt).slice(-40);
-        expect(last.every((s) => s.status === 200 && s.body.rows[0].widgets === 3)).toBe(true);
+          // Every workflow run in the case fell between the first step and the end of the stream;
+          // spaced at least 250 ms apart, plus the one reload a refusal makes before it waits.
+          const calls = getSecretValueCalls(t, secretFor(integration)) - callsBefore;
+          const windowMs = stream.stoppedAt - marks.firstStarted;
+          expect(calls).toBeLessThanOrEqual(2 + Math.ceil(windowMs / 250));
+          const waits = await rotationWaits(t, integration);
+          expect(waits.timeout).toBe(waitsBefore.timeout);
+          const status = await t.request('GET', `/api/v1/integrations/${integration}/status`);
+          expect(status.body.rotationPendingSince).toBeUndefined();
+          if (order === 'db-first' && terminate) {
+            // Sessions cut while the store lagged: queries had to wait, and did, together.
+            expect(pendingSeen).toBeDefined();
+            expect(waits.rotated).toBeGreaterThan(waitsBefore.rotated);
+            expect(logEvents(t, 'credentials.rotation-wait').filter((e) => e.integration === integration)).toEqual(
+              expect.arrayContaining([expect.objectContaining({ phase: 'end', outcome: 'rotated' })]),
+            );
+          }
 
-        const retriesDuring = (await metric(t, 'credflow_auth_failure_retries_total', { integration })) - retriesBefore;
-        const callsDuring = getSecretValueCalls(t, secretFor(integration)) - callsBefore;
-        const poolsCreatedDuring =
-          logEvents(t, 'pool.create').filter((e) => e.integration === integration).length - poolsCreatedBefore;
-        if (terminate) {
-          // New connections had to be made after ALTER ROLE: only a retry with fresh credentials let them in.
-          expect(terminated).toBeGreaterThan(0);
-          expect(retriesDuring).toBeGreaterThan(0);
-        }
+          // The new password is what the agent uses from now on: with every old session gone, a fresh
+          // connection is refused the old password and the agent recovers through a retry on its own.
+          const proof = await asSuperuser(async (admin) => {
+            await terminateConnectionsOf(admin, target.username);
+            return eventually(
+              async () =>
+                (await admin.query('SELECT 1 FROM pg_stat_activity WHERE usename = $1', [target.username])).rowCount ===
+                0,
+            );
+          });
+          expect(proof).toBe(true);
+          const fresh = await query(t, integration, 'SELECT current_user AS who');
+          expect(fresh.status).toBe(200);
+          expect(fresh.body.rows).toEqual([{ who: target.username }]);
 
-        // The new password is what the agent uses from now on: with every old session gone, a fresh
-        // connection is refused the old password and the agent recovers through a retry on its own.
-        const proof = await asSuperuser(async (admin) => {
-          await terminateConnectionsOf(admin, target.username);
-          return eventually(
-            async () =>
-              (await admin.query('SELECT 1 FROM pg_stat_activity WHERE usename = $1', [target.username])).rowCount ===
-              0,
+          const logs = t.logs.text();
+          for (const secret of [...leakForms(oldPassword), ...leakForms(newPassword)])
+            expect(logs).not.toContain(secret);
+          const poolsCreated =
+            logEvents(t, 'pool.create').filter((e) => e.integration === integration).length - poolsCreatedBefore;
+          await annotate(
+            `${order}${terminate ? ' + terminate' : ''}, ${gapMs} ms apart: ${samples.length} queries, ${failures.length} failed, ` +
+              `${afterBoth.length} after both steps; GetSecretValue during the case=${calls} over ${Math.round(windowMs)} ms; ` +
+              `waits rotated=${waits.rotated - waitsBefore.rotated}; pools created=${poolsCreated}`,
           );
         });
-        expect(proof).toBe(true);
-        const fresh = await query(t, integration, 'SELECT current_user AS who');
-        expect(fresh.status).toBe(200);
-        expect(fresh.body.rows).toEqual([{ who: target.username }]);
-        const retriesTotal = (await metric(t, 'credflow_auth_failure_retries_total', { integration })) - retriesBefore;
-        expect(retriesTotal).toBeGreaterThan(0);
-
-        const logs = t.logs.text();
-        for (const secret of [...leakForms(oldPassword), ...leakForms(newPassword)]) expect(logs).not.toContain(secret);
-
-        const byCode = failures.reduce<Record<string, number>>((acc, s) => {
-          const code = String(s.body?.error?.code ?? s.status);
-          acc[code] = (acc[code] ?? 0) + 1;
-          return acc;
-        }, {});
-        await annotate(
-          `${order}${terminate ? ' + terminate' : ''}: ${samples.length} queries, ${failures.length} failed ${JSON.stringify(byCode)}, ` +
-            `${afterBoth.length} after both steps, ${terminated} sessions terminated; auth retries during stream=${retriesDuring}, ` +
-            `GetSecretValue during stream=${callsDuring}, pools created=${poolsCreatedDuring}; window ALTER->Put ${Math.round(marks.putFinished - marks.alterStarted)} ms`,
-        );
-      });
+      }
     }
+
+    it('fails the queries of a window longer than rotationWaitMs with an error saying how long they waited and how often the store was asked, and recovers once the store has the new password', async ({
+      annotate,
+    }) => {
+      const target = db('lagging');
+      const newPassword = freshPassword();
+      const warm = await query(t, 'lagging', 'SELECT 1 AS one');
+      expect(warm.status).toBe(200);
+      const waitsBefore = await rotationWaits(t, 'lagging');
+      const callsBefore = getSecretValueCalls(t, 'laggingSecret');
+      const stream = startStream(t, 'lagging', 'SELECT count(*)::int AS widgets FROM widgets', 4);
+      await stream.waitForMore(40);
+      let shortDeadline: Awaited<ReturnType<typeof query>> | undefined;
+      let cancelled = false;
+      const marks = await rotate(t, target, {
+        order: 'db-first',
+        terminate: true,
+        gapMs: LAGGING_GAP_MS,
+        newPassword,
+        secret: 'laggingSecret',
+        duringGap: async () => {
+          // A request's own deadline ends its wait sooner than the integration's bound.
+          shortDeadline = await t.request('POST', '/api/v1/integrations/lagging/query', {
+            sql: 'SELECT 1',
+            timeoutMs: 150,
+          });
+          // So does a client that goes away while it waits.
+          const abort = new AbortController();
+          const gone = fetch(`${t.url}/api/v1/integrations/lagging/query`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ sql: 'SELECT 1' }),
+            signal: abort.signal,
+          }).catch(() => undefined);
+          await sleep(100);
+          abort.abort();
+          await gone;
+          cancelled = await eventually(
+            async () => (await rotationWaits(t, 'lagging')).cancelled > waitsBefore.cancelled,
+            LAGGING_WAIT_MS,
+          );
+        },
+      });
+      await stream.waitForMore(60);
+      await stream.stop();
+      target.password = newPassword;
+
+      const failures = stream.samples.filter((s) => s.status !== 200);
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) {
+        expect(failure.status).toBe(502);
+        expect(failure.body.error.code).toBe('DB_AUTH_FAILED');
+        expect(failure.body.error.message).toMatch(
+          /refused the credentials.*\(waited \d+ ms for the secret store to return other credentials and fetched them (once|\d+ times): it still returns the ones the database refused\)/,
+        );
+        expect(failure.body.error.details.sqlstate).toBe('28P01');
+        const wait = failure.body.error.details.rotationWait;
+        expect(wait.outcome).toBe('timeout');
+        expect(wait.waitedMs).toBeGreaterThanOrEqual(LAGGING_WAIT_MS);
+        expect(wait.fetches).toBeGreaterThanOrEqual(1);
+        // Only queries refused while the store lagged behind.
+        expect(failure.startedAt).toBeLessThan(marks.secondFinished);
+      }
+      expect(shortDeadline?.status).toBe(502);
+      expect(shortDeadline?.body.error.details.rotationWait.outcome).toBe('timeout');
+      expect(shortDeadline?.body.error.details.rotationWait.waitedMs).toBeLessThan(LAGGING_WAIT_MS);
+      expect(cancelled).toBe(true);
+      const last = [...stream.samples].sort((a, b) => a.endedAt - b.endedAt).slice(-20);
+      expect(last.every((s) => s.status === 200)).toBe(true);
+
+      const calls = getSecretValueCalls(t, 'laggingSecret') - callsBefore;
+      const windowMs = stream.stoppedAt - marks.firstStarted;
+      expect(calls).toBeLessThanOrEqual(2 + Math.ceil(windowMs / 250));
+      const waits = await rotationWaits(t, 'lagging');
+      expect(waits.timeout).toBeGreaterThan(waitsBefore.timeout);
+      const refetches = await metric(t, 'credflow_rotation_refetches_total', { integration: 'lagging' });
+      expect(refetches).toBeGreaterThan(0);
+      await annotate(
+        `db-first + terminate, ${LAGGING_GAP_MS} ms apart, rotationWaitMs ${LAGGING_WAIT_MS}: ${stream.samples.length} queries, ` +
+          `${failures.length} failed with the clear error; GetSecretValue during the case=${calls} over ${Math.round(windowMs)} ms; ` +
+          `waits timeout=${waits.timeout - waitsBefore.timeout}, rotated=${waits.rotated - waitsBefore.rotated}, cancelled=${waits.cancelled - waitsBefore.cancelled}`,
+      );
+    });
+
+    it('does not hide a wrong secret: with no rotation going on, a query fails after rotationWaitMs with the same clear error', async () => {
+      const target = db('wrong-later');
+      const warm = await query(t, 'wrong-later', 'SELECT 1 AS one');
+      expect(warm.status).toBe(200);
+      // Someone stores a wrong password; the database never changed.
+      t.secrets.putSecretValue('wrongLaterSecret', {
+        SecretString: rdsSecret(target, { password: 'Wrong-&<>"\'{}-later' }),
+      });
+      expect((await t.request('POST', '/api/v1/integrations/wrong-later/invalidate')).status).toBe(200);
+      const callsBefore = getSecretValueCalls(t, 'wrongLaterSecret');
+      const res = await query(t, 'wrong-later', 'SELECT 1');
+      expect(res.status).toBe(502);
+      expect(res.body.error.code).toBe('DB_AUTH_FAILED');
+      expect(res.body.error.message).toMatch(/refused the credentials/);
+      expect(res.body.error.message).toMatch(/it still returns the ones the database refused/);
+      expect(res.body.error.details.rotationWait).toMatchObject({ outcome: 'timeout' });
+      expect(res.body.error.details.rotationWait.waitedMs).toBeGreaterThanOrEqual(WRONG_LATER_WAIT_MS);
+      expect(res.text).not.toContain('Wrong-');
+      const calls = getSecretValueCalls(t, 'wrongLaterSecret') - callsBefore;
+      // The load, the reload, then one fetch per 250 ms at most while it waited.
+      expect(calls).toBeGreaterThanOrEqual(3);
+      expect(calls).toBeLessThanOrEqual(3 + Math.ceil(res.body.error.details.rotationWait.waitedMs / 250));
+    });
   });
 
   it('reruns a statement cut off by pg_terminate_backend on a fresh connection, not on the dead one', async () => {
@@ -449,13 +596,15 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
     expect(res.body.rows[0].pid).not.toBe(cutPid);
   });
 
-  it('fails with DB_AUTH_FAILED after a bounded number of fetches when the secret store keeps returning a refused password', async () => {
+  it('fails at once with DB_AUTH_FAILED after a bounded number of fetches when the secret store returns a password the database never accepted', async () => {
     const res = await query(t, 'wrong-stays', 'SELECT 1');
     expect(res.status).toBe(502);
     expect(res.body.error.code).toBe('DB_AUTH_FAILED');
     expect(res.body.error.message).toMatch(/refused the credentials/);
     expect(res.body.error.message).toMatch(/the secret store still returns the ones the database refused/);
     expect(res.body.error.details.sqlstate).toBe('28P01');
+    // Nothing ever worked with this secret: not a rotation, so no wait.
+    expect(res.body.error.details.rotationWait).toMatchObject({ outcome: 'unchanged', waitedMs: 0 });
     expect(res.text).not.toContain('Not-the-password');
     const calls = getSecretValueCalls(t, 'wrongStaysSecret');
     // One load, then one reload that came back with the same credentials: no loop.
