@@ -258,6 +258,17 @@ async function runCase(
   }
 }
 
+/** "4 rotated, 2 timeout": the wait metric's count per outcome label, without the zero ones. */
+function waitsByOutcome(increases: Record<string, number>): string {
+  const byOutcome = new Map<string, number>();
+  for (const [series, n] of Object.entries(increases)) {
+    const outcome = /outcome="([^"]+)"/.exec(series)?.[1];
+    if (n === 0 || !outcome || !series.startsWith('credflow_rotation_wait_duration_seconds_count')) continue;
+    byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + n);
+  }
+  return [...byOutcome].map(([outcome, n]) => `${n.toLocaleString('en-US')} ${outcome}`).join(', ');
+}
+
 /** The issue's table, with the extra columns; a column for the rotation-wait metrics only when the agent has them. */
 function printTable(rows: Row[]): void {
   const count = (n: number) => n.toLocaleString('en-US');
@@ -276,7 +287,7 @@ function printTable(rows: Row[]): void {
     'workflow runs',
     'max query latency ms',
   ];
-  if (withWaits) header.push('rotation wait metrics (increase)');
+  if (withWaits) header.push('queries that waited, by outcome');
   out(`| ${header.join(' | ')} |`);
   out(`|${header.map(() => '---|').join('')}`);
   for (const row of rows) {
@@ -293,13 +304,7 @@ function printTable(rows: Row[]): void {
       count(row.workflowRuns),
       count(row.maxLatencyMs),
     ];
-    if (withWaits)
-      cells.push(
-        Object.entries(row.rotationWaits ?? {})
-          .filter(([, n]) => n !== 0)
-          .map(([series, n]) => `\`${series.replace(/^credflow_/, '')}\` +${count(n)}`)
-          .join(', ') || '—',
-      );
+    if (withWaits) cells.push(waitsByOutcome(row.rotationWaits ?? {}) || '—');
     out(`| ${cells.join(' | ')} |`);
   }
   if (!withWaits) out('\n(no credflow_rotation_wait* metrics on this agent)');

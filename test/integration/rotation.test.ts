@@ -11,9 +11,13 @@ const POOL_MAX = 5;
 const AUTH_RETRIES = 2;
 /** Time between the two steps of a rotation: both well within the default rotationWaitMs (5000). */
 const GAPS_MS = [200, 2000];
-/** The `lagging` integration waits 1 s at most; its store lags behind 2.5 s. */
-const LAGGING_WAIT_MS = 1000;
-const LAGGING_GAP_MS = 2500;
+/**
+ * The `lagging` integration waits 1.5 s at most; its store lags behind 3 s. A query refused just
+ * after the store caught up joins the wait, whose next fetch comes within 1 s (the longest spacing):
+ * well within its own 1.5 s.
+ */
+const LAGGING_WAIT_MS = 1500;
+const LAGGING_GAP_MS = 3000;
 const WRONG_LATER_WAIT_MS = 800;
 
 const rdsSecret = (db: TestDatabase, overrides: Record<string, unknown> = {}) =>
@@ -393,14 +397,15 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
             gapMs,
             newPassword,
             secret: secretFor(integration),
-            // Mid-window, the wait shows in the status (when one began: in order db-first with sessions cut).
+            // Mid-window, the wait shows in the status (when one begins: in order db-first with
+            // sessions cut). The second step waits for it: a gap a little longer is still a window.
             duringGap: async () => {
               if (order !== 'db-first' || !terminate) return;
               await eventually(async () => {
                 const status = await t.request('GET', `/api/v1/integrations/${integration}/status`);
                 pendingSeen = status.body.rotationPendingSince as string | undefined;
                 return pendingSeen !== undefined;
-              }, gapMs);
+              }, 2_000);
             },
           });
           await stream.waitForMore(100);
