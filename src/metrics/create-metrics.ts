@@ -95,7 +95,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   });
   const authRetries = new Counter({
     name: 'credflow_auth_failure_retries_total',
-    help: 'Times an authentication failure made the agent fetch credentials again and retry.',
+    help: 'Authentication failures the agent answered by fetching the credentials again (or joining a fetch or a rotation wait in progress), to retry on new ones or fail.',
     labelNames: ['integration'] as const,
     registers: [registry],
   });

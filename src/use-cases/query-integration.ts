@@ -74,6 +74,7 @@ export async function queryIntegration(
       lease.release();
       if (isAuthFailure(error) && integration.fetchCredentialsDynamically?.enabled) {
         firstRefusalAt ??= attemptStartedAt;
+        ctx.metrics.authRetries.inc({ integration: integration.name });
         const waitMs = integration.fetchCredentialsDynamically.rotationWaitMs ?? ctx.settings.rotationWaitMs;
         const after = await resolver.afterAuthFailure(integration, resolved, {
           attemptStartedAt,
@@ -86,7 +87,6 @@ export async function queryIntegration(
         // reload brought count against authRetries (the wait's bound ends a loop of those).
         if ('retry' in after && (after.waitedMs > 0 || authRetries < ctx.settings.authRetries)) {
           if (after.waitedMs === 0) authRetries += 1;
-          ctx.metrics.authRetries.inc({ integration: integration.name });
           resolved = after.retry;
           continue;
         }

@@ -548,7 +548,14 @@ beforeAll(async () => {
       },
     },
     // Hundreds of requests with wrong or no tokens from one address: the failure limit (see floods.test.ts) is lifted.
-    { CREDFLOW_STATEMENT_TIMEOUT_MS: '2000', CREDFLOW_LOG_LEVEL: 'info', CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: '1000000' },
+    {
+      CREDFLOW_STATEMENT_TIMEOUT_MS: '2000',
+      CREDFLOW_LOG_LEVEL: 'info',
+      CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: '1000000',
+      // The store's password changes under integrations that worked: each refused query waits this
+      // long for a rotation to finish (the wait itself is tested in rotation.test.ts).
+      CREDFLOW_ROTATION_WAIT_MS: '100',
+    },
   );
   t.secrets.createSecret('propSecrets', { SecretString: realSecret() });
   // The agent works before any property runs.

@@ -618,6 +618,24 @@ describe('credential lifecycle under rotation, against real PostgreSQL and a Sec
     expect(await metric(t, 'credflow_auth_failure_retries_total', { integration: 'wrong-stays' })).toBeLessThanOrEqual(
       AUTH_RETRIES,
     );
+
+    // A stream of such queries fails as fast, and asks the store at most once per 250 ms.
+    const started = performance.now();
+    const stream = startStream(t, 'wrong-stays', 'SELECT 1', 4, 50);
+    await stream.waitForMore(200, 30_000);
+    await stream.stop();
+    const elapsedMs = performance.now() - started;
+    const streamed = stream.samples;
+    expect(streamed).toHaveLength(200);
+    expect(streamed.every((s) => s.body?.error?.details?.rotationWait?.outcome === 'unchanged')).toBe(true);
+    expect(getSecretValueCalls(t, 'wrongStaysSecret') - calls).toBeLessThanOrEqual(1 + Math.ceil(elapsedMs / 250));
+  });
+
+  it('refuses a query timeoutMs out of range, naming the field', async () => {
+    const res = await t.request('POST', '/api/v1/integrations/wrong-stays/query', { sql: 'SELECT 1', timeoutMs: 0 });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('BAD_REQUEST');
+    expect(res.body.error.message).toMatch(/timeoutMs/);
   });
 
   it('lets a query running on a pool whose credentials were replaced finish, then closes that pool', async () => {

@@ -84,6 +84,12 @@ const workerMaxRssMb = 5 * limits.memoryMb + 256;
 const residentMemoryStop = new RegExp(`its resident memory of \\d+ MB was over the bound of ${workerMaxRssMb} MB`);
 
 /** The current worker pids, once the pool is back to full strength (a replacement starts 50 ms after a crash). */
+/** Workers the agent stopped for their resident memory so far (counted when it decides to stop one). */
+async function memoryStops(): Promise<number> {
+  const { values } = await t.agent.parts.metrics.sandboxWorkersStopped.get();
+  return values.find((v) => v.labels.reason === 'memory')?.value ?? 0;
+}
+
 async function workerPids(): Promise<number[]> {
   for (let i = 0; i < 200 && t.agent.parts.sandbox.pids().length < WORKERS; i++) await sleep(20);
   return [...t.agent.parts.sandbox.pids()].sort((a, b) => a - b);
@@ -1149,6 +1155,7 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
       async (_title, name, expected) => {
         const pids = await workerPids();
         const stopsBefore = workerExitLines(t).filter((l) => residentMemoryStop.test(l.reason ?? '')).length;
+        const memoryStopsBefore = await memoryStops();
         const res = await run(name);
         // Strings of 256 MB are not all counted against the isolate's limit at once: their worker may
         // pass its resident memory bound first, and the agent stops it (and the fresh worker it is sent to).
@@ -1176,11 +1183,11 @@ describe('sandbox escape attempts against the real agent and its sandbox workers
         await expectAgentHealthy();
         // The watchdog samples a worker's resident memory every 250 ms: memory the bomb held outside
         // the isolate (ArrayBuffer backing stores) can get its worker stopped just after the run
-        // failed. Only a worker stopped for its memory may be gone; read the exit lines now, not at
-        // the answer.
-        const stoppedByNow =
-          workerExitLines(t).filter((l) => residentMemoryStop.test(l.reason ?? '')).length > stopsBefore;
-        if (!stoppedByNow) expect(await workerPids(), 'a sandbox worker was lost').toEqual(pids);
+        // failed. Only a worker stopped for its memory may be gone. The pids are read first: a
+        // replacement starts only after the stop was decided and counted (its exit line comes
+        // later, once the process has ended).
+        const pidsNow = await workerPids();
+        if ((await memoryStops()) === memoryStopsBefore) expect(pidsNow, 'a sandbox worker was lost').toEqual(pids);
         expect(process.memoryUsage().rss - rssAtStart).toBeLessThan(256 * 1024 * 1024);
       },
     );

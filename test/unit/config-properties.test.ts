@@ -222,6 +222,7 @@ const integrationShape: fc.Arbitrary<IntegrationSpec> = (() => {
       ),
       cacheTtlSeconds: fc.integer({ min: 0, max: 7 * 24 * 3600 }),
       maxStaleSeconds: fc.integer({ min: 0, max: 7 * 24 * 3600 }),
+      rotationWaitMs: fc.integer({ min: 0, max: 600_000 }),
     },
     { requiredKeys: [] },
   );

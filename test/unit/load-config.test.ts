@@ -544,6 +544,7 @@ describe('readAgentSettings', () => {
       cache: { ttlSeconds: 300, maxStaleSeconds: 600, maxEntries: 1000 },
       masker: { maxSecrets: 2048, maxBytes: 262_144 },
       authRetries: 2,
+      rotationWaitMs: 5_000,
       http: {
         requestTimeoutMs: 30_000,
         headersTimeoutMs: 10_000,
