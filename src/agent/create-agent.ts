@@ -61,7 +61,7 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
     logger,
   });
   const runner = createWorkflowRunner({
-    secrets: deps.secrets,
+    stores: { secretsManager: deps.secrets },
     masker,
     appEnv: deps.appEnv,
     limits,

@@ -12,5 +12,7 @@ export { profileNameSchema } from './integration-schema.js';
 export type { ConnectionFields } from './integration-schema.js';
 export { identifierPattern, stepNameSchema } from './names.js';
 export { stepParameters } from './step-parameters.js';
+export { bridgeFunctions, bridgeRoots } from './bridge-functions.js';
+export type { BridgeFunction } from './bridge-functions.js';
 export { parseResolvedConnection } from './connection-schema.js';
 export type { ResolvedConnection } from './connection-schema.js';

@@ -3,4 +3,16 @@
  * outputs (src/sandbox/guest/bootstrap-source.ts). Step names must not shadow them, and the config's step
  * code check compiles each step with the same parameters.
  */
-export const stepParameters = ['console', 'atob', 'btoa', 'base64', 'aws', 'params', 'Env', 'context'] as const;
+export const stepParameters = [
+  'console',
+  'atob',
+  'btoa',
+  'base64',
+  // The roots of the bridge functions (bridgeRoots in bridge-functions.ts), in that order.
+  'aws',
+  'vault',
+  'http',
+  'params',
+  'Env',
+  'context',
+] as const;

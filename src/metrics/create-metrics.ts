@@ -21,6 +21,8 @@ export interface Metrics {
   readonly cache: LabelledCounter<'integration' | 'result'>;
   readonly refreshes: Counter<'workflow' | 'mode' | 'outcome'>;
   readonly secretStoreCalls: Histogram<'operation' | 'outcome'>;
+  /** Every call step code makes on the host, by store, operation and outcome (`ok` or the error's name). */
+  readonly bridgeCalls: Counter<'store' | 'operation' | 'outcome'>;
   /** Updated on every query: see LabelledMetric. */
   readonly queries: LabelledHistogram<'integration' | 'outcome'>;
   readonly authRetries: Counter<'integration'>;
@@ -84,6 +86,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     help: 'Secret store calls by operation and outcome (ok or the AWS error name); _count is the number of calls.',
     labelNames: ['operation', 'outcome'] as const,
     buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const bridgeCalls = new Counter({
+    name: 'credflow_bridge_calls_total',
+    help: 'Calls step code made on the host (aws.secretsManager.getSecretValue, ...), by store, operation and outcome (ok or the error name).',
+    labelNames: ['store', 'operation', 'outcome'] as const,
     registers: [registry],
   });
   const queries = new LabelledHistogram({
@@ -216,6 +224,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     cache,
     refreshes,
     secretStoreCalls,
+    bridgeCalls,
     queries,
     authRetries,
     rotationWaits,

@@ -4,12 +4,12 @@ import { CredflowError } from '../errors.js';
 import type { Metrics } from '../metrics/index.js';
 import { MASK, scrubFragments, SecretMasker } from '../masking/index.js';
 import type { SandboxOutcome, SandboxRunner, StepResult } from '../sandbox/index.js';
-import type { SecretsGateway } from '../secrets/index.js';
-import { compileSecretAllowlist, type SecretAllowlist } from './secret-allowlist.js';
-import { createSecretsBridge } from './secrets-bridge.js';
+import type { BridgeStores } from './bridge/bridge-deps.js';
+import { createBridge } from './bridge/create-bridge.js';
 
 export interface WorkflowRunnerDeps {
-  secrets: SecretsGateway;
+  /** The stores the bridge functions call. */
+  stores: BridgeStores;
   /** The agent's masker: every secret a run reads from the store is learnt there too (within its bounds). */
   masker: SecretMasker;
   /** `Env` inside the sandbox (from CREDFLOW_AGENT_APP_ENV_*). */
@@ -56,24 +56,12 @@ export interface WorkflowRunner {
 }
 
 export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
-  const allowlists = new WeakMap<Workflow, SecretAllowlist>();
-  const allowlistOf = (workflow: Workflow): SecretAllowlist => {
-    let found = allowlists.get(workflow);
-    if (!found) allowlists.set(workflow, (found = compileSecretAllowlist(workflow.allowedSecrets)));
-    return found;
-  };
   return {
     async run(workflow, options = {}) {
       const started = performance.now();
       const masker = new SecretMasker(deps.masker);
       const limits = effectiveLimits(deps.limits, workflow.limits);
-      const bridge = createSecretsBridge({
-        secrets: deps.secrets,
-        masker,
-        metrics: deps.metrics,
-        allowed: allowlistOf(workflow),
-        workflow: workflow.name,
-      });
+      const bridge = createBridge({ stores: deps.stores, masker, metrics: deps.metrics, workflow });
       const input = {
         params: { ...workflow.params, ...options.params },
         env: deps.appEnv,

@@ -32,7 +32,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 /** The host side a step calls: one known secret, ResourceNotFoundException for anything else. */
 const bridge: BridgeHandler = async (method, args) => {
   const { SecretId } = args as { SecretId?: unknown };
-  if (method === 'secretsManager.getSecretValue' && SecretId === 'db') return { SecretString: '{"user":"app"}' };
+  if (method === 'aws.secretsManager.getSecretValue' && SecretId === 'db') return { SecretString: '{"user":"app"}' };
   if (SecretId === 'crash') throw new Error(`host failure in ${fileURLToPath(import.meta.url)}`);
   throw new BridgeError(
     'ResourceNotFoundException',
@@ -176,7 +176,7 @@ describe('runSteps (the guest side of the sandbox, in this process)', () => {
       }
     }
     // A host error that is not a BridgeError reaches the step without its message.
-    expect(response[1]).toMatchObject({ name: 'Error', message: 'secretsManager.getSecretValue failed' });
+    expect(response[1]).toMatchObject({ name: 'Error', message: 'aws.secretsManager.getSecretValue failed' });
   });
 
   it.each([
@@ -445,7 +445,7 @@ describe('createWorkflowRunner with sandbox workers, the real secrets gateway an
     const masker = new SecretMasker();
     const logs = captureLogs();
     const runner = createWorkflowRunner({
-      secrets: gateway,
+      stores: { secretsManager: gateway },
       masker,
       appEnv,
       limits,

@@ -17,7 +17,7 @@
  * wrapper, so they are in the code cache each new isolate starts from, instead of being compiled
  * again in every run when first called.
  */
-import { stepParameters } from '../../config/index.js';
+import { bridgeFunctions, bridgeRoots, stepParameters } from '../../config/index.js';
 
 /**
  * A step's error message crosses to the host cut to this many characters (with its whole length), so
@@ -123,18 +123,31 @@ export const bootstrapSource = String.raw`
     const answer = parse(await bridge.apply(undefined, [method, payload], bridgeOptions));
     if (answer.error) {
       const error = new ErrorCtor(answer.error.message);
-      error.name = answer.error.name;
-      if (answer.error.code !== undefined) error.code = answer.error.code;
+      // Defined, not assigned: a getter step code put on Object.prototype or Error.prototype runs not.
+      defineProperty(error, 'name', { value: answer.error.name, writable: true, configurable: true, enumerable: true });
+      if (answer.error.code !== undefined)
+        defineProperty(error, 'code', { value: answer.error.code, writable: true, configurable: true, enumerable: true });
       throw error;
     }
     return answer.value;
   });
 
-  const aws = freeze({
-    secretsManager: freeze({
-      getSecretValue: (request) => call('secretsManager.getSecretValue', request),
-    }),
-  });
+  // aws, vault and http: frozen objects of the bridge functions, each calling the host by its path.
+  const roots = ${JSON.stringify(bridgeRoots)};
+  const tree = create(null);
+  for (const root of roots) tree[root] = create(null);
+  for (const path of ${JSON.stringify(bridgeFunctions.map((f) => f.path))}) {
+    const parts = path.split('.');
+    let node = tree;
+    for (let i = 0; i < parts.length - 1; i++) node = node[parts[i]] || (node[parts[i]] = create(null));
+    node[parts[parts.length - 1]] = (request) => call(path, request);
+  }
+  const plain = (node) => {
+    const out = {};
+    for (const key of keysOf(node)) out[key] = typeof node[key] === 'function' ? node[key] : plain(node[key]);
+    return freeze(out);
+  };
+  const [aws, vault, http] = roots.map((root) => plain(tree[root]));
 
   // A bare isolate has no atob/btoa; SecretBinary arrives as base64, so steps get both, plus
   // base64.decode/encode that treat the bytes as UTF-8 text.
@@ -236,7 +249,7 @@ export const bootstrapSource = String.raw`
   // defining a dozen globals. Step names are identifiers, checked by the config, by checkSteps and
   // by the worker's message schema.
   const names = ${JSON.stringify(stepParameters)};
-  const values = [console, atob, btoa, base64, aws, input.params, input.env, input.context];
+  const values = [console, atob, btoa, base64, aws, vault, http, input.params, input.env, input.context];
   for (const name of keysOf(input.steps)) {
     names.push(name);
     values.push(input.steps[name]);

@@ -1,0 +1,21 @@
+/**
+ * Every function step code may call on the host, by the path it has inside the sandbox (`aws`,
+ * `vault` and `http` are step parameters). The sandbox builds those objects from this list, the
+ * host routes each call by its path to the store's handler (src/workflows/bridge), and the metrics
+ * name each call by its store and operation. docs/workflows-and-sandbox.md documents each one.
+ */
+export interface BridgeFunction {
+  /** Where step code finds it, e.g. `aws.secretsManager.getSecretValue`. */
+  path: string;
+  /** The `store` label of credflow_bridge_calls_total. */
+  store: string;
+  /** The `operation` label: the store's own name for the call. */
+  operation: string;
+}
+
+export const bridgeFunctions: readonly BridgeFunction[] = [
+  { path: 'aws.secretsManager.getSecretValue', store: 'secretsmanager', operation: 'GetSecretValue' },
+];
+
+/** The step parameters the bridge functions hang from. */
+export const bridgeRoots = ['aws', 'vault', 'http'] as const;
