@@ -60,6 +60,8 @@ export function createResolver(deps: ResolverDeps): Resolver {
     now,
     onEvent: (event) => {
       report.cacheEvent(event, keysById.get(event.key));
+      // Every load counts for the spacing of the loads auth failures make.
+      if (event.type === 'refresh-start') rotation.loadStarting(event.key);
       // The secrets an evicted entry brought may be forgotten by the masker once it needs room.
       if (event.type === 'evict') masker.release(event.key);
     },
@@ -165,59 +167,66 @@ export function createResolver(deps: ResolverDeps): Resolver {
     },
     async afterAuthFailure(integration, failed, options) {
       const keyedAs = keyFor(integration, failed.profile);
-      if (!keyedAs) return { refused: 'unchanged', fetches: 0, waitedMs: 0 };
+      if (!keyedAs) return { refused: 'unchanged', fetches: 0, waited: false };
       const { id } = keyedAs.key;
+      const render = (entry: CacheEntry<unknown>): Resolved =>
+        result(
+          integration,
+          failed.profile,
+          renderer.fromEntry(integration, entry, keyedAs.key),
+          entry.generation,
+          'refresh',
+        );
       let fetches = 0;
-      // Refused what a wait in progress was refused: join it rather than fetch.
+      // Refused what a wait in progress was refused: join it rather than load.
       if (!rotation.isWaitingOut(id, failed.connectionKey)) {
-        let started = false;
-        const load: Loader<unknown> | undefined = rotation.mayFetch(id)
-          ? () => {
-              started = true;
-              rotation.fetchStarting(id);
-              return keyedAs.load();
-            }
-          : undefined;
-        const entry = await cache.reload(id, failed.generation, load, options.attemptStartedAt);
+        // Loads for auth failures are spaced (see RotationWaits); a load under way, or one that
+        // began since this attempt did, is shared.
+        const mayLoad = rotation.mayLoad(id);
+        const entry = await cache.reload(
+          id,
+          failed.generation,
+          mayLoad ? keyedAs.load : undefined,
+          options.attemptStartedAt,
+        );
         if (entry) {
           fetches += 1;
-          const rendered = renderer.fromEntry(integration, entry, keyedAs.key);
-          const changed = rendered.connectionKey !== failed.connectionKey;
-          if (started) rotation.fetchFound(id, changed);
-          if (changed)
-            return {
-              retry: result(integration, failed.profile, rendered, entry.generation, 'refresh'),
-              fetches,
-              waitedMs: 0,
-            };
+          const fresh = render(entry);
+          const changed = fresh.connectionKey !== failed.connectionKey;
+          if (mayLoad) rotation.loadFound(id, changed);
+          if (changed) return { retry: fresh, fetches, waited: false };
+        } else {
+          // No load now: the store was asked moments ago. What it answered is in the cache.
+          const current = cache.status(id).entry;
+          if (current && current.generation > failed.generation) {
+            const fresh = render(current);
+            if (fresh.connectionKey !== failed.connectionKey) return { retry: fresh, fetches, waited: false };
+          }
         }
-        // No entry: the store was asked moments ago and returned the refused credentials.
       }
-      // Nothing ever worked with this key (a wrong secret, not a rotation), or no time to wait: fail fast.
-      if (!rotation.hasWorked(id) || options.waitUntil <= now()) return { refused: 'unchanged', fetches, waitedMs: 0 };
-      const since = now();
+      // Nothing ever worked with this key (a wrong secret, not a rotation): fail fast.
+      if (!rotation.hasWorked(id)) return { refused: 'unchanged', fetches, waited: false };
+      // A rotation, but no time left to wait for it.
+      if (options.waitUntil <= now()) return { refused: 'timeout', fetches, waited: true };
       const end = await rotation.wait(id, {
         refused: failed.connectionKey,
         until: options.waitUntil,
         cancelled: options.cancelled,
-        fetch: async () => {
-          // A load that starts now (or one in flight that started no earlier).
-          const entry = await cache.reload(id, -1, keyedAs.load, now());
-          const rendered = renderer.fromEntry(integration, entry, keyedAs.key);
-          return result(integration, failed.profile, rendered, entry.generation, 'refresh');
+        current: () => {
+          const entry = cache.status(id).entry;
+          return entry ? render(entry) : undefined;
         },
+        fetch: async (notBefore) => render(await cache.reload(id, -1, keyedAs.load, notBefore)),
       });
-      const waitedMs = now() - since;
-      deps.metrics.rotationWaits.observe({ integration: integration.name, outcome: end.outcome }, waitedMs / 1000);
       fetches += end.fetches;
-      return end.outcome === 'rotated'
-        ? { retry: end.resolved, fetches, waitedMs }
-        : { refused: end.outcome, fetches, waitedMs };
+      return end.outcome === 'rotated' || end.outcome === 'probe'
+        ? { retry: end.resolved, fetches, waited: true }
+        : { refused: end.outcome, fetches, waited: true };
     },
     succeeded(integration, resolved) {
       if (resolved.outcome === 'static') return;
       const keyedAs = keyFor(integration, resolved.profile);
-      if (keyedAs) rotation.worked(keyedAs.key.id);
+      if (keyedAs) rotation.worked(keyedAs.key.id, resolved);
     },
     invalidate(integration) {
       renderer.forget(integration);

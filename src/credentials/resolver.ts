@@ -24,13 +24,14 @@ export interface AuthFailureOptions {
 }
 
 /**
- * Different credentials to try (`retry`), or `refused`: the store returns the refused ones
- * (`unchanged`, no wait), or still did when the wait ended (`timeout`, `cancelled`). `fetches`:
- * workflow runs this call made or waited for; `waitedMs`: how long it waited (0: it did not).
+ * Credentials to try (`retry`: other ones, or after a wait the refused ones once more, since the
+ * database may have caught up), or `refused`: the store returns the refused ones (`unchanged`: they
+ * never worked, so no wait), or still did when the wait ended (`timeout`, `cancelled`). `fetches`:
+ * loads this call made or waited for; `waited`: whether it waited for a rotation.
  */
 export type AuthFailureOutcome =
-  | { retry: Resolved; fetches: number; waitedMs: number }
-  | { refused: 'unchanged' | 'timeout' | 'cancelled'; fetches: number; waitedMs: number };
+  | { retry: Resolved; fetches: number; waited: boolean }
+  | { refused: 'unchanged' | 'timeout' | 'cancelled'; fetches: number; waited: boolean };
 
 /** Turns an integration (and a profile) into the connection to open, and keeps what it fetched. */
 export interface Resolver {
@@ -46,9 +47,10 @@ export interface Resolver {
   resolveCached(integration: Integration, profile?: string, actor?: Actor): Resolved | undefined;
   /**
    * After the database refused `failed`: the credentials to try next, or why there are none. Loads
-   * them again (once for all callers whose attempts started before that load did, and at most once
-   * per 250 ms per key); when the store still returns the refused ones and they worked before (a
-   * rotation window), waits until it returns others, until `waitUntil`, or until `cancelled`.
+   * them again (once for all callers whose attempts started before that load did, and no sooner than
+   * 250 ms after the key's last load); when the store still returns the refused ones and credentials
+   * of this key worked before (a rotation window), waits until it returns others or the refused
+   * ones work again, until `waitUntil`, or until `cancelled`.
    */
   afterAuthFailure(
     integration: Integration,

@@ -69,6 +69,7 @@ export async function queryIntegration(
         caller: request.actor?.tokenId,
       });
       resolver.succeeded(integration, resolved);
+      if (waited) observeWait(ctx, integration, 'rotated', firstRefusalAt);
       return result;
     } catch (error) {
       lease.release();
@@ -82,20 +83,22 @@ export async function queryIntegration(
           cancelled: request.cancelled,
         });
         fetches += after.fetches;
-        waited ||= after.waitedMs > 0;
-        // Credentials a wait brought are the store's answer to the refusal: only those that a plain
-        // reload brought count against authRetries (the wait's bound ends a loop of those).
-        if ('retry' in after && (after.waitedMs > 0 || authRetries < ctx.settings.authRetries)) {
-          if (after.waitedMs === 0) authRetries += 1;
-          resolved = after.retry;
-          continue;
-        }
+        waited ||= after.waited;
         if ('refused' in after) {
           // Refused again once the bound had passed, after a wait: the wait is what timed out.
           const why = waited && after.refused === 'unchanged' ? 'timeout' : after.refused;
+          if (waited) observeWait(ctx, integration, why === 'cancelled' ? 'cancelled' : 'timeout', firstRefusalAt);
           throw refusedError(error, why, waited ? Date.now() - firstRefusalAt : 0, fetches);
         }
-        throw error;
+        // Credentials a wait brought are the store's (or the database's) answer to the refusal:
+        // only those a plain reload brought count against authRetries; the wait's bound ends a
+        // loop of the others.
+        if (!after.waited) authRetries += 1;
+        if (after.waited || authRetries <= ctx.settings.authRetries) {
+          resolved = after.retry;
+          continue;
+        }
+        throw refusedError(error, 'retries', 0, fetches);
       }
       const sqlstate = sqlstateOf(error);
       // Every idle connection of the pool may have been cut at once: each retry discards one.
@@ -110,6 +113,17 @@ export async function queryIntegration(
   }
 }
 
+/** One query's wait for new credentials, from its first refusal to its outcome. */
+function observeWait(
+  ctx: UseCaseContext,
+  integration: Integration,
+  outcome: 'rotated' | 'timeout' | 'cancelled',
+  since: number | undefined,
+): void {
+  const seconds = since === undefined ? 0 : (Date.now() - since) / 1000;
+  ctx.metrics.rotationWaits.observe({ integration: integration.name, outcome }, seconds);
+}
+
 function isAuthFailure(error: unknown): error is CredflowError {
   return error instanceof CredflowError && error.code === 'DB_AUTH_FAILED';
 }
@@ -117,17 +131,21 @@ function isAuthFailure(error: unknown): error is CredflowError {
 /** The database's refusal, with what credflow did about it: fetched again, and maybe waited. */
 function refusedError(
   error: CredflowError,
-  why: 'unchanged' | 'timeout' | 'cancelled',
+  why: 'unchanged' | 'retries' | 'timeout' | 'cancelled',
   waitedMs: number,
   fetches: number,
 ): CredflowError {
   const times = fetches === 1 ? 'once' : `${fetches} times`;
   const explanation =
     why === 'unchanged'
-      ? 'fetched the credentials again: the secret store still returns the ones the database refused'
-      : why === 'timeout'
-        ? `waited ${waitedMs} ms for the secret store to return other credentials and fetched them ${times}: it still returns the ones the database refused`
-        : `the caller went away after ${waitedMs} ms of waiting for the secret store to return other credentials`;
+      ? fetches > 0
+        ? 'fetched the credentials again: the secret store still returns the ones the database refused'
+        : 'the secret store still returns the ones the database refused (it was asked less than 250 ms ago)'
+      : why === 'retries'
+        ? `fetched other credentials ${times}, and the database refused those too`
+        : why === 'timeout'
+          ? `waited ${waitedMs} ms for the secret store to return other credentials and fetched them ${times}: it still returns the ones the database refused`
+          : `the caller went away after ${waitedMs} ms of waiting for the secret store to return other credentials`;
   return new CredflowError('DB_AUTH_FAILED', `${error.message} (${explanation})`, {
     details: { ...error.details, rotationWait: { outcome: why, waitedMs, fetches } },
   });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RotationWaits, type WaitEvent } from '../../src/credentials/rotation-waits.js';
+import { RotationWaits, type RotationWaitEnd, type WaitEvent } from '../../src/credentials/rotation-waits.js';
 
 const KEY = 'getSecrets\u0000default\u0000{}';
 
@@ -7,22 +7,51 @@ interface Creds {
   connectionKey: string;
 }
 
-/** A store whose answers the test sets; it records when each fetch started (fake time). */
-function fakeStore(initial: string) {
-  let current = initial;
+/**
+ * A secret store and a database, as the waits see them: what the store returns (each load is
+ * recorded, and announced to the waits as the cache does), and which credentials the database takes.
+ */
+function world(rotation: RotationWaits<Creds>, stored: string, accepted: string) {
   let failing = false;
-  const fetchedAt: number[] = [];
+  let cached: string | undefined = stored;
+  const loadedAt: number[] = [];
+  const load = (): Promise<Creds> => {
+    rotation.loadStarting(KEY);
+    loadedAt.push(Date.now());
+    if (failing) return Promise.reject(new Error('store down'));
+    cached = stored;
+    return Promise.resolve({ connectionKey: stored });
+  };
   return {
-    fetchedAt,
-    set(connectionKey: string) {
-      current = connectionKey;
+    loadedAt,
+    store(key: string) {
+      stored = key;
+    },
+    database(key: string) {
+      accepted = key;
     },
     fail(on: boolean) {
       failing = on;
     },
-    fetch: (): Promise<Creds> => {
-      fetchedAt.push(Date.now());
-      return failing ? Promise.reject(new Error('store down')) : Promise.resolve({ connectionKey: current });
+    load,
+    /** A query as query-integration runs it: wait, try what the wait gives, wait again when refused. */
+    async query(until: number): Promise<RotationWaitEnd<Creds> & { fetchesTotal: number }> {
+      let fetchesTotal = 0;
+      for (;;) {
+        const end = await rotation.wait(KEY, {
+          refused: cached ?? stored,
+          until,
+          current: () => (cached === undefined ? undefined : { connectionKey: cached }),
+          fetch: () => load(),
+        });
+        fetchesTotal += end.fetches;
+        if (end.outcome !== 'rotated' && end.outcome !== 'probe') return { ...end, fetchesTotal };
+        if (end.resolved.connectionKey === accepted) {
+          rotation.worked(KEY, end.resolved);
+          return { ...end, outcome: 'rotated', fetchesTotal };
+        }
+        cached = end.resolved.connectionKey;
+      }
     },
   };
 }
@@ -34,6 +63,7 @@ function waits() {
     onFetch: (_key, result) => fetches.push(result),
     onWait: (_key, event) => events.push(event),
   });
+  rotation.worked(KEY, { connectionKey: 'old' });
   return { rotation, fetches, events };
 }
 
@@ -45,84 +75,94 @@ describe('RotationWaits', () => {
     vi.useRealTimers();
   });
 
-  it('serves every waiter from one loop of fetches, spaced 250 ms and growing by half up to 1 s, until the store changes', async () => {
+  it('serves every waiter from one loop of loads, spaced 250 ms and growing by half up to 1 s, until the store changes (database first)', async () => {
     const { rotation, fetches, events } = waits();
-    const store = fakeStore('old');
+    const w = world(rotation, 'old', 'new');
     const start = Date.now();
     const until = start + 10_000;
-    const first = rotation.wait(KEY, { refused: 'old', until, fetch: store.fetch });
+    const first = w.query(until);
     expect(rotation.pendingSince(KEY)).toBe(start);
     expect(rotation.isWaitingOut(KEY, 'old')).toBe(true);
     await vi.advanceTimersByTimeAsync(1_000);
-    // Joins the wait in progress: no loop of its own, and its fetch is never used.
-    const unused = vi.fn(store.fetch);
-    const second = rotation.wait(KEY, { refused: 'old', until, fetch: unused });
+    const second = w.query(until);
     await vi.advanceTimersByTimeAsync(2_000);
-    store.set('new');
+    w.store('new');
     await vi.advanceTimersByTimeAsync(1_000);
     const [a, b] = await Promise.all([first, second]);
 
-    const gaps = store.fetchedAt.slice(1).map((at, i) => at - store.fetchedAt[i]!);
-    expect(store.fetchedAt[0]! - start).toBe(0);
+    const gaps = w.loadedAt.slice(1).map((at, i) => at - w.loadedAt[i]!);
     // 0, 375, 938, 1783, 2783 (the store changes at 3000), 3783.
+    expect(w.loadedAt[0]! - start).toBe(0);
     expect(gaps).toEqual([375, 563, 845, 1000, 1000]);
-    expect(unused).not.toHaveBeenCalled();
-    expect(a).toEqual({ outcome: 'rotated', resolved: { connectionKey: 'new' }, fetches: store.fetchedAt.length });
-    expect(b).toEqual({ outcome: 'rotated', resolved: { connectionKey: 'new' }, fetches: 3 });
-    expect(fetches.at(-1)).toBe('changed');
-    expect(fetches.slice(0, -1).every((f) => f === 'unchanged')).toBe(true);
-    expect(events).toEqual([
-      { type: 'start' },
-      { type: 'end', outcome: 'rotated', fetches: 6, durationMs: store.fetchedAt.at(-1)! - start },
-    ]);
+    expect(a).toMatchObject({ outcome: 'rotated', resolved: { connectionKey: 'new' }, fetchesTotal: 6 });
+    expect(b).toMatchObject({ outcome: 'rotated', resolved: { connectionKey: 'new' }, fetchesTotal: 3 });
+    expect(fetches).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged', 'changed']);
+    expect(events).toEqual([{ type: 'start' }, { type: 'end', outcome: 'rotated', fetches: 6, durationMs: 3783 }]);
     expect(rotation.pendingSince(KEY)).toBeUndefined();
   });
 
-  it('lets each waiter leave at its own deadline, with how often the store was asked meanwhile, and stops fetching once none is left', async () => {
+  it('ends the wait when the refused credentials work again (the store changed first, the database follows)', async () => {
     const { rotation, events } = waits();
-    const store = fakeStore('old');
+    // The agent already holds the store's new credentials; the database does not know them yet.
+    const w = world(rotation, 'new', 'old');
+    const until = Date.now() + 10_000;
+    const queries = [w.query(until), w.query(until), w.query(until)];
+    await vi.advanceTimersByTimeAsync(1_200);
+    expect(rotation.pendingSince(KEY)).toBeDefined();
+    w.database('new');
+    await vi.advanceTimersByTimeAsync(1_000);
+    const ends = await Promise.all(queries);
+    expect(ends.map((e) => e.outcome)).toEqual(['rotated', 'rotated', 'rotated']);
+    expect(ends.every((e) => e.outcome === 'rotated' && e.resolved.connectionKey === 'new')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'end', outcome: 'rotated' });
+    expect(rotation.pendingSince(KEY)).toBeUndefined();
+  });
+
+  it('lets each waiter leave at its own deadline, ends the wait with the last one, and loads no more', async () => {
+    const { rotation, events } = waits();
+    const w = world(rotation, 'old', 'new');
     const start = Date.now();
-    const short = rotation.wait(KEY, { refused: 'old', until: start + 600, fetch: store.fetch });
-    const long = rotation.wait(KEY, { refused: 'old', until: start + 1_500, fetch: store.fetch });
+    const short = w.query(start + 600);
+    const long = w.query(start + 1_500);
     await vi.advanceTimersByTimeAsync(600);
-    await expect(short).resolves.toEqual({ outcome: 'timeout', fetches: 2 });
+    await expect(short).resolves.toMatchObject({ outcome: 'timeout' });
     expect(rotation.pendingSince(KEY)).toBe(start);
     await vi.advanceTimersByTimeAsync(900);
     const ended = await long;
     expect(ended.outcome).toBe('timeout');
-    expect(ended.fetches).toBe(store.fetchedAt.length);
-    const asked = store.fetchedAt.length;
-    await vi.advanceTimersByTimeAsync(5_000);
-    expect(store.fetchedAt.length).toBe(asked);
+    expect(ended.fetchesTotal).toBe(w.loadedAt.length);
+    // Over at once, not when the loop next wakes.
     expect(rotation.pendingSince(KEY)).toBeUndefined();
-    expect(events.at(-1)).toMatchObject({ type: 'end', outcome: 'abandoned', fetches: asked });
+    const loads = w.loadedAt.length;
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(w.loadedAt.length).toBe(loads);
+    expect(events.at(-1)).toMatchObject({ type: 'end', outcome: 'abandoned', fetches: loads });
   });
 
   it('ends a wait whose caller went away, also when it was gone before the wait began', async () => {
     const { rotation } = waits();
-    const store = fakeStore('old');
+    const w = world(rotation, 'old', 'new');
     const until = Date.now() + 5_000;
     let cancel = (): void => undefined;
     const stop = vi.fn();
+    const request = { refused: 'old', until, current: () => undefined, fetch: w.load };
+    // The key was loaded just now: the wait's first load is 250 ms away.
+    rotation.loadStarting(KEY);
     const waiting = rotation.wait(KEY, {
-      refused: 'old',
-      until,
-      fetch: store.fetch,
+      ...request,
       cancelled: (c) => {
         cancel = c;
         return stop;
       },
     });
-    await vi.advanceTimersByTimeAsync(300);
+    await vi.advanceTimersByTimeAsync(100);
     cancel();
     await expect(waiting).resolves.toMatchObject({ outcome: 'cancelled' });
     expect(stop).toHaveBeenCalledTimes(1);
 
     const stopGone = vi.fn();
     const gone = rotation.wait(KEY, {
-      refused: 'old',
-      until,
-      fetch: store.fetch,
+      ...request,
       cancelled: (c) => {
         c();
         return stopGone;
@@ -130,50 +170,65 @@ describe('RotationWaits', () => {
     });
     await expect(gone).resolves.toEqual({ outcome: 'cancelled', fetches: 0 });
     expect(stopGone).toHaveBeenCalledTimes(1);
+    expect(rotation.pendingSince(KEY)).toBeUndefined();
   });
 
-  it('waits out a failing store like an unchanged one, and treats credentials refused during the wait as no news', async () => {
+  it('waits out a failing store like an unchanged one, and takes new credentials another load brought without loading', async () => {
     const { rotation, fetches } = waits();
-    const store = fakeStore('old');
-    store.fail(true);
-    const until = Date.now() + 10_000;
-    const waiting = rotation.wait(KEY, { refused: 'old', until, fetch: store.fetch });
+    const w = world(rotation, 'old', 'new');
+    w.fail(true);
+    const waiting = w.query(Date.now() + 10_000);
     await vi.advanceTimersByTimeAsync(700);
-    store.fail(false);
-    store.set('middle');
-    // A query refused the credentials the store returns now joins the wait: they are no news either.
-    const joined = rotation.wait(KEY, { refused: 'middle', until, fetch: store.fetch });
-    await vi.advanceTimersByTimeAsync(2_000);
-    expect(rotation.pendingSince(KEY)).toBeDefined();
-    store.set('new');
-    await vi.advanceTimersByTimeAsync(1_000);
-    await expect(waiting).resolves.toMatchObject({ outcome: 'rotated', resolved: { connectionKey: 'new' } });
-    await expect(joined).resolves.toMatchObject({ outcome: 'rotated' });
     expect(fetches.slice(0, 2)).toEqual(['error', 'error']);
-    expect(fetches).toContain('unchanged');
-    expect(fetches.at(-1)).toBe('changed');
+    // A background refresh (outside the wait) brings the new credentials into the cache.
+    w.fail(false);
+    w.store('new');
+    await w.load();
+    const loads = w.loadedAt.length;
+    await vi.advanceTimersByTimeAsync(2_000);
+    await expect(waiting).resolves.toMatchObject({ outcome: 'rotated', resolved: { connectionKey: 'new' } });
+    expect(w.loadedAt.length).toBe(loads);
   });
 
-  it('spaces the fetches auth failures make outside a wait the same way, and remembers which keys ever worked', async () => {
-    const { rotation } = waits();
-    expect(rotation.mayFetch(KEY)).toBe(true);
-    rotation.fetchStarting(KEY);
-    expect(rotation.mayFetch(KEY)).toBe(false);
-    rotation.fetchFound(KEY, false);
+  it('spaces every load of a key for auth failures, whoever starts it, and remembers which keys ever worked', async () => {
+    const rotation = new RotationWaits<Creds>({});
+    expect(rotation.mayLoad(KEY)).toBe(true);
+    rotation.loadStarting(KEY);
+    expect(rotation.mayLoad(KEY)).toBe(false);
+    rotation.loadFound(KEY, false);
     await vi.advanceTimersByTimeAsync(374);
-    expect(rotation.mayFetch(KEY)).toBe(false);
+    expect(rotation.mayLoad(KEY)).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
-    expect(rotation.mayFetch(KEY)).toBe(true);
-    rotation.fetchStarting(KEY);
-    rotation.fetchFound(KEY, true);
+    expect(rotation.mayLoad(KEY)).toBe(true);
+    rotation.loadStarting(KEY);
+    rotation.loadFound(KEY, true);
     await vi.advanceTimersByTimeAsync(249);
-    expect(rotation.mayFetch(KEY)).toBe(false);
+    expect(rotation.mayLoad(KEY)).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
-    expect(rotation.mayFetch(KEY)).toBe(true);
+    expect(rotation.mayLoad(KEY)).toBe(true);
 
     expect(rotation.hasWorked(KEY)).toBe(false);
-    rotation.worked(KEY);
+    rotation.worked(KEY, { connectionKey: 'k' });
     expect(rotation.hasWorked(KEY)).toBe(true);
     expect(rotation.hasWorked('another')).toBe(false);
+  });
+
+  it('keeps waiting when a log or metric hook throws', async () => {
+    const rotation = new RotationWaits<Creds>({
+      onWait: () => {
+        throw new Error('log full');
+      },
+      onFetch: () => {
+        throw new Error('metric broken');
+      },
+    });
+    rotation.worked(KEY, { connectionKey: 'old' });
+    const w = world(rotation, 'old', 'new');
+    const waiting = w.query(Date.now() + 5_000);
+    await vi.advanceTimersByTimeAsync(500);
+    w.store('new');
+    await vi.advanceTimersByTimeAsync(1_000);
+    await expect(waiting).resolves.toMatchObject({ outcome: 'rotated', resolved: { connectionKey: 'new' } });
+    expect(rotation.pendingSince(KEY)).toBeUndefined();
   });
 });
