@@ -28,6 +28,11 @@ export interface OpenAgentOptions {
   logDestination?: DestinationStream;
   /** Overrides CREDFLOW_LOG_LEVEL. */
   logLevel?: AgentSettings['logLevel'];
+  /**
+   * The clock that decides when an RDS IAM token is signed anew (default Date.now). Tests move it
+   * to pass the reuse window at once; the signing itself always uses the real time.
+   */
+  rdsIamNow?: () => number;
 }
 
 export interface StartAgentOptions extends OpenAgentOptions {
@@ -84,6 +89,7 @@ export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgen
     reuseMs: settings.rdsIamTokenReuseMs,
     masker,
     logger,
+    ...(options.rdsIamNow ? { now: options.rdsIamNow } : {}),
   });
   const composed = createAgent({
     config,
