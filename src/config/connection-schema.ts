@@ -62,7 +62,11 @@ const fieldsConnectionSchema = z
     // Rendered values are checked again: a template may have turned ssl off.
     if (c.auth === undefined || c.auth.tls === RDS_IAM_INSECURE_TLS) return;
     if (c.ssl === false)
-      ctx.addIssue({ code: 'custom', path: ['ssl'], message: 'auth "rds-iam" needs TLS: the token is a bearer credential' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ssl'],
+        message: 'auth "rds-iam" needs TLS: the token is a bearer credential',
+      });
     else if (!c.ssl.rejectUnauthorized)
       ctx.addIssue({ code: 'custom', path: ['ssl'], message: 'auth "rds-iam" needs a verified server certificate' });
     if (c.password !== undefined)

@@ -34,7 +34,9 @@ export const rdsIamAuthSchema = z.strictObject({
       message: `the only value is "${RDS_IAM_INSECURE_TLS}" (connect without TLS, for tests); leave tls out otherwise`,
     })
     .optional()
-    .describe('leave out: rds-iam always uses TLS. Only tests against a database without TLS set it (see docs/security.md)'),
+    .describe(
+      'leave out: rds-iam always uses TLS. Only tests against a database without TLS set it (see docs/security.md)',
+    ),
 });
 
 export const connectionSchema = z
@@ -52,7 +54,9 @@ export const connectionSchema = z
       .describe('a postgres:// URI; alternative to host, port, database, user and password'),
     auth: rdsIamAuthSchema
       .optional()
-      .describe('authenticate with an RDS IAM token the agent signs, instead of a password (see docs/configuration.md)'),
+      .describe(
+        'authenticate with an RDS IAM token the agent signs, instead of a password (see docs/configuration.md)',
+      ),
   })
   .superRefine((c, ctx) => {
     if (c.auth === undefined) return;

@@ -61,5 +61,8 @@ export function parseRdsIamToken(token: string): { host: string; port: string; p
 
 /** The `X-Amz-Date` of a moment. */
 export function amzDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
