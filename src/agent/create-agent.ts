@@ -6,7 +6,7 @@ import type { SecretMasker } from '../masking/index.js';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createPoolRegistry } from '../postgres/index.js';
 import { SandboxWorkers } from '../sandbox/index.js';
-import type { SecretsGateway } from '../secrets/index.js';
+import type { RdsIamTokens, SecretsGateway } from '../secrets/index.js';
 import { createUseCases, ServedConfig, type Agent } from '../use-cases/index.js';
 import { createWorkflowRunner } from '../workflows/index.js';
 
@@ -14,6 +14,8 @@ export interface AgentDeps {
   config: LoadedConfig;
   settings: AgentSettings;
   secrets: SecretsGateway;
+  /** Signs tokens for integrations with auth "rds-iam"; without it, their connections fail. */
+  rdsIamTokens?: RdsIamTokens;
   masker: SecretMasker;
   logger: Logger;
   appEnv: Record<string, string>;
@@ -77,6 +79,7 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
     connectTimeoutMs: settings.connectTimeoutMs,
     statementTimeoutMs: settings.statementTimeoutMs,
     maxMessageBytes: settings.queryMaxMessageBytes,
+    rdsIamTokens: deps.rdsIamTokens,
   });
   metrics.setPoolSource(() => pools.stats());
   metrics.setMaskerSource(() => masker.learntUsage);

@@ -15,7 +15,7 @@ import { loadConfig, loadValidConfig, readAgentSettings, readAppEnv, type AgentS
 import { AuthFailureLimiter, createApp, createHttpMetrics, createHttpServer } from '../http/index.js';
 import { createLogger } from '../logging/index.js';
 import { SecretMasker } from '../masking/index.js';
-import { createSecretsGateway, type SecretsGatewayOptions } from '../secrets/index.js';
+import { createSecretsGateway, RdsIamTokens, type SecretsGatewayOptions } from '../secrets/index.js';
 import type { Agent, ReloadTrigger } from '../use-cases/index.js';
 import { createAgent, type AgentParts, type ComposedAgent } from './create-agent.js';
 import { watchConfig } from './watch-config.js';
@@ -28,6 +28,11 @@ export interface OpenAgentOptions {
   logDestination?: DestinationStream;
   /** Overrides CREDFLOW_LOG_LEVEL. */
   logLevel?: AgentSettings['logLevel'];
+  /**
+   * The clock that decides when an RDS IAM token is signed anew (default Date.now). Tests move it
+   * to pass the reuse window at once; the signing itself always uses the real time.
+   */
+  rdsIamNow?: () => number;
 }
 
 export interface StartAgentOptions extends OpenAgentOptions {
@@ -77,10 +82,20 @@ export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgen
   });
   const config = await loadValidConfig(options.dir, env);
   const secrets = createSecretsGateway(options.secrets ?? {});
+  // RDS IAM tokens are signed with the same base identity as the Secrets Manager calls.
+  const rdsIamTokens = new RdsIamTokens({
+    credentials: options.secrets?.defaultCredentials,
+    defaultRegion: options.secrets?.defaultRegion,
+    reuseMs: settings.rdsIamTokenReuseMs,
+    masker,
+    logger,
+    ...(options.rdsIamNow ? { now: options.rdsIamNow } : {}),
+  });
   const composed = createAgent({
     config,
     settings,
     secrets,
+    rdsIamTokens,
     masker,
     logger,
     appEnv: readAppEnv(env),

@@ -60,6 +60,8 @@ export const agentSettingsSchema = z
     CREDFLOW_MASKER_MAX_BYTES: intFrom(262_144, 65_536, 64 * 1024 * 1024),
     CREDFLOW_AUTH_RETRIES: intFrom(2, 0, 10),
     CREDFLOW_ROTATION_WAIT_MS: intFrom(5_000, 0, 600_000),
+    // An RDS IAM token lives 15 minutes: reused for at most 14, so it is never sent past its life.
+    CREDFLOW_RDS_IAM_TOKEN_REUSE_SECONDS: intFrom(600, 1, 840),
     CREDFLOW_HTTP_REQUEST_TIMEOUT_MS: intFrom(30_000, 50, 600_000),
     CREDFLOW_HTTP_HEADERS_TIMEOUT_MS: intFrom(10_000, 50, 600_000),
     CREDFLOW_HTTP_KEEP_ALIVE_TIMEOUT_MS: intFrom(5_000, 50, 600_000),
@@ -179,6 +181,8 @@ export interface AgentSettings {
    * still returns them, for the store to return new ones (0: fail at once). Integrations may set their own.
    */
   rotationWaitMs: number;
+  /** How long a signed RDS IAM token is reused for new connections before another is signed. */
+  rdsIamTokenReuseMs: number;
   http: HttpSettings;
   defaultProfile: string;
   /** Profiles accepted by integrations that declare none; always includes the default. */
@@ -233,6 +237,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
     masker: { maxSecrets: s.CREDFLOW_MASKER_MAX_SECRETS, maxBytes: s.CREDFLOW_MASKER_MAX_BYTES },
     authRetries: s.CREDFLOW_AUTH_RETRIES,
     rotationWaitMs: s.CREDFLOW_ROTATION_WAIT_MS,
+    rdsIamTokenReuseMs: s.CREDFLOW_RDS_IAM_TOKEN_REUSE_SECONDS * 1000,
     http: {
       requestTimeoutMs: s.CREDFLOW_HTTP_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: s.CREDFLOW_HTTP_HEADERS_TIMEOUT_MS,

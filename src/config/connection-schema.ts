@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RDS_IAM_INSECURE_TLS } from './integration-schema.js';
 
 const port = z.union([
   z.number().int().min(1).max(65535),
@@ -36,14 +37,53 @@ const uriConnectionSchema = z.strictObject({
   ssl,
 });
 
-const fieldsConnectionSchema = z.strictObject({
-  host: text('host name or address'),
-  port: port.default(5432),
-  database: text('database name'),
-  user: text('role name'),
-  password: z.string({ message: 'must be a string' }).optional(),
-  ssl,
+const rdsIamAuth = z.strictObject({
+  type: z.literal('rds-iam'),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { message: 'must be an AWS region such as eu-west-1' })
+    .optional(),
+  tls: z.literal(RDS_IAM_INSECURE_TLS).optional(),
 });
+
+export type RdsIamAuth = z.output<typeof rdsIamAuth>;
+
+const fieldsConnectionSchema = z
+  .strictObject({
+    host: text('host name or address'),
+    port: port.default(5432),
+    database: text('database name'),
+    user: text('role name'),
+    password: z.string({ message: 'must be a string' }).optional(),
+    ssl,
+    auth: rdsIamAuth.optional(),
+  })
+  .superRefine((c, ctx) => {
+    // Rendered values are checked again: a template may have turned ssl off.
+    if (c.auth === undefined || c.auth.tls === RDS_IAM_INSECURE_TLS) return;
+    if (c.ssl === false)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ssl'],
+        message: 'auth "rds-iam" needs TLS: the token is a bearer credential',
+      });
+    else if (!c.ssl.rejectUnauthorized)
+      ctx.addIssue({ code: 'custom', path: ['ssl'], message: 'auth "rds-iam" needs a verified server certificate' });
+    if (c.password !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'must be left out with auth "rds-iam"' });
+  });
+
+/**
+ * With auth "rds-iam", TLS is the default: a missing ssl means TLS verified against Node's trust
+ * store (and NODE_EXTRA_CA_CERTS); the escape hatch alone leaves ssl as written.
+ */
+function tlsByDefault(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const fields = value as Record<string, unknown>;
+  const auth = fields.auth as { tls?: unknown } | undefined;
+  if (auth === undefined || fields.ssl !== undefined || auth?.tls === RDS_IAM_INSECURE_TLS) return value;
+  return { ...fields, ssl: true };
+}
 
 export type ResolvedConnection = z.output<typeof uriConnectionSchema> | z.output<typeof fieldsConnectionSchema>;
 
@@ -51,5 +91,5 @@ export type ResolvedConnection = z.output<typeof uriConnectionSchema> | z.output
 export function parseResolvedConnection(rendered: Record<string, unknown>) {
   return 'connectionString' in rendered
     ? uriConnectionSchema.safeParse(rendered)
-    : fieldsConnectionSchema.safeParse(rendered);
+    : fieldsConnectionSchema.safeParse(tlsByDefault(rendered));
 }

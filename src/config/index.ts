@@ -15,4 +15,5 @@ export { stepParameters } from './step-parameters.js';
 export { bridgeFunctions, bridgeRoots } from './bridge-functions.js';
 export type { BridgeFunction } from './bridge-functions.js';
 export { parseResolvedConnection } from './connection-schema.js';
-export type { ResolvedConnection } from './connection-schema.js';
+export type { RdsIamAuth, ResolvedConnection } from './connection-schema.js';
+export { RDS_IAM_INSECURE_TLS } from './integration-schema.js';

@@ -17,6 +17,28 @@ const sslSchema = z.union(
   { message: 'expected true, false, a <<template>> string or { enabled, ca, rejectUnauthorized }' },
 );
 
+/**
+ * The escape hatch that lets an rds-iam integration connect without TLS. Only for tests against a
+ * database without TLS (the embedded one): the token is a bearer credential for 15 minutes, and
+ * without TLS anyone on the path reads it. A literal, never a template, so no secret store can turn it on.
+ */
+export const RDS_IAM_INSECURE_TLS = 'insecure-plaintext-for-tests-only';
+
+export const rdsIamAuthSchema = z.strictObject({
+  type: z.literal('rds-iam', { message: 'expected "rds-iam" (the only kind of auth besides a password)' }),
+  region: templatable
+    .optional()
+    .describe("AWS region of the database (default AWS_REGION, AWS_DEFAULT_REGION or the agent's default region)"),
+  tls: z
+    .literal(RDS_IAM_INSECURE_TLS, {
+      message: `the only value is "${RDS_IAM_INSECURE_TLS}" (connect without TLS, for tests); leave tls out otherwise`,
+    })
+    .optional()
+    .describe(
+      'leave out: rds-iam always uses TLS. Only tests against a database without TLS set it (see docs/security.md)',
+    ),
+});
+
 export const connectionSchema = z
   .strictObject({
     host: templatable.optional(),
@@ -30,6 +52,28 @@ export const connectionSchema = z
     connectionString: templatable
       .optional()
       .describe('a postgres:// URI; alternative to host, port, database, user and password'),
+    auth: rdsIamAuthSchema
+      .optional()
+      .describe(
+        'authenticate with an RDS IAM token the agent signs, instead of a password (see docs/configuration.md)',
+      ),
+  })
+  .superRefine((c, ctx) => {
+    if (c.auth === undefined) return;
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (c.password !== undefined)
+      issue('password', 'must be left out with auth "rds-iam": the agent signs a token for each new connection');
+    if (c.connectionString !== undefined)
+      issue('connectionString', 'cannot be used with auth "rds-iam": give host, port, database and user');
+    const sslOff = c.ssl === false || (typeof c.ssl === 'object' && c.ssl.enabled === false);
+    const unverified = typeof c.ssl === 'object' && c.ssl.rejectUnauthorized === false;
+    if ((sslOff || unverified) && c.auth.tls !== RDS_IAM_INSECURE_TLS)
+      issue(
+        'ssl',
+        sslOff
+          ? 'auth "rds-iam" needs TLS: the token is a bearer credential (leave ssl out, or give ssl.ca, the RDS CA bundle)'
+          : 'auth "rds-iam" needs a verified server certificate: rejectUnauthorized false would hand the token to whoever answers',
+      );
   })
   .refine(
     (c) =>

@@ -8,6 +8,8 @@ import { createPoolCheckout } from './pool-checkout.js';
 import { closeOneIdle, type PoolEntry } from './pool-entry.js';
 import type { PoolLease } from './pool-lease.js';
 import { QuerySessions } from './query-sessions.js';
+import { poolConnection, type PoolConnection } from './rds-iam-connection.js';
+import type { RdsIamTokens } from '../secrets/index.js';
 
 export interface PoolRegistryOptions {
   logger: Logger;
@@ -24,6 +26,8 @@ export interface PoolRegistryOptions {
   idleTimeoutMs?: number;
   /** Largest backend message (other than a DataRow during a query) a connection accepts, from its first byte. */
   maxMessageBytes: number;
+  /** Signs the tokens of integrations with auth "rds-iam". */
+  rdsIamTokens?: RdsIamTokens | undefined;
 }
 
 /** An integration's connections, for its status. */
@@ -39,8 +43,8 @@ export interface LeaseRequest {
   profile: string;
   /** Hash of the resolved connection; the registry never keys anything by a password. */
   connectionKey: string;
-  /** Where and as whom to connect (a resolved connection: its fields or a connectionString, and ssl). */
-  connection: pg.ClientConfig;
+  /** Where and as whom to connect (a resolved connection: its fields or a connectionString, ssl, and maybe auth). */
+  connection: PoolConnection;
   /** The generation of the credentials (default 0); an older one never replaces a newer pool. */
   generation?: number | undefined;
   /** Server-side statement_timeout for a new pool (default: the registry's). */
@@ -144,7 +148,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
       // eslint-disable-next-line prefer-const -- assigned below, after the pool it holds; the pool's clients count themselves on it
       let entry: PoolEntry;
       const pool = new pg.Pool({
-        ...connection,
+        ...poolConnection(integration, connection, options.rdsIamTokens, options.logger),
         max: options.max,
         connectionTimeoutMillis: options.connectTimeoutMs,
         idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,

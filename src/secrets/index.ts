@@ -7,3 +7,5 @@ export type {
 } from './secrets-manager-gateway.js';
 export { getSecretValueRequestSchema } from './get-secret-value-request.js';
 export type { GetSecretValueRequest, SecretValue } from './get-secret-value-request.js';
+export { RdsIamTokens } from './rds-iam-tokens.js';
+export type { RdsIamTarget, RdsIamTokensOptions } from './rds-iam-tokens.js';

@@ -49,6 +49,8 @@ export async function startTestAgent(
     watch?: boolean;
     reloadOnSighup?: boolean;
     awsCredentials?: readonly AwsKeyPair[];
+    /** The clock deciding when the agent signs a new RDS IAM token (see OpenAgentOptions.rdsIamNow). */
+    rdsIamNow?: () => number;
   } = {},
 ): Promise<TestAgent> {
   // Every value the endpoint is given, for the leak search on close: the endpoint itself forgets
@@ -83,6 +85,7 @@ export async function startTestAgent(
     ...(tokens === 'configured' ? {} : { tokens }),
     ...(options.watch === undefined ? {} : { watch: options.watch }),
     ...(options.reloadOnSighup === undefined ? {} : { reloadOnSighup: options.reloadOnSighup }),
+    ...(options.rdsIamNow ? { rdsIamNow: options.rdsIamNow } : {}),
     logDestination: captured,
     secrets: { endpoint: secrets.url, defaultRegion: 'us-east-1', defaultCredentials: testAgentAwsCredentials },
   }).catch(async (error: unknown) => {

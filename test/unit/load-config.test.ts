@@ -545,6 +545,7 @@ describe('readAgentSettings', () => {
       masker: { maxSecrets: 2048, maxBytes: 262_144 },
       authRetries: 2,
       rotationWaitMs: 5_000,
+      rdsIamTokenReuseMs: 600_000,
       http: {
         requestTimeoutMs: 30_000,
         headersTimeoutMs: 10_000,
