@@ -15,7 +15,12 @@ import { loadConfig, loadValidConfig, readAgentSettings, readAppEnv, type AgentS
 import { AuthFailureLimiter, createApp, createHttpMetrics, createHttpServer } from '../http/index.js';
 import { createLogger } from '../logging/index.js';
 import { SecretMasker } from '../masking/index.js';
-import { createSecretsGateway, type SecretsGatewayOptions } from '../secrets/index.js';
+import {
+  createAwsIdentity,
+  createSecretsGateway,
+  type AwsIdentityOptions,
+  type SecretsGatewayOptions,
+} from '../secrets/index.js';
 import type { Agent, ReloadTrigger } from '../use-cases/index.js';
 import { createAgent, type AgentParts, type ComposedAgent } from './create-agent.js';
 import { watchConfig } from './watch-config.js';
@@ -25,6 +30,8 @@ export interface OpenAgentOptions {
   dir: string;
   env?: NodeJS.ProcessEnv;
   secrets?: SecretsGatewayOptions;
+  /** How roles are assumed (the endpoint, region and base credentials come from `secrets`). */
+  assumeRole?: Pick<AwsIdentityOptions, 'durationSeconds' | 'maxRoles'>;
   logDestination?: DestinationStream;
   /** Overrides CREDFLOW_LOG_LEVEL. */
   logLevel?: AgentSettings['logLevel'];
@@ -77,10 +84,18 @@ export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgen
   });
   const config = await loadValidConfig(options.dir, env);
   const secrets = createSecretsGateway(options.secrets ?? {});
+  // STS goes where Secrets Manager goes (the embedded endpoint answers both), from the same base identity.
+  const awsIdentity = createAwsIdentity({
+    endpoint: options.secrets?.endpoint,
+    defaultRegion: options.secrets?.defaultRegion,
+    defaultCredentials: options.secrets?.defaultCredentials,
+    ...options.assumeRole,
+  });
   const composed = createAgent({
     config,
     settings,
     secrets,
+    awsIdentity,
     masker,
     logger,
     appEnv: readAppEnv(env),

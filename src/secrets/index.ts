@@ -7,3 +7,6 @@ export type {
 } from './secrets-manager-gateway.js';
 export { getSecretValueRequestSchema } from './get-secret-value-request.js';
 export type { GetSecretValueRequest, SecretValue } from './get-secret-value-request.js';
+export { awsCallIdentityShape, createAwsIdentity, defaultSessionName } from './aws-identity.js';
+export type { AwsCallIdentity, AwsIdentity, AwsIdentityOptions, IdentityAnswer } from './aws-identity.js';
+export type { AwsKeys } from './sts-client.js';

@@ -49,6 +49,10 @@ export async function startTestAgent(
     watch?: boolean;
     reloadOnSighup?: boolean;
     awsCredentials?: readonly AwsKeyPair[];
+    /** DurationSeconds the agent asks of AssumeRole (the local endpoint accepts down to 1). */
+    assumeRoleDurationSeconds?: number;
+    /** 'default-chain': configure no credentials, so the agent's come from the SDK's default chain. */
+    agentCredentials?: 'default-chain';
   } = {},
 ): Promise<TestAgent> {
   // Every value the endpoint is given, for the leak search on close: the endpoint itself forgets
@@ -84,7 +88,14 @@ export async function startTestAgent(
     ...(options.watch === undefined ? {} : { watch: options.watch }),
     ...(options.reloadOnSighup === undefined ? {} : { reloadOnSighup: options.reloadOnSighup }),
     logDestination: captured,
-    secrets: { endpoint: secrets.url, defaultRegion: 'us-east-1', defaultCredentials: testAgentAwsCredentials },
+    secrets: {
+      endpoint: secrets.url,
+      defaultRegion: 'us-east-1',
+      ...(options.agentCredentials === 'default-chain' ? {} : { defaultCredentials: testAgentAwsCredentials }),
+    },
+    ...(options.assumeRoleDurationSeconds === undefined
+      ? {}
+      : { assumeRole: { durationSeconds: options.assumeRoleDurationSeconds } }),
   }).catch(async (error: unknown) => {
     await secrets.close();
     await folder.remove();
