@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { awsCallIdentityShape } from './aws-identity.js';
+import { awsCallIdentityShape } from './aws-call-identity.js';
 
 /** What step code may pass to aws.secretsManager.getSecretValue, checked on the host. */
 export const getSecretValueRequestSchema = z.strictObject({

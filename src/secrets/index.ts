@@ -7,6 +7,8 @@ export type {
 } from './secrets-manager-gateway.js';
 export { getSecretValueRequestSchema } from './get-secret-value-request.js';
 export type { GetSecretValueRequest, SecretValue } from './get-secret-value-request.js';
-export { awsCallIdentityShape, createAwsIdentity, defaultSessionName } from './aws-identity.js';
-export type { AwsCallIdentity, AwsIdentity, AwsIdentityOptions, IdentityAnswer } from './aws-identity.js';
+export { awsCallIdentityShape } from './aws-call-identity.js';
+export type { AwsCallIdentity } from './aws-call-identity.js';
+export { createAwsIdentity, defaultSessionName } from './aws-identity.js';
+export type { AwsIdentity, AwsIdentityOptions, IdentityAnswer } from './aws-identity.js';
 export type { AwsKeys } from './sts-client.js';
