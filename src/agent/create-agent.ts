@@ -84,6 +84,8 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
   metrics.setMaskerSource(() => masker.learntUsage);
   metrics.setSandboxSource(() => sandbox.status());
   metrics.setSandboxQueueSource(() => sandbox.queued());
+  const awsIdentity = deps.awsIdentity;
+  if (awsIdentity) metrics.setAssumedRolesSource(() => awsIdentity.size);
   // The lines every request writes (resolution, audit): queued, and built from a memo of their masked text.
   const lines = requestLines(logger);
   const served = new ServedConfig(deps.config, {

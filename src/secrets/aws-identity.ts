@@ -60,11 +60,13 @@ export function createAwsIdentity(options: AwsIdentityOptions = {}): AwsIdentity
 
   const assume = (call: AwsCallIdentity & { roleArn: string }): Promise<AssumedRole> => {
     const base = call.credentials ?? options.defaultCredentials;
+    // Hashed from its fields: the SDK adds properties to a credentials object it was given.
+    const keyOf = (keys: AwsKeys) => hash([keys.accessKeyId, keys.secretAccessKey, keys.sessionToken ?? null]);
     const baseKey = !base
       ? 'default-chain'
       : base === options.defaultCredentials
-        ? (defaultKey ??= hash(base))
-        : hash(base);
+        ? (defaultKey ??= keyOf(base))
+        : keyOf(base);
     const sessionName = call.sessionName ?? defaultSessionName;
     const key = hash([call.roleArn, call.externalId ?? null, sessionName, baseKey]);
     const entry = cache.get(key);

@@ -51,7 +51,7 @@ export function createStsCaller(options: { endpoint?: string | undefined }): Sts
         region: input.region,
         requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-        ...(input.base ? { credentials: input.base } : {}),
+        ...(input.base ? { credentials: { ...input.base } } : {}),
       });
     }
     clients.set(key, client);

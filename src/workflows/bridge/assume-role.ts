@@ -49,5 +49,7 @@ export async function withAssumedRole<T extends AwsCallIdentity>(
     masker.add(credentials.secretAccessKey);
     if (credentials.sessionToken) masker.add(credentials.sessionToken);
   }
-  return { ...rest, ...(credentials ? { credentials } : {}) } as WithoutRole<T>;
+  // A copy per call: the SDK adds properties to the credentials object a client is given, and the
+  // stores key their clients by these fields.
+  return { ...rest, ...(credentials ? { credentials: { ...credentials } } : {}) } as WithoutRole<T>;
 }
