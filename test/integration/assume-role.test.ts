@@ -160,6 +160,16 @@ describe('STS AssumeRole for AWS bridge calls (issue 14, section 2)', () => {
     expect(named.message).toContain('assumed-role/chain-1/burst');
   });
 
+  it('never shows the temporary credentials, not even in revealed responses or step errors', async () => {
+    await run(t, 'viaRole', { secretId: 'team/agent-only', roleArn: roleArnOf(reader) });
+    // Every key and session token the endpoint minted (close() also searches every log line and
+    // every other response for them, and for the secrets).
+    const minted = t.storedValues().filter((value) => value !== roleValue && value !== otherValue);
+    expect(minted.length).toBeGreaterThanOrEqual(8);
+    const everything = [...t.bodies, ...t.revealed].join('\n');
+    for (const value of minted) expect(everything).not.toContain(value);
+  });
+
   it('counts each call in credflow_bridge_calls_total by outcome, STS’s and Secrets Manager’s names kept', async () => {
     const res = await t.request('GET', '/metrics');
     const line = (outcome: string) =>
