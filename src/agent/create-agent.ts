@@ -6,7 +6,7 @@ import type { SecretMasker } from '../masking/index.js';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createPoolRegistry } from '../postgres/index.js';
 import { SandboxWorkers } from '../sandbox/index.js';
-import type { RdsIamTokens, SecretsGateway } from '../secrets/index.js';
+import type { AwsIdentity, RdsIamTokens, SecretsGateway } from '../secrets/index.js';
 import { createUseCases, ServedConfig, type Agent } from '../use-cases/index.js';
 import { createWorkflowRunner } from '../workflows/index.js';
 
@@ -16,6 +16,8 @@ export interface AgentDeps {
   secrets: SecretsGateway;
   /** Signs tokens for integrations with auth "rds-iam"; without it, their connections fail. */
   rdsIamTokens?: RdsIamTokens;
+  /** Assumes the roles AWS bridge calls name; without it a call with roleArn is refused. */
+  awsIdentity?: AwsIdentity;
   masker: SecretMasker;
   logger: Logger;
   appEnv: Record<string, string>;
@@ -63,7 +65,7 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
     logger,
   });
   const runner = createWorkflowRunner({
-    stores: { secretsManager: deps.secrets },
+    stores: { secretsManager: deps.secrets, ...(deps.awsIdentity ? { awsIdentity: deps.awsIdentity } : {}) },
     masker,
     appEnv: deps.appEnv,
     limits,
@@ -85,6 +87,8 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
   metrics.setMaskerSource(() => masker.learntUsage);
   metrics.setSandboxSource(() => sandbox.status());
   metrics.setSandboxQueueSource(() => sandbox.queued());
+  const awsIdentity = deps.awsIdentity;
+  if (awsIdentity) metrics.setAssumedRolesSource(() => awsIdentity.size);
   // The lines every request writes (resolution, audit): queued, and built from a memo of their masked text.
   const lines = requestLines(logger);
   const served = new ServedConfig(deps.config, {
@@ -111,6 +115,7 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
       await sandbox.close();
       await pools.close();
       deps.secrets.close();
+      deps.awsIdentity?.close();
     },
   );
   const parts: AgentParts = {

@@ -15,7 +15,13 @@ import { loadConfig, loadValidConfig, readAgentSettings, readAppEnv, type AgentS
 import { AuthFailureLimiter, createApp, createHttpMetrics, createHttpServer } from '../http/index.js';
 import { createLogger } from '../logging/index.js';
 import { SecretMasker } from '../masking/index.js';
-import { createSecretsGateway, RdsIamTokens, type SecretsGatewayOptions } from '../secrets/index.js';
+import {
+  createAwsIdentity,
+  createSecretsGateway,
+  RdsIamTokens,
+  type AwsIdentityOptions,
+  type SecretsGatewayOptions,
+} from '../secrets/index.js';
 import type { Agent, ReloadTrigger } from '../use-cases/index.js';
 import { createAgent, type AgentParts, type ComposedAgent } from './create-agent.js';
 import { watchConfig } from './watch-config.js';
@@ -25,6 +31,8 @@ export interface OpenAgentOptions {
   dir: string;
   env?: NodeJS.ProcessEnv;
   secrets?: SecretsGatewayOptions;
+  /** How roles are assumed (the endpoint, region and base credentials come from `secrets`). */
+  assumeRole?: Pick<AwsIdentityOptions, 'durationSeconds' | 'maxRoles'>;
   logDestination?: DestinationStream;
   /** Overrides CREDFLOW_LOG_LEVEL. */
   logLevel?: AgentSettings['logLevel'];
@@ -91,11 +99,19 @@ export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgen
     logger,
     ...(options.rdsIamNow ? { now: options.rdsIamNow } : {}),
   });
+  // STS goes where Secrets Manager goes (the embedded endpoint answers both), from the same base identity.
+  const awsIdentity = createAwsIdentity({
+    endpoint: options.secrets?.endpoint,
+    defaultRegion: options.secrets?.defaultRegion,
+    defaultCredentials: options.secrets?.defaultCredentials,
+    ...options.assumeRole,
+  });
   const composed = createAgent({
     config,
     settings,
     secrets,
     rdsIamTokens,
+    awsIdentity,
     masker,
     logger,
     appEnv: readAppEnv(env),

@@ -25,6 +25,8 @@ export interface Workflow {
   readonly limits: SandboxLimitsOverride;
   /** SecretId patterns the workflow may read; undefined: any secret. */
   readonly allowedSecrets: readonly string[] | undefined;
+  /** Role ARN patterns the workflow's AWS calls may assume; undefined: none (assuming a role is opted into). */
+  readonly allowedRoles: readonly string[] | undefined;
   readonly steps: readonly WorkflowStep[];
   readonly written: unknown;
 }

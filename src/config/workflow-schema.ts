@@ -48,6 +48,12 @@ const secretPatternSchema = z
   .max(2048)
   .regex(/^[A-Za-z0-9/_+=.@:*-]+$/, { message: 'must be a secret name or ARN, with * as a wildcard' });
 
+const rolePatternSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .regex(/^[A-Za-z0-9/_+=,.@:*-]+$/, { message: 'must be an IAM role ARN, with * as a wildcard' });
+
 const stepSchema = z
   .strictObject({
     name: stepNameSchema,
@@ -74,6 +80,13 @@ export const workflowSchema = z
       .max(1000)
       .optional()
       .describe('SecretId patterns (e.g. "prod/db/*") this workflow may read; when set, every other secret is refused'),
+    allowedRoles: z
+      .array(rolePatternSchema)
+      .max(1000)
+      .optional()
+      .describe(
+        'IAM role ARN patterns (e.g. "arn:aws:iam::123456789012:role/reader-*") this workflow may assume with roleArn; without it, none',
+      ),
     steps: z
       .array(stepSchema)
       .min(1)

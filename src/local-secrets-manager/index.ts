@@ -16,3 +16,6 @@ export type { Operation } from './operations.js';
 export { Params } from './params.js';
 export type { IncomingCall } from './read-request.js';
 export { AwsServiceError, invalidParameter, invalidRequest, validationError } from './aws-service-error.js';
+export { LOCAL_ACCOUNT } from './sts-sessions.js';
+export type { AssumeRoleAsk, RolePolicy, Session } from './sts-sessions.js';
+export { accessDenied } from './sts-query.js';

@@ -18,6 +18,13 @@ export interface IncomingCall {
   readonly bodySha256: string;
   /** SecretId, or Name for CreateSecret, when the body has one. */
   readonly secretId: string | undefined;
+  /**
+   * The form of an AWS Query protocol request (STS: a form-encoded POST without X-Amz-Target);
+   * `operation` is then its Action.
+   */
+  readonly form: URLSearchParams | undefined;
+  /** The x-amz-security-token header: sent with temporary credentials. */
+  readonly securityToken: string | undefined;
 }
 
 /**
@@ -38,10 +45,19 @@ export async function readRequest(req: IncomingMessage): Promise<IncomingCall | 
     return undefined;
   }
   const tooLarge = size > MAX_BODY_BYTES;
-  const body = tooLarge ? undefined : parseBody(Buffer.concat(chunks).toString('utf8'));
-  const target = header(req, 'x-amz-target') ?? '';
-  const knownTarget = target.startsWith(TARGET_PREFIX);
-  const operation = knownTarget ? target.slice(TARGET_PREFIX.length) : target;
+  const text = tooLarge ? '' : Buffer.concat(chunks).toString('utf8');
+  const target = header(req, 'x-amz-target');
+  const form =
+    target === undefined && !tooLarge && header(req, 'content-type')?.startsWith('application/x-www-form-urlencoded')
+      ? new URLSearchParams(text)
+      : undefined;
+  const body = tooLarge || form ? undefined : parseBody(text);
+  const knownTarget = form !== undefined || (target ?? '').startsWith(TARGET_PREFIX);
+  const operation = form
+    ? (form.get('Action') ?? '')
+    : knownTarget
+      ? target!.slice(TARGET_PREFIX.length)
+      : (target ?? '');
   const idField = operation === 'CreateSecret' ? 'Name' : 'SecretId';
   const secretId = body?.[idField];
   return {
@@ -52,6 +68,8 @@ export async function readRequest(req: IncomingMessage): Promise<IncomingCall | 
     tooLarge,
     bodySha256: hash.digest('hex'),
     secretId: typeof secretId === 'string' ? secretId : undefined,
+    form,
+    securityToken: header(req, 'x-amz-security-token'),
   };
 }
 

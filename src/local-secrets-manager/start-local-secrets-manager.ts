@@ -12,6 +12,8 @@ import type { StoreLimits } from './secret-store.js';
 import { allowedHosts, checkHost } from './host-header.js';
 import { randomKeyPair, verifySignature } from './sigv4.js';
 import type { AwsKeyPair } from './sigv4.js';
+import { assumeRole, sendQueryError, sendXml } from './sts-query.js';
+import { SessionKeys, type RolePolicy, type Session } from './sts-sessions.js';
 
 /** How an extension answers a request instead of its operation. */
 export type Interception = { drop: true } | { error: AwsServiceError } | undefined;
@@ -65,6 +67,11 @@ export interface LocalSecretsManagerOptions {
   credentials?: readonly AwsKeyPair[];
   /** Bounds on what the store holds (defaults: `defaultStoreLimits`). */
   limits?: Partial<StoreLimits>;
+  /**
+   * The roles STS AssumeRole may hand out, and what their sessions may read. Without one the
+   * endpoint still speaks STS, but refuses every AssumeRole with AccessDenied.
+   */
+  roles?: RolePolicy;
   extend?: EndpointExtension;
 }
 
@@ -73,6 +80,9 @@ export interface LocalSecretsManagerOptions {
  * the embedded demo's store (the tests' double extends it, see `extend`). Every request must name
  * this endpoint in its Host header and carry a valid SigV4 signature by one of its key pairs;
  * anything else is refused with AWS's own errors before an operation (or an extension) runs.
+ * It also answers STS AssumeRole (AWS Query protocol, SigV4 scope `sts`) as `options.roles` allows:
+ * the temporary keys it mints sign Secrets Manager requests (with their session token, until they
+ * expire), each checked against what the role may read.
  */
 export async function startLocalSecretsManager(options: LocalSecretsManagerOptions = {}): Promise<LocalSecretsManager> {
   const host = options.host ?? '127.0.0.1';
@@ -82,6 +92,8 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     new SecretStore({ region: options.region ?? 'us-east-1', ...(options.limits ? { limits: options.limits } : {}) });
   const keyPairs = options.credentials?.length ? options.credentials : [randomKeyPair()];
   const keys = new Map(keyPairs.map((pair) => [pair.accessKeyId, pair.secretAccessKey]));
+  const sessions = new SessionKeys();
+  const signingKeys = { get: (id: string) => keys.get(id) ?? sessions.find(id)?.secretAccessKey };
   let hosts: ReadonlySet<string> = new Set();
   const closing = new AbortController();
 
@@ -92,17 +104,32 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const call = await readRequest(req);
     if (!call) return;
+    const service = call.form ? 'sts' : 'secretsmanager';
+    const now = Date.now();
     try {
       checkHost(req.headers.host, hosts);
-      verifySignature(
+      const keyId = verifySignature(
         { method: req.method ?? '', url: req.url ?? '/', rawHeaders: req.rawHeaders, bodySha256: call.bodySha256 },
-        keys,
-        Date.now(),
+        signingKeys,
+        now,
+        service,
       );
+      const session = sessions.find(keyId);
+      if (session) sessions.check(session, call.securityToken, now, service);
+      if (call.form) {
+        const xml = assumeRole(call.form, keyId, options.roles, sessions, now);
+        record(call, 200);
+        sendXml(res, 200, xml);
+        return;
+      }
+      if (session && !options.roles?.allows(session.roleArn, call.operation, call.secretId)) {
+        throw notAuthorized(session, call.operation, call.secretId);
+      }
     } catch (error) {
       const refused = error instanceof AwsServiceError ? error : internalError();
       record(call, refused.status, refused.type);
-      send(res, refused.status, { __type: refused.type, message: refused.message }, refused.type);
+      if (call.form) sendQueryError(res, refused);
+      else send(res, refused.status, { __type: refused.type, message: refused.message }, refused.type);
       return;
     }
     // Rejects when the endpoint closes during a wait: the caller of handle() drops the connection.
@@ -198,6 +225,15 @@ function send(res: ServerResponse, status: number, payload: Record<string, unkno
     ...(errorType === undefined ? {} : { 'x-amzn-errortype': errorType }),
   });
   res.end(body);
+}
+
+/** Secrets Manager's answer to a session whose role may not do this, in AWS's words. */
+function notAuthorized(session: Session, operation: string, secretId: string | undefined): AwsServiceError {
+  return new AwsServiceError(
+    'AccessDeniedException',
+    `User: ${session.assumedRoleArn} is not authorized to perform: secretsmanager:${operation} on resource: ` +
+      `${secretId ?? '*'} because no identity-based policy allows the secretsmanager:${operation} action`,
+  );
 }
 
 function internalError(): AwsServiceError {

@@ -49,6 +49,8 @@ export interface Metrics {
   setSandboxSource(source: () => { runs: number; reserved: boolean }[]): void;
   /** Runs waiting for a sandbox worker with a free slot (bounded by CREDFLOW_SANDBOX_QUEUE_MAX), read at scrape time. */
   setSandboxQueueSource(source: () => number): void;
+  /** Assumed roles whose temporary credentials are cached (at most 256), read at scrape time. */
+  setAssumedRolesSource(source: () => number): void;
 }
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -218,6 +220,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
   });
 
+  let assumedRolesSource: () => number = () => 0;
+  new Gauge({
+    name: 'credflow_aws_assumed_roles',
+    help: 'Assumed IAM roles whose temporary credentials the agent caches (at most 256, least recently used dropped).',
+    registers: [registry],
+    collect() {
+      this.set(assumedRolesSource());
+    },
+  });
+
   return {
     registry,
     workflowRuns,
@@ -244,6 +256,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
     setSandboxQueueSource(source) {
       sandboxQueueSource = source;
+    },
+    setAssumedRolesSource(source) {
+      assumedRolesSource = source;
     },
   };
 }

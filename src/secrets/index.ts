@@ -9,3 +9,8 @@ export { getSecretValueRequestSchema } from './get-secret-value-request.js';
 export type { GetSecretValueRequest, SecretValue } from './get-secret-value-request.js';
 export { RdsIamTokens } from './rds-iam-tokens.js';
 export type { RdsIamTarget, RdsIamTokensOptions } from './rds-iam-tokens.js';
+export { awsCallIdentityShape } from './aws-call-identity.js';
+export type { AwsCallIdentity } from './aws-call-identity.js';
+export { createAwsIdentity, defaultSessionName } from './aws-identity.js';
+export type { AwsIdentity, AwsIdentityOptions, IdentityAnswer } from './aws-identity.js';
+export type { AwsKeys } from './sts-client.js';

@@ -51,6 +51,10 @@ export async function startTestAgent(
     awsCredentials?: readonly AwsKeyPair[];
     /** The clock deciding when the agent signs a new RDS IAM token (see OpenAgentOptions.rdsIamNow). */
     rdsIamNow?: () => number;
+    /** DurationSeconds the agent asks of AssumeRole (the local endpoint accepts down to 1). */
+    assumeRoleDurationSeconds?: number;
+    /** 'default-chain': configure no credentials, so the agent's come from the SDK's default chain. */
+    agentCredentials?: 'default-chain';
   } = {},
 ): Promise<TestAgent> {
   // Every value the endpoint is given, for the leak search on close: the endpoint itself forgets
@@ -87,7 +91,14 @@ export async function startTestAgent(
     ...(options.reloadOnSighup === undefined ? {} : { reloadOnSighup: options.reloadOnSighup }),
     ...(options.rdsIamNow ? { rdsIamNow: options.rdsIamNow } : {}),
     logDestination: captured,
-    secrets: { endpoint: secrets.url, defaultRegion: 'us-east-1', defaultCredentials: testAgentAwsCredentials },
+    secrets: {
+      endpoint: secrets.url,
+      defaultRegion: 'us-east-1',
+      ...(options.agentCredentials === 'default-chain' ? {} : { defaultCredentials: testAgentAwsCredentials }),
+    },
+    ...(options.assumeRoleDurationSeconds === undefined
+      ? {}
+      : { assumeRole: { durationSeconds: options.assumeRoleDurationSeconds } }),
   }).catch(async (error: unknown) => {
     await secrets.close();
     await folder.remove();

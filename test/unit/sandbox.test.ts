@@ -463,6 +463,7 @@ describe('createWorkflowRunner with sandbox workers, the real secrets gateway an
       params,
       limits: {},
       allowedSecrets: undefined,
+      allowedRoles: undefined,
       steps: [{ name: 'fetch', code, source: 'inline' }],
       written: {},
     };

@@ -4,6 +4,7 @@ import { BridgeError } from '../../sandbox/index.js';
 import { getSecretValueRequestSchema, type SecretAnswer } from '../../secrets/index.js';
 import { compileSecretAllowlist, type SecretAllowlist } from '../secret-allowlist.js';
 import type { StoreBridge } from './bridge-deps.js';
+import { withAssumedRole } from './assume-role.js';
 import { learnSecret } from './learn-secret.js';
 import { parseBridgeArgs } from './parse-bridge-args.js';
 
@@ -15,11 +16,12 @@ const allowlistOf = (workflow: Workflow): SecretAllowlist => {
 };
 
 /**
- * `aws.secretsManager.getSecretValue`: validate, check the workflow's allowedSecrets, call,
- * remember what must be masked.
+ * `aws.secretsManager.getSecretValue`: validate, check the workflow's allowedSecrets, assume the
+ * role it names (if any), call, remember what must be masked.
  */
-export const secretsManagerBridge: StoreBridge = ({ stores, masker, metrics, workflow }) => ({
+export const secretsManagerBridge: StoreBridge = (deps) => ({
   'aws.secretsManager.getSecretValue': async (args) => {
+    const { stores, masker, metrics, workflow } = deps;
     const request = parseBridgeArgs(getSecretValueRequestSchema, args, 'getSecretValue');
     if (!allowlistOf(workflow)(request.SecretId)) {
       metrics?.secretStoreCalls.observe({ operation: 'GetSecretValue', outcome: 'NotAllowed' }, 0);
@@ -33,9 +35,16 @@ export const secretsManagerBridge: StoreBridge = ({ stores, masker, metrics, wor
     const started = performance.now();
     const observe = (outcome: string) =>
       metrics?.secretStoreCalls.observe({ operation: 'GetSecretValue', outcome }, (performance.now() - started) / 1000);
+    let asWho;
+    try {
+      asWho = await withAssumedRole(deps, request, 'getSecretValue');
+    } catch (error) {
+      observe(error instanceof BridgeError ? error.name : 'Error');
+      throw error;
+    }
     let answer: SecretAnswer;
     try {
-      answer = await stores.secretsManager.getSecretValue(request);
+      answer = await stores.secretsManager.getSecretValue(asWho);
     } catch {
       observe('Error');
       throw new BridgeError('Error', 'getSecretValue failed');

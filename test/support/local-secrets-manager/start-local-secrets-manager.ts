@@ -12,6 +12,7 @@ import { extraOperations } from './extra-operations.js';
 import { FaultInjector, type Faults } from './faults.js';
 import { RequestLog, type RecordedRequest } from './request-log.js';
 import { TestSecretStore, type StoreStats } from './test-secret-store.js';
+import { RoleRegistry, type TestRole } from './role-registry.js';
 
 /** The shipped endpoint as the tests drive it: more operations, faults, a request log and a look inside. */
 export interface LocalSecretsManager extends ShippedEndpoint {
@@ -28,17 +29,20 @@ export interface LocalSecretsManager extends ShippedEndpoint {
   /** Replaces the faults applied to matching subsequent requests until cleared. */
   setFaults(faults: Faults): void;
   clearFaults(): void;
+  /** Defines (or replaces) a role STS AssumeRole hands out; answers its ARN. */
+  defineRole(role: TestRole): string;
 }
 
-export interface LocalSecretsManagerOptions extends Omit<ShippedOptions, 'extend'> {
-  /** Told each value stored, e.g. for a test's leak search; the endpoint keeps no history itself. */
+export interface LocalSecretsManagerOptions extends Omit<ShippedOptions, 'extend' | 'roles'> {
+  /** Told each value stored, and each temporary key and session token minted, e.g. for a test's leak search. */
   onValueStored?: (text: string) => void;
 }
 
 /**
  * The tests' Secrets Manager double: the endpoint the embedded demo ships, extended (not copied)
  * with the operations only tests call (ListSecrets, DescribeSecret, UpdateSecretVersionStage,
- * DeleteSecret), fault injection, a log of the requests it answered and in-process inspection.
+ * DeleteSecret), fault injection, a log of the requests it answered, in-process inspection, and
+ * roles for STS AssumeRole (see RoleRegistry).
  */
 export async function startLocalSecretsManager(options: LocalSecretsManagerOptions = {}): Promise<LocalSecretsManager> {
   const { onValueStored, ...shippedOptions } = options;
@@ -49,8 +53,13 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
   });
   const faults = new FaultInjector();
   const log = new RequestLog();
+  const roles = new RoleRegistry((session) => {
+    onValueStored?.(session.secretAccessKey);
+    onValueStored?.(session.sessionToken);
+  });
   const endpoint = await startShipped({
     ...shippedOptions,
+    roles,
     extend: {
       store,
       operations: Object.fromEntries(
@@ -91,5 +100,6 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     stats: () => store.stats(),
     setFaults: (next) => faults.set(next),
     clearFaults: () => faults.clear(),
+    defineRole: (role) => roles.define(role),
   };
 }
