@@ -25,6 +25,8 @@ export interface Workflow {
   readonly limits: SandboxLimitsOverride;
   /** SecretId patterns the workflow may read; undefined: any secret. */
   readonly allowedSecrets: readonly string[] | undefined;
+  /** Vault path patterns (after /v1/) the workflow may read; undefined: any path. */
+  readonly allowedVaultPaths?: readonly string[] | undefined;
   readonly steps: readonly WorkflowStep[];
   readonly written: unknown;
 }

@@ -48,6 +48,15 @@ const secretPatternSchema = z
   .max(2048)
   .regex(/^[A-Za-z0-9/_+=.@:*-]+$/, { message: 'must be a secret name or ARN, with * as a wildcard' });
 
+/** A Vault API path pattern (after /v1/): `*` matches any run of characters (slashes included). */
+const vaultPathPatternSchema = z
+  .string()
+  .min(1)
+  .max(1024)
+  .regex(/^[A-Za-z0-9/_+=.@:*-]+$/, {
+    message: 'must be a Vault path (e.g. "secret/data/app/*"), with * as a wildcard',
+  });
+
 const stepSchema = z
   .strictObject({
     name: stepNameSchema,
@@ -74,6 +83,13 @@ export const workflowSchema = z
       .max(1000)
       .optional()
       .describe('SecretId patterns (e.g. "prod/db/*") this workflow may read; when set, every other secret is refused'),
+    allowedVaultPaths: z
+      .array(vaultPathPatternSchema)
+      .max(1000)
+      .optional()
+      .describe(
+        'Vault API paths (after /v1/) this workflow may read: "secret/data/app/*" for vault.kv.get, "database/creds/orders" for vault.read; when set, every other path is refused',
+      ),
     steps: z
       .array(stepSchema)
       .min(1)

@@ -5,6 +5,7 @@ import { CredflowError } from '../errors.js';
 import { directLines, type LineSink } from '../logging/index.js';
 import type { SecretMasker } from '../masking/index.js';
 import type { Metrics } from '../metrics/index.js';
+import type { VaultLease } from '../secrets/index.js';
 import type { WorkflowRunner } from '../workflows/index.js';
 import { CacheKey } from './cache-key.js';
 import { ConnectionRenderer, type Rendered } from './connection-renderer.js';
@@ -27,6 +28,8 @@ export interface ResolverDeps {
   lines?: LineSink;
   metrics: Metrics;
   now?: () => number;
+  /** Told which connection a cached response's Vault leases belong to, each time one is used. */
+  bindLeases?: (connectionKey: string, leases: readonly VaultLease[]) => void;
 }
 
 /** A key with the loader of its response. */
@@ -108,13 +111,19 @@ export function createResolver(deps: ResolverDeps): Resolver {
     const { connection, connectionKey } = rendered;
     return { integration: integration.name, profile, connection, connectionKey, generation, outcome };
   };
+  // The connection of a cached response; its Vault leases are tied to that connection's pools.
+  const render = (integration: Integration, entry: CacheEntry<unknown>, key: CacheKey): Rendered => {
+    const rendered = renderer.fromEntry(integration, entry, key);
+    if (entry.leases.length > 0) deps.bindLeases?.(rendered.connectionKey, entry.leases);
+    return rendered;
+  };
   const fromEntry = (
     attempt: ResolutionAttempt,
     keyedAs: Keyed,
     entry: CacheEntry<unknown>,
     outcome: CacheOutcome,
   ): Resolved => {
-    const rendered = renderer.fromEntry(attempt.integration, entry, keyedAs.key);
+    const rendered = render(attempt.integration, entry, keyedAs.key);
     return result(attempt.integration, attempt.profile, rendered, entry.generation, outcome);
   };
 
@@ -181,7 +190,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
         const entry = await cache.reload(id, failed.generation, load, options.attemptStartedAt);
         if (entry) {
           fetches += 1;
-          const rendered = renderer.fromEntry(integration, entry, keyedAs.key);
+          const rendered = render(integration, entry, keyedAs.key);
           const changed = rendered.connectionKey !== failed.connectionKey;
           if (started) rotation.fetchFound(id, changed);
           if (changed)
@@ -203,7 +212,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
         fetch: async () => {
           // A load that starts now (or one in flight that started no earlier).
           const entry = await cache.reload(id, -1, keyedAs.load, now());
-          const rendered = renderer.fromEntry(integration, entry, keyedAs.key);
+          const rendered = render(integration, entry, keyedAs.key);
           return result(integration, failed.profile, rendered, entry.generation, 'refresh');
         },
       });
