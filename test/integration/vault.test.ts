@@ -74,7 +74,7 @@ describe('HashiCorp Vault: KV v2 and dynamic database credentials with leases', 
     db = await createTestDatabase('vault');
     vault = await startTestVault(db, {
       appRoles: [{ roleId, secretId, paths: ['secret/data/app/*'], tokenTtlSeconds: 3 }],
-      roles: { concurrent: {}, renewed: { defaultTtlSeconds: 3 }, retired: {} },
+      roles: { concurrent: {}, renewed: { defaultTtlSeconds: 3 }, retired: {}, previewed: {} },
     });
     vault.putKv('secret', 'app/db', { ...db, api_key: 'kv-v1-Hq8Zr3Tn5Wm2' });
     vault.putKv('secret', 'app/db', { ...db, api_key: 'kv-v2-Pd4Lc9Xs6Jy1' });
@@ -193,6 +193,16 @@ describe('HashiCorp Vault: KV v2 and dynamic database credentials with leases', 
     expect(again.status).toBe(200);
     expect(again.body.rows[0].who).not.toBe(user?.rolname);
     expect(await usersOf('retired')).toHaveLength(1);
+  });
+
+  it('revokes at once the lease of a run whose credentials nothing keeps (a preview)', async () => {
+    const res = await t.request('POST', '/api/v1/workflows/getDynamicCreds/run', {
+      params: { host: db.host, port: db.port, dbname: db.dbname, role: 'previewed' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.response).toMatchObject({ password: '********', renewable: true });
+    expect(res.body.response.username).toMatch(/^v-previewed-/);
+    expect(await eventually(async () => (await usersOf('previewed')).length === 0)).toBe(true);
   });
 
   it('logs in with AppRole, renews its token before it expires, and is refused by Vault outside its policy', async () => {
