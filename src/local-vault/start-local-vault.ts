@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { DatabaseEngine, type DatabaseEngineOptions } from './database-engine.js';
 import { KvStore } from './kv-store.js';
@@ -19,6 +20,8 @@ export interface LocalVaultOptions {
   /** Told every secret value the endpoint holds or hands out (for leak searches). */
   onValueStored?: (value: string) => void;
   port?: number;
+  /** Serve https with this key and certificate (PEM) instead of http. */
+  tls?: { key: string; cert: string };
 }
 
 /** One request as the endpoint saw it (for tests that check which calls a client makes). */
@@ -93,7 +96,7 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
     throw notFound(`no handler for route "${path}". route entry not found.`);
   };
 
-  const server = createServer((req, res: ServerResponse) => {
+  const listener: RequestListener = (req, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://local');
     const path = url.pathname.startsWith('/v1/') ? url.pathname.slice(4) : '';
     const namespace = req.headers['x-vault-namespace'];
@@ -116,7 +119,8 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
         sendJson(res, reply.status, { errors: reply.errors });
       },
     );
-  });
+  };
+  const server = options.tls ? createTlsServer(options.tls, listener) : createServer(listener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
@@ -133,7 +137,7 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
   sweep.unref();
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     rootToken,
     calls,
     putKv(mount, path, data) {

@@ -5,7 +5,9 @@ import { SecretMasker } from '../../src/masking/index.js';
 import { createVaultClient, VaultError, type VaultClient } from '../../src/secrets/index.js';
 import { vaultBridge } from '../../src/workflows/bridge/vault-bridge.js';
 import type { Workflow } from '../../src/config/index.js';
+import { startLocalVault } from '../../src/local-vault/index.js';
 import { startTestVault, type TestVault } from '../support/local-vault/start-test-vault.js';
+import { makeTestCertificates } from '../support/local-vault/test-certificates.js';
 import { asSuperuser, createTestDatabase } from '../support/test-database.js';
 
 const usersLike = (prefix: string) =>
@@ -48,6 +50,24 @@ describe('the local Vault endpoint and the Vault client', () => {
     });
     const renew = client.renewLease('database/creds/short/none', 60);
     await expect(renew).rejects.toBeInstanceOf(VaultError);
+  });
+
+  it('talks https to a Vault whose certificate the VAULT_CACERT CA signed, and refuses it without that CA', async () => {
+    const certs = await makeTestCertificates();
+    const tls = await startLocalVault({ tls: { key: certs.key, cert: certs.cert } });
+    try {
+      tls.putKv('secret', 'app/tls', { api_key: 'tls-Rw3Kx8Vq2Lm5' });
+      expect(tls.url).toMatch(/^https:/);
+      const trusting = createVaultClient({ addr: tls.url, credentials: { token: tls.rootToken }, caCert: certs.ca });
+      expect((await trusting.kvGet('secret', 'app/tls')).data).toEqual({ api_key: 'tls-Rw3Kx8Vq2Lm5' });
+      const plain = createVaultClient({ addr: tls.url, credentials: { token: tls.rootToken } });
+      await expect(plain.kvGet('secret', 'app/tls')).rejects.toMatchObject({
+        name: 'VaultUnreachable',
+        message: expect.stringMatching(/no answer \([A-Z_]+\)/),
+      });
+    } finally {
+      await tls.close();
+    }
   });
 
   it('refuses vault.* calls with a clear error when Vault is not configured', async () => {

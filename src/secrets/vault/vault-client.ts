@@ -55,7 +55,11 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     try {
       answer = await transport(method, url, headers, body === undefined ? undefined : JSON.stringify(body), timeoutMs);
     } catch (error) {
-      const why = error instanceof Error && error.name === 'TimeoutError' ? 'timed out' : 'no answer';
+      // The code says why (ECONNREFUSED, SELF_SIGNED_CERT_IN_CHAIN, ...); fetch keeps it on the cause.
+      const code = ((error as { cause?: { code?: unknown } }).cause?.code ?? (error as { code?: unknown }).code) as
+        string | undefined;
+      const timedOut = error instanceof Error && error.name === 'TimeoutError';
+      const why = timedOut ? 'timed out' : `no answer${typeof code === 'string' ? ` (${code})` : ''}`;
       throw new VaultError('VaultUnreachable', `${method} /v1/${path}: ${why} from ${base.origin}`, 0);
     }
     if (answer.status >= 400) throw vaultErrorOf(answer.status, answer.body, `${method} /v1/${path}`);
