@@ -33,6 +33,9 @@ interface Kept {
 export class LeaseKeeper {
   private readonly byKey = new Map<string, Kept[]>();
   private readonly revoking = new Set<Promise<void>>();
+  // Revoked lease ids (the most recent ones): a cached response used again after its pools ended
+  // (a reload drains pools but may keep the entry) must not bind its revoked leases anew.
+  private readonly revoked = new Set<string>();
   private readonly now: () => number;
 
   constructor(private readonly options: LeaseKeeperOptions) {
@@ -42,6 +45,7 @@ export class LeaseKeeper {
   /** Ties `leases` to the credentials `connectionKey` (the first call for a key wins: one run made them). */
   bind(connectionKey: string, leases: readonly VaultLease[]): void {
     if (leases.length === 0 || this.byKey.has(connectionKey)) return;
+    if (leases.some((lease) => this.revoked.has(lease.id))) return;
     const kept = leases.map((lease) => ({ lease, expiresAt: this.now() + lease.duration * 1000, timer: undefined }));
     this.byKey.set(connectionKey, kept);
     for (const k of kept) this.schedule(connectionKey, k);
@@ -104,6 +108,8 @@ export class LeaseKeeper {
   }
 
   private revoke(leaseId: string, why: string): void {
+    this.revoked.add(leaseId);
+    if (this.revoked.size > 10_000) this.revoked.delete(this.revoked.values().next().value as string);
     const done: Promise<void> = this.options.vault
       .revokeLease(leaseId)
       .then(
