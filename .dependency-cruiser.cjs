@@ -5,7 +5,7 @@
  */
 const ranks = [
   ['errors.ts', 'masking', 'templates', 'metrics', 'logging', 'config'],
-  ['access', 'secrets', 'sandbox', 'local-secrets-manager'],
+  ['access', 'secrets', 'sandbox', 'local-secrets-manager', 'local-vault'],
   ['workflows', 'postgres'],
   ['credentials'],
   ['use-cases'],

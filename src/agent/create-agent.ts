@@ -6,7 +6,13 @@ import type { SecretMasker } from '../masking/index.js';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createPoolRegistry } from '../postgres/index.js';
 import { SandboxWorkers } from '../sandbox/index.js';
-import type { AwsIdentity, RdsIamTokens, SecretsGateway } from '../secrets/index.js';
+import {
+  LeaseKeeper,
+  type AwsIdentity,
+  type RdsIamTokens,
+  type SecretsGateway,
+  type VaultClient,
+} from '../secrets/index.js';
 import { createUseCases, ServedConfig, type Agent } from '../use-cases/index.js';
 import { createWorkflowRunner } from '../workflows/index.js';
 
@@ -18,6 +24,8 @@ export interface AgentDeps {
   rdsIamTokens?: RdsIamTokens;
   /** Assumes the roles AWS bridge calls name; without it a call with roleArn is refused. */
   awsIdentity?: AwsIdentity;
+  /** Undefined when VAULT_ADDR is not set. */
+  vault?: VaultClient | undefined;
   masker: SecretMasker;
   logger: Logger;
   appEnv: Record<string, string>;
@@ -64,8 +72,17 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
     onStopped: (reason) => metrics.sandboxWorkersStopped.inc({ reason }),
     logger,
   });
+  // Vault leases live as long as the pools on the credentials they brought (see LeaseKeeper).
+  const leases = deps.vault
+    ? new LeaseKeeper({ vault: deps.vault, logger, inUse: (connectionKey) => pools.hasPool(connectionKey) })
+    : undefined;
   const runner = createWorkflowRunner({
-    stores: { secretsManager: deps.secrets, ...(deps.awsIdentity ? { awsIdentity: deps.awsIdentity } : {}) },
+    stores: {
+      secretsManager: deps.secrets,
+      vault: deps.vault,
+      ...(deps.awsIdentity ? { awsIdentity: deps.awsIdentity } : {}),
+    },
+    ...(leases ? { discardLeases: (obtained) => leases.discard(obtained) } : {}),
     masker,
     appEnv: deps.appEnv,
     limits,
@@ -82,6 +99,7 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
     statementTimeoutMs: settings.statementTimeoutMs,
     maxMessageBytes: settings.queryMaxMessageBytes,
     rdsIamTokens: deps.rdsIamTokens,
+    ...(leases ? { onPoolEnd: (connectionKey: string) => leases.poolEnded(connectionKey) } : {}),
   });
   metrics.setPoolSource(() => pools.stats());
   metrics.setMaskerSource(() => masker.learntUsage);
@@ -94,7 +112,17 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
   const served = new ServedConfig(deps.config, {
     settings,
     resolverFor: (config) =>
-      createResolver({ config, settings, runner, appEnv: deps.appEnv, masker, logger, lines, metrics }),
+      createResolver({
+        config,
+        settings,
+        runner,
+        appEnv: deps.appEnv,
+        masker,
+        logger,
+        lines,
+        metrics,
+        ...(leases ? { bindLeases: (connectionKey, obtained) => leases.bind(connectionKey, obtained) } : {}),
+      }),
   });
   const configDir = deps.config.dir;
   const agent = createUseCases(
@@ -114,6 +142,8 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
       logger.flush();
       await sandbox.close();
       await pools.close();
+      // The pools have ended: their leases are being revoked.
+      await leases?.close();
       deps.secrets.close();
       deps.awsIdentity?.close();
     },

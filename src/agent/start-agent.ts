@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
 import {
@@ -18,9 +19,11 @@ import { SecretMasker } from '../masking/index.js';
 import {
   createAwsIdentity,
   createSecretsGateway,
+  createVaultClient,
   RdsIamTokens,
   type AwsIdentityOptions,
   type SecretsGatewayOptions,
+  type VaultClient,
 } from '../secrets/index.js';
 import type { Agent, ReloadTrigger } from '../use-cases/index.js';
 import { createAgent, type AgentParts, type ComposedAgent } from './create-agent.js';
@@ -106,18 +109,47 @@ export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgen
     defaultCredentials: options.secrets?.defaultCredentials,
     ...options.assumeRole,
   });
+  const vault = await vaultClientOf(settings, masker);
   const composed = createAgent({
     config,
     settings,
     secrets,
     rdsIamTokens,
     awsIdentity,
+    vault,
     masker,
     logger,
     appEnv: readAppEnv(env),
     loadConfig: () => loadConfig(options.dir, env),
   });
   return { ...composed, settings };
+}
+
+/** The Vault client when VAULT_ADDR is set; its token and AppRole secret_id are masked. */
+async function vaultClientOf(settings: AgentSettings, masker: SecretMasker): Promise<VaultClient | undefined> {
+  const { vault } = settings;
+  if (!vault) return undefined;
+  const { credentials } = vault;
+  masker.add('token' in credentials ? credentials.token : credentials.appRole.secretId, false);
+  let caCert: string | undefined;
+  if (vault.caCertFile !== undefined) {
+    try {
+      caCert = await readFile(vault.caCertFile, 'utf8');
+    } catch (error) {
+      throw new CredflowError(
+        'CONFIG_INVALID',
+        `environment variable VAULT_CACERT: cannot read ${vault.caCertFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+        { cause: error },
+      );
+    }
+  }
+  return createVaultClient({
+    addr: vault.addr,
+    credentials,
+    namespace: vault.namespace,
+    caCert,
+    onToken: (token) => masker.add(token, false),
+  });
 }
 
 /** Tokens from the options, or else from CREDFLOW_API_TOKENS and CREDFLOW_TOKENS_FILE together. */

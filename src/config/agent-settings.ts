@@ -75,6 +75,17 @@ export const agentSettingsSchema = z
         message: 'must be comma-separated profile names (letters, digits, "_", "." or "-")',
       })
       .optional(),
+    VAULT_ADDR: z
+      .url({
+        protocol: /^https?$/,
+        message: 'must be an http:// or https:// URL (e.g. https://vault.example.com:8200)',
+      })
+      .optional(),
+    CREDFLOW_VAULT_TOKEN: z.string().optional(),
+    CREDFLOW_VAULT_ROLE_ID: z.string().optional(),
+    CREDFLOW_VAULT_SECRET_ID: z.string().optional(),
+    VAULT_NAMESPACE: z.string().optional(),
+    VAULT_CACERT: z.string().optional(),
     CREDFLOW_DEFAULT_PROFILE: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'must be letters, digits, "_", "." or "-"' })
@@ -92,6 +103,7 @@ export const agentSettingsSchema = z
           message: `token ${i + 1} of ${tokens.length} ${problem}`,
         });
     });
+    vaultProblems(s).forEach(([path, message]) => ctx.addIssue({ code: 'custom', path: [path], message }));
     if (s.CREDFLOW_HTTP_HEADERS_TIMEOUT_MS > s.CREDFLOW_HTTP_REQUEST_TIMEOUT_MS) {
       ctx.addIssue({
         code: 'custom',
@@ -148,6 +160,52 @@ export interface HttpSettings {
   authFailureAddresses: number;
 }
 
+/** How the agent reaches HashiCorp Vault (VAULT_ADDR set), for the vault.* bridge functions. */
+export interface VaultSettings {
+  addr: string;
+  /** CREDFLOW_VAULT_TOKEN, or an AppRole login with CREDFLOW_VAULT_ROLE_ID and CREDFLOW_VAULT_SECRET_ID. */
+  credentials: { token: string } | { appRole: { roleId: string; secretId: string } };
+  namespace: string | undefined;
+  /** A PEM file of the CA(s) to trust for an https VAULT_ADDR. */
+  caCertFile: string | undefined;
+}
+
+type ParsedSettings = z.infer<typeof agentSettingsSchema>;
+
+/** One [variable, problem] per inconsistency of the Vault settings. */
+function vaultProblems(s: {
+  VAULT_ADDR?: string | undefined;
+  CREDFLOW_VAULT_TOKEN?: string | undefined;
+  CREDFLOW_VAULT_ROLE_ID?: string | undefined;
+  CREDFLOW_VAULT_SECRET_ID?: string | undefined;
+}): [string, string][] {
+  const token = s.CREDFLOW_VAULT_TOKEN;
+  const roleId = s.CREDFLOW_VAULT_ROLE_ID;
+  const secretId = s.CREDFLOW_VAULT_SECRET_ID;
+  const problems: [string, string][] = [];
+  if ((roleId === undefined) !== (secretId === undefined))
+    problems.push([
+      roleId === undefined ? 'CREDFLOW_VAULT_ROLE_ID' : 'CREDFLOW_VAULT_SECRET_ID',
+      'AppRole needs both CREDFLOW_VAULT_ROLE_ID and CREDFLOW_VAULT_SECRET_ID',
+    ]);
+  if (token !== undefined && roleId !== undefined)
+    problems.push(['CREDFLOW_VAULT_TOKEN', 'set either CREDFLOW_VAULT_TOKEN or the AppRole settings, not both']);
+  if (s.VAULT_ADDR !== undefined && token === undefined && roleId === undefined)
+    problems.push(['VAULT_ADDR', 'needs CREDFLOW_VAULT_TOKEN, or CREDFLOW_VAULT_ROLE_ID and CREDFLOW_VAULT_SECRET_ID']);
+  if (s.VAULT_ADDR === undefined && (token !== undefined || roleId !== undefined))
+    problems.push(['VAULT_ADDR', 'must be set when Vault credentials are (the address of the Vault server)']);
+  return problems;
+}
+
+function vaultSettings(s: ParsedSettings): VaultSettings | undefined {
+  if (s.VAULT_ADDR === undefined) return undefined;
+  const credentials =
+    s.CREDFLOW_VAULT_TOKEN !== undefined
+      ? { token: s.CREDFLOW_VAULT_TOKEN }
+      : { appRole: { roleId: s.CREDFLOW_VAULT_ROLE_ID ?? '', secretId: s.CREDFLOW_VAULT_SECRET_ID ?? '' } };
+  return { addr: s.VAULT_ADDR, credentials, namespace: s.VAULT_NAMESPACE, caCertFile: s.VAULT_CACERT };
+}
+
 export interface AgentSettings {
   port: number;
   host: string;
@@ -185,6 +243,8 @@ export interface AgentSettings {
   rdsIamTokenReuseMs: number;
   http: HttpSettings;
   defaultProfile: string;
+  /** Undefined: VAULT_ADDR is not set. */
+  vault: VaultSettings | undefined;
   /** Profiles accepted by integrations that declare none; always includes the default. */
   profiles: string[];
 }
@@ -248,6 +308,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
       authFailureAddresses: s.CREDFLOW_HTTP_AUTH_FAILURE_ADDRESSES,
     },
     defaultProfile: s.CREDFLOW_DEFAULT_PROFILE,
+    vault: vaultSettings(s),
     profiles: [
       ...new Set([
         s.CREDFLOW_DEFAULT_PROFILE,

@@ -15,6 +15,8 @@ export interface BridgeFunction {
 
 export const bridgeFunctions: readonly BridgeFunction[] = [
   { path: 'aws.secretsManager.getSecretValue', store: 'secretsmanager', operation: 'GetSecretValue' },
+  { path: 'vault.kv.get', store: 'vault', operation: 'kv-get' },
+  { path: 'vault.read', store: 'vault', operation: 'read' },
 ];
 
 /** The step parameters the bridge functions hang from. */

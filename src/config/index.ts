@@ -1,7 +1,7 @@
 export { loadConfig, loadValidConfig } from './load-config.js';
 export type { Integration, LoadedConfig, Workflow, WorkflowStep } from './load-config.js';
 export { readAgentSettings, readAppEnv } from './agent-settings.js';
-export type { AgentSettings, HttpSettings, SandboxLimits, SandboxSettings } from './agent-settings.js';
+export type { AgentSettings, HttpSettings, SandboxLimits, SandboxSettings, VaultSettings } from './agent-settings.js';
 export { jsonSchemas } from './json-schemas.js';
 export { maxWorkflowSteps } from './workflow-schema.js';
 export { formatPath, formatZodIssues } from './format-issue.js';

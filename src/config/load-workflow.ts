@@ -49,6 +49,7 @@ export async function loadWorkflow(
     limits: parsed.limits ?? {},
     allowedSecrets: parsed.allowedSecrets,
     allowedRoles: parsed.allowedRoles,
+    allowedVaultPaths: parsed.allowedVaultPaths,
     steps,
     written,
   };

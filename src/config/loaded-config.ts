@@ -27,6 +27,8 @@ export interface Workflow {
   readonly allowedSecrets: readonly string[] | undefined;
   /** Role ARN patterns the workflow's AWS calls may assume; undefined: none (assuming a role is opted into). */
   readonly allowedRoles: readonly string[] | undefined;
+  /** Vault path patterns (after /v1/) the workflow may read; undefined: any path. */
+  readonly allowedVaultPaths?: readonly string[] | undefined;
   readonly steps: readonly WorkflowStep[];
   readonly written: unknown;
 }

@@ -53,6 +53,14 @@ const rolePatternSchema = z
   .min(1)
   .max(2048)
   .regex(/^[A-Za-z0-9/_+=,.@:*-]+$/, { message: 'must be an IAM role ARN, with * as a wildcard' });
+/** A Vault API path pattern (after /v1/): `*` matches any run of characters (slashes included). */
+const vaultPathPatternSchema = z
+  .string()
+  .min(1)
+  .max(1024)
+  .regex(/^[A-Za-z0-9/_+=.@:*-]+$/, {
+    message: 'must be a Vault path (e.g. "secret/data/app/*"), with * as a wildcard',
+  });
 
 const stepSchema = z
   .strictObject({
@@ -86,6 +94,13 @@ export const workflowSchema = z
       .optional()
       .describe(
         'IAM role ARN patterns (e.g. "arn:aws:iam::123456789012:role/reader-*") this workflow may assume with roleArn; without it, none',
+      ),
+    allowedVaultPaths: z
+      .array(vaultPathPatternSchema)
+      .max(1000)
+      .optional()
+      .describe(
+        'Vault API paths (after /v1/) this workflow may read: "secret/data/app/*" for vault.kv.get, "database/creds/orders" for vault.read; when set, every other path is refused',
       ),
     steps: z
       .array(stepSchema)

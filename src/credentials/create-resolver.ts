@@ -5,6 +5,7 @@ import { CredflowError } from '../errors.js';
 import { directLines, type LineSink } from '../logging/index.js';
 import type { SecretMasker } from '../masking/index.js';
 import type { Metrics } from '../metrics/index.js';
+import type { VaultLease } from '../secrets/index.js';
 import type { WorkflowRunner } from '../workflows/index.js';
 import { CacheKey } from './cache-key.js';
 import { ConnectionRenderer, type Rendered } from './connection-renderer.js';
@@ -27,6 +28,8 @@ export interface ResolverDeps {
   lines?: LineSink;
   metrics: Metrics;
   now?: () => number;
+  /** Told which connection a cached response's Vault leases belong to, each time one is used. */
+  bindLeases?: (connectionKey: string, leases: readonly VaultLease[]) => void;
 }
 
 /** A key with the loader of its response. */
@@ -110,13 +113,19 @@ export function createResolver(deps: ResolverDeps): Resolver {
     const { connection, connectionKey } = rendered;
     return { integration: integration.name, profile, connection, connectionKey, generation, outcome };
   };
+  // The connection of a cached response; its Vault leases are tied to that connection's pools.
+  const render = (integration: Integration, entry: CacheEntry<unknown>, key: CacheKey): Rendered => {
+    const rendered = renderer.fromEntry(integration, entry, key);
+    if (entry.leases.length > 0) deps.bindLeases?.(rendered.connectionKey, entry.leases);
+    return rendered;
+  };
   const fromEntry = (
     attempt: ResolutionAttempt,
     keyedAs: Keyed,
     entry: CacheEntry<unknown>,
     outcome: CacheOutcome,
   ): Resolved => {
-    const rendered = renderer.fromEntry(attempt.integration, entry, keyedAs.key);
+    const rendered = render(attempt.integration, entry, keyedAs.key);
     return result(attempt.integration, attempt.profile, rendered, entry.generation, outcome);
   };
 
@@ -169,14 +178,8 @@ export function createResolver(deps: ResolverDeps): Resolver {
       const keyedAs = keyFor(integration, failed.profile);
       if (!keyedAs) return { refused: 'unchanged', fetches: 0, waited: false };
       const { id } = keyedAs.key;
-      const render = (entry: CacheEntry<unknown>): Resolved =>
-        result(
-          integration,
-          failed.profile,
-          renderer.fromEntry(integration, entry, keyedAs.key),
-          entry.generation,
-          'refresh',
-        );
+      const resolvedOf = (entry: CacheEntry<unknown>): Resolved =>
+        result(integration, failed.profile, render(integration, entry, keyedAs.key), entry.generation, 'refresh');
       let fetches = 0;
       // Refused what a wait in progress was refused: join it rather than load.
       if (!rotation.isWaitingOut(id, failed.connectionKey)) {
@@ -191,7 +194,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
         );
         if (entry) {
           fetches += 1;
-          const fresh = render(entry);
+          const fresh = resolvedOf(entry);
           const changed = fresh.connectionKey !== failed.connectionKey;
           if (mayLoad) rotation.loadFound(id, changed);
           if (changed) return { retry: fresh, fetches, waited: false };
@@ -199,7 +202,7 @@ export function createResolver(deps: ResolverDeps): Resolver {
           // No load now: the store was asked moments ago. What it answered is in the cache.
           const current = cache.status(id).entry;
           if (current && current.generation > failed.generation) {
-            const fresh = render(current);
+            const fresh = resolvedOf(current);
             if (fresh.connectionKey !== failed.connectionKey) return { retry: fresh, fetches, waited: false };
           }
         }
@@ -214,9 +217,9 @@ export function createResolver(deps: ResolverDeps): Resolver {
         cancelled: options.cancelled,
         current: () => {
           const entry = cache.status(id).entry;
-          return entry ? render(entry) : undefined;
+          return entry ? resolvedOf(entry) : undefined;
         },
-        fetch: async (notBefore) => render(await cache.reload(id, -1, keyedAs.load, notBefore)),
+        fetch: async (notBefore) => resolvedOf(await cache.reload(id, -1, keyedAs.load, notBefore)),
       });
       fetches += end.fetches;
       return end.outcome === 'rotated' || end.outcome === 'probe'

@@ -1,5 +1,6 @@
 // Over 250 lines: one self-contained class whose load, peek, reload and eviction share the slot state.
 import { CredflowError, messageOf } from '../errors.js';
+import type { VaultLease } from '../secrets/index.js';
 
 /** One cached workflow response. `generation` grows with every successful load of its key. */
 export interface CacheEntry<T> {
@@ -13,6 +14,8 @@ export interface CacheEntry<T> {
   readonly staleUntil: number;
   /** The jittered moment after which a use starts a background refresh. */
   readonly refreshAt: number;
+  /** The Vault leases the load obtained (the agent renews them while pools on this value are open). */
+  readonly leases: readonly VaultLease[];
 }
 
 export interface Loaded<T> {
@@ -21,6 +24,7 @@ export interface Loaded<T> {
   ttlMs: number;
   /** How long past expiry it may be served while refreshing fails (default: the cache's maxStaleMs). */
   maxStaleMs?: number;
+  leases?: readonly VaultLease[];
 }
 
 export type Loader<T> = () => Promise<Loaded<T>>;
@@ -232,6 +236,7 @@ export class CredentialCache<T> {
           expiresAt: fetchedAt + ttl,
           staleUntil: fetchedAt + ttl + (loaded.maxStaleMs ?? this.options.maxStaleMs),
           refreshAt: fetchedAt + ttl * (from + (to - from) * this.random()),
+          leases: loaded.leases ?? [],
         };
         // A value with no lifetime serves this request (and those sharing it) only, and replaces
         // whatever was kept before.

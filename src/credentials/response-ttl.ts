@@ -1,10 +1,17 @@
 /**
  * How long a workflow response may be used: the integration's TTL, capped by what the response says
- * of itself (`expiresAt` as an ISO time, or `ttlSeconds`, as a Vault lease or an RDS IAM token
- * would). The shorter one wins.
+ * of itself (`expiresAt` as an ISO time, or `ttlSeconds`, as an RDS IAM token would) and by the
+ * Vault leases the run obtained (`lease_duration`). The shorter one wins.
  */
-export function responseTtlMs(response: unknown, configuredSeconds: number, now: number): number {
+export function responseTtlMs(
+  response: unknown,
+  configuredSeconds: number,
+  now: number,
+  leases: readonly { duration: number }[] = [],
+): number {
   let ttl = configuredSeconds * 1000;
+  // A lease of 0 s has no end (a non-expiring secret): it does not shorten the entry.
+  for (const lease of leases) if (lease.duration > 0) ttl = Math.min(ttl, lease.duration * 1000);
   if (response !== null && typeof response === 'object') {
     const { expiresAt, ttlSeconds } = response as { expiresAt?: unknown; ttlSeconds?: unknown };
     if (typeof ttlSeconds === 'number' && Number.isFinite(ttlSeconds)) ttl = Math.min(ttl, ttlSeconds * 1000);

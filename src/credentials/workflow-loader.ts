@@ -30,7 +30,11 @@ export class WorkflowLoader {
 
   loaderFor(key: CacheKey, workflow: Workflow): Loader<unknown> {
     const { runner, masker, now } = this.deps;
-    const options = { params: { ...key.params }, context: { integration: key.integration, profile: key.profile } };
+    const options = {
+      params: { ...key.params },
+      context: { integration: key.integration, profile: key.profile },
+      keepLeases: true,
+    };
     return async () => {
       // Loads of one key can overlap (an invalidate while one runs): like the cache, which keeps the
       // value of the load that started last, only that load's values are held for the entry.
@@ -47,8 +51,9 @@ export class WorkflowLoader {
       }
       return {
         value: pruneResponse(run.response, this.needed.get(workflow.name)),
-        ttlMs: responseTtlMs(run.response, key.ttlSeconds, now()),
+        ttlMs: responseTtlMs(run.response, key.ttlSeconds, now(), run.leases ?? []),
         maxStaleMs: key.maxStaleSeconds * 1000,
+        leases: run.leases ?? [],
       };
     };
   }

@@ -1,6 +1,7 @@
 import type { DestinationStream } from 'pino';
 import { startAgent, type RunningAgent } from '../agent/index.js';
 import { randomKeyPair, startLocalSecretsManager, type LocalSecretsManager } from '../local-secrets-manager/index.js';
+import { startLocalVault, type LocalVault } from '../local-vault/index.js';
 import { claimEmbeddedState, removeEmbeddedState, updateEmbeddedState } from './embedded-state.js';
 import { seedDemoDatabase } from './seed-demo-database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './start-embedded-postgres.js';
@@ -10,6 +11,7 @@ export const embeddedRegion = 'us-east-1';
 export interface EmbeddedStack {
   agent: RunningAgent;
   secrets: LocalSecretsManager;
+  vault: LocalVault;
   postgres: EmbeddedPostgresHandle;
   stop(): Promise<void>;
 }
@@ -27,8 +29,9 @@ export interface StartEmbeddedOptions {
 
 /**
  * The embedded default: a throw-away PostgreSQL with password auth and a demo table, a local
- * Secrets Manager endpoint seeded with `postgresSecrets` in the RDS shape, and the agent serving
- * the configuration in `dir`, which reaches the endpoint only through the AWS SDK.
+ * Secrets Manager endpoint seeded with `postgresSecrets` in the RDS shape, a local Vault endpoint
+ * with the same credentials at `secret/demo/postgres` (KV v2), and the agent serving the
+ * configuration in `dir`, which reaches the endpoints only through the AWS SDK and Node's fetch.
  */
 export async function startEmbedded(options: StartEmbeddedOptions): Promise<EmbeddedStack> {
   const cleanups: (() => Promise<void>)[] = [];
@@ -57,9 +60,14 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
       { SecretString: JSON.stringify({ engine: 'postgres', ...demo }) },
       { description: 'credentials of the embedded demo database' },
     );
+    const vault = await startLocalVault({ kvMounts: ['secret'] });
+    cleanups.push(() => vault.close());
+    vault.putKv('secret', 'demo/postgres', { ...demo });
+    const env = options.env ?? process.env;
     const agent = await startAgent({
       dir: options.dir,
-      ...(options.env ? { env: options.env } : {}),
+      // The demo's Vault, unless the user points the agent at their own.
+      env: env.VAULT_ADDR ? env : { ...env, VAULT_ADDR: vault.url, CREDFLOW_VAULT_TOKEN: vault.rootToken },
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.host ? { host: options.host } : {}),
       ...(options.tokens ? { tokens: options.tokens } : {}),
@@ -74,7 +82,7 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
       secretsCredentials: credentials,
       agentUrl: agent.url,
     });
-    return { agent, secrets, postgres, stop };
+    return { agent, secrets, vault, postgres, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -28,6 +28,8 @@ export interface PoolRegistryOptions {
   maxMessageBytes: number;
   /** Signs the tokens of integrations with auth "rds-iam". */
   rdsIamTokens?: RdsIamTokens | undefined;
+  /** Told when the last pool on a connection key has ended (its credentials' Vault leases can go). */
+  onPoolEnd?: (connectionKey: string) => void;
 }
 
 /** An integration's connections, for its status. */
@@ -64,6 +66,8 @@ export interface PoolRegistry {
   stats(): PoolStats[];
   /** Connections of an integration and of the server its pool for `profile` connects to. */
   connections(integration: string, profile: string): ConnectionFigures;
+  /** Whether a pool on these credentials is open (current, or draining and not yet ended). */
+  hasPool(connectionKey: string): boolean;
   /** Ends every pool, waiting for the queries that use them. */
   close(): Promise<void>;
 }
@@ -95,6 +99,8 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
   const forget = (entry: PoolEntry): void => {
     if (entry.poolEnded && entry.open === 0) retiring.delete(entry);
   };
+  const hasPool = (connectionKey: string): boolean =>
+    [...all(), ...retiring].some((e) => e.connectionKey === connectionKey && !e.poolEnded);
   const end = (entry: PoolEntry): void => {
     entry.ended ??= entry.pool
       .end()
@@ -102,6 +108,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
       .then(() => {
         entry.poolEnded = true;
         forget(entry);
+        if (!hasPool(entry.connectionKey)) options.onPoolEnd?.(entry.connectionKey);
       });
   };
   const retire = (entry: PoolEntry, why: string): void => {
@@ -218,6 +225,7 @@ export function createPoolRegistry(options: PoolRegistryOptions): PoolRegistry {
         server: server === undefined ? undefined : { open: limits.openTo(server), max: serverMax },
       };
     },
+    hasPool,
     async close() {
       const ending = [...all(), ...retiring];
       entries.clear();

@@ -14,3 +14,5 @@ export type { AwsCallIdentity } from './aws-call-identity.js';
 export { createAwsIdentity, defaultSessionName } from './aws-identity.js';
 export type { AwsIdentity, AwsIdentityOptions, IdentityAnswer } from './aws-identity.js';
 export type { AwsKeys } from './sts-client.js';
+export { createVaultClient, LeaseKeeper, VaultError } from './vault/index.js';
+export type { KvSecret, VaultClient, VaultCredentials, VaultLease, VaultSecret } from './vault/index.js';

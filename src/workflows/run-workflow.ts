@@ -4,6 +4,7 @@ import { CredflowError } from '../errors.js';
 import type { Metrics } from '../metrics/index.js';
 import { MASK, scrubFragments, SecretMasker } from '../masking/index.js';
 import type { SandboxOutcome, SandboxRunner, StepResult } from '../sandbox/index.js';
+import type { VaultLease } from '../secrets/index.js';
 import type { BridgeStores } from './bridge/bridge-deps.js';
 import { createBridge } from './bridge/create-bridge.js';
 
@@ -20,12 +21,16 @@ export interface WorkflowRunnerDeps {
   metrics?: Metrics;
   /** Where steps run: the agent's sandbox worker processes. */
   sandbox: SandboxRunner;
+  /** Told the Vault leases of a run nothing will use (it failed, or its caller does not keep them), to revoke them. */
+  discardLeases?: (leases: readonly VaultLease[]) => void;
 }
 
 export interface RunWorkflowOptions {
   /** Merged over the workflow's default params. */
   params?: Record<string, unknown>;
   context?: { integration?: string; profile?: string };
+  /** The caller keeps the credentials the run obtains (the cache): its Vault leases are in the outcome, not revoked. */
+  keepLeases?: boolean;
 }
 
 export interface WorkflowRun {
@@ -36,6 +41,8 @@ export interface WorkflowRun {
   durationMs: number;
   /** Knows the secrets this run met (and, through its parent, all others). */
   masker: SecretMasker;
+  /** The Vault leases the run obtained, when its caller keeps them (`keepLeases`); else none (revoked). */
+  leases?: VaultLease[];
 }
 
 /** A run that failed: its error (scrubbed of the run's secrets), the steps that ran and the run's masker. */
@@ -61,7 +68,8 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
       const started = performance.now();
       const masker = new SecretMasker(deps.masker);
       const limits = effectiveLimits(deps.limits, workflow.limits);
-      const bridge = createBridge({ stores: deps.stores, masker, metrics: deps.metrics, workflow });
+      const leases: VaultLease[] = [];
+      const bridge = createBridge({ stores: deps.stores, masker, metrics: deps.metrics, workflow, leases });
       const input = {
         params: { ...workflow.params, ...options.params },
         env: deps.appEnv,
@@ -75,6 +83,8 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
         bridge,
       });
       const durationMs = Math.round(performance.now() - started);
+      const kept = outcome.ok && options.keepLeases === true;
+      if (!kept && leases.length > 0) deps.discardLeases?.(leases);
       if (outcome.ok) {
         deps.metrics?.workflowRuns.observe({ workflow: workflow.name, outcome: 'ok' }, durationMs / 1000);
         deps.logger.info(
@@ -82,7 +92,7 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
           'workflow run',
         );
         const { response, steps } = outcome;
-        return { ok: true, workflow: workflow.name, response, steps, durationMs, masker };
+        return { ok: true, workflow: workflow.name, response, steps, durationMs, masker, leases: kept ? leases : [] };
       }
       const failure = scrubbed(outcome.error, masker);
       deps.metrics?.workflowRuns.observe(

@@ -55,6 +55,8 @@ export async function startTestAgent(
     assumeRoleDurationSeconds?: number;
     /** 'default-chain': configure no credentials, so the agent's come from the SDK's default chain. */
     agentCredentials?: 'default-chain';
+    /** More secrets the leak search on close looks for (another store's values, e.g. the local Vault's). */
+    moreSecrets?: () => Iterable<string>;
   } = {},
 ): Promise<TestAgent> {
   // Every value the endpoint is given, for the leak search on close: the endpoint itself forgets
@@ -155,7 +157,7 @@ export async function startTestAgent(
       await secrets.close();
       await folder.remove();
       const captures = [...logs.lines.map((text, i) => ({ where: `log line ${i}`, text })), ...sent, ...alsoSearch];
-      const leaks = findLeaks(captures, secretsIn([...everStored]));
+      const leaks = findLeaks(captures, secretsIn([...everStored, ...(options.moreSecrets?.() ?? [])]));
       if (leaks.length > 0)
         throw new Error(`secrets leaked into ${leaks.length} place(s):\n${leaks.slice(0, 20).join('\n')}`);
     },

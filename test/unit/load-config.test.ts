@@ -52,11 +52,11 @@ async function rejection(promise: Promise<unknown>): Promise<CredflowError> {
 }
 
 describe('loadConfig on the shipped example folder', () => {
-  it('loads workflows/getSecrets.json and integrations/demo-postgres.json with zero problems', async () => {
+  it('loads the shipped workflows and integrations (Secrets Manager and Vault) with zero problems', async () => {
     const config = await loadConfig(repoRoot, {});
     expect(config.problems).toEqual([]);
-    expect([...config.workflows.keys()]).toEqual(['getSecrets']);
-    expect([...config.integrations.keys()]).toEqual(['demo-postgres']);
+    expect([...config.workflows.keys()].sort()).toEqual(['getSecrets', 'getVaultSecret']);
+    expect([...config.integrations.keys()].sort()).toEqual(['demo-postgres', 'demo-postgres-vault']);
     const step = config.workflows.get('getSecrets')?.steps[0];
     expect(step?.source).toBe(path.join('workflows', 'getSecrets.js'));
     expect(step?.code).toContain('aws.secretsManager.getSecretValue');
@@ -627,6 +627,8 @@ describe('JSON Schemas', () => {
   it.each([
     ['workflows/getSecrets.json', 'workflow'],
     ['integrations/demo-postgres.json', 'integration'],
+    ['workflows/getVaultSecret.json', 'workflow'],
+    ['integrations/demo-postgres-vault.json', 'integration'],
   ])('%s points its $schema at the %s schema', async (file, kind) => {
     const document = JSON.parse(await readFile(path.join(repoRoot, file), 'utf8')) as { $schema?: string };
     expect(document.$schema).toBeDefined();

@@ -1,13 +1,15 @@
 import type { Workflow } from '../../config/index.js';
 import type { SecretMasker } from '../../masking/index.js';
 import type { Metrics } from '../../metrics/index.js';
-import type { AwsIdentity, SecretsGateway } from '../../secrets/index.js';
+import type { AwsIdentity, SecretsGateway, VaultClient, VaultLease } from '../../secrets/index.js';
 
 /** The clients the bridge functions call: one per store. */
 export interface BridgeStores {
   secretsManager: SecretsGateway;
   /** Assumes the roles AWS calls name (roleArn), for every AWS store; see withAssumedRole. */
   awsIdentity?: AwsIdentity;
+  /** Undefined when VAULT_ADDR is not set: vault.* calls are refused, naming the settings. */
+  vault?: VaultClient | undefined;
 }
 
 /** What a store's bridge functions get for one run. */
@@ -17,6 +19,8 @@ export interface BridgeDeps {
   masker: SecretMasker;
   metrics: Metrics | undefined;
   workflow: Workflow;
+  /** Where the run records the Vault leases its calls obtained (the agent renews and revokes them). */
+  leases?: VaultLease[];
 }
 
 /** One bridge function on the host: the step's argument (JSON) in, the answer (JSON) out; refusals are BridgeErrors. */
