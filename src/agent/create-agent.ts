@@ -6,7 +6,7 @@ import type { SecretMasker } from '../masking/index.js';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createPoolRegistry } from '../postgres/index.js';
 import { SandboxWorkers } from '../sandbox/index.js';
-import type { SecretsGateway } from '../secrets/index.js';
+import { createHttpGateway, type HttpGateway, type SecretsGateway } from '../secrets/index.js';
 import { createUseCases, ServedConfig, type Agent } from '../use-cases/index.js';
 import { createWorkflowRunner } from '../workflows/index.js';
 
@@ -14,6 +14,8 @@ export interface AgentDeps {
   config: LoadedConfig;
   settings: AgentSettings;
   secrets: SecretsGateway;
+  /** http.fetch's client; default: one built from settings.httpBridge. */
+  http?: HttpGateway;
   masker: SecretMasker;
   logger: Logger;
   appEnv: Record<string, string>;
@@ -61,7 +63,7 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
     logger,
   });
   const runner = createWorkflowRunner({
-    stores: { secretsManager: deps.secrets },
+    stores: { secretsManager: deps.secrets, http: deps.http ?? createHttpGateway(settings.httpBridge) },
     masker,
     appEnv: deps.appEnv,
     limits,

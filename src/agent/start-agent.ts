@@ -15,7 +15,12 @@ import { loadConfig, loadValidConfig, readAgentSettings, readAppEnv, type AgentS
 import { AuthFailureLimiter, createApp, createHttpMetrics, createHttpServer } from '../http/index.js';
 import { createLogger } from '../logging/index.js';
 import { SecretMasker } from '../masking/index.js';
-import { createSecretsGateway, type SecretsGatewayOptions } from '../secrets/index.js';
+import {
+  createHttpGateway,
+  createSecretsGateway,
+  type Resolver,
+  type SecretsGatewayOptions,
+} from '../secrets/index.js';
 import type { Agent, ReloadTrigger } from '../use-cases/index.js';
 import { createAgent, type AgentParts, type ComposedAgent } from './create-agent.js';
 import { watchConfig } from './watch-config.js';
@@ -25,6 +30,8 @@ export interface OpenAgentOptions {
   dir: string;
   env?: NodeJS.ProcessEnv;
   secrets?: SecretsGatewayOptions;
+  /** How http.fetch resolves names (default: dns.lookup); tests map names to chosen addresses. */
+  httpResolver?: Resolver;
   logDestination?: DestinationStream;
   /** Overrides CREDFLOW_LOG_LEVEL. */
   logLevel?: AgentSettings['logLevel'];
@@ -81,6 +88,10 @@ export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgen
     config,
     settings,
     secrets,
+    http: createHttpGateway({
+      ...settings.httpBridge,
+      ...(options.httpResolver ? { resolve: options.httpResolver } : {}),
+    }),
     masker,
     logger,
     appEnv: readAppEnv(env),

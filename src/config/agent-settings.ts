@@ -67,6 +67,9 @@ export const agentSettingsSchema = z
     CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: intFrom(20, 1, 1_000_000),
     CREDFLOW_HTTP_AUTH_FAILURE_WINDOW_SECONDS: intFrom(10, 1, 3600),
     CREDFLOW_HTTP_AUTH_FAILURE_ADDRESSES: intFrom(10_000, 1, 1_000_000),
+    CREDFLOW_HTTP_BRIDGE_MAX_BYTES: intFrom(1024 * 1024, 1024, 64 * 1024 * 1024),
+    CREDFLOW_HTTP_BRIDGE_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
+    CREDFLOW_HTTP_BRIDGE_ALLOW_LOOPBACK: z.enum(['true', 'false']).default('false'),
     CREDFLOW_PROFILES: z
       .string()
       .regex(/^\s*([A-Za-z0-9][A-Za-z0-9_.-]{0,63}\s*(,\s*|$))*$/, {
@@ -146,6 +149,15 @@ export interface HttpSettings {
   authFailureAddresses: number;
 }
 
+export interface HttpBridgeSettings {
+  /** Bytes of one response body at most. */
+  maxBytes: number;
+  /** Time for one call, its redirects included (never past the run's deadline). */
+  timeoutMs: number;
+  /** Loopback is reachable through allowedHosts entries naming an IP literal (tests, demos). */
+  allowLoopback: boolean;
+}
+
 export interface AgentSettings {
   port: number;
   host: string;
@@ -180,6 +192,8 @@ export interface AgentSettings {
    */
   rotationWaitMs: number;
   http: HttpSettings;
+  /** http.fetch's bounds (src/secrets/http-gateway). */
+  httpBridge: HttpBridgeSettings;
   defaultProfile: string;
   /** Profiles accepted by integrations that declare none; always includes the default. */
   profiles: string[];
@@ -241,6 +255,11 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
       authFailureLimit: s.CREDFLOW_HTTP_AUTH_FAILURE_LIMIT,
       authFailureWindowMs: s.CREDFLOW_HTTP_AUTH_FAILURE_WINDOW_SECONDS * 1000,
       authFailureAddresses: s.CREDFLOW_HTTP_AUTH_FAILURE_ADDRESSES,
+    },
+    httpBridge: {
+      maxBytes: s.CREDFLOW_HTTP_BRIDGE_MAX_BYTES,
+      timeoutMs: s.CREDFLOW_HTTP_BRIDGE_TIMEOUT_MS,
+      allowLoopback: s.CREDFLOW_HTTP_BRIDGE_ALLOW_LOOPBACK === 'true',
     },
     defaultProfile: s.CREDFLOW_DEFAULT_PROFILE,
     profiles: [

@@ -1,7 +1,13 @@
 export { loadConfig, loadValidConfig } from './load-config.js';
 export type { Integration, LoadedConfig, Workflow, WorkflowStep } from './load-config.js';
 export { readAgentSettings, readAppEnv } from './agent-settings.js';
-export type { AgentSettings, HttpSettings, SandboxLimits, SandboxSettings } from './agent-settings.js';
+export type {
+  AgentSettings,
+  HttpBridgeSettings,
+  HttpSettings,
+  SandboxLimits,
+  SandboxSettings,
+} from './agent-settings.js';
 export { jsonSchemas } from './json-schemas.js';
 export { maxWorkflowSteps } from './workflow-schema.js';
 export { formatPath, formatZodIssues } from './format-issue.js';
@@ -16,3 +22,5 @@ export { bridgeFunctions, bridgeRoots } from './bridge-functions.js';
 export type { BridgeFunction } from './bridge-functions.js';
 export { parseResolvedConnection } from './connection-schema.js';
 export type { ResolvedConnection } from './connection-schema.js';
+export { defaultPorts, parseAllowedHost } from './allowed-host.js';
+export type { AllowedHost } from './allowed-host.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAllowedHost } from './allowed-host.js';
 import { configNameSchema, stepNameSchema } from './names.js';
 
 export const sandboxLimitsSchema = z
@@ -48,6 +49,16 @@ const secretPatternSchema = z
   .max(2048)
   .regex(/^[A-Za-z0-9/_+=.@:*-]+$/, { message: 'must be a secret name or ARN, with * as a wildcard' });
 
+/** An allowedHosts entry: an origin, `*.` allowed before a domain (see allowed-host.ts). */
+const allowedHostSchema = z
+  .string()
+  .min(1)
+  .max(300)
+  .superRefine((entry, ctx) => {
+    const parsed = parseAllowedHost(entry);
+    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+  });
+
 const stepSchema = z
   .strictObject({
     name: stepNameSchema,
@@ -74,6 +85,13 @@ export const workflowSchema = z
       .max(1000)
       .optional()
       .describe('SecretId patterns (e.g. "prod/db/*") this workflow may read; when set, every other secret is refused'),
+    allowedHosts: z
+      .array(allowedHostSchema)
+      .max(100)
+      .optional()
+      .describe(
+        'origins (e.g. "https://api.doppler.com", "https://*.example.com") that http.fetch may reach; unset or empty, it reaches none',
+      ),
     steps: z
       .array(stepSchema)
       .min(1)

@@ -7,3 +7,4 @@ export type {
 } from './secrets-manager-gateway.js';
 export { getSecretValueRequestSchema } from './get-secret-value-request.js';
 export type { GetSecretValueRequest, SecretValue } from './get-secret-value-request.js';
+export * from './http-gateway/index.js';

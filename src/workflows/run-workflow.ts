@@ -61,7 +61,9 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
       const started = performance.now();
       const masker = new SecretMasker(deps.masker);
       const limits = effectiveLimits(deps.limits, workflow.limits);
-      const bridge = createBridge({ stores: deps.stores, masker, metrics: deps.metrics, workflow });
+      // The sandbox starts its own clock a moment later: this deadline comes first.
+      const deadline = Date.now() + limits.runTimeoutMs;
+      const bridge = createBridge({ stores: deps.stores, masker, metrics: deps.metrics, workflow, deadline });
       const input = {
         params: { ...workflow.params, ...options.params },
         env: deps.appEnv,

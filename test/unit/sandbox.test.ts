@@ -463,6 +463,7 @@ describe('createWorkflowRunner with sandbox workers, the real secrets gateway an
       params,
       limits: {},
       allowedSecrets: undefined,
+      allowedHosts: undefined,
       steps: [{ name: 'fetch', code, source: 'inline' }],
       written: {},
     };

@@ -1,11 +1,13 @@
 import type { Workflow } from '../../config/index.js';
 import type { SecretMasker } from '../../masking/index.js';
 import type { Metrics } from '../../metrics/index.js';
-import type { SecretsGateway } from '../../secrets/index.js';
+import type { HttpGateway, SecretsGateway } from '../../secrets/index.js';
 
 /** The clients the bridge functions call: one per store. */
 export interface BridgeStores {
   secretsManager: SecretsGateway;
+  /** http.fetch's client (the agent always builds one; allowedHosts decides what it reaches). */
+  http?: HttpGateway;
 }
 
 /** What a store's bridge functions get for one run. */
@@ -15,6 +17,8 @@ export interface BridgeDeps {
   masker: SecretMasker;
   metrics: Metrics | undefined;
   workflow: Workflow;
+  /** When the run must be over (epoch ms): calls that wait on the network end by then. */
+  deadline: number;
 }
 
 /** One bridge function on the host: the step's argument (JSON) in, the answer (JSON) out; refusals are BridgeErrors. */
