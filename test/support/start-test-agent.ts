@@ -1,4 +1,5 @@
 import type { TokenSpec } from '../../src/access/index.js';
+import type { Resolver } from '../../src/secrets/index.js';
 import { startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { startLocalSecretsManager, type AwsKeyPair, type LocalSecretsManager } from './local-secrets-manager/index.js';
 import { captureLogs } from './capture-logs.js';
@@ -14,6 +15,8 @@ export interface TestAgent {
   logs: ReturnType<typeof captureLogs>;
   /** Every value the Secrets Manager endpoint was ever given, in order (the leak search's list). */
   storedValues(): string[];
+  /** Values another store (an HTTP API the test serves) holds: searched on close like stored ones. */
+  addStoredValues(...values: string[]): void;
   /** Every response body the test received through `request`, for leak searches. */
   bodies: string[];
   /** Responses to previews that asked to reveal; the only place a secret may appear. */
@@ -49,6 +52,8 @@ export async function startTestAgent(
     watch?: boolean;
     reloadOnSighup?: boolean;
     awsCredentials?: readonly AwsKeyPair[];
+    /** How http.fetch resolves names (default: the system's resolver). */
+    httpResolver?: Resolver;
   } = {},
 ): Promise<TestAgent> {
   // Every value the endpoint is given, for the leak search on close: the endpoint itself forgets
@@ -83,6 +88,7 @@ export async function startTestAgent(
     ...(tokens === 'configured' ? {} : { tokens }),
     ...(options.watch === undefined ? {} : { watch: options.watch }),
     ...(options.reloadOnSighup === undefined ? {} : { reloadOnSighup: options.reloadOnSighup }),
+    ...(options.httpResolver ? { httpResolver: options.httpResolver } : {}),
     logDestination: captured,
     secrets: { endpoint: secrets.url, defaultRegion: 'us-east-1', defaultCredentials: testAgentAwsCredentials },
   }).catch(async (error: unknown) => {
@@ -103,6 +109,7 @@ export async function startTestAgent(
     dir: folder.dir,
     logs,
     storedValues: () => [...everStored],
+    addStoredValues: (...values) => values.forEach((value) => everStored.add(value)),
     bodies,
     revealed,
     alsoSearch,
