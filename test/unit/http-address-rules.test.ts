@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseAllowedHost } from '../../src/config/index.js';
+import { loadConfig, parseAllowedHost, readAgentSettings } from '../../src/config/index.js';
+import { writeConfigDir } from '../support/config-dir.js';
 import { addressRefusal, classifyAddress, compileAllowedHosts } from '../../src/secrets/index.js';
 
 describe('the HTTP bridge address rules', () => {
@@ -90,5 +91,40 @@ describe('allowedHosts', () => {
   it('allow nothing when unset or empty', () => {
     expect(compileAllowedHosts(undefined)(new URL('https://api.doppler.com'))).toEqual({ allowed: false });
     expect(compileAllowedHosts([])(new URL('https://api.doppler.com'))).toEqual({ allowed: false });
+  });
+});
+
+describe('the HTTP bridge configuration', () => {
+  it('refuses a bad allowedHosts entry when the file loads, naming the file and the entry', async () => {
+    const folder = await writeConfigDir({
+      workflows: {
+        w: {
+          name: 'w',
+          allowedHosts: ['https://ok.example.com', 'https://api.doppler.com/v3'],
+          steps: [{ name: 's', code: 'return 1;' }],
+        },
+      },
+    });
+    try {
+      const config = await loadConfig(folder.dir, {});
+      expect(config.problems).toEqual([
+        'workflows/w.json: allowedHosts[1]: must be an origin (scheme, host, port) without a path, query or fragment',
+      ]);
+    } finally {
+      await folder.remove();
+    }
+  });
+
+  it('reads the CREDFLOW_HTTP_BRIDGE_* settings and refuses a bad one, naming it', () => {
+    expect(
+      readAgentSettings({
+        CREDFLOW_HTTP_BRIDGE_MAX_BYTES: '4096',
+        CREDFLOW_HTTP_BRIDGE_TIMEOUT_MS: '250',
+        CREDFLOW_HTTP_BRIDGE_ALLOW_LOOPBACK: 'true',
+      }).httpBridge,
+    ).toEqual({ maxBytes: 4096, timeoutMs: 250, allowLoopback: true });
+    expect(() => readAgentSettings({ CREDFLOW_HTTP_BRIDGE_ALLOW_LOOPBACK: 'yes' })).toThrow(
+      /CREDFLOW_HTTP_BRIDGE_ALLOW_LOOPBACK/,
+    );
   });
 });
