@@ -19,6 +19,8 @@ const names: Record<string, string[]> = {
   'mixed.test': ['10.20.30.40', '127.0.0.1'],
 };
 const resolver: Resolver = async (hostname) => {
+  // A resolver that never answers: the call's time bound covers name resolution too.
+  if (hostname === 'hang.test') return new Promise(() => undefined);
   const addresses = names[hostname];
   if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
   return addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
@@ -76,6 +78,7 @@ describe('http.fetch reaches the origins a workflow allows, and nothing else (is
             `http://rebind.test:${api.port}`,
             'http://metadata.test',
             `http://mixed.test:${api.port}`,
+            'http://hang.test',
           ]),
           noHosts: probe('noHosts', undefined),
           budget: {
@@ -216,8 +219,8 @@ describe('http.fetch reaches the origins a workflow allows, and nothing else (is
   });
 
   it('gives up on a server that does not answer within CREDFLOW_HTTP_BRIDGE_TIMEOUT_MS', async () => {
-    const answer = await run('probe', { url: `${api.url}/slow` });
-    expect(answer).toMatchObject({ error: 'TimeoutError' });
+    expect(await run('probe', { url: `${api.url}/slow` })).toMatchObject({ error: 'TimeoutError' });
+    expect(await run('probe', { url: 'http://hang.test/' })).toMatchObject({ error: 'TimeoutError' });
   });
 
   it('refuses headers the agent sets itself, naming the field', async () => {

@@ -109,11 +109,7 @@ export function createHttpGateway(options: HttpGatewayOptions): HttpGateway {
     const match = policy.allowed(url);
     if (!match.allowed) throw new Refusal('HostNotAllowed', `${url.origin} is not in the workflow's allowedHosts`);
     const target = await checkedAddress(url, match.literal);
-    const pinned: LookupFunction = (_hostname, lookupOptions, callback) => {
-      if ((lookupOptions as { all?: boolean }).all)
-        (callback as (e: null, a: ResolvedAddress[]) => void)(null, [target]);
-      else callback(null, target.address, target.family);
-    };
+    const pinned = pinnedLookup(target);
     const headers: Record<string, string> = {
       ...request.headers,
       host: url.host,
@@ -136,7 +132,8 @@ export function createHttpGateway(options: HttpGatewayOptions): HttpGateway {
         signal,
         ...(url.protocol === 'https:' && isIP(host) === 0 ? { servername: host } : {}),
       });
-      req.once('error', reject);
+      // Kept for the request's life: an error after the response (an abort while reading) must not go unheard.
+      req.on('error', reject);
       req.once('response', (response) => resolvePromise({ response, finish: () => req.destroy() }));
       req.end(request.body);
     });
@@ -173,9 +170,17 @@ export function createHttpGateway(options: HttpGatewayOptions): HttpGateway {
       if (budget <= 0)
         return { ok: false, error: { name: 'TimeoutError', message: 'http.fetch: the run has no time left' } };
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), budget);
+      // The bound covers name resolution too, which no signal stops: the call answers at the bound
+      // and the abandoned lookup's result is dropped.
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          controller.abort();
+          reject(new Refusal('TimeoutError', `http.fetch ${url.origin}: no complete answer within ${budget} ms`));
+        }, budget);
+      });
       let current = { ...request, headers: { ...request.headers } };
-      try {
+      const attempt = async (): Promise<HttpAnswer> => {
         for (let redirects = 0; ; redirects += 1) {
           const { response, finish } = await hop(url, current, policy, controller.signal);
           const status = response.statusCode ?? 0;
@@ -209,6 +214,11 @@ export function createHttpGateway(options: HttpGatewayOptions): HttpGateway {
             },
           };
         }
+      };
+      try {
+        const work = attempt();
+        work.catch(() => undefined);
+        return await Promise.race([work, timedOut]);
       } catch (error) {
         if (error instanceof Refusal) return { ok: false, error: { name: error.name, message: error.message } };
         if (controller.signal.aborted)
@@ -226,6 +236,18 @@ export function createHttpGateway(options: HttpGatewayOptions): HttpGateway {
         clearTimeout(timer);
       }
     },
+  };
+}
+
+/**
+ * A socket lookup that answers only the address the rules checked, whatever name it is asked for
+ * (Node asks for every address when it tries IPv4 and IPv6 in turn).
+ */
+export function pinnedLookup(target: ResolvedAddress): LookupFunction {
+  return (_hostname, lookupOptions, callback) => {
+    if ((lookupOptions as { all?: boolean }).all)
+      (callback as (error: null, addresses: ResolvedAddress[]) => void)(null, [target]);
+    else callback(null, target.address, target.family);
   };
 }
 

@@ -2,7 +2,7 @@ export { addressRefusal, classifyAddress } from './address-rules.js';
 export type { AddressClass, AddressPolicy } from './address-rules.js';
 export { compileAllowedHosts } from './allowed-hosts.js';
 export type { HostAllowlist, HostMatch } from './allowed-hosts.js';
-export { createHttpGateway } from './http-gateway.js';
+export { createHttpGateway, pinnedLookup } from './http-gateway.js';
 export type {
   HttpAnswer,
   HttpFetchError,
