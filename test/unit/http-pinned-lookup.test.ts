@@ -23,21 +23,20 @@ describe('the HTTP bridge connects to the address it checked', () => {
 
   const get = (autoSelectFamily: boolean) =>
     new Promise<string>((resolve, reject) => {
-      const req = http.request(
-        {
-          hostname: 'never-resolved.invalid',
-          port,
-          path: '/',
-          agent: false,
-          autoSelectFamily,
-          lookup: pinnedLookup({ address: '127.0.0.1', family: 4 }),
-        },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => resolve(body));
-        },
-      );
+      // autoSelectFamily reaches net.connect (Node's types leave it out of RequestOptions).
+      const options: http.RequestOptions = {
+        hostname: 'never-resolved.invalid',
+        port,
+        path: '/',
+        agent: false,
+        lookup: pinnedLookup({ address: '127.0.0.1', family: 4 }),
+        ...{ autoSelectFamily },
+      };
+      const req = http.request(options, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve(body));
+      });
       req.on('error', reject);
       req.end();
     });
