@@ -1,18 +1,10 @@
-import { lookup as dnsLookup } from 'node:dns/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
-import { addressRefusal, type AddressPolicy } from './address-rules.js';
+import { isIP } from 'node:net';
+import type { AddressPolicy } from './address-rules.js';
+import { checkAddress, pinnedLookup, Refusal, systemResolver, type Resolver } from './checked-address.js';
 import type { HostAllowlist } from './allowed-hosts.js';
 import type { HttpRequest, HttpResponse } from './http-request.js';
-
-export interface ResolvedAddress {
-  address: string;
-  family: 4 | 6;
-}
-
-/** Every address a name resolves to (dns.lookup with all: true); tests pass their own. */
-export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
 
 export interface HttpGatewayOptions extends AddressPolicy {
   /** CREDFLOW_HTTP_BRIDGE_MAX_BYTES: bytes of one response body at most. */
@@ -43,24 +35,9 @@ export interface HttpGateway {
   fetch(request: HttpRequest, policy: HttpFetchPolicy): Promise<HttpAnswer>;
 }
 
-class Refusal extends Error {
-  constructor(
-    override readonly name: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 /** Headers that carry the caller's identity: not sent on to another origin a redirect names. */
 const credentialHeaders = new Set(['authorization', 'cookie']);
-
-const systemResolver: Resolver = async (hostname) =>
-  (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => ({
-    address: a.address,
-    family: a.family === 6 ? 6 : 4,
-  }));
 
 /**
  * The HTTP bridge's client. Each hop (the first URL and every redirect) is checked against the
@@ -71,34 +48,8 @@ const systemResolver: Resolver = async (hostname) =>
  */
 export function createHttpGateway(options: HttpGatewayOptions): HttpGateway {
   const resolve = options.resolve ?? systemResolver;
+  const checkedAddress = (url: URL, literal: boolean) => checkAddress(url, literal, options, resolve);
   const maxRedirects = options.maxRedirects ?? 5;
-
-  const checkedAddress = async (url: URL, literal: boolean): Promise<ResolvedAddress> => {
-    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const family = isIP(host);
-    let addresses: ResolvedAddress[];
-    if (family !== 0) addresses = [{ address: host, family: family === 6 ? 6 : 4 }];
-    else {
-      try {
-        addresses = await resolve(host);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? 'ENOTFOUND';
-        throw new Refusal(code, `${url.origin}: the name ${host} does not resolve (${code})`);
-      }
-    }
-    if (addresses.length === 0) throw new Refusal('ENOTFOUND', `${url.origin}: the name ${host} does not resolve`);
-    // Every address, not only the one used: a name answering both a public and a private address
-    // is how a rebinding attack starts.
-    for (const { address } of addresses) {
-      const why = addressRefusal(address, literal, options);
-      if (why)
-        throw new Refusal(
-          'AddressNotAllowed',
-          `${url.origin}: ${host === address ? why : `${host} resolves to ${why}`}`,
-        );
-    }
-    return addresses[0] as ResolvedAddress;
-  };
 
   const hop = async (
     url: URL,
@@ -236,18 +187,6 @@ export function createHttpGateway(options: HttpGatewayOptions): HttpGateway {
         clearTimeout(timer);
       }
     },
-  };
-}
-
-/**
- * A socket lookup that answers only the address the rules checked, whatever name it is asked for
- * (Node asks for every address when it tries IPv4 and IPv6 in turn).
- */
-export function pinnedLookup(target: ResolvedAddress): LookupFunction {
-  return (_hostname, lookupOptions, callback) => {
-    if ((lookupOptions as { all?: boolean }).all)
-      (callback as (error: null, addresses: ResolvedAddress[]) => void)(null, [target]);
-    else callback(null, target.address, target.family);
   };
 }
 
