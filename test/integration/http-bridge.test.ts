@@ -36,7 +36,7 @@ const probe = (name: string, allowedHosts: string[] | undefined, extra: Record<s
       name: 'fetch',
       code: `try {
         const r = await http.fetch(params.url, params.options);
-        return { status: r.status, bytes: r.body.length, redirected: r.redirected, url: r.url };
+        return { status: r.status, bytes: r.body.length, redirected: r.redirected, url: r.url, body: r.body };
       } catch (e) { return { error: e.name, message: e.message }; }`,
     },
   ],
@@ -81,6 +81,7 @@ describe('http.fetch reaches the origins a workflow allows, and nothing else (is
             'http://hang.test',
           ]),
           noHosts: probe('noHosts', undefined),
+          twoOrigins: probe('twoOrigins', [api.url, other.url]),
           budget: {
             name: 'budget',
             allowedHosts: [api.url],
@@ -202,6 +203,19 @@ describe('http.fetch reaches the origins a workflow allows, and nothing else (is
     });
     expect(metadata).toMatchObject({ error: 'HostNotAllowed' });
     expect(other.requests.length).toBe(before);
+  });
+
+  it('sends a POST body, and no Authorization header on to another origin a redirect names', async () => {
+    const reveal = async (url: string, options: unknown) =>
+      (await t.request('POST', '/api/v1/workflows/twoOrigins/run', { params: { url, options }, reveal: true })).body
+        .response as { status: number; body: string };
+    const auth = { headers: { Authorization: `Bearer ${dopplerToken}` } };
+    const posted = await reveal(`${api.url}/echo`, { method: 'POST', body: '{"a":1}', ...auth });
+    expect(JSON.parse(posted.body)).toEqual({ method: 'POST', authorization: true, body: '{"a":1}' });
+    const same = await reveal(`${api.url}/redirect?to=/echo`, auth);
+    expect(JSON.parse(same.body)).toMatchObject({ method: 'GET', authorization: true });
+    const across = await reveal(`${api.url}/redirect?to=${encodeURIComponent(`${other.url}/echo`)}`, auth);
+    expect(JSON.parse(across.body)).toMatchObject({ method: 'GET', authorization: false });
   });
 
   it('stops after five redirects', async () => {

@@ -12,7 +12,8 @@ export interface LocalHttpApi {
 /**
  * A Doppler-like REST API on loopback: `GET /v3/configs/config/secrets/download?format=json` with
  * `Authorization: Bearer <token>` answers the secrets as one flat JSON object (as Doppler does),
- * 401 with Doppler's error shape otherwise. Besides: `/redirect?to=<url>` (302), `/big` (a chunked
+ * 401 with Doppler's error shape otherwise. Besides: `/echo` (the method, whether an Authorization
+ * header came, and the body, as JSON), `/redirect?to=<url>` (302), `/big` (a chunked
  * body of `bigBytes`), `/big-declared` (the same with Content-Length) and `/slow` (never answers).
  */
 export async function startLocalHttpApi(options: {
@@ -35,6 +36,14 @@ export async function startLocalHttpApi(options: {
           return json(401, { messages: ['Invalid Auth token'], success: false });
         if (url.searchParams.get('format') !== 'json') return json(400, { messages: ['format'], success: false });
         return json(200, options.secrets);
+      case '/echo': {
+        let body = '';
+        req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        req.on('end', () =>
+          json(200, { method: req.method, authorization: req.headers.authorization !== undefined, body }),
+        );
+        return;
+      }
       case '/redirect':
         res.writeHead(302, { location: url.searchParams.get('to') ?? '/' });
         return res.end();
