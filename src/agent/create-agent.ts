@@ -7,8 +7,10 @@ import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createPoolRegistry } from '../postgres/index.js';
 import { SandboxWorkers } from '../sandbox/index.js';
 import {
+  createHttpGateway,
   LeaseKeeper,
   type AwsIdentity,
+  type HttpGateway,
   type RdsIamTokens,
   type SecretsGateway,
   type VaultClient,
@@ -26,6 +28,8 @@ export interface AgentDeps {
   awsIdentity?: AwsIdentity;
   /** Undefined when VAULT_ADDR is not set. */
   vault?: VaultClient | undefined;
+  /** http.fetch's client; default: one built from settings.httpBridge. */
+  http?: HttpGateway;
   masker: SecretMasker;
   logger: Logger;
   appEnv: Record<string, string>;
@@ -80,6 +84,7 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
     stores: {
       secretsManager: deps.secrets,
       vault: deps.vault,
+      http: deps.http ?? createHttpGateway(settings.httpBridge),
       ...(deps.awsIdentity ? { awsIdentity: deps.awsIdentity } : {}),
     },
     ...(leases ? { discardLeases: (obtained) => leases.discard(obtained) } : {}),

@@ -18,10 +18,12 @@ import { createLogger } from '../logging/index.js';
 import { SecretMasker } from '../masking/index.js';
 import {
   createAwsIdentity,
+  createHttpGateway,
   createSecretsGateway,
   createVaultClient,
   RdsIamTokens,
   type AwsIdentityOptions,
+  type Resolver,
   type SecretsGatewayOptions,
   type VaultClient,
 } from '../secrets/index.js';
@@ -36,6 +38,8 @@ export interface OpenAgentOptions {
   secrets?: SecretsGatewayOptions;
   /** How roles are assumed (the endpoint, region and base credentials come from `secrets`). */
   assumeRole?: Pick<AwsIdentityOptions, 'durationSeconds' | 'maxRoles'>;
+  /** How http.fetch resolves names (default: dns.lookup); tests map names to chosen addresses. */
+  httpResolver?: Resolver;
   logDestination?: DestinationStream;
   /** Overrides CREDFLOW_LOG_LEVEL. */
   logLevel?: AgentSettings['logLevel'];
@@ -117,6 +121,10 @@ export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgen
     rdsIamTokens,
     awsIdentity,
     vault,
+    http: createHttpGateway({
+      ...settings.httpBridge,
+      ...(options.httpResolver ? { resolve: options.httpResolver } : {}),
+    }),
     masker,
     logger,
     appEnv: readAppEnv(env),

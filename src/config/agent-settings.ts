@@ -69,6 +69,9 @@ export const agentSettingsSchema = z
     CREDFLOW_HTTP_AUTH_FAILURE_LIMIT: intFrom(20, 1, 1_000_000),
     CREDFLOW_HTTP_AUTH_FAILURE_WINDOW_SECONDS: intFrom(10, 1, 3600),
     CREDFLOW_HTTP_AUTH_FAILURE_ADDRESSES: intFrom(10_000, 1, 1_000_000),
+    CREDFLOW_HTTP_BRIDGE_MAX_BYTES: intFrom(1024 * 1024, 1024, 64 * 1024 * 1024),
+    CREDFLOW_HTTP_BRIDGE_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
+    CREDFLOW_HTTP_BRIDGE_ALLOW_LOOPBACK: z.enum(['true', 'false']).default('false'),
     CREDFLOW_PROFILES: z
       .string()
       .regex(/^\s*([A-Za-z0-9][A-Za-z0-9_.-]{0,63}\s*(,\s*|$))*$/, {
@@ -206,6 +209,15 @@ function vaultSettings(s: ParsedSettings): VaultSettings | undefined {
   return { addr: s.VAULT_ADDR, credentials, namespace: s.VAULT_NAMESPACE, caCertFile: s.VAULT_CACERT };
 }
 
+export interface HttpBridgeSettings {
+  /** Bytes of one response body at most. */
+  maxBytes: number;
+  /** Time for one call, its redirects included (never past the run's deadline). */
+  timeoutMs: number;
+  /** Loopback is reachable through allowedHosts entries naming an IP literal (tests, demos). */
+  allowLoopback: boolean;
+}
+
 export interface AgentSettings {
   port: number;
   host: string;
@@ -242,6 +254,8 @@ export interface AgentSettings {
   /** How long a signed RDS IAM token is reused for new connections before another is signed. */
   rdsIamTokenReuseMs: number;
   http: HttpSettings;
+  /** http.fetch's bounds (src/secrets/http-gateway). */
+  httpBridge: HttpBridgeSettings;
   defaultProfile: string;
   /** Undefined: VAULT_ADDR is not set. */
   vault: VaultSettings | undefined;
@@ -306,6 +320,11 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
       authFailureLimit: s.CREDFLOW_HTTP_AUTH_FAILURE_LIMIT,
       authFailureWindowMs: s.CREDFLOW_HTTP_AUTH_FAILURE_WINDOW_SECONDS * 1000,
       authFailureAddresses: s.CREDFLOW_HTTP_AUTH_FAILURE_ADDRESSES,
+    },
+    httpBridge: {
+      maxBytes: s.CREDFLOW_HTTP_BRIDGE_MAX_BYTES,
+      timeoutMs: s.CREDFLOW_HTTP_BRIDGE_TIMEOUT_MS,
+      allowLoopback: s.CREDFLOW_HTTP_BRIDGE_ALLOW_LOOPBACK === 'true',
     },
     defaultProfile: s.CREDFLOW_DEFAULT_PROFILE,
     vault: vaultSettings(s),

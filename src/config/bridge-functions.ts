@@ -11,12 +11,18 @@ export interface BridgeFunction {
   store: string;
   /** The `operation` label: the store's own name for the call. */
   operation: string;
+  /**
+   * The step passes several arguments (`http.fetch(url, options)`), which the host gets as one
+   * array; otherwise the host gets the one argument as it is.
+   */
+  positional?: true;
 }
 
 export const bridgeFunctions: readonly BridgeFunction[] = [
   { path: 'aws.secretsManager.getSecretValue', store: 'secretsmanager', operation: 'GetSecretValue' },
   { path: 'vault.kv.get', store: 'vault', operation: 'kv-get' },
   { path: 'vault.read', store: 'vault', operation: 'read' },
+  { path: 'http.fetch', store: 'http', operation: 'fetch', positional: true },
 ];
 
 /** The step parameters the bridge functions hang from. */

@@ -1,7 +1,14 @@
 export { loadConfig, loadValidConfig } from './load-config.js';
 export type { Integration, LoadedConfig, Workflow, WorkflowStep } from './load-config.js';
 export { readAgentSettings, readAppEnv } from './agent-settings.js';
-export type { AgentSettings, HttpSettings, SandboxLimits, SandboxSettings, VaultSettings } from './agent-settings.js';
+export type {
+  AgentSettings,
+  HttpBridgeSettings,
+  HttpSettings,
+  SandboxLimits,
+  SandboxSettings,
+  VaultSettings,
+} from './agent-settings.js';
 export { jsonSchemas } from './json-schemas.js';
 export { maxWorkflowSteps } from './workflow-schema.js';
 export { formatPath, formatZodIssues } from './format-issue.js';
@@ -17,3 +24,5 @@ export type { BridgeFunction } from './bridge-functions.js';
 export { parseResolvedConnection } from './connection-schema.js';
 export type { RdsIamAuth, ResolvedConnection } from './connection-schema.js';
 export { RDS_IAM_INSECURE_TLS } from './integration-schema.js';
+export { defaultPorts, parseAllowedHost } from './allowed-host.js';
+export type { AllowedHost } from './allowed-host.js';

@@ -50,6 +50,7 @@ export async function loadWorkflow(
     allowedSecrets: parsed.allowedSecrets,
     allowedRoles: parsed.allowedRoles,
     allowedVaultPaths: parsed.allowedVaultPaths,
+    allowedHosts: parsed.allowedHosts,
     steps,
     written,
   };

@@ -29,6 +29,8 @@ export interface Workflow {
   readonly allowedRoles: readonly string[] | undefined;
   /** Vault path patterns (after /v1/) the workflow may read; undefined: any path. */
   readonly allowedVaultPaths?: readonly string[] | undefined;
+  /** Origins http.fetch may reach; undefined or empty: none. */
+  readonly allowedHosts: readonly string[] | undefined;
   readonly steps: readonly WorkflowStep[];
   readonly written: unknown;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAllowedHost } from './allowed-host.js';
 import { configNameSchema, stepNameSchema } from './names.js';
 
 export const sandboxLimitsSchema = z
@@ -61,6 +62,15 @@ const vaultPathPatternSchema = z
   .regex(/^[A-Za-z0-9/_+=.@:*-]+$/, {
     message: 'must be a Vault path (e.g. "secret/data/app/*"), with * as a wildcard',
   });
+/** An allowedHosts entry: an origin, `*.` allowed before a domain (see allowed-host.ts). */
+const allowedHostSchema = z
+  .string()
+  .min(1)
+  .max(300)
+  .superRefine((entry, ctx) => {
+    const parsed = parseAllowedHost(entry);
+    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+  });
 
 const stepSchema = z
   .strictObject({
@@ -101,6 +111,13 @@ export const workflowSchema = z
       .optional()
       .describe(
         'Vault API paths (after /v1/) this workflow may read: "secret/data/app/*" for vault.kv.get, "database/creds/orders" for vault.read; when set, every other path is refused',
+      ),
+    allowedHosts: z
+      .array(allowedHostSchema)
+      .max(100)
+      .optional()
+      .describe(
+        'origins (e.g. "https://api.doppler.com", "https://*.example.com") that http.fetch may reach; unset or empty, it reaches none',
       ),
     steps: z
       .array(stepSchema)

@@ -16,3 +16,4 @@ export type { AwsIdentity, AwsIdentityOptions, IdentityAnswer } from './aws-iden
 export type { AwsKeys } from './sts-client.js';
 export { createVaultClient, LeaseKeeper, VaultError } from './vault/index.js';
 export type { KvSecret, VaultClient, VaultCredentials, VaultLease, VaultSecret } from './vault/index.js';
+export * from './http-gateway/index.js';

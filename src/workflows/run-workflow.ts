@@ -69,7 +69,9 @@ export function createWorkflowRunner(deps: WorkflowRunnerDeps): WorkflowRunner {
       const masker = new SecretMasker(deps.masker);
       const limits = effectiveLimits(deps.limits, workflow.limits);
       const leases: VaultLease[] = [];
-      const bridge = createBridge({ stores: deps.stores, masker, metrics: deps.metrics, workflow, leases });
+      // The sandbox starts its own clock a moment later: this deadline comes first.
+      const deadline = Date.now() + limits.runTimeoutMs;
+      const bridge = createBridge({ stores: deps.stores, masker, metrics: deps.metrics, workflow, leases, deadline });
       const input = {
         params: { ...workflow.params, ...options.params },
         env: deps.appEnv,

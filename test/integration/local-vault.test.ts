@@ -72,7 +72,13 @@ describe('the local Vault endpoint and the Vault client', () => {
 
   it('refuses vault.* calls with a clear error when Vault is not configured', async () => {
     const workflow = { name: 'w', steps: [], params: {} } as unknown as Workflow;
-    const bridge = vaultBridge({ stores: {} as never, masker: new SecretMasker(), metrics: undefined, workflow });
+    const bridge = vaultBridge({
+      stores: {} as never,
+      masker: new SecretMasker(),
+      metrics: undefined,
+      workflow,
+      deadline: Date.now() + 1000,
+    });
     await expect(bridge['vault.kv.get']?.({ path: 'app/x' })).rejects.toMatchObject({
       name: 'VaultNotConfigured',
       message: expect.stringContaining('VAULT_ADDR'),

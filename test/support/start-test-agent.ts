@@ -1,4 +1,5 @@
 import type { TokenSpec } from '../../src/access/index.js';
+import type { Resolver } from '../../src/secrets/index.js';
 import { startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { startLocalSecretsManager, type AwsKeyPair, type LocalSecretsManager } from './local-secrets-manager/index.js';
 import { captureLogs } from './capture-logs.js';
@@ -14,6 +15,8 @@ export interface TestAgent {
   logs: ReturnType<typeof captureLogs>;
   /** Every value the Secrets Manager endpoint was ever given, in order (the leak search's list). */
   storedValues(): string[];
+  /** Values another store (an HTTP API the test serves) holds: searched on close like stored ones. */
+  addStoredValues(...values: string[]): void;
   /** Every response body the test received through `request`, for leak searches. */
   bodies: string[];
   /** Responses to previews that asked to reveal; the only place a secret may appear. */
@@ -57,6 +60,8 @@ export async function startTestAgent(
     agentCredentials?: 'default-chain';
     /** More secrets the leak search on close looks for (another store's values, e.g. the local Vault's). */
     moreSecrets?: () => Iterable<string>;
+    /** How http.fetch resolves names (default: the system's resolver). */
+    httpResolver?: Resolver;
   } = {},
 ): Promise<TestAgent> {
   // Every value the endpoint is given, for the leak search on close: the endpoint itself forgets
@@ -92,6 +97,7 @@ export async function startTestAgent(
     ...(options.watch === undefined ? {} : { watch: options.watch }),
     ...(options.reloadOnSighup === undefined ? {} : { reloadOnSighup: options.reloadOnSighup }),
     ...(options.rdsIamNow ? { rdsIamNow: options.rdsIamNow } : {}),
+    ...(options.httpResolver ? { httpResolver: options.httpResolver } : {}),
     logDestination: captured,
     secrets: {
       endpoint: secrets.url,
@@ -119,6 +125,7 @@ export async function startTestAgent(
     dir: folder.dir,
     logs,
     storedValues: () => [...everStored],
+    addStoredValues: (...values) => values.forEach((value) => everStored.add(value)),
     bodies,
     revealed,
     alsoSearch,

@@ -12,6 +12,7 @@ describe('the bridge functions', () => {
       masker: new SecretMasker(),
       metrics: undefined,
       workflow,
+      deadline: Date.now(),
     });
     const listed = bridgeFunctions.map((f) => f.path);
     expect([...served].sort()).toEqual([...listed].sort());

@@ -55,7 +55,8 @@ describe('loadConfig on the shipped example folder', () => {
   it('loads the shipped workflows and integrations (Secrets Manager and Vault) with zero problems', async () => {
     const config = await loadConfig(repoRoot, {});
     expect(config.problems).toEqual([]);
-    expect([...config.workflows.keys()].sort()).toEqual(['getSecrets', 'getVaultSecret']);
+    expect([...config.workflows.keys()].sort()).toEqual(['getDopplerSecrets', 'getSecrets', 'getVaultSecret']);
+    expect(config.workflows.get('getDopplerSecrets')?.allowedHosts).toEqual(['https://api.doppler.com']);
     expect([...config.integrations.keys()].sort()).toEqual(['demo-postgres', 'demo-postgres-vault']);
     const step = config.workflows.get('getSecrets')?.steps[0];
     expect(step?.source).toBe(path.join('workflows', 'getSecrets.js'));
@@ -555,6 +556,7 @@ describe('readAgentSettings', () => {
         authFailureWindowMs: 10_000,
         authFailureAddresses: 10_000,
       },
+      httpBridge: { maxBytes: 1024 * 1024, timeoutMs: 10_000, allowLoopback: false },
       defaultProfile: 'default',
       profiles: ['default'],
     });

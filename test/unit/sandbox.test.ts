@@ -464,6 +464,7 @@ describe('createWorkflowRunner with sandbox workers, the real secrets gateway an
       limits: {},
       allowedSecrets: undefined,
       allowedRoles: undefined,
+      allowedHosts: undefined,
       steps: [{ name: 'fetch', code, source: 'inline' }],
       written: {},
     };

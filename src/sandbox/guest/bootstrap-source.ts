@@ -136,11 +136,11 @@ export const bootstrapSource = String.raw`
   const roots = ${JSON.stringify(bridgeRoots)};
   const tree = create(null);
   for (const root of roots) tree[root] = create(null);
-  for (const path of ${JSON.stringify(bridgeFunctions.map((f) => f.path))}) {
+  for (const [path, positional] of ${JSON.stringify(bridgeFunctions.map((f) => [f.path, f.positional === true]))}) {
     const parts = path.split('.');
     let node = tree;
     for (let i = 0; i < parts.length - 1; i++) node = node[parts[i]] || (node[parts[i]] = create(null));
-    node[parts[parts.length - 1]] = (request) => call(path, request);
+    node[parts[parts.length - 1]] = positional ? (...args) => call(path, args) : (request) => call(path, request);
   }
   const plain = (node) => {
     const out = {};

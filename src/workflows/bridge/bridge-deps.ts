@@ -1,7 +1,7 @@
 import type { Workflow } from '../../config/index.js';
 import type { SecretMasker } from '../../masking/index.js';
 import type { Metrics } from '../../metrics/index.js';
-import type { AwsIdentity, SecretsGateway, VaultClient, VaultLease } from '../../secrets/index.js';
+import type { AwsIdentity, HttpGateway, SecretsGateway, VaultClient, VaultLease } from '../../secrets/index.js';
 
 /** The clients the bridge functions call: one per store. */
 export interface BridgeStores {
@@ -10,6 +10,8 @@ export interface BridgeStores {
   awsIdentity?: AwsIdentity;
   /** Undefined when VAULT_ADDR is not set: vault.* calls are refused, naming the settings. */
   vault?: VaultClient | undefined;
+  /** http.fetch's client (the agent always builds one; allowedHosts decides what it reaches). */
+  http?: HttpGateway;
 }
 
 /** What a store's bridge functions get for one run. */
@@ -21,6 +23,8 @@ export interface BridgeDeps {
   workflow: Workflow;
   /** Where the run records the Vault leases its calls obtained (the agent renews and revokes them). */
   leases?: VaultLease[];
+  /** When the run must be over (epoch ms): calls that wait on the network end by then. */
+  deadline: number;
 }
 
 /** One bridge function on the host: the step's argument (JSON) in, the answer (JSON) out; refusals are BridgeErrors. */

@@ -1,0 +1,10 @@
+export { addressRefusal, classifyAddress } from './address-rules.js';
+export type { AddressClass, AddressPolicy } from './address-rules.js';
+export { compileAllowedHosts } from './allowed-hosts.js';
+export type { HostAllowlist, HostMatch } from './allowed-hosts.js';
+export { pinnedLookup } from './checked-address.js';
+export type { ResolvedAddress, Resolver } from './checked-address.js';
+export { createHttpGateway } from './http-gateway.js';
+export type { HttpAnswer, HttpFetchError, HttpFetchPolicy, HttpGateway, HttpGatewayOptions } from './http-gateway.js';
+export { httpFetchArgsSchema, httpMethods } from './http-request.js';
+export type { HttpRequest, HttpResponse } from './http-request.js';
