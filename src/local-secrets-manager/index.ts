@@ -16,3 +16,6 @@ export type { Operation } from './operations.js';
 export { Params } from './params.js';
 export type { IncomingCall } from './read-request.js';
 export { AwsServiceError, invalidParameter, invalidRequest, validationError } from './aws-service-error.js';
+export { PARAMETER_TYPES, ParameterStore } from './parameter-store.js';
+export type { ParameterStoreOptions, ParameterType, StoredParameter } from './parameter-store.js';
+export { ssmOperations } from './ssm-operations.js';

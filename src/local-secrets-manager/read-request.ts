@@ -3,20 +3,24 @@ import type { IncomingMessage } from 'node:http';
 import { isObject } from './params.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
-const TARGET_PREFIX = 'secretsmanager.';
+/** X-Amz-Target prefixes by the SigV4 service name requests to them are signed for. */
+const TARGET_PREFIXES = { secretsmanager: 'secretsmanager.', ssm: 'AmazonSSM.' } as const;
+export type ServiceName = keyof typeof TARGET_PREFIXES;
 
 /** What the server learns from a request before deciding how to answer it. */
 export interface IncomingCall {
-  /** The operation named by X-Amz-Target (without `secretsmanager.`), or the raw header when foreign. */
+  /** The operation named by X-Amz-Target (without `secretsmanager.` or `AmazonSSM.`), or the raw header when foreign. */
   readonly operation: string;
   readonly knownTarget: boolean;
+  /** The service the target names (Secrets Manager when foreign, for its errors). */
+  readonly service: ServiceName;
   readonly accessKeyId: string | undefined;
   /** The parsed JSON body; `undefined` when it was not a JSON object. */
   readonly body: Record<string, unknown> | undefined;
   readonly tooLarge: boolean;
   /** Hex SHA-256 of the whole body as received (also of one too large to keep), for SigV4. */
   readonly bodySha256: string;
-  /** SecretId, or Name for CreateSecret, when the body has one. */
+  /** SecretId, or Name for CreateSecret and GetParameter, or Path for GetParametersByPath, when the body has one. */
   readonly secretId: string | undefined;
 }
 
@@ -40,13 +44,16 @@ export async function readRequest(req: IncomingMessage): Promise<IncomingCall | 
   const tooLarge = size > MAX_BODY_BYTES;
   const body = tooLarge ? undefined : parseBody(Buffer.concat(chunks).toString('utf8'));
   const target = header(req, 'x-amz-target') ?? '';
-  const knownTarget = target.startsWith(TARGET_PREFIX);
-  const operation = knownTarget ? target.slice(TARGET_PREFIX.length) : target;
-  const idField = operation === 'CreateSecret' ? 'Name' : 'SecretId';
+  const service = target.startsWith(TARGET_PREFIXES.ssm) ? 'ssm' : 'secretsmanager';
+  const prefix = TARGET_PREFIXES[service];
+  const knownTarget = target.startsWith(prefix);
+  const operation = knownTarget ? target.slice(prefix.length) : target;
+  const idField = ID_FIELDS[operation] ?? 'SecretId';
   const secretId = body?.[idField];
   return {
     operation,
     knownTarget,
+    service,
     accessKeyId: accessKeyIdOf(header(req, 'authorization')),
     body,
     tooLarge,
@@ -54,6 +61,12 @@ export async function readRequest(req: IncomingMessage): Promise<IncomingCall | 
     secretId: typeof secretId === 'string' ? secretId : undefined,
   };
 }
+
+const ID_FIELDS: Partial<Record<string, string>> = {
+  CreateSecret: 'Name',
+  GetParameter: 'Name',
+  GetParametersByPath: 'Path',
+};
 
 /** The access key id of a SigV4 Authorization header (`Credential=AKID/date/region/service/aws4_request`). */
 export function accessKeyIdOf(authorization: string | undefined): string | undefined {

@@ -20,19 +20,23 @@ export interface SignedRequest {
 }
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
-const SERVICE = 'secretsmanager';
 /** AWS refuses a request whose X-Amz-Date is further than this from its own clock. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
 /**
  * Verifies the request's SigV4 Authorization header as AWS does for a JSON-protocol service:
- * the access key must be one of `keys`, the credential scope `<date>/<region>/secretsmanager/aws4_request`,
+ * the access key must be one of `keys`, the credential scope `<date>/<region>/<service>/aws4_request` (`secretsmanager`, or `ssm` for SSM targets),
  * `host`, `x-amz-date` and every other `x-amz-*` header sent must be signed, X-Amz-Date must be
  * within 5 minutes of `now`, and the signature over the canonical request (with the hash of the body
  * actually received) must match. Throws the service's own errors; returns the access key id.
  */
-export function verifySignature(request: SignedRequest, keys: ReadonlyMap<string, string>, now: number): string {
+export function verifySignature(
+  request: SignedRequest,
+  keys: ReadonlyMap<string, string>,
+  now: number,
+  expectedService = 'secretsmanager',
+): string {
   const headers = canonicalHeaderValues(request.rawHeaders);
   const authorization = headers.get('authorization');
   if (authorization === undefined) {
@@ -57,8 +61,8 @@ export function verifySignature(request: SignedRequest, keys: ReadonlyMap<string
   if (secretAccessKey === undefined) {
     throw new AwsServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
   }
-  if (service !== SERVICE) {
-    throw invalidSignature(`Credential should be scoped to correct service: '${SERVICE}'. `);
+  if (service !== expectedService) {
+    throw invalidSignature(`Credential should be scoped to correct service: '${expectedService}'. `);
   }
   if (terminator !== 'aws4_request') {
     throw invalidSignature("Credential should be scoped with a valid terminator: 'aws4_request'. ");

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   operations,
+  ParameterStore,
   Params,
   startLocalSecretsManager as startShipped,
   wireValue,
@@ -31,7 +32,10 @@ export interface LocalSecretsManager extends ShippedEndpoint {
 }
 
 export interface LocalSecretsManagerOptions extends Omit<ShippedOptions, 'extend'> {
-  /** Told each value stored, e.g. for a test's leak search; the endpoint keeps no history itself. */
+  /**
+   * Told each secret value stored (secrets, and SecureString parameters: String and StringList
+   * parameters are not secrets), e.g. for a test's leak search; the endpoint keeps no history itself.
+   */
   onValueStored?: (text: string) => void;
 }
 
@@ -47,12 +51,19 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     ...(options.limits ? { limits: options.limits } : {}),
     ...(onValueStored ? { onValueStored } : {}),
   });
+  const parameters = new ParameterStore({
+    region: options.region ?? 'us-east-1',
+    ...(onValueStored
+      ? { onValueStored: (p) => (p.type === 'SecureString' ? onValueStored(p.value) : undefined) }
+      : {}),
+  });
   const faults = new FaultInjector();
   const log = new RequestLog();
   const endpoint = await startShipped({
     ...shippedOptions,
     extend: {
       store,
+      parameters,
       operations: Object.fromEntries(
         Object.entries(extraOperations).map(([name, operation]) => [
           name,
@@ -74,6 +85,7 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     port: endpoint.port,
     credentials: endpoint.credentials,
     createSecret: (name, value, opts) => endpoint.createSecret(name, value, opts),
+    putParameter: (name, value, opts) => endpoint.putParameter(name, value, opts),
     close: () => endpoint.close(),
     putSecretValue(secretId, value, stages) {
       const out = operations.PutSecretValue(
