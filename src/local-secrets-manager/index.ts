@@ -7,11 +7,20 @@ export type {
   SecretInput,
 } from './start-local-secrets-manager.js';
 export { AWSCURRENT, defaultStoreLimits, labelCount, limitExceeded, SecretStore } from './secret-store.js';
-export type { SecretStoreOptions, SecretVersion, StoredSecret, StoreLimits } from './secret-store.js';
+export type { SecretRotation, SecretStoreOptions, SecretVersion, StoredSecret, StoreLimits } from './secret-store.js';
 export type { SecretValue } from './secret-value.js';
 export { randomKeyPair } from './sigv4.js';
 export type { AwsKeyPair } from './sigv4.js';
-export { epochSeconds, MAX_VALUE_BYTES, operations, SECRET_ID, STAGE, TOKEN } from './operations.js';
+export {
+  describeSecret,
+  epochSeconds,
+  MAX_VALUE_BYTES,
+  operations,
+  SECRET_ID,
+  STAGE,
+  TOKEN,
+  versionsToStages,
+} from './operations.js';
 export type { Operation } from './operations.js';
 export { Params } from './params.js';
 export type { IncomingCall } from './read-request.js';

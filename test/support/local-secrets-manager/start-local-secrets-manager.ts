@@ -8,6 +8,7 @@ import {
   type LocalSecretsManager as ShippedEndpoint,
   type LocalSecretsManagerOptions as ShippedOptions,
   type SecretInput,
+  type SecretRotation,
 } from '../../../src/local-secrets-manager/index.js';
 import { extraOperations } from './extra-operations.js';
 import { FaultInjector, type Faults } from './faults.js';
@@ -18,6 +19,8 @@ import { TestSecretStore, type StoreStats } from './test-secret-store.js';
 export interface LocalSecretsManager extends ShippedEndpoint {
   /** Adds a version in process; `stages` defaults to ["AWSCURRENT"]. */
   putSecretValue(secretId: string, value: SecretInput, stages?: string[]): { VersionId: string };
+  /** Sets what DescribeSecret reports of the secret's rotation (this endpoint never rotates by itself). */
+  setRotation(secretId: string, rotation: SecretRotation | undefined): void;
   /** Requests received over HTTP, in order. */
   readonly requests: ReadonlyArray<RecordedRequest>;
   countRequests(operation?: string): number;
@@ -93,6 +96,9 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
         store,
       );
       return { VersionId: out.VersionId };
+    },
+    setRotation(secretId, rotation) {
+      store.find(secretId).rotation = rotation;
     },
     get requests() {
       return log.all;
