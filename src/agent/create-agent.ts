@@ -6,7 +6,7 @@ import type { SecretMasker } from '../masking/index.js';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createPoolRegistry } from '../postgres/index.js';
 import { SandboxWorkers } from '../sandbox/index.js';
-import type { SecretsGateway } from '../secrets/index.js';
+import type { SecretsGateway, SsmGateway } from '../secrets/index.js';
 import { createUseCases, ServedConfig, type Agent } from '../use-cases/index.js';
 import { createWorkflowRunner } from '../workflows/index.js';
 
@@ -14,6 +14,7 @@ export interface AgentDeps {
   config: LoadedConfig;
   settings: AgentSettings;
   secrets: SecretsGateway;
+  ssm: SsmGateway;
   masker: SecretMasker;
   logger: Logger;
   appEnv: Record<string, string>;
@@ -61,7 +62,7 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
     logger,
   });
   const runner = createWorkflowRunner({
-    stores: { secretsManager: deps.secrets },
+    stores: { secretsManager: deps.secrets, ssm: deps.ssm },
     masker,
     appEnv: deps.appEnv,
     limits,
@@ -108,6 +109,7 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
       await sandbox.close();
       await pools.close();
       deps.secrets.close();
+      deps.ssm.close();
     },
   );
   const parts: AgentParts = {

@@ -15,7 +15,7 @@ import { loadConfig, loadValidConfig, readAgentSettings, readAppEnv, type AgentS
 import { AuthFailureLimiter, createApp, createHttpMetrics, createHttpServer } from '../http/index.js';
 import { createLogger } from '../logging/index.js';
 import { SecretMasker } from '../masking/index.js';
-import { createSecretsGateway, type SecretsGatewayOptions } from '../secrets/index.js';
+import { createSecretsGateway, createSsmGateway, type SecretsGatewayOptions } from '../secrets/index.js';
 import type { Agent, ReloadTrigger } from '../use-cases/index.js';
 import { createAgent, type AgentParts, type ComposedAgent } from './create-agent.js';
 import { watchConfig } from './watch-config.js';
@@ -24,6 +24,7 @@ export interface OpenAgentOptions {
   /** The folder holding workflows/ and integrations/. */
   dir: string;
   env?: NodeJS.ProcessEnv;
+  /** How the agent reaches AWS: Secrets Manager and SSM alike (the embedded endpoint serves both). */
   secrets?: SecretsGatewayOptions;
   logDestination?: DestinationStream;
   /** Overrides CREDFLOW_LOG_LEVEL. */
@@ -77,10 +78,12 @@ export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgen
   });
   const config = await loadValidConfig(options.dir, env);
   const secrets = createSecretsGateway(options.secrets ?? {});
+  const ssm = createSsmGateway(options.secrets ?? {});
   const composed = createAgent({
     config,
     settings,
     secrets,
+    ssm,
     masker,
     logger,
     appEnv: readAppEnv(env),

@@ -15,6 +15,10 @@ export interface BridgeFunction {
 
 export const bridgeFunctions: readonly BridgeFunction[] = [
   { path: 'aws.secretsManager.getSecretValue', store: 'secretsmanager', operation: 'GetSecretValue' },
+  { path: 'aws.secretsManager.batchGetSecretValue', store: 'secretsmanager', operation: 'BatchGetSecretValue' },
+  { path: 'aws.secretsManager.describeSecret', store: 'secretsmanager', operation: 'DescribeSecret' },
+  { path: 'aws.ssm.getParameter', store: 'ssm', operation: 'GetParameter' },
+  { path: 'aws.ssm.getParametersByPath', store: 'ssm', operation: 'GetParametersByPath' },
 ];
 
 /** The step parameters the bridge functions hang from. */

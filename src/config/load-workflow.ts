@@ -48,6 +48,7 @@ export async function loadWorkflow(
     params: parsed.params ?? {},
     limits: parsed.limits ?? {},
     allowedSecrets: parsed.allowedSecrets,
+    allowedParameters: parsed.allowedParameters,
     steps,
     written,
   };

@@ -25,6 +25,8 @@ export interface Workflow {
   readonly limits: SandboxLimitsOverride;
   /** SecretId patterns the workflow may read; undefined: any secret. */
   readonly allowedSecrets: readonly string[] | undefined;
+  /** SSM parameter name patterns the workflow may read; undefined: any parameter. */
+  readonly allowedParameters: readonly string[] | undefined;
   readonly steps: readonly WorkflowStep[];
   readonly written: unknown;
 }

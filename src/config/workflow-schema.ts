@@ -48,6 +48,13 @@ const secretPatternSchema = z
   .max(2048)
   .regex(/^[A-Za-z0-9/_+=.@:*-]+$/, { message: 'must be a secret name or ARN, with * as a wildcard' });
 
+/** An SSM parameter name pattern: `*` matches any run of characters (slashes included). */
+const parameterPatternSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .regex(/^[A-Za-z0-9/_.:*-]+$/, { message: 'must be a parameter name, path or ARN, with * as a wildcard' });
+
 const stepSchema = z
   .strictObject({
     name: stepNameSchema,
@@ -74,6 +81,13 @@ export const workflowSchema = z
       .max(1000)
       .optional()
       .describe('SecretId patterns (e.g. "prod/db/*") this workflow may read; when set, every other secret is refused'),
+    allowedParameters: z
+      .array(parameterPatternSchema)
+      .max(1000)
+      .optional()
+      .describe(
+        'SSM parameter name patterns (e.g. "/prod/db/*") this workflow may read; when set, every other parameter is refused',
+      ),
     steps: z
       .array(stepSchema)
       .min(1)

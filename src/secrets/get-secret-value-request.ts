@@ -1,21 +1,12 @@
 import { z } from 'zod';
+import { awsTargetFields } from './aws-target-schema.js';
 
 /** What step code may pass to aws.secretsManager.getSecretValue, checked on the host. */
 export const getSecretValueRequestSchema = z.strictObject({
   SecretId: z.string().min(1).max(2048),
   VersionId: z.string().min(32).max(64).optional(),
   VersionStage: z.string().min(1).max(256).optional(),
-  region: z
-    .string()
-    .regex(/^[a-z0-9-]{1,32}$/, { message: 'must be an AWS region such as us-east-1' })
-    .optional(),
-  credentials: z
-    .strictObject({
-      accessKeyId: z.string().min(1),
-      secretAccessKey: z.string().min(1),
-      sessionToken: z.string().min(1).optional(),
-    })
-    .optional(),
+  ...awsTargetFields,
 });
 
 export type GetSecretValueRequest = z.infer<typeof getSecretValueRequestSchema>;

@@ -1,11 +1,12 @@
 import type { Workflow } from '../../config/index.js';
 import type { SecretMasker } from '../../masking/index.js';
 import type { Metrics } from '../../metrics/index.js';
-import type { SecretsGateway } from '../../secrets/index.js';
+import type { SecretsGateway, SsmGateway } from '../../secrets/index.js';
 
 /** The clients the bridge functions call: one per store. */
 export interface BridgeStores {
   secretsManager: SecretsGateway;
+  ssm: SsmGateway;
 }
 
 /** What a store's bridge functions get for one run. */

@@ -2,9 +2,10 @@ import { bridgeFunctions } from '../../config/index.js';
 import { BridgeError, type BridgeHandler } from '../../sandbox/index.js';
 import type { BridgeDeps, BridgeFunctionHandler, StoreBridge } from './bridge-deps.js';
 import { secretsManagerBridge } from './secrets-manager-bridge.js';
+import { ssmBridge } from './ssm-bridge.js';
 
 /** Every store's bridge functions; each path must be one of bridgeFunctions (checked by a test). */
-const storeBridges: readonly StoreBridge[] = [secretsManagerBridge];
+const storeBridges: readonly StoreBridge[] = [secretsManagerBridge, ssmBridge];
 
 const labelsByPath = new Map(bridgeFunctions.map((f) => [f.path, { store: f.store, operation: f.operation }]));
 
