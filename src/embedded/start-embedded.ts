@@ -6,6 +6,8 @@ import { seedDemoDatabase } from './seed-demo-database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './start-embedded-postgres.js';
 
 export const embeddedRegion = 'us-east-1';
+/** The SecureString parameter the embedded endpoint is seeded with (workflows/getSsmParameter.json reads it). */
+export const demoParameterName = '/credflow/demo/postgres';
 
 export interface EmbeddedStack {
   agent: RunningAgent;
@@ -27,7 +29,8 @@ export interface StartEmbeddedOptions {
 
 /**
  * The embedded default: a throw-away PostgreSQL with password auth and a demo table, a local
- * Secrets Manager endpoint seeded with `postgresSecrets` in the RDS shape, and the agent serving
+ * Secrets Manager and SSM endpoint seeded with `postgresSecrets` in the RDS shape (and the same
+ * JSON as the SecureString parameter `/credflow/demo/postgres`), and the agent serving
  * the configuration in `dir`, which reaches the endpoint only through the AWS SDK.
  */
 export async function startEmbedded(options: StartEmbeddedOptions): Promise<EmbeddedStack> {
@@ -52,11 +55,15 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
     const credentials = randomKeyPair();
     const secrets = await startLocalSecretsManager({ region: embeddedRegion, credentials: [credentials] });
     cleanups.push(() => secrets.close());
+    const demoSecret = JSON.stringify({ engine: 'postgres', ...demo });
     secrets.createSecret(
       'postgresSecrets',
-      { SecretString: JSON.stringify({ engine: 'postgres', ...demo }) },
+      { SecretString: demoSecret },
       { description: 'credentials of the embedded demo database' },
     );
+    // The same credentials in SSM Parameter Store, which the same endpoint serves: the
+    // demo-postgres-ssm integration reads them through the getSsmParameter workflow.
+    secrets.putParameter(demoParameterName, demoSecret, { type: 'SecureString' });
     const agent = await startAgent({
       dir: options.dir,
       ...(options.env ? { env: options.env } : {}),

@@ -40,8 +40,8 @@ export const ssmBridge: StoreBridge = ({ stores, masker, metrics, workflow }) =>
   },
 
   /**
-   * The Path must be allowed; a parameter under it the workflow may not read is left out of the
-   * answer (never learnt, never seen by the step), so a broad path with narrower patterns is usable.
+   * The Path must be one some pattern can match a parameter under; a parameter under it the
+   * workflow may not read is left out of the answer (never learnt, never seen by the step).
    */
   'aws.ssm.getParametersByPath': async (args) => {
     const request = parseBridgeArgs(
