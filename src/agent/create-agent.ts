@@ -13,6 +13,7 @@ import {
   type HttpGateway,
   type RdsIamTokens,
   type SecretsGateway,
+  type SsmGateway,
   type VaultClient,
 } from '../secrets/index.js';
 import { createUseCases, ServedConfig, type Agent } from '../use-cases/index.js';
@@ -30,6 +31,7 @@ export interface AgentDeps {
   vault?: VaultClient | undefined;
   /** http.fetch's client; default: one built from settings.httpBridge. */
   http?: HttpGateway;
+  ssm: SsmGateway;
   masker: SecretMasker;
   logger: Logger;
   appEnv: Record<string, string>;
@@ -83,6 +85,7 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
   const runner = createWorkflowRunner({
     stores: {
       secretsManager: deps.secrets,
+      ssm: deps.ssm,
       vault: deps.vault,
       http: deps.http ?? createHttpGateway(settings.httpBridge),
       ...(deps.awsIdentity ? { awsIdentity: deps.awsIdentity } : {}),
@@ -151,6 +154,7 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
       await leases?.close();
       deps.secrets.close();
       deps.awsIdentity?.close();
+      deps.ssm.close();
     },
   );
   const parts: AgentParts = {

@@ -20,6 +20,7 @@ import {
   createAwsIdentity,
   createHttpGateway,
   createSecretsGateway,
+  createSsmGateway,
   createVaultClient,
   RdsIamTokens,
   type AwsIdentityOptions,
@@ -35,6 +36,7 @@ export interface OpenAgentOptions {
   /** The folder holding workflows/ and integrations/. */
   dir: string;
   env?: NodeJS.ProcessEnv;
+  /** How the agent reaches AWS: Secrets Manager and SSM alike (the embedded endpoint serves both). */
   secrets?: SecretsGatewayOptions;
   /** How roles are assumed (the endpoint, region and base credentials come from `secrets`). */
   assumeRole?: Pick<AwsIdentityOptions, 'durationSeconds' | 'maxRoles'>;
@@ -114,6 +116,7 @@ export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgen
     ...options.assumeRole,
   });
   const vault = await vaultClientOf(settings, masker);
+  const ssm = createSsmGateway(options.secrets ?? {});
   const composed = createAgent({
     config,
     settings,
@@ -125,6 +128,7 @@ export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgen
       ...settings.httpBridge,
       ...(options.httpResolver ? { resolve: options.httpResolver } : {}),
     }),
+    ssm,
     masker,
     logger,
     appEnv: readAppEnv(env),

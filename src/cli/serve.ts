@@ -21,7 +21,7 @@ export function registerServe(program: Command, globals: (cmd: Command) => Globa
     )
     .option(
       '--embedded',
-      'start an embedded PostgreSQL and a local Secrets Manager endpoint seeded with postgresSecrets',
+      'start an embedded PostgreSQL and a local Secrets Manager and SSM endpoint seeded with postgresSecrets and /credflow/demo/postgres',
       false,
     )
     .option('--port <port>', 'port to listen on (default: PORT or 8080)', parsePort)
@@ -53,7 +53,7 @@ export function registerServe(program: Command, globals: (cmd: Command) => Globa
           stop = stack.stop;
           printBanner(
             stack.agent,
-            `embedded PostgreSQL on 127.0.0.1:${stack.postgres.port}, Secrets Manager endpoint at ${stack.secrets.url}`,
+            `embedded PostgreSQL on 127.0.0.1:${stack.postgres.port}, Secrets Manager and SSM endpoint at ${stack.secrets.url}`,
           );
         } else {
           const agent = await startAgent({ dir, ...listen });

@@ -23,6 +23,10 @@ export const bridgeFunctions: readonly BridgeFunction[] = [
   { path: 'vault.kv.get', store: 'vault', operation: 'kv-get' },
   { path: 'vault.read', store: 'vault', operation: 'read' },
   { path: 'http.fetch', store: 'http', operation: 'fetch', positional: true },
+  { path: 'aws.secretsManager.batchGetSecretValue', store: 'secretsmanager', operation: 'BatchGetSecretValue' },
+  { path: 'aws.secretsManager.describeSecret', store: 'secretsmanager', operation: 'DescribeSecret' },
+  { path: 'aws.ssm.getParameter', store: 'ssm', operation: 'GetParameter' },
+  { path: 'aws.ssm.getParametersByPath', store: 'ssm', operation: 'GetParametersByPath' },
 ];
 
 /** The step parameters the bridge functions hang from. */

@@ -51,6 +51,7 @@ export async function loadWorkflow(
     allowedRoles: parsed.allowedRoles,
     allowedVaultPaths: parsed.allowedVaultPaths,
     allowedHosts: parsed.allowedHosts,
+    allowedParameters: parsed.allowedParameters,
     steps,
     written,
   };

@@ -31,6 +31,8 @@ export interface Workflow {
   readonly allowedVaultPaths?: readonly string[] | undefined;
   /** Origins http.fetch may reach; undefined or empty: none. */
   readonly allowedHosts: readonly string[] | undefined;
+  /** SSM parameter name patterns the workflow may read; undefined: any parameter. */
+  readonly allowedParameters: readonly string[] | undefined;
   readonly steps: readonly WorkflowStep[];
   readonly written: unknown;
 }

@@ -71,6 +71,12 @@ const allowedHostSchema = z
     const parsed = parseAllowedHost(entry);
     if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
   });
+/** An SSM parameter name pattern: `*` matches any run of characters (slashes included). */
+const parameterPatternSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .regex(/^[A-Za-z0-9/_.:*-]+$/, { message: 'must be a parameter name, path or ARN, with * as a wildcard' });
 
 const stepSchema = z
   .strictObject({
@@ -118,6 +124,13 @@ export const workflowSchema = z
       .optional()
       .describe(
         'origins (e.g. "https://api.doppler.com", "https://*.example.com") that http.fetch may reach; unset or empty, it reaches none',
+      ),
+    allowedParameters: z
+      .array(parameterPatternSchema)
+      .max(1000)
+      .optional()
+      .describe(
+        'SSM parameter name patterns (e.g. "/prod/db/*") this workflow may read; when set, every other parameter is refused',
       ),
     steps: z
       .array(stepSchema)

@@ -7,6 +7,8 @@ import { seedDemoDatabase } from './seed-demo-database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './start-embedded-postgres.js';
 
 export const embeddedRegion = 'us-east-1';
+/** The SecureString parameter the embedded endpoint is seeded with (workflows/getSsmParameter.json reads it). */
+export const demoParameterName = '/credflow/demo/postgres';
 
 export interface EmbeddedStack {
   agent: RunningAgent;
@@ -29,9 +31,10 @@ export interface StartEmbeddedOptions {
 
 /**
  * The embedded default: a throw-away PostgreSQL with password auth and a demo table, a local
- * Secrets Manager endpoint seeded with `postgresSecrets` in the RDS shape, a local Vault endpoint
- * with the same credentials at `secret/demo/postgres` (KV v2), and the agent serving the
- * configuration in `dir`, which reaches the endpoints only through the AWS SDK and Node's fetch.
+ * Secrets Manager and SSM endpoint seeded with `postgresSecrets` in the RDS shape (and the same
+ * JSON as the SecureString parameter `/credflow/demo/postgres`), a local Vault endpoint with the
+ * same credentials at `secret/demo/postgres` (KV v2), and the agent serving the configuration in
+ * `dir`, which reaches the endpoints only through the AWS SDK and Node's fetch.
  */
 export async function startEmbedded(options: StartEmbeddedOptions): Promise<EmbeddedStack> {
   const cleanups: (() => Promise<void>)[] = [];
@@ -55,11 +58,15 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
     const credentials = randomKeyPair();
     const secrets = await startLocalSecretsManager({ region: embeddedRegion, credentials: [credentials] });
     cleanups.push(() => secrets.close());
+    const demoSecret = JSON.stringify({ engine: 'postgres', ...demo });
     secrets.createSecret(
       'postgresSecrets',
-      { SecretString: JSON.stringify({ engine: 'postgres', ...demo }) },
+      { SecretString: demoSecret },
       { description: 'credentials of the embedded demo database' },
     );
+    // The same credentials in SSM Parameter Store, which the same endpoint serves: the
+    // demo-postgres-ssm integration reads them through the getSsmParameter workflow.
+    secrets.putParameter(demoParameterName, demoSecret, { type: 'SecureString' });
     const vault = await startLocalVault({ kvMounts: ['secret'] });
     cleanups.push(() => vault.close());
     vault.putKv('secret', 'demo/postgres', { ...demo });

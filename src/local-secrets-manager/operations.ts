@@ -1,7 +1,7 @@
-import { invalidParameter, invalidRequest, validationError } from './aws-service-error.js';
+import { AwsServiceError, invalidParameter, invalidRequest, validationError } from './aws-service-error.js';
 import type { Params } from './params.js';
 import { AWSCURRENT } from './secret-store.js';
-import type { SecretStore } from './secret-store.js';
+import type { SecretStore, SecretVersion, StoredSecret } from './secret-store.js';
 import type { SecretValue } from './secret-value.js';
 
 /** One Secrets Manager operation: reads its request body and answers from (or changes) the store. */
@@ -21,7 +21,8 @@ const NAME_PATTERN = /^[A-Za-z0-9/_+=.@!-]{1,512}$/;
 
 /**
  * The operations the demo needs, by the name after `secretsmanager.` in X-Amz-Target: the agent
- * reads with GetSecretValue, `credflow secrets put` writes with CreateSecret and PutSecretValue.
+ * reads with GetSecretValue, BatchGetSecretValue and DescribeSecret, `credflow secrets put` writes
+ * with CreateSecret and PutSecretValue.
  */
 export const operations = {
   CreateSecret(params, store) {
@@ -46,18 +47,36 @@ export const operations = {
     const secretId = params.requiredString('SecretId', SECRET_ID);
     const versionId = params.string('VersionId', TOKEN);
     const versionStage = params.string('VersionStage', STAGE);
-    const { secret, version } = store.getValue(secretId, {
-      ...(versionId === undefined ? {} : { versionId }),
-      ...(versionStage === undefined ? {} : { versionStage }),
-    });
-    return {
-      ARN: secret.arn,
-      Name: secret.name,
-      VersionId: version.versionId,
-      ...encodeValue(version.value),
-      VersionStages: [...version.stages],
-      CreatedDate: epochSeconds(version.createdDate),
-    };
+    return secretValueOf(
+      store.getValue(secretId, {
+        ...(versionId === undefined ? {} : { versionId }),
+        ...(versionStage === undefined ? {} : { versionStage }),
+      }),
+    );
+  },
+
+  DescribeSecret(params, store) {
+    const secret = store.find(params.requiredString('SecretId', SECRET_ID));
+    return { ...describeSecret(secret, store), VersionIdsToStages: versionsToStages(secret) };
+  },
+
+  /** By SecretIdList only (Filters are not served); each secret's failure is an entry of Errors, as the service answers. */
+  BatchGetSecretValue(params, store) {
+    const ids = params.stringList('SecretIdList', { min: 1, max: 20 }, SECRET_ID);
+    if (params.objectList('Filters') !== undefined)
+      throw invalidParameter('Filters are not supported by this endpoint.');
+    if (ids === undefined) throw invalidParameter('Either SecretIdList or Filters must be specified.');
+    const values: Record<string, unknown>[] = [];
+    const errors: Record<string, unknown>[] = [];
+    for (const secretId of ids) {
+      try {
+        values.push(secretValueOf(store.getValue(secretId, {})));
+      } catch (error) {
+        if (!(error instanceof AwsServiceError)) throw error;
+        errors.push({ SecretId: secretId, ErrorCode: error.type, Message: error.message });
+      }
+    }
+    return { SecretValues: values, Errors: errors };
   },
 
   PutSecretValue(params, store) {
@@ -98,6 +117,44 @@ function readValue(params: Params): { value: SecretValue } | undefined {
   if (hasString) return { value: { SecretString: string } };
   if (hasBinary) return { value: { SecretBinary: binary } };
   return undefined;
+}
+
+function secretValueOf({ secret, version }: { secret: StoredSecret; version: SecretVersion }): Record<string, unknown> {
+  return {
+    ARN: secret.arn,
+    Name: secret.name,
+    VersionId: version.versionId,
+    ...encodeValue(version.value),
+    VersionStages: [...version.stages],
+    CreatedDate: epochSeconds(version.createdDate),
+  };
+}
+
+/** What DescribeSecret and ListSecrets say of a secret, besides its versions. */
+export function describeSecret(secret: StoredSecret, store: SecretStore): Record<string, unknown> {
+  const deletedDate = store.deletedDateOf(secret);
+  const { rotation } = secret;
+  return {
+    ARN: secret.arn,
+    Name: secret.name,
+    ...(secret.description === undefined ? {} : { Description: secret.description }),
+    RotationEnabled: rotation?.enabled ?? false,
+    ...(rotation?.lastRotatedDate === undefined ? {} : { LastRotatedDate: epochSeconds(rotation.lastRotatedDate) }),
+    ...(rotation?.nextRotationDate === undefined ? {} : { NextRotationDate: epochSeconds(rotation.nextRotationDate) }),
+    LastChangedDate: epochSeconds(secret.lastChangedDate),
+    ...(secret.lastAccessedDate === undefined ? {} : { LastAccessedDate: epochSeconds(secret.lastAccessedDate) }),
+    ...(deletedDate === undefined ? {} : { DeletedDate: epochSeconds(deletedDate) }),
+    CreatedDate: epochSeconds(secret.createdDate),
+  };
+}
+
+/** Versions without a label are deprecated and left out, as the service does. */
+export function versionsToStages(secret: StoredSecret): Record<string, string[]> {
+  const map: Record<string, string[]> = {};
+  for (const version of secret.versions.values()) {
+    if (version.stages.size > 0) map[version.versionId] = [...version.stages];
+  }
+  return map;
 }
 
 function encodeValue(value: SecretValue): Record<string, string> {

@@ -25,6 +25,15 @@ export interface StoredSecret {
   lastAccessedDate: number | undefined;
   /** In creation order. */
   readonly versions: Map<string, SecretVersion>;
+  /** Rotation metadata DescribeSecret reports; this store never rotates (the tests' double sets it). */
+  rotation: SecretRotation | undefined;
+}
+
+/** What DescribeSecret says of a secret's rotation; times in epoch milliseconds. */
+export interface SecretRotation {
+  enabled: boolean;
+  lastRotatedDate?: number;
+  nextRotationDate?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -97,6 +106,7 @@ export class SecretStore {
       lastChangedDate: now,
       lastAccessedDate: undefined,
       versions: new Map(),
+      rotation: undefined,
     };
     this.secrets.set(secret.name, secret);
     try {
@@ -159,6 +169,11 @@ export class SecretStore {
     const secret = this.secrets.get(secretId) ?? [...this.secrets.values()].find((s) => s.arn === secretId);
     if (!secret) throw secretNotFound();
     return secret;
+  }
+
+  /** When `secret` was scheduled for deletion: never here (a store that can delete says). */
+  deletedDateOf(_secret: StoredSecret): number | undefined {
+    return undefined;
   }
 
   /** The secret an operation may read or change; a store that schedules deletions refuses those here. */

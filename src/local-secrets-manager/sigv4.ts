@@ -26,7 +26,7 @@ const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
 /**
  * Verifies the request's SigV4 Authorization header as AWS does for a JSON-protocol service:
- * the access key must be one of `keys`, the credential scope `<date>/<region>/<service>/aws4_request`,
+ * the access key must be one of `keys`, the credential scope `<date>/<region>/<service>/aws4_request` (`secretsmanager`, `ssm` or `sts`),
  * `host`, `x-amz-date` and every other `x-amz-*` header sent must be signed, X-Amz-Date must be
  * within 5 minutes of `now`, and the signature over the canonical request (with the hash of the body
  * actually received) must match. Throws the service's own errors; returns the access key id.

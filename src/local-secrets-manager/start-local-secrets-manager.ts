@@ -4,6 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AwsServiceError, serializationError } from './aws-service-error.js';
 import { findOperation, operations } from './operations.js';
+import { ParameterStore, type ParameterType } from './parameter-store.js';
+import { findSsmOperation } from './ssm-operations.js';
 import { Params } from './params.js';
 import { MAX_BODY_BYTES, readRequest } from './read-request.js';
 import type { IncomingCall } from './read-request.js';
@@ -25,6 +27,8 @@ export type Interception = { drop: true } | { error: AwsServiceError } | undefin
 export interface EndpointExtension {
   /** The store to serve, instead of one built from `region` and `limits`. */
   store?: SecretStore;
+  /** The SSM parameters to serve, instead of an empty store. */
+  parameters?: ParameterStore;
   /** More operations by name, answered like the built-in ones; a built-in name always wins. */
   operations?: Readonly<Record<string, (params: Params) => Record<string, unknown>>>;
   /**
@@ -49,6 +53,8 @@ export interface LocalSecretsManager {
   readonly credentials: AwsKeyPair;
   /** Seeds a secret in process (not recorded, no faults); throws an error named like the AWS one. */
   createSecret(name: string, value: SecretInput, opts?: { description?: string }): { ARN: string; VersionId: string };
+  /** Seeds an SSM parameter in process (a new version with `overwrite`); throws an error named like the AWS one. */
+  putParameter(name: string, value: string, opts?: { type?: ParameterType; overwrite?: boolean }): { Version: number };
   /** Closes the server and destroys open sockets. */
   close(): Promise<void>;
 }
@@ -77,6 +83,7 @@ export interface LocalSecretsManagerOptions {
 
 /**
  * Starts an AWS Secrets Manager-compatible endpoint (AWS JSON 1.1 over HTTP) backed by memory,
+ * which also answers SSM Parameter Store reads (targets `AmazonSSM.*`, signed for `ssm`),
  * the embedded demo's store (the tests' double extends it, see `extend`). Every request must name
  * this endpoint in its Host header and carry a valid SigV4 signature by one of its key pairs;
  * anything else is refused with AWS's own errors before an operation (or an extension) runs.
@@ -90,6 +97,7 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
   const store =
     extension.store ??
     new SecretStore({ region: options.region ?? 'us-east-1', ...(options.limits ? { limits: options.limits } : {}) });
+  const parameters = extension.parameters ?? new ParameterStore({ region: options.region ?? 'us-east-1' });
   const keyPairs = options.credentials?.length ? options.credentials : [randomKeyPair()];
   const keys = new Map(keyPairs.map((pair) => [pair.accessKeyId, pair.secretAccessKey]));
   const sessions = new SessionKeys();
@@ -104,7 +112,7 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const call = await readRequest(req);
     if (!call) return;
-    const service = call.form ? 'sts' : 'secretsmanager';
+    const service = call.form ? 'sts' : call.service;
     const now = Date.now();
     try {
       checkHost(req.headers.host, hosts);
@@ -158,7 +166,7 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     if (call.tooLarge) {
       throw new AwsServiceError('RequestEntityTooLargeException', `Request body exceeds ${MAX_BODY_BYTES} bytes.`, 413);
     }
-    const operation = call.knownTarget ? operationNamed(call.operation) : undefined;
+    const operation = call.knownTarget ? operationNamed(call, call.operation) : undefined;
     if (!operation) {
       const named = call.operation || '(no X-Amz-Target)';
       throw new AwsServiceError('UnknownOperationException', `Unknown operation: ${named}`);
@@ -167,7 +175,11 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     return operation(new Params(call.body));
   }
 
-  function operationNamed(name: string): ((params: Params) => Record<string, unknown>) | undefined {
+  function operationNamed(call: IncomingCall, name: string): ((params: Params) => Record<string, unknown>) | undefined {
+    if (call.service === 'ssm') {
+      const ssm = findSsmOperation(name);
+      return ssm && ((params) => ssm(params, parameters));
+    }
     const builtIn = findOperation(name);
     if (builtIn) return (params) => builtIn(params, store);
     const extra = extension.operations;
@@ -204,6 +216,9 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
         store,
       );
       return { ARN: out.ARN, VersionId: String(out.VersionId) };
+    },
+    putParameter(name, value, opts = {}) {
+      return { Version: parameters.put(name, value, opts).version };
     },
     close() {
       closed ??= new Promise<void>((resolve, reject) => {

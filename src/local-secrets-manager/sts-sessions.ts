@@ -79,7 +79,7 @@ export class SessionKeys {
    * Checks a request signed by a session's key: it must carry the session's token, before its
    * expiry. Each service names the errors its own way.
    */
-  check(session: Session, token: string | undefined, now: number, service: 'sts' | 'secretsmanager'): void {
+  check(session: Session, token: string | undefined, now: number, service: 'sts' | 'secretsmanager' | 'ssm'): void {
     if (token !== session.sessionToken) {
       throw service === 'sts'
         ? new AwsServiceError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403)

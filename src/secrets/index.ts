@@ -4,6 +4,7 @@ export type {
   SecretsGateway,
   SecretsGatewayOptions,
   SecretStoreError,
+  StoreAnswer,
 } from './secrets-manager-gateway.js';
 export { getSecretValueRequestSchema } from './get-secret-value-request.js';
 export type { GetSecretValueRequest, SecretValue } from './get-secret-value-request.js';
@@ -17,3 +18,21 @@ export type { AwsKeys } from './sts-client.js';
 export { createVaultClient, LeaseKeeper, VaultError } from './vault/index.js';
 export type { KvSecret, VaultClient, VaultCredentials, VaultLease, VaultSecret } from './vault/index.js';
 export * from './http-gateway/index.js';
+export { batchGetSecretValueRequestSchema, describeSecretRequestSchema } from './secrets-manager-requests.js';
+export type {
+  BatchGetSecretValueRequest,
+  BatchSecretError,
+  BatchSecretValues,
+  DescribeSecretRequest,
+  SecretDescription,
+} from './secrets-manager-requests.js';
+export { createSsmGateway } from './ssm-gateway.js';
+export type { SsmGateway } from './ssm-gateway.js';
+export {
+  getParameterRequestSchema,
+  getParametersByPathRequestSchema,
+  maxParameterPages,
+  parametersPerPage,
+} from './ssm-requests.js';
+export type { GetParameterRequest, GetParametersByPathRequest, Parameter } from './ssm-requests.js';
+export type { AwsGatewayOptions } from './aws-clients.js';

@@ -1,108 +1,132 @@
-import { createHash } from 'node:crypto';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  BatchGetSecretValueCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+  type SecretValueEntry,
+} from '@aws-sdk/client-secrets-manager';
+import {
+  AwsClients,
+  isoDate,
+  toSecretStoreError,
+  type AwsGatewayOptions,
+  type AwsTarget,
+  type SecretStoreError,
+} from './aws-clients.js';
 import type { GetSecretValueRequest, SecretValue } from './get-secret-value-request.js';
+import type {
+  BatchGetSecretValueRequest,
+  BatchSecretValues,
+  DescribeSecretRequest,
+  SecretDescription,
+} from './secrets-manager-requests.js';
 
-export interface SecretsGatewayOptions {
-  /** Region when neither the request nor AWS_REGION names one. */
-  defaultRegion?: string;
-  /** Endpoint override (the embedded local endpoint); otherwise the SDK's own environment applies. */
-  endpoint?: string;
-  /** Credentials when the request brings none; otherwise the SDK's default chain applies. */
-  defaultCredentials?: { accessKeyId: string; secretAccessKey: string };
-}
-
-/** An AWS error as step code will see it: the service's error name (or Node's network code) and message. */
-export interface SecretStoreError {
-  name: string;
-  message: string;
-}
+export type SecretsGatewayOptions = AwsGatewayOptions;
+export type { SecretStoreError } from './aws-clients.js';
 
 /** What a call comes to: the store's refusal (an unknown secret, no access, no network) is an answer, not a rejection. */
-export type SecretAnswer = { ok: true; value: SecretValue } | { ok: false; error: SecretStoreError };
+export type StoreAnswer<T> = { ok: true; value: T } | { ok: false; error: SecretStoreError };
+export type SecretAnswer = StoreAnswer<SecretValue>;
 
 export interface SecretsGateway {
   getSecretValue(request: GetSecretValueRequest): Promise<SecretAnswer>;
+  batchGetSecretValue(request: BatchGetSecretValueRequest): Promise<StoreAnswer<BatchSecretValues>>;
+  describeSecret(request: DescribeSecretRequest): Promise<StoreAnswer<SecretDescription>>;
   close(): void;
 }
 
-/**
- * Performs Secrets Manager calls with the real AWS SDK. Clients are reused per region and
- * credentials (building one is costly; the key holds a hash, never the secret access key), and the
- * least recently used is destroyed past 32, since credentials passed by steps may rotate.
- */
-const maxClients = 32;
-
+/** Performs Secrets Manager calls with the real AWS SDK (clients reused, see AwsClients). */
 export function createSecretsGateway(options: SecretsGatewayOptions = {}): SecretsGateway {
-  const clients = new Map<string, SecretsManagerClient>();
-  const keyOfCredentials = (credentials: object): string =>
-    createHash('sha256').update(JSON.stringify(credentials)).digest('hex');
-  // The agent's own credentials are the same object on every call: hashed once.
-  let defaultKey: string | undefined;
-  const defaultCredentialsKey = (): string => (defaultKey ??= keyOfCredentials(options.defaultCredentials as object));
+  const clients = new AwsClients(options, (config) => new SecretsManagerClient(config));
 
-  const clientFor = (request: GetSecretValueRequest): SecretsManagerClient | SecretStoreError => {
-    const region = request.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? options.defaultRegion;
-    if (!region) {
-      return {
-        name: 'InvalidParameterException',
-        message: 'no AWS region: pass region to getSecretValue, or set AWS_REGION for the agent',
-      };
+  /** Runs `call` on the client for `target`; a thrown SDK error becomes the answer's error. */
+  async function send<T>(
+    target: AwsTarget,
+    operation: string,
+    call: (client: SecretsManagerClient) => Promise<T>,
+    secretId?: string,
+  ): Promise<StoreAnswer<T>> {
+    const client = clients.clientFor(target, operation);
+    if (!(client instanceof SecretsManagerClient)) return { ok: false, error: client };
+    try {
+      return { ok: true, value: await call(client) };
+    } catch (error) {
+      const known = toSecretStoreError(error, operation);
+      return { ok: false, error: secretId === undefined ? known : withSecretId(known, secretId) };
     }
-    const credentials = request.credentials ?? options.defaultCredentials;
-    const key = `${region}\u0000${credentials ? (credentials === options.defaultCredentials ? defaultCredentialsKey() : keyOfCredentials(credentials)) : 'default-chain'}`;
-    let client = clients.get(key);
-    if (client) {
-      // Most recently used last, so the first key is the one to evict.
-      clients.delete(key);
-      clients.set(key, client);
-    } else {
-      client = new SecretsManagerClient({
-        region,
-        // Bound every attempt, so an endpoint that accepts but never answers cannot hold a run.
-        requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
-        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-        ...(credentials ? { credentials } : {}),
-      });
-      clients.set(key, client);
-      if (clients.size > maxClients) {
-        const [oldestKey, oldest] = clients.entries().next().value as [string, SecretsManagerClient];
-        clients.delete(oldestKey);
-        oldest.destroy();
-      }
-    }
-    return client;
-  };
+  }
 
   return {
-    async getSecretValue(request) {
-      const client = clientFor(request);
-      if (!(client instanceof SecretsManagerClient)) return { ok: false, error: client };
-      try {
-        const out = await client.send(
-          new GetSecretValueCommand({
-            SecretId: request.SecretId,
-            ...(request.VersionId ? { VersionId: request.VersionId } : {}),
-            ...(request.VersionStage ? { VersionStage: request.VersionStage } : {}),
-          }),
-        );
-        const value: SecretValue = {
-          Name: out.Name,
-          ARN: out.ARN,
-          VersionId: out.VersionId,
-          VersionStages: out.VersionStages ?? [],
+    getSecretValue: (request) =>
+      send(
+        request,
+        'getSecretValue',
+        async (client) =>
+          toSecretValue(
+            await client.send(
+              new GetSecretValueCommand({
+                SecretId: request.SecretId,
+                ...(request.VersionId ? { VersionId: request.VersionId } : {}),
+                ...(request.VersionStage ? { VersionStage: request.VersionStage } : {}),
+              }),
+            ),
+          ),
+        request.SecretId,
+      ),
+
+    batchGetSecretValue: (request) =>
+      send(request, 'batchGetSecretValue', async (client) => {
+        // Up to 20 ids: the service answers them all in one page.
+        const out = await client.send(new BatchGetSecretValueCommand({ SecretIdList: request.SecretIdList }));
+        return {
+          SecretValues: (out.SecretValues ?? []).map(toSecretValue),
+          Errors: (out.Errors ?? []).map((e) => ({
+            SecretId: e.SecretId ?? '',
+            ErrorCode: e.ErrorCode ?? 'Error',
+            Message: e.Message ?? '',
+          })),
         };
-        if (out.SecretString !== undefined) value.SecretString = out.SecretString;
-        if (out.SecretBinary !== undefined) value.SecretBinary = Buffer.from(out.SecretBinary).toString('base64');
-        return { ok: true, value };
-      } catch (error) {
-        return { ok: false, error: withSecretId(toSecretStoreError(error), request.SecretId) };
-      }
-    },
-    close() {
-      for (const client of clients.values()) client.destroy();
-      clients.clear();
-    },
+      }),
+
+    describeSecret: (request) =>
+      send(
+        request,
+        'describeSecret',
+        async (client) => {
+          const out = await client.send(new DescribeSecretCommand({ SecretId: request.SecretId }));
+          const dates = {
+            NextRotationDate: isoDate(out.NextRotationDate),
+            LastRotatedDate: isoDate(out.LastRotatedDate),
+            LastChangedDate: isoDate(out.LastChangedDate),
+            CreatedDate: isoDate(out.CreatedDate),
+          };
+          return {
+            Name: out.Name,
+            ARN: out.ARN,
+            ...(out.Description === undefined ? {} : { Description: out.Description }),
+            RotationEnabled: out.RotationEnabled ?? false,
+            ...Object.fromEntries(Object.entries(dates).filter(([, date]) => date !== undefined)),
+            VersionIdsToStages: out.VersionIdsToStages ?? {},
+          };
+        },
+        request.SecretId,
+      ),
+
+    close: () => clients.close(),
   };
+}
+
+/** GetSecretValue's answer, or an entry of BatchGetSecretValue's, as step code sees it. */
+function toSecretValue(out: SecretValueEntry): SecretValue {
+  const value: SecretValue = {
+    Name: out.Name,
+    ARN: out.ARN,
+    VersionId: out.VersionId,
+    VersionStages: out.VersionStages ?? [],
+  };
+  if (out.SecretString !== undefined) value.SecretString = out.SecretString;
+  if (out.SecretBinary !== undefined) value.SecretBinary = Buffer.from(out.SecretBinary).toString('base64');
+  return value;
 }
 
 /**
@@ -115,22 +139,4 @@ function withSecretId(error: SecretStoreError, secretId: string): SecretStoreErr
     ? `${error.message.slice(0, -1)}: ${secretId}`
     : `${error.message} (SecretId: ${secretId})`;
   return { name: error.name, message };
-}
-
-function toSecretStoreError(error: unknown): SecretStoreError {
-  if (error instanceof Error) {
-    // The SDK names service errors after the AWS error type; network failures keep Node's code
-    // (ECONNRESET, ECONNREFUSED), which the SDK may have renamed.
-    const code = (error as NodeJS.ErrnoException).code;
-    const name = code && /^E[A-Z]+$/.test(code) ? code : error.name;
-    const message = error.message || name;
-    if (/credential/i.test(message) && error.name === 'CredentialsProviderError') {
-      return {
-        name,
-        message: 'no AWS credentials: pass credentials to getSecretValue, or give the agent AWS credentials',
-      };
-    }
-    return { name, message };
-  }
-  return { name: 'Error', message: String(error) };
 }

@@ -4,10 +4,17 @@ const onlyReferences = /^(\s*(<<[^<>]*>>|\$\{[A-Za-z_][A-Za-z0-9_]*\})\s*)+$/;
 
 /**
  * Keys whose values name things rather than hold secrets, even when a secret word is in the key:
- * `fetchCredentialsDynamically` (its workflow, params and profiles), `allowedSecrets` (secret name
- * patterns), and keys ending in a naming word (`secretName`, `secretId`, `secretArn`, `tokenId`).
+ * `fetchCredentialsDynamically` (its workflow, params and profiles), `allowedSecrets` and
+ * `allowedParameters` (secret and parameter name patterns), and keys ending in a naming word (`secretName`, `secretId`, `secretArn`, `tokenId`).
  */
-const IDENTIFIER_KEYS = new Set(['fetchCredentialsDynamically', 'allowedSecrets', 'allowedHosts', 'workflow', 'code']);
+const IDENTIFIER_KEYS = new Set([
+  'fetchCredentialsDynamically',
+  'allowedSecrets',
+  'allowedParameters',
+  'allowedHosts',
+  'workflow',
+  'code',
+]);
 const NAMING_LAST_WORD = /(?:^|[a-z0-9_-])(?:Name|Names|Id|Ids|Arn|Arns|_name|_id|_arn|-name|-id|-arn)$/;
 
 function namesSomething(key: string): boolean {

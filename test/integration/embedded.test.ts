@@ -229,6 +229,17 @@ describe('credflow serve --embedded, as a new user runs it', () => {
     expect(result.rows.map((r) => r.customer)).toEqual(['Ada Lovelace', 'Grace Hopper', 'Edsger Dijkstra']);
   });
 
+  it('answers the same query on demo-postgres-ssm, whose credentials come from the seeded SSM SecureString', async () => {
+    const res = await fetch(curl.url.replace('/integrations/demo-postgres/', '/integrations/demo-postgres-ssm/'), {
+      method: 'POST',
+      headers: { authorization: curl.authorization, 'content-type': 'application/json' },
+      body: curl.body,
+    });
+    expect(res.status).toBe(200);
+    const result = (await res.json()) as { rows: { customer: string }[]; rowCount: number };
+    expect(result.rows.map((r) => r.customer)).toEqual(['Ada Lovelace', 'Grace Hopper', 'Edsger Dijkstra']);
+  });
+
   it('answers /healthz without a token but refuses the API without one', async () => {
     const base = new URL(curl.url).origin;
     const health = await fetch(`${base}/healthz`);

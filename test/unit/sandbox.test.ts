@@ -10,7 +10,7 @@ import { MASK, SecretMasker } from '../../src/masking/index.js';
 import { runSteps } from '../../src/sandbox/guest/run-steps.js';
 import { BridgeError, SandboxWorkers } from '../../src/sandbox/index.js';
 import type { BridgeHandler, StepsOutcome } from '../../src/sandbox/index.js';
-import { createSecretsGateway } from '../../src/secrets/index.js';
+import { createSecretsGateway, createSsmGateway, type SsmGateway } from '../../src/secrets/index.js';
 import type { SecretsGateway } from '../../src/secrets/index.js';
 import { createWorkflowRunner, type WorkflowOutcome, type WorkflowRun } from '../../src/workflows/index.js';
 import type { WorkflowRunner } from '../../src/workflows/index.js';
@@ -434,6 +434,7 @@ describe('createWorkflowRunner with sandbox workers, the real secrets gateway an
 
   let lsm: LocalSecretsManager;
   let gateway: SecretsGateway;
+  let ssm: SsmGateway;
   let workers: SandboxWorkers;
 
   /** A runner with its own agent masker and captured logs, so each test sees only what it caused. */
@@ -445,7 +446,7 @@ describe('createWorkflowRunner with sandbox workers, the real secrets gateway an
     const masker = new SecretMasker();
     const logs = captureLogs();
     const runner = createWorkflowRunner({
-      stores: { secretsManager: gateway },
+      stores: { secretsManager: gateway, ssm },
       masker,
       appEnv,
       limits,
@@ -465,6 +466,7 @@ describe('createWorkflowRunner with sandbox workers, the real secrets gateway an
       allowedSecrets: undefined,
       allowedRoles: undefined,
       allowedHosts: undefined,
+      allowedParameters: undefined,
       steps: [{ name: 'fetch', code, source: 'inline' }],
       written: {},
     };
@@ -488,16 +490,19 @@ describe('createWorkflowRunner with sandbox workers, the real secrets gateway an
     lsm.createSecret('db', { SecretString: JSON.stringify(dbSecret) });
     lsm.createSecret('bin', { SecretBinary: new TextEncoder().encode(JSON.stringify(binarySecret)) });
     workers = new SandboxWorkers({ size: 1, prewarm: 1, memoryMb: limits.memoryMb, logger: pino({ level: 'silent' }) });
-    gateway = createSecretsGateway({
+    const awsOptions = {
       endpoint: lsm.url,
       defaultRegion: 'us-east-1',
       defaultCredentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-secret-key' },
-    });
+    };
+    gateway = createSecretsGateway(awsOptions);
+    ssm = createSsmGateway(awsOptions);
   });
 
   afterAll(async () => {
     await workers.close();
     gateway.close();
+    ssm.close();
     await lsm.close();
   });
 

@@ -1,7 +1,14 @@
 import type { Workflow } from '../../config/index.js';
 import type { SecretMasker } from '../../masking/index.js';
 import type { Metrics } from '../../metrics/index.js';
-import type { AwsIdentity, HttpGateway, SecretsGateway, VaultClient, VaultLease } from '../../secrets/index.js';
+import type {
+  AwsIdentity,
+  HttpGateway,
+  SecretsGateway,
+  SsmGateway,
+  VaultClient,
+  VaultLease,
+} from '../../secrets/index.js';
 
 /** The clients the bridge functions call: one per store. */
 export interface BridgeStores {
@@ -12,6 +19,7 @@ export interface BridgeStores {
   vault?: VaultClient | undefined;
   /** http.fetch's client (the agent always builds one; allowedHosts decides what it reaches). */
   http?: HttpGateway;
+  ssm: SsmGateway;
 }
 
 /** What a store's bridge functions get for one run. */

@@ -3,10 +3,11 @@ import { BridgeError, type BridgeHandler } from '../../sandbox/index.js';
 import type { BridgeDeps, BridgeFunctionHandler, StoreBridge } from './bridge-deps.js';
 import { httpBridge } from './http-bridge.js';
 import { secretsManagerBridge } from './secrets-manager-bridge.js';
+import { ssmBridge } from './ssm-bridge.js';
 import { vaultBridge } from './vault-bridge.js';
 
 /** Every store's bridge functions; each path must be one of bridgeFunctions (checked by a test). */
-const storeBridges: readonly StoreBridge[] = [secretsManagerBridge, vaultBridge, httpBridge];
+const storeBridges: readonly StoreBridge[] = [secretsManagerBridge, ssmBridge, vaultBridge, httpBridge];
 
 const labelsByPath = new Map(bridgeFunctions.map((f) => [f.path, { store: f.store, operation: f.operation }]));
 

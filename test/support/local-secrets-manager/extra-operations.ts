@@ -1,18 +1,20 @@
 import {
+  describeSecret,
   epochSeconds,
   invalidParameter,
   SECRET_ID,
   STAGE,
   TOKEN,
+  versionsToStages,
   type Operation,
-  type StoredSecret,
 } from '../../../src/local-secrets-manager/index.js';
 import { listSecrets } from './list-secrets.js';
 import type { TestSecretStore } from './test-secret-store.js';
 
 /**
  * The Secrets Manager operations the agent and `credflow secrets put` never call, which the tests
- * use to set up and inspect rotations: answered by the tests' double only.
+ * use to set up and inspect rotations: answered by the tests' double only (DescribeSecret, which
+ * the agent calls, is the shipped endpoint's).
  */
 export const extraOperations = {
   UpdateSecretVersionStage(params, store) {
@@ -24,16 +26,11 @@ export const extraOperations = {
     return { ARN: secret.arn, Name: secret.name };
   },
 
-  DescribeSecret(params, store) {
-    const secret = store.find(params.requiredString('SecretId', SECRET_ID));
-    return { ...describe(secret, store), VersionIdsToStages: versionsToStages(secret) };
-  },
-
   ListSecrets(params, store) {
     const { secrets, nextToken } = listSecrets(params, store.list(), (secret) => store.deletedDateOf(secret));
     return {
       SecretList: secrets.map((secret) => ({
-        ...describe(secret, store),
+        ...describeSecret(secret, store),
         SecretVersionsToStages: versionsToStages(secret),
       })),
       ...(nextToken === undefined ? {} : { NextToken: nextToken }),
@@ -54,25 +51,3 @@ export const extraOperations = {
     return { ARN: secret.arn, Name: secret.name, DeletionDate: epochSeconds(deletionDate) };
   },
 } satisfies Record<string, Operation<TestSecretStore>>;
-
-function describe(secret: StoredSecret, store: TestSecretStore): Record<string, unknown> {
-  const deletedDate = store.deletedDateOf(secret);
-  return {
-    ARN: secret.arn,
-    Name: secret.name,
-    ...(secret.description === undefined ? {} : { Description: secret.description }),
-    LastChangedDate: epochSeconds(secret.lastChangedDate),
-    ...(secret.lastAccessedDate === undefined ? {} : { LastAccessedDate: epochSeconds(secret.lastAccessedDate) }),
-    ...(deletedDate === undefined ? {} : { DeletedDate: epochSeconds(deletedDate) }),
-    CreatedDate: epochSeconds(secret.createdDate),
-  };
-}
-
-/** Versions without a label are deprecated and left out, as the service does. */
-function versionsToStages(secret: StoredSecret): Record<string, string[]> {
-  const map: Record<string, string[]> = {};
-  for (const version of secret.versions.values()) {
-    if (version.stages.size > 0) map[version.versionId] = [...version.stages];
-  }
-  return map;
-}

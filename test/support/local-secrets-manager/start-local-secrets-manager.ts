@@ -1,12 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   operations,
+  ParameterStore,
   Params,
   startLocalSecretsManager as startShipped,
   wireValue,
   type LocalSecretsManager as ShippedEndpoint,
   type LocalSecretsManagerOptions as ShippedOptions,
   type SecretInput,
+  type SecretRotation,
 } from '../../../src/local-secrets-manager/index.js';
 import { extraOperations } from './extra-operations.js';
 import { FaultInjector, type Faults } from './faults.js';
@@ -18,6 +20,8 @@ import { RoleRegistry, type TestRole } from './role-registry.js';
 export interface LocalSecretsManager extends ShippedEndpoint {
   /** Adds a version in process; `stages` defaults to ["AWSCURRENT"]. */
   putSecretValue(secretId: string, value: SecretInput, stages?: string[]): { VersionId: string };
+  /** Sets what DescribeSecret reports of the secret's rotation (this endpoint never rotates by itself). */
+  setRotation(secretId: string, rotation: SecretRotation | undefined): void;
   /** Requests received over HTTP, in order. */
   readonly requests: ReadonlyArray<RecordedRequest>;
   countRequests(operation?: string): number;
@@ -34,7 +38,11 @@ export interface LocalSecretsManager extends ShippedEndpoint {
 }
 
 export interface LocalSecretsManagerOptions extends Omit<ShippedOptions, 'extend' | 'roles'> {
-  /** Told each value stored, and each temporary key and session token minted, e.g. for a test's leak search. */
+  /**
+   * Told each secret value stored (secrets, and SecureString parameters: String and StringList
+   * parameters are not secrets), and each temporary key and session token minted, e.g. for a test's
+   * leak search; the endpoint keeps no history itself.
+   */
   onValueStored?: (text: string) => void;
 }
 
@@ -51,6 +59,12 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     ...(options.limits ? { limits: options.limits } : {}),
     ...(onValueStored ? { onValueStored } : {}),
   });
+  const parameters = new ParameterStore({
+    region: options.region ?? 'us-east-1',
+    ...(onValueStored
+      ? { onValueStored: (p) => (p.type === 'SecureString' ? onValueStored(p.value) : undefined) }
+      : {}),
+  });
   const faults = new FaultInjector();
   const log = new RequestLog();
   const roles = new RoleRegistry((session) => {
@@ -62,6 +76,7 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     roles,
     extend: {
       store,
+      parameters,
       operations: Object.fromEntries(
         Object.entries(extraOperations).map(([name, operation]) => [
           name,
@@ -83,6 +98,7 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     port: endpoint.port,
     credentials: endpoint.credentials,
     createSecret: (name, value, opts) => endpoint.createSecret(name, value, opts),
+    putParameter: (name, value, opts) => endpoint.putParameter(name, value, opts),
     close: () => endpoint.close(),
     putSecretValue(secretId, value, stages) {
       const out = operations.PutSecretValue(
@@ -90,6 +106,9 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
         store,
       );
       return { VersionId: out.VersionId };
+    },
+    setRotation(secretId, rotation) {
+      store.find(secretId).rotation = rotation;
     },
     get requests() {
       return log.all;

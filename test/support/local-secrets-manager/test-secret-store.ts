@@ -62,7 +62,7 @@ export class TestSecretStore extends SecretStore {
   }
 
   /** When `secret` was scheduled for deletion, if it was. */
-  deletedDateOf(secret: StoredSecret): number | undefined {
+  override deletedDateOf(secret: StoredSecret): number | undefined {
     return this.deletions.get(secret)?.deletedDate;
   }
 
