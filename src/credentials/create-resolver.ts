@@ -183,9 +183,9 @@ export function createResolver(deps: ResolverDeps): Resolver {
       let fetches = 0;
       // Refused what a wait in progress was refused: join it rather than load.
       if (!rotation.isWaitingOut(id, failed.connectionKey)) {
-        // Loads for auth failures are spaced (see RotationWaits); a load under way, or one that
-        // began since this attempt did, is shared.
-        const mayLoad = rotation.mayLoad(id);
+        // Loads for repeated refusals of the same credentials are spaced (see RotationWaits); a
+        // load under way, or one that began since this attempt did, is shared.
+        const mayLoad = rotation.mayLoad(id, failed.connectionKey);
         const entry = await cache.reload(
           id,
           failed.generation,

@@ -63,6 +63,8 @@ interface PendingWait<R extends Credentials> {
 interface KeyGate<R extends Credentials> {
   /** A query succeeded with credentials of this key since the agent started. */
   worked: boolean;
+  /** The credentials (connection key) an auth failure last named. */
+  lastRefused: string | undefined;
   /** When the last load of the key started, and when the next one for an auth failure may. */
   lastLoadAt: number;
   nextLoadAt: number;
@@ -112,9 +114,16 @@ export class RotationWaits<R extends Credentials> {
     gate.nextLoadAt = Math.max(gate.nextLoadAt, gate.lastLoadAt + gate.intervalMs);
   }
 
-  /** Whether an auth failure may load the key's credentials now (the last load is far enough back). */
-  mayLoad(keyId: string): boolean {
-    return this.now() >= (this.gates.get(keyId)?.nextLoadAt ?? 0);
+  /**
+   * Whether an auth failure of credentials with `refused` (a connection key) may load the key's
+   * credentials now: when the last load is far enough back, or when these credentials were not
+   * refused before (the store may well have others already; only repeated refusals are spaced).
+   */
+  mayLoad(keyId: string, refused: string): boolean {
+    const gate = this.gate(keyId);
+    const known = gate.lastRefused === refused;
+    gate.lastRefused = refused;
+    return !known || this.now() >= gate.nextLoadAt;
   }
 
   /** Records what a load for an auth failure found: other credentials (the gap shrinks back) or the refused ones (it grows). */
@@ -185,7 +194,14 @@ export class RotationWaits<R extends Credentials> {
   private gate(keyId: string): KeyGate<R> {
     let gate = this.gates.get(keyId);
     if (!gate) {
-      gate = { worked: false, lastLoadAt: 0, nextLoadAt: 0, intervalMs: this.minIntervalMs, pending: undefined };
+      gate = {
+        worked: false,
+        lastRefused: undefined,
+        lastLoadAt: 0,
+        nextLoadAt: 0,
+        intervalMs: this.minIntervalMs,
+        pending: undefined,
+      };
       this.gates.set(keyId, gate);
     }
     return gate;

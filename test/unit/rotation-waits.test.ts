@@ -190,22 +190,27 @@ describe('RotationWaits', () => {
     expect(w.loadedAt.length).toBe(loads);
   });
 
-  it('spaces every load of a key for auth failures, whoever starts it, and remembers which keys ever worked', async () => {
+  it('spaces the loads for repeated refusals of the same credentials, counting every load of the key, and remembers which keys ever worked', async () => {
     const rotation = new RotationWaits<Creds>({});
-    expect(rotation.mayLoad(KEY)).toBe(true);
+    // A load just happened (a cold start, a refresh): the first refusal of its credentials may load again.
     rotation.loadStarting(KEY);
-    expect(rotation.mayLoad(KEY)).toBe(false);
+    expect(rotation.mayLoad(KEY, 'k1')).toBe(true);
+    rotation.loadStarting(KEY);
     rotation.loadFound(KEY, false);
+    // The same credentials refused again: not before the spacing has passed.
+    expect(rotation.mayLoad(KEY, 'k1')).toBe(false);
     await vi.advanceTimersByTimeAsync(374);
-    expect(rotation.mayLoad(KEY)).toBe(false);
+    expect(rotation.mayLoad(KEY, 'k1')).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
-    expect(rotation.mayLoad(KEY)).toBe(true);
+    expect(rotation.mayLoad(KEY, 'k1')).toBe(true);
     rotation.loadStarting(KEY);
     rotation.loadFound(KEY, true);
-    await vi.advanceTimersByTimeAsync(249);
-    expect(rotation.mayLoad(KEY)).toBe(false);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(rotation.mayLoad(KEY)).toBe(true);
+    // Other credentials refused: a first refusal again.
+    expect(rotation.mayLoad(KEY, 'k2')).toBe(true);
+    rotation.loadStarting(KEY);
+    expect(rotation.mayLoad(KEY, 'k2')).toBe(false);
+    await vi.advanceTimersByTimeAsync(250);
+    expect(rotation.mayLoad(KEY, 'k2')).toBe(true);
 
     expect(rotation.hasWorked(KEY)).toBe(false);
     rotation.worked(KEY, { connectionKey: 'k' });
