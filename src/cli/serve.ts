@@ -48,12 +48,12 @@ export function registerServe(program: Command, globals: (cmd: Command) => Globa
       try {
         let stop: () => Promise<void>;
         if (opts.embedded) {
-          printLine('credflow: starting the embedded PostgreSQL and Secrets Manager endpoint…');
+          printLine('credflow: starting the embedded PostgreSQL, Secrets Manager/SSM endpoint and Vault endpoint…');
           const stack = await startEmbedded({ dir, ...listen, onNotice: (line) => printLine(`credflow: ${line}`) });
           stop = stack.stop;
           printBanner(
             stack.agent,
-            `embedded PostgreSQL on 127.0.0.1:${stack.postgres.port}, Secrets Manager and SSM endpoint at ${stack.secrets.url}`,
+            `embedded PostgreSQL on 127.0.0.1:${stack.postgres.port}, Secrets Manager and SSM endpoint at ${stack.secrets.url}, Vault at ${stack.vault.url}`,
           );
         } else {
           const agent = await startAgent({ dir, ...listen });
