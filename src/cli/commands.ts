@@ -16,7 +16,7 @@ type Globals = (cmd: Command) => GlobalOptions;
 export function registerValidate(program: Command, globals: Globals): void {
   program
     .command('validate')
-    .description('check every file in workflows/ and integrations/; one line per problem')
+    .description('check every file in workflows/ and integrations/; one line per problem or warning')
     .action(async (_opts, cmd: Command) => {
       const g = globals(cmd);
       const config = await loadConfig(path.resolve(g.dir));
@@ -27,13 +27,16 @@ export function registerValidate(program: Command, globals: Globals): void {
           workflows: [...config.workflows.keys()],
           integrations: [...config.integrations.keys()],
           problems: config.problems,
+          warnings: config.warnings,
         });
-      } else if (ok) {
-        printLine(
-          `ok: ${config.workflows.size} workflow(s), ${config.integrations.size} integration(s) in ${config.dir}`,
-        );
       } else {
         for (const problem of config.problems) printNotice(problem);
+        // Warnings alone do not fail: the scan behind them reads text and may be wrong.
+        for (const warning of config.warnings) printNotice(`warning: ${warning}`);
+        if (ok)
+          printLine(
+            `ok: ${config.workflows.size} workflow(s), ${config.integrations.size} integration(s) in ${config.dir}`,
+          );
       }
       if (!ok) process.exitCode = 1;
     });

@@ -20,6 +20,7 @@ export type { ConnectionFields } from './integration-schema.js';
 export { identifierPattern, stepNameSchema } from './names.js';
 export { stepParameters } from './step-parameters.js';
 export { bridgeFunctions, bridgeRoots } from './bridge-functions.js';
+export { storesReadBy } from './bridge-calls.js';
 export type { BridgeFunction } from './bridge-functions.js';
 export { parseResolvedConnection } from './connection-schema.js';
 export type { RdsIamAuth, ResolvedConnection } from './connection-schema.js';

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { CredflowError } from '../errors.js';
 import { oneLine } from './format-issue.js';
 import { StepCodeChecker } from './check-step-code.js';
+import { bridgeWarnings } from './bridge-warnings.js';
 import type { Integration, LoadedConfig, Workflow } from './loaded-config.js';
 import { loadIntegration } from './load-integration.js';
 import { loadWorkflow } from './load-workflow.js';
@@ -14,7 +15,8 @@ export type { Integration, LoadedConfig, Workflow, WorkflowStep } from './loaded
  * with zod and checks the references between them, and everything else that can be known without
  * running anything: step code compiles (in an isolate of its own, never run), templates parse, and
  * literal connection fields pass the schema used at connect time. Never throws for bad files: every
- * problem becomes one line in `problems`, and only valid files are kept.
+ * problem becomes one line in `problems`, and only valid files are kept. Doubts that do not stop the
+ * load (an unknown bridge call in step code) become lines in `warnings`.
  */
 export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
   const problems: string[] = [];
@@ -59,7 +61,8 @@ export async function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.e
     }
     integrations.set(integration.name, integration);
   }
-  return { dir, integrations, workflows, problems: problems.map(oneLine) };
+  const warnings = [...workflows.values()].flatMap(bridgeWarnings);
+  return { dir, integrations, workflows, problems: problems.map(oneLine), warnings: warnings.map(oneLine) };
 }
 
 /** Like loadConfig, but a config with any problem is a CONFIG_INVALID error listing them all. */

@@ -43,4 +43,9 @@ export interface LoadedConfig {
   readonly workflows: ReadonlyMap<string, Workflow>;
   /** One line per problem, `file: json.path: message`; empty when the config is valid. */
   readonly problems: readonly string[];
+  /**
+   * One line per doubt, `file: json.path: message`: what a static look at step code suggests will
+   * fail at run time (an unknown bridge call). The configuration still loads; only `validate` shows them.
+   */
+  readonly warnings: readonly string[];
 }

@@ -64,6 +64,8 @@ export interface QueryOptions extends ProfileOption {
 }
 
 export interface AgentStatus extends IntegrationStatus {
+  /** The stores (bridge-functions.ts labels) its workflow's step code reaches, by a static scan; [] without a workflow. */
+  stores: string[];
   pools: {
     /** Connections of the current pool of this profile: all, idle, and requests queued for one. */
     total: number;

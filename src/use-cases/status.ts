@@ -1,5 +1,7 @@
+import { storesReadBy } from '../config/index.js';
 import type { AgentStatus, ProfileOption } from './agent.js';
 import type { UseCaseContext } from './use-case-context.js';
+import { workflowOf } from './workflow-of.js';
 
 /** An integration's cached credentials and pools for one profile (never a secret). */
 export function status(ctx: UseCaseContext, name: string, options: ProfileOption = {}): AgentStatus {
@@ -11,8 +13,11 @@ export function status(ctx: UseCaseContext, name: string, options: ProfileOption
   const total = pool?.total ?? 0;
   const idle = pool?.idle ?? 0;
   const { integration: ofIntegration, server } = ctx.pools.connections(name, base.profile);
+  const workflow = workflowOf(target);
+  const steps = workflow === undefined ? undefined : ctx.served.config.workflows.get(workflow)?.steps;
   return {
     ...base,
+    stores: storesReadBy(steps ?? []),
     pools: {
       total,
       idle,

@@ -100,4 +100,25 @@ describe('credflow validate catches what would otherwise fail only at run time (
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
   });
+
+  it('warns of a step calling an unknown bridge function, naming file, step and path, and still exits 0 (issue 14)', async () => {
+    const workflow = {
+      name: 'getSecrets',
+      steps: [
+        {
+          name: 'fetch',
+          code: 'const r = await aws.secretsManager.getSecret({ SecretId: params.secretName });\nreturn JSON.parse(r.SecretString);',
+        },
+      ],
+    };
+    const run = await validate({
+      workflows: { getSecrets: workflow },
+      integrations: { orders: postgresIntegration('orders') },
+    });
+    expect(run.stderr.trim()).toBe(
+      'warning: workflows/getSecrets.json: steps[0].code: step "fetch", line 1: aws.secretsManager.getSecret is not a bridge function (did you mean aws.secretsManager.getSecretValue?)',
+    );
+    expect(run.stdout).toMatch(/^ok: 1 workflow\(s\), 1 integration\(s\) in /);
+    expect(run.code).toBe(0);
+  });
 });
