@@ -30,5 +30,5 @@ export const stepNameSchema = z
   .regex(identifierPattern, { message: 'must be a JavaScript identifier' })
   .refine((name) => !reservedStepNames.has(name) && !name.startsWith('__cf_'), {
     message:
-      'must not be a JavaScript keyword, a built-in global (Object, JSON, undefined, ...) or one the sandbox provides (params, Env, context, aws, console, atob, btoa, base64)',
+      'must not be a JavaScript keyword, a built-in global (Object, JSON, undefined, ...) or one the sandbox provides (params, Env, context, aws, vault, http, console, atob, btoa, base64)',
   });
