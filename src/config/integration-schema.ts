@@ -34,7 +34,9 @@ export const rdsIamAuthSchema = z.strictObject({
     .describe(
       "IAM role the agent assumes (STS AssumeRole, from its own identity) to sign the token; default: the agent's own identity",
     ),
-  externalId: templatable.optional().describe('ExternalId passed to AssumeRole with roleArn (when the role demands one)'),
+  externalId: templatable
+    .optional()
+    .describe('ExternalId passed to AssumeRole with roleArn (when the role demands one)'),
   tls: z
     .literal(RDS_IAM_INSECURE_TLS, {
       message: `the only value is "${RDS_IAM_INSECURE_TLS}" (connect without TLS, for tests); leave tls out otherwise`,

@@ -96,7 +96,13 @@ export class RdsIamTokens {
     let token: string;
     try {
       const { hostname, port, username, region } = target;
-      token = await new Signer({ hostname, port, username, region, ...(credentials ? { credentials } : {}) }).getAuthToken();
+      token = await new Signer({
+        hostname,
+        port,
+        username,
+        region,
+        ...(credentials ? { credentials } : {}),
+      }).getAuthToken();
     } catch (error) {
       const noCredentials = /credential/i.test(messageOf(error));
       throw new CredflowError(
@@ -148,7 +154,12 @@ export class RdsIamTokens {
    * Masks the token, its signature (its one secret part) and a role's temporary keys, and keeps them
    * masked until the token after the next.
    */
-  private learn(key: string, token: string, credentials: AwsKeys | undefined, previous: string[] | undefined): string[] {
+  private learn(
+    key: string,
+    token: string,
+    credentials: AwsKeys | undefined,
+    previous: string[] | undefined,
+  ): string[] {
     const learner = new SecretMasker(this.options.masker);
     learner.add(token, false);
     // A role's temporary keys are the agent's to keep quiet too (its own keys are masked at start).
