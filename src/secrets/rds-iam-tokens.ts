@@ -35,13 +35,19 @@ type SigningTarget = RdsIamTarget & { region: string };
 
 interface Slot {
   token: Promise<string>;
-  /** When the token was asked for; it is reused until signedAt + reuseMs. */
-  signedAt: number;
+  /**
+   * Until when the token is reused: reuseMs after it was asked for, or sooner when it is signed with
+   * temporary credentials that expire first (AWS refuses a token whose credentials have expired).
+   */
+  reuseUntil: number;
   /** Once signed, what is masked for it: the token, its signature, and a role's temporary keys. */
   learnt?: string[];
   /** What was masked for the token before this one: still valid for a while, so still masked. */
   previous: string[] | undefined;
 }
+
+/** How long before its credentials expire a token stops being reused: a minute, or half their remaining life. */
+const expiryMarginMs = (remainingMs: number): number => Math.min(60_000, Math.max(0, remainingMs) / 2);
 
 /** Targets whose tokens are kept: one per (host, port, user, region, role), so a handful per integration at most. */
 const maxSlots = 256;
@@ -78,8 +84,12 @@ export class RdsIamTokens {
     ].join('\u0000');
     const found = this.slots.get(key);
     const now = this.now();
-    if (found && now - found.signedAt < this.options.reuseMs) return found.token;
-    const slot: Slot = { token: Promise.resolve(''), signedAt: now, previous: found?.learnt ?? found?.previous };
+    if (found && now < found.reuseUntil) return found.token;
+    const slot: Slot = {
+      token: Promise.resolve(''),
+      reuseUntil: now + this.options.reuseMs,
+      previous: found?.learnt ?? found?.previous,
+    };
     slot.token = this.sign({ ...target, region }, key, slot);
     // A refused signing is not kept: the next connection tries again.
     slot.token.catch(() => {
@@ -92,7 +102,9 @@ export class RdsIamTokens {
   }
 
   private async sign(target: SigningTarget, key: string, slot: Slot): Promise<string> {
-    const credentials = await this.credentialsFor(target);
+    const { credentials, expiresAt } = await this.credentialsFor(target);
+    if (expiresAt !== undefined)
+      slot.reuseUntil = Math.min(slot.reuseUntil, expiresAt - expiryMarginMs(expiresAt - this.now()));
     let token: string;
     try {
       const { hostname, port, username, region } = target;
@@ -131,8 +143,10 @@ export class RdsIamTokens {
   }
 
   /** The role's temporary credentials when the target names one; else the agent's (undefined: the default chain). */
-  private async credentialsFor(target: SigningTarget): Promise<AwsKeys | undefined> {
-    if (target.roleArn === undefined) return this.options.credentials;
+  private async credentialsFor(
+    target: SigningTarget,
+  ): Promise<{ credentials: AwsKeys | undefined; expiresAt?: number }> {
+    if (target.roleArn === undefined) return { credentials: this.options.credentials };
     if (this.options.awsIdentity === undefined)
       throw new CredflowError('INTERNAL', 'auth "rds-iam" with roleArn: the agent has no AWS identity to assume it');
     const answer = await this.options.awsIdentity.credentialsFor({
@@ -140,7 +154,8 @@ export class RdsIamTokens {
       externalId: target.externalId,
       region: target.region,
     });
-    if (answer.ok) return answer.credentials;
+    if (answer.ok)
+      return { credentials: answer.credentials, ...(answer.expiresAt ? { expiresAt: answer.expiresAt } : {}) };
     // STS's error name (AccessDenied, ExpiredToken...) is kept; its message names no secret, and is masked anyway.
     const { name, message } = answer.error;
     throw new CredflowError(

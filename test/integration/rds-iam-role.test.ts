@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secretsWorkflow } from '../support/config-dir.js';
 import { logLines, query } from '../support/integration-probes.js';
@@ -178,5 +179,58 @@ describe('RDS IAM authentication as an assumed role (auth.roleArn)', () => {
     }
     expect(sessionsOf('db-admin')).toHaveLength(0);
     expect(signedLines()).toHaveLength(before);
+  });
+});
+
+describe("RDS IAM tokens signed by a role are not reused past the role's credentials", () => {
+  let db: TestDatabase;
+  let t: TestAgent;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('rdsiamshort');
+    // Credentials of 2 seconds (the test STS's floor is 1): well inside the 600 s a token is otherwise reused.
+    t = await startTestAgent(
+      {
+        workflows: { getSecrets: secretsWorkflow('getSecrets', 'iamSecret') },
+        integrations: { asRole: iamIntegration('asRole', { roleArn: roleArnOf(connector) }) },
+      },
+      {},
+      { assumeRoleDurationSeconds: 2 },
+    );
+    t.secrets.defineRole({ name: connector, secrets: [] });
+    t.secrets.createSecret('iamSecret', {
+      SecretString: JSON.stringify({ host: db.host, port: db.port, username: db.username, dbname: db.dbname, region }),
+    });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('signs a new token with newly assumed credentials once the old ones expire', async () => {
+    const signed = () => logLines(t).filter((l) => l.event === 'rds_iam.token');
+    expect((await query(t, 'asRole', 'SELECT 1')).body.error?.code).toBe('DB_AUTH_FAILED');
+    expect(signed()).toHaveLength(1);
+    const [first] = t.secrets.sessions;
+    // AWS would refuse a token whose credentials have expired: wait for that moment to pass.
+    while (Date.now() <= (first?.expiresAt ?? 0)) await sleep(50);
+
+    expect((await query(t, 'asRole', 'SELECT 1')).body.error?.code).toBe('DB_AUTH_FAILED');
+    expect(signed()).toHaveLength(2);
+    expect(t.secrets.sessions).toHaveLength(2);
+    const second = t.secrets.sessions[1];
+    expect(second?.accessKeyId).not.toBe(first?.accessKeyId);
+    const token = expectedRdsIamToken({
+      host: db.host,
+      port: db.port,
+      user: db.username,
+      region,
+      amzDate: signed()[1]?.signedAt as string,
+      accessKeyId: second?.accessKeyId as string,
+      secretAccessKey: second?.secretAccessKey as string,
+      sessionToken: second?.sessionToken,
+    });
+    await asSuperuser((c) => c.query(`ALTER ROLE "${db.username}" PASSWORD '${token.replace(/'/g, "''")}'`));
+    expect((await query(t, 'asRole', 'SELECT 1 AS one')).status).toBe(200);
   });
 });
