@@ -99,21 +99,23 @@ export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgen
   });
   const config = await loadValidConfig(options.dir, env);
   const secrets = createSecretsGateway(options.secrets ?? {});
-  // RDS IAM tokens are signed with the same base identity as the Secrets Manager calls.
-  const rdsIamTokens = new RdsIamTokens({
-    credentials: options.secrets?.defaultCredentials,
-    defaultRegion: options.secrets?.defaultRegion,
-    reuseMs: settings.rdsIamTokenReuseMs,
-    masker,
-    logger,
-    ...(options.rdsIamNow ? { now: options.rdsIamNow } : {}),
-  });
   // STS goes where Secrets Manager goes (the embedded endpoint answers both), from the same base identity.
   const awsIdentity = createAwsIdentity({
     endpoint: options.secrets?.endpoint,
     defaultRegion: options.secrets?.defaultRegion,
     defaultCredentials: options.secrets?.defaultCredentials,
     ...options.assumeRole,
+  });
+  // RDS IAM tokens are signed with the same base identity as the Secrets Manager calls, or with
+  // the temporary credentials of an integration's roleArn, assumed through the same AwsIdentity.
+  const rdsIamTokens = new RdsIamTokens({
+    credentials: options.secrets?.defaultCredentials,
+    defaultRegion: options.secrets?.defaultRegion,
+    reuseMs: settings.rdsIamTokenReuseMs,
+    awsIdentity,
+    masker,
+    logger,
+    ...(options.rdsIamNow ? { now: options.rdsIamNow } : {}),
   });
   const vault = await vaultClientOf(settings, masker);
   const ssm = createSsmGateway(options.secrets ?? {});

@@ -43,6 +43,18 @@ const rdsIamAuth = z.strictObject({
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { message: 'must be an AWS region such as eu-west-1' })
     .optional(),
+  // The same forms as a bridge call's roleArn and externalId (src/secrets/aws-call-identity.ts), checked once rendered.
+  roleArn: z
+    .string()
+    .max(2048)
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, {
+      message: 'must be an IAM role ARN such as arn:aws:iam::123456789012:role/db-connect',
+    })
+    .optional(),
+  externalId: z
+    .string()
+    .regex(/^[\w+=,.@:/-]{2,1224}$/, { message: 'must be 2 to 1224 characters of letters, digits and _+=,.@:/-' })
+    .optional(),
   tls: z.literal(RDS_IAM_INSECURE_TLS).optional(),
 });
 

@@ -29,6 +29,14 @@ export const rdsIamAuthSchema = z.strictObject({
   region: templatable
     .optional()
     .describe("AWS region of the database (default AWS_REGION, AWS_DEFAULT_REGION or the agent's default region)"),
+  roleArn: templatable
+    .optional()
+    .describe(
+      "IAM role the agent assumes (STS AssumeRole, from its own identity) to sign the token; default: the agent's own identity",
+    ),
+  externalId: templatable
+    .optional()
+    .describe('ExternalId passed to AssumeRole with roleArn (when the role demands one)'),
   tls: z
     .literal(RDS_IAM_INSECURE_TLS, {
       message: `the only value is "${RDS_IAM_INSECURE_TLS}" (connect without TLS, for tests); leave tls out otherwise`,
@@ -65,6 +73,8 @@ export const connectionSchema = z
       issue('password', 'must be left out with auth "rds-iam": the agent signs a token for each new connection');
     if (c.connectionString !== undefined)
       issue('connectionString', 'cannot be used with auth "rds-iam": give host, port, database and user');
+    if (c.auth.externalId !== undefined && c.auth.roleArn === undefined)
+      ctx.addIssue({ code: 'custom', path: ['auth', 'externalId'], message: 'only applies with auth.roleArn' });
     const sslOff = c.ssl === false || (typeof c.ssl === 'object' && c.ssl.enabled === false);
     const unverified = typeof c.ssl === 'object' && c.ssl.rejectUnauthorized === false;
     if ((sslOff || unverified) && c.auth.tls !== RDS_IAM_INSECURE_TLS)

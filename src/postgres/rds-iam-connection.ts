@@ -31,7 +31,14 @@ export function poolConnection(
     if (tokens === undefined || host === undefined || user === undefined)
       throw new CredflowError('INTERNAL', `integration "${integration}": RDS IAM tokens are not available`);
     try {
-      return await tokens.token({ hostname: host, port: Number(port ?? 5432), username: user, region: auth.region });
+      return await tokens.token({
+        hostname: host,
+        port: Number(port ?? 5432),
+        username: user,
+        region: auth.region,
+        roleArn: auth.roleArn,
+        externalId: auth.externalId,
+      });
     } catch (error) {
       if (!(error instanceof CredflowError)) throw error;
       throw new CredflowError(error.code, `integration "${integration}": ${error.message}`, {

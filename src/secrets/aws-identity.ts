@@ -21,7 +21,10 @@ export interface AwsIdentityOptions {
   sts?: StsCaller;
 }
 
-export type IdentityAnswer = { ok: true; credentials: AwsKeys | undefined } | { ok: false; error: SecretStoreError };
+export type IdentityAnswer =
+  /** `expiresAt` (epoch ms): when an assumed role's credentials expire; undefined without a role. */
+  | { ok: true; credentials: AwsKeys | undefined; expiresAt?: number | undefined }
+  | { ok: false; error: SecretStoreError };
 
 export interface AwsIdentity {
   /**
@@ -114,8 +117,8 @@ export function createAwsIdentity(options: AwsIdentityOptions = {}): AwsIdentity
     async credentialsFor(call) {
       if (call.roleArn === undefined) return { ok: true, credentials: call.credentials };
       try {
-        const { credentials } = await assume({ ...call, roleArn: call.roleArn });
-        return { ok: true, credentials };
+        const { credentials, expiration } = await assume({ ...call, roleArn: call.roleArn });
+        return { ok: true, credentials, expiresAt: expiration };
       } catch (error) {
         const known = error as Partial<SecretStoreError>;
         return {

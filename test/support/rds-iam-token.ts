@@ -8,6 +8,8 @@ export interface RdsIamTokenInputs {
   region: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** Temporary credentials (an assumed role's) add their session token, signed with the rest. */
+  sessionToken?: string | undefined;
   amzDate: string;
 }
 
@@ -32,6 +34,7 @@ export function expectedRdsIamToken(inputs: RdsIamTokenInputs): string {
     'X-Amz-Credential': `${inputs.accessKeyId}/${scope}`,
     'X-Amz-Date': inputs.amzDate,
     'X-Amz-Expires': '900',
+    ...(inputs.sessionToken ? { 'X-Amz-Security-Token': inputs.sessionToken } : {}),
     'X-Amz-SignedHeaders': 'host',
   };
   const canonicalQuery = Object.keys(query)
@@ -45,10 +48,10 @@ export function expectedRdsIamToken(inputs: RdsIamTokenInputs): string {
   for (const part of [inputs.region, 'rds-db', 'aws4_request']) key = hmac(key, part);
   const signature = createHmac('sha256', key).update(stringToSign).digest('hex');
   // The SDK writes the signature among the other parameters in sorted order: so does this.
-  const withSignature = { ...query, 'X-Amz-Signature': signature };
+  const withSignature: Record<string, string> = { ...query, 'X-Amz-Signature': signature };
   const written = Object.keys(withSignature)
     .sort()
-    .map((key) => `${encode(key)}=${encode(withSignature[key as keyof typeof withSignature])}`)
+    .map((key) => `${encode(key)}=${encode(withSignature[key] as string)}`)
     .join('&');
   return `${hostHeader}/?${written}`;
 }

@@ -75,8 +75,33 @@ describe('connection.auth "rds-iam" in an integration file', () => {
     );
     const kind = await loadConnection({ ...fields, auth: { type: 'kerberos' } });
     expect(kind.problems).toEqual([expect.stringMatching(/^integrations\/x\.json: connection\.auth\.type: .*rds-iam/)]);
-    const extra = await loadConnection({ ...fields, auth: { type: 'rds-iam', roleArn: 'arn:aws:iam::1:role/r' } });
-    expect(extra.problems).toEqual([expect.stringMatching(/^integrations\/x\.json: connection\.auth: .*roleArn/)]);
+    const extra = await loadConnection({ ...fields, auth: { type: 'rds-iam', profile: 'prod' } });
+    expect(extra.problems).toEqual([expect.stringMatching(/^integrations\/x\.json: connection\.auth: .*profile/)]);
+  });
+
+  it('takes a roleArn and externalId, written or templated, and names a malformed one', async () => {
+    const templated = await loadConnection({
+      ...fields,
+      auth: {
+        type: 'rds-iam',
+        roleArn: '<<getSecrets.response.roleArn>>',
+        externalId: '<<getSecrets.response.externalId>>',
+      },
+    });
+    expect(templated.problems).toEqual([]);
+    const written = await loadConnection({
+      ...fields,
+      auth: { type: 'rds-iam', roleArn: 'arn:aws:iam::123456789012:role/db-connect', externalId: 'ext-42' },
+    });
+    expect(written.problems).toEqual([]);
+    const malformed = await loadConnection({ ...fields, auth: { type: 'rds-iam', roleArn: 'arn:aws:iam::1:role/r' } });
+    expect(malformed.problems).toEqual([
+      expect.stringMatching(/^integrations\/x\.json: connection\.auth\.roleArn: must be an IAM role ARN/),
+    ]);
+    const lone = await loadConnection({ ...fields, auth: { type: 'rds-iam', externalId: 'ext-42' } });
+    expect(lone.problems).toEqual([
+      expect.stringMatching(/^integrations\/x\.json: connection\.auth\.externalId: only applies with auth\.roleArn/),
+    ]);
   });
 });
 

@@ -9,6 +9,7 @@ import {
   type LocalSecretsManagerOptions as ShippedOptions,
   type SecretInput,
   type SecretRotation,
+  type Session,
 } from '../../../src/local-secrets-manager/index.js';
 import { extraOperations } from './extra-operations.js';
 import { FaultInjector, type Faults } from './faults.js';
@@ -35,6 +36,11 @@ export interface LocalSecretsManager extends ShippedEndpoint {
   clearFaults(): void;
   /** Defines (or replaces) a role STS AssumeRole hands out; answers its ARN. */
   defineRole(role: TestRole): string;
+  /**
+   * The temporary credentials AssumeRole minted so far, oldest first: for a test that must sign as
+   * the role itself (an RDS IAM token is signed locally, so the test recomputes it with these keys).
+   */
+  readonly sessions: ReadonlyArray<Session>;
 }
 
 export interface LocalSecretsManagerOptions extends Omit<ShippedOptions, 'extend' | 'roles'> {
@@ -67,7 +73,9 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
   });
   const faults = new FaultInjector();
   const log = new RequestLog();
+  const sessions: Session[] = [];
   const roles = new RoleRegistry((session) => {
+    sessions.push(session);
     onValueStored?.(session.secretAccessKey);
     onValueStored?.(session.sessionToken);
   });
@@ -120,5 +128,6 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
     setFaults: (next) => faults.set(next),
     clearFaults: () => faults.clear(),
     defineRole: (role) => roles.define(role),
+    sessions,
   };
 }
