@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { healthyWorkflow, innocentWorkflow, until, workerExitLines, workerPids } from '../support/sandbox-probes.js';
+import {
+  healthyWorkflow,
+  innocentWorkflow,
+  spinFor,
+  until,
+  workerExitLines,
+  workerPids,
+} from '../support/sandbox-probes.js';
 import { startTestAgent, type TestAgent } from '../support/start-test-agent.js';
 
 /**
@@ -18,7 +25,12 @@ const MAX_RSS_MB = 320;
 
 const workflows: Record<string, Record<string, unknown>> = {
   healthy: healthyWorkflow,
-  innocent: innocentWorkflow,
+  // The shared innocent spins 5 s; a bomb on a busy machine can take longer than that to pass the
+  // bound, and then its worker no longer holds the innocent when it is stopped. This one spins 12 s.
+  innocent: {
+    ...innocentWorkflow,
+    steps: innocentWorkflow.steps.map((step) => ({ ...step, code: step.code.replace(spinFor(5000), spinFor(12_000)) })),
+  },
   memoryBomb: { name: 'memoryBomb', steps: [{ name: 'fill', code: 'return new Array(2 ** 30).fill(0).length;' }] },
   // The same with a time limit it reaches before its worker passes the bound: the run is over, the memory is not.
   hastyBomb: {
@@ -51,8 +63,8 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
       { workflows },
       {
         CREDFLOW_SANDBOX_MEMORY_MB: '32',
-        CREDFLOW_STEP_TIMEOUT_MS: '10000',
-        CREDFLOW_RUN_TIMEOUT_MS: '20000',
+        CREDFLOW_STEP_TIMEOUT_MS: '20000',
+        CREDFLOW_RUN_TIMEOUT_MS: '30000',
         CREDFLOW_SANDBOX_WORKERS: String(WORKERS),
         CREDFLOW_SANDBOX_PREWARM: '1',
         CREDFLOW_SANDBOX_WORKER_MAX_RSS_MB: String(MAX_RSS_MB),
@@ -66,6 +78,7 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
     await t?.close();
   });
 
+  // The innocents spin 12 s, and the one beside the bomb spins again on a fresh worker: 60 s at most.
   it('stops the worker, fails the run that grew it with WORKFLOW_FAILED naming the memory stop, and runs the innocent run beside it again on a fresh worker', async () => {
     await currentWorkerPids();
     // One innocent run taken by each worker, then the bomb joins a worker that holds an innocent.
@@ -113,7 +126,7 @@ describe('a sandbox worker over its resident memory bound (issue 11)', () => {
     const after = await run('healthy');
     expect(after.status, after.text).toBe(200);
     expect(after.body.response).toEqual({ length: PASSWORD.length });
-  });
+  }, 60_000);
 
   it('stops a worker that grows past the bound after its run ended at its time limit', async () => {
     const pending = run('hastyBomb');
