@@ -319,6 +319,8 @@ describe('credential lifecycle: caching, refresh, invalidation, profiles and met
         'staleUntil',
         'lastRefreshError',
         'failingSince',
+        'rotationPendingSince',
+        'stores',
         'pools',
       ];
       expect(Object.keys(res.body).filter((key) => !known.includes(key))).toEqual([]);
