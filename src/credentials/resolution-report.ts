@@ -35,39 +35,27 @@ export class ResolutionReport {
   constructor(private readonly deps: ResolutionReportDeps) {}
 
   resolved(attempt: ResolutionAttempt, result: Resolved): Resolved {
-    const { integration, profile, actor, started } = attempt;
-    this.deps.metrics.cache.inc({ integration: integration.name, result: result.outcome });
+    this.deps.metrics.cache.inc({ integration: attempt.integration.name, result: result.outcome });
     this.deps.lines.info(
       {
-        event: 'credentials.resolve',
-        integration: integration.name,
-        workflow: integration.fetchCredentialsDynamically?.workflow,
-        profile,
-        tokenId: actor.tokenId,
-        route: actor.route,
+        ...about(attempt),
         cache: result.outcome,
         outcome: 'ok',
       },
       'resolved credentials',
-      performance.now() - started,
+      performance.now() - attempt.started,
     );
     return result;
   }
 
   failed(attempt: ResolutionAttempt, error: unknown): void {
-    const { integration, profile, actor, started } = attempt;
     this.deps.logger.warn(
       {
-        event: 'credentials.resolve',
-        integration: integration.name,
-        workflow: integration.fetchCredentialsDynamically?.workflow,
-        profile,
-        tokenId: actor.tokenId,
-        route: actor.route,
+        ...about(attempt),
         outcome: 'error',
         stage: stageOf(error),
         code: (error as { code?: unknown } | undefined)?.code,
-        durationMs: Math.round(performance.now() - started),
+        durationMs: Math.round(performance.now() - attempt.started),
       },
       'could not resolve credentials',
     );
@@ -121,4 +109,16 @@ export class ResolutionReport {
       });
     }
   }
+}
+
+/** The fields of every `credentials.resolve` line: which resolution, for whom. */
+function about({ integration, profile, actor }: ResolutionAttempt) {
+  return {
+    event: 'credentials.resolve',
+    integration: integration.name,
+    workflow: integration.fetchCredentialsDynamically?.workflow,
+    profile,
+    tokenId: actor.tokenId,
+    route: actor.route,
+  };
 }

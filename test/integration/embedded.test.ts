@@ -218,19 +218,11 @@ describe('credflow serve --embedded, as a new user runs it', () => {
     expect(result.rows.map((r) => r.customer)).toEqual(['Ada Lovelace', 'Grace Hopper', 'Edsger Dijkstra']);
   });
 
-  it('answers the same query through demo-postgres-vault, whose credentials come from the local Vault (KV v2)', async () => {
-    const res = await fetch(curl.url.replace('/integrations/demo-postgres/', '/integrations/demo-postgres-vault/'), {
-      method: 'POST',
-      headers: { authorization: curl.authorization, 'content-type': 'application/json' },
-      body: curl.body,
-    });
-    expect(res.status).toBe(200);
-    const result = (await res.json()) as { rows: { customer: string }[]; rowCount: number };
-    expect(result.rows.map((r) => r.customer)).toEqual(['Ada Lovelace', 'Grace Hopper', 'Edsger Dijkstra']);
-  });
-
-  it('answers the same query on demo-postgres-ssm, whose credentials come from the seeded SSM SecureString', async () => {
-    const res = await fetch(curl.url.replace('/integrations/demo-postgres/', '/integrations/demo-postgres-ssm/'), {
+  it.each([
+    ['demo-postgres-vault', 'the local Vault (KV v2)'],
+    ['demo-postgres-ssm', 'the seeded SSM SecureString'],
+  ])('answers the same query through %s, whose credentials come from %s', async (integration) => {
+    const res = await fetch(curl.url.replace('/integrations/demo-postgres/', `/integrations/${integration}/`), {
       method: 'POST',
       headers: { authorization: curl.authorization, 'content-type': 'application/json' },
       body: curl.body,
