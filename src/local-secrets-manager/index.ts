@@ -31,3 +31,4 @@ export { accessDenied } from './sts-query.js';
 export { PARAMETER_TYPES, ParameterStore } from './parameter-store.js';
 export type { ParameterStoreOptions, ParameterType, StoredParameter } from './parameter-store.js';
 export { ssmOperations } from './ssm-operations.js';
+export { decodePageToken, encodePageToken } from './page-token.js';

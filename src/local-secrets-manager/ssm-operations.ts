@@ -1,5 +1,6 @@
 import { AwsServiceError, validationError } from './aws-service-error.js';
 import { epochSeconds } from './operations.js';
+import { decodePageToken, encodePageToken } from './page-token.js';
 import type { ParameterStore, StoredParameter } from './parameter-store.js';
 import type { Params } from './params.js';
 
@@ -34,12 +35,15 @@ export const ssmOperations = {
       );
     }
     const all = store.under(path, recursive);
-    const offset = token === undefined ? 0 : decodeToken(token);
+    const offset =
+      token === undefined
+        ? 0
+        : decodePageToken(token, () => new AwsServiceError('InvalidNextToken', 'The nextToken is not valid.'));
     const page = all.slice(offset, offset + maxResults);
     const next = offset + page.length;
     return {
       Parameters: page.map((p) => wireParameter(p, decrypt)),
-      ...(next < all.length ? { NextToken: Buffer.from(JSON.stringify({ offset: next })).toString('base64') } : {}),
+      ...(next < all.length ? { NextToken: encodePageToken(next) } : {}),
     };
   },
 } satisfies Record<string, SsmOperation>;
@@ -70,15 +74,4 @@ function wireParameter(p: StoredParameter, decrypt: boolean): Record<string, unk
     ARN: p.arn,
     DataType: 'text',
   };
-}
-
-function decodeToken(token: string): number {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
-    const offset = (parsed as { offset?: unknown }).offset;
-    if (typeof offset === 'number' && Number.isInteger(offset) && offset >= 0) return offset;
-  } catch {
-    // falls through to the service's answer for a token it did not issue
-  }
-  throw new AwsServiceError('InvalidNextToken', 'The nextToken is not valid.');
 }

@@ -1,5 +1,7 @@
 import {
   AwsServiceError,
+  decodePageToken,
+  encodePageToken,
   invalidParameter,
   validationError,
   type Params,
@@ -36,9 +38,15 @@ export function listSecrets(
     (secret) => (includeDeleted || deletedDateOf(secret) === undefined) && predicates.every((p) => p(secret)),
   );
   const sorted = sort(matching, params);
-  const start = token === undefined ? 0 : decodeToken(token);
+  const start =
+    token === undefined
+      ? 0
+      : decodePageToken(
+          token,
+          () => new AwsServiceError('InvalidNextTokenException', 'The NextToken value is invalid.'),
+        );
   const end = start + pageSize;
-  return { secrets: sorted.slice(start, end), nextToken: end < sorted.length ? encodeToken(end) : undefined };
+  return { secrets: sorted.slice(start, end), nextToken: end < sorted.length ? encodePageToken(end) : undefined };
 }
 
 function readFilter(filter: Params): Predicate {
@@ -94,19 +102,4 @@ function sort(secrets: StoredSecret[], params: Params): StoredSecret[] {
 function compare(a: number | string, b: number | string): number {
   if (a < b) return -1;
   return a > b ? 1 : 0;
-}
-
-function encodeToken(offset: number): string {
-  return Buffer.from(JSON.stringify({ offset })).toString('base64');
-}
-
-function decodeToken(token: string): number {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
-    const offset = (parsed as { offset?: unknown }).offset;
-    if (typeof offset === 'number' && Number.isInteger(offset) && offset >= 0) return offset;
-  } catch {
-    // falls through to the service's answer for a token it did not issue
-  }
-  throw new AwsServiceError('InvalidNextTokenException', 'The NextToken value is invalid.');
 }
