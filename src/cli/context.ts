@@ -13,20 +13,32 @@ export interface GlobalOptions {
   verbose: boolean;
 }
 
-/** How the CLI's agent reaches Secrets Manager, and whether that was the embedded endpoint. */
+/** How the CLI's agent reaches its stores, and whether that was through the embedded demo. */
 export interface SecretsRoute {
   options: SecretsGatewayOptions;
   /** `embedded`: a running `npm start`; `environment`: an endpoint set in the AWS SDK's environment; `default`: the SDK's own chain. */
   source: 'embedded' | 'environment' | 'default';
+  /** The environment the agent reads: the process's, plus the demo's Vault when none is set. */
+  env: NodeJS.ProcessEnv;
 }
 
-/** Where the CLI's agent sends Secrets Manager calls: the SDK's environment, else a running `npm start`. */
+/**
+ * Where the CLI's agent sends its store calls: AWS calls to the SDK's environment, else to a
+ * running `npm start`; Vault calls to VAULT_ADDR, else to the running `npm start`'s Vault.
+ */
 export async function secretsOptionsFor(dir: string, env: NodeJS.ProcessEnv): Promise<SecretsRoute> {
-  if (env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL) return { options: {}, source: 'environment' };
   const embedded = await readEmbeddedState(dir);
-  if (!embedded) return { options: {}, source: 'default' };
+  const vault = !env.VAULT_ADDR && embedded?.vault;
+  const withVault = vault ? { ...env, VAULT_ADDR: vault.addr, CREDFLOW_VAULT_TOKEN: vault.token } : env;
+  const ofEmbedded = embedded ? `of the embedded agent (npm start, pid ${embedded.pid})` : '';
+  if (env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL) {
+    if (vault) printNotice(`credflow: using the Vault ${ofEmbedded} at ${vault.addr}`);
+    return { options: {}, source: 'environment', env: withVault };
+  }
+  if (!embedded) return { options: {}, source: 'default', env: withVault };
   printNotice(
-    `credflow: using the Secrets Manager endpoint of the embedded agent (npm start, pid ${embedded.pid}) at ${embedded.secretsEndpoint}`,
+    `credflow: using the Secrets Manager endpoint ${ofEmbedded} at ${embedded.secretsEndpoint}` +
+      (vault ? `, and its Vault at ${vault.addr}` : ''),
   );
   // The endpoint accepts only the key pair of this start (from the 0600 state file), whatever AWS
   // credentials the environment holds.
@@ -37,6 +49,7 @@ export async function secretsOptionsFor(dir: string, env: NodeJS.ProcessEnv): Pr
       defaultCredentials: embedded.credentials,
     },
     source: 'embedded',
+    env: withVault,
   };
 }
 
@@ -56,9 +69,10 @@ export async function withAgent<T>(
   const dir = path.resolve(options.dir);
   const route: SecretsRoute = usage.secrets
     ? await secretsOptionsFor(dir, process.env)
-    : { options: {}, source: 'default' };
+    : { options: {}, source: 'default', env: process.env };
   const { agent, parts } = await openAgent({
     dir,
+    env: route.env,
     secrets: route.options,
     logDestination: pino.destination({ fd: 2, sync: true }),
     logLevel: options.verbose ? 'info' : 'silent',

@@ -87,6 +87,12 @@ export const agentSettingsSchema = z
     CREDFLOW_VAULT_TOKEN: z.string().optional(),
     CREDFLOW_VAULT_ROLE_ID: z.string().optional(),
     CREDFLOW_VAULT_SECRET_ID: z.string().optional(),
+    CREDFLOW_VAULT_APPROLE_MOUNT: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, {
+        message: 'must be the path of an auth mount, such as approle or teams/approle',
+      })
+      .optional(),
     VAULT_NAMESPACE: z.string().optional(),
     VAULT_CACERT: z.string().optional(),
     CREDFLOW_DEFAULT_PROFILE: z
@@ -167,7 +173,7 @@ export interface HttpSettings {
 export interface VaultSettings {
   addr: string;
   /** CREDFLOW_VAULT_TOKEN, or an AppRole login with CREDFLOW_VAULT_ROLE_ID and CREDFLOW_VAULT_SECRET_ID. */
-  credentials: { token: string } | { appRole: { roleId: string; secretId: string } };
+  credentials: { token: string } | { appRole: { roleId: string; secretId: string; mount: string } };
   namespace: string | undefined;
   /** A PEM file of the CA(s) to trust for an https VAULT_ADDR. */
   caCertFile: string | undefined;
@@ -181,6 +187,7 @@ function vaultProblems(s: {
   CREDFLOW_VAULT_TOKEN?: string | undefined;
   CREDFLOW_VAULT_ROLE_ID?: string | undefined;
   CREDFLOW_VAULT_SECRET_ID?: string | undefined;
+  CREDFLOW_VAULT_APPROLE_MOUNT?: string | undefined;
 }): [string, string][] {
   const token = s.CREDFLOW_VAULT_TOKEN;
   const roleId = s.CREDFLOW_VAULT_ROLE_ID;
@@ -195,6 +202,11 @@ function vaultProblems(s: {
     problems.push(['CREDFLOW_VAULT_TOKEN', 'set either CREDFLOW_VAULT_TOKEN or the AppRole settings, not both']);
   if (s.VAULT_ADDR !== undefined && token === undefined && roleId === undefined)
     problems.push(['VAULT_ADDR', 'needs CREDFLOW_VAULT_TOKEN, or CREDFLOW_VAULT_ROLE_ID and CREDFLOW_VAULT_SECRET_ID']);
+  if (s.CREDFLOW_VAULT_APPROLE_MOUNT !== undefined && roleId === undefined)
+    problems.push([
+      'CREDFLOW_VAULT_APPROLE_MOUNT',
+      'is used only by an AppRole login: set CREDFLOW_VAULT_ROLE_ID and CREDFLOW_VAULT_SECRET_ID too',
+    ]);
   if (s.VAULT_ADDR === undefined && (token !== undefined || roleId !== undefined))
     problems.push(['VAULT_ADDR', 'must be set when Vault credentials are (the address of the Vault server)']);
   return problems;
@@ -205,7 +217,13 @@ function vaultSettings(s: ParsedSettings): VaultSettings | undefined {
   const credentials =
     s.CREDFLOW_VAULT_TOKEN !== undefined
       ? { token: s.CREDFLOW_VAULT_TOKEN }
-      : { appRole: { roleId: s.CREDFLOW_VAULT_ROLE_ID ?? '', secretId: s.CREDFLOW_VAULT_SECRET_ID ?? '' } };
+      : {
+          appRole: {
+            roleId: s.CREDFLOW_VAULT_ROLE_ID ?? '',
+            secretId: s.CREDFLOW_VAULT_SECRET_ID ?? '',
+            mount: s.CREDFLOW_VAULT_APPROLE_MOUNT ?? 'approle',
+          },
+        };
   return { addr: s.VAULT_ADDR, credentials, namespace: s.VAULT_NAMESPACE, caCertFile: s.VAULT_CACERT };
 }
 

@@ -9,9 +9,10 @@ import { processAlive, processArgs } from './processes.js';
  * While `npm start` runs, it keeps `.credflow/embedded.json` in its folder: CLI commands in another
  * terminal read it to reach its local Secrets Manager endpoint, and the next start reads it to
  * refuse while this one runs, or to clean up after it should it die hard. It holds the agent's pid,
- * its endpoints once they listen, its PostgreSQL's pid and folders, and the key pair generated for
- * this start that the local Secrets Manager endpoint accepts: the file is written with mode 0600, so
- * only the user who started the agent (and root) can sign requests to that endpoint.
+ * its endpoints once they listen, its PostgreSQL's pid and folders, the key pair generated for
+ * this start that the local Secrets Manager endpoint accepts, and the demo Vault's root token: the
+ * file is written with mode 0600, so only the user who started the agent (and root) can sign
+ * requests to that endpoint or call that Vault.
  */
 const recordSchema = z.object({
   pid: z.number().int().positive(),
@@ -19,6 +20,7 @@ const recordSchema = z.object({
   region: z.string().optional(),
   secretsCredentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).optional(),
   agentUrl: z.url().optional(),
+  vault: z.object({ addr: z.url(), token: z.string().min(1) }).optional(),
   postgres: z
     .object({ dataDir: z.string(), passwordDir: z.string(), pid: z.number().int().positive().optional() })
     .optional(),
@@ -33,6 +35,8 @@ export interface EmbeddedState {
   /** The key pair the embedded Secrets Manager endpoint accepts for this start. */
   credentials: { accessKeyId: string; secretAccessKey: string };
   agentUrl: string;
+  /** The demo's Vault and its root token, when the agent uses it. */
+  vault: { addr: string; token: string } | undefined;
 }
 
 const stateFile = (dir: string) => path.join(dir, '.credflow', 'embedded.json');
@@ -124,7 +128,7 @@ export async function removeEmbeddedState(dir: string): Promise<void> {
 export async function readEmbeddedState(dir: string): Promise<EmbeddedState | undefined> {
   const record = await readRecord(dir);
   if (!record || record === 'unreadable') return undefined;
-  const { pid, secretsEndpoint, region, secretsCredentials, agentUrl } = record;
+  const { pid, secretsEndpoint, region, secretsCredentials, agentUrl, vault } = record;
   if (!secretsEndpoint || !region || !secretsCredentials || !agentUrl || !isLiveAgent(pid)) return undefined;
-  return { pid, secretsEndpoint, region, credentials: secretsCredentials, agentUrl };
+  return { pid, secretsEndpoint, region, credentials: secretsCredentials, agentUrl, vault };
 }

@@ -1,6 +1,11 @@
 import type { DestinationStream } from 'pino';
 import { startAgent, type RunningAgent } from '../agent/index.js';
-import { randomKeyPair, startLocalSecretsManager, type LocalSecretsManager } from '../local-secrets-manager/index.js';
+import {
+  randomKeyPair,
+  RoleRegistry,
+  startLocalSecretsManager,
+  type LocalSecretsManager,
+} from '../local-secrets-manager/index.js';
 import { startLocalVault, type LocalVault } from '../local-vault/index.js';
 import { claimEmbeddedState, removeEmbeddedState, updateEmbeddedState } from './embedded-state.js';
 import { seedDemoDatabase } from './seed-demo-database.js';
@@ -9,6 +14,10 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './start-embe
 export const embeddedRegion = 'us-east-1';
 /** The SecureString parameter the embedded endpoint is seeded with (workflows/getSsmParameter.json reads it). */
 export const demoParameterName = '/credflow/demo/postgres';
+/** The role workflows/getSecretsAsRole.json assumes (with this external id) to read postgresSecrets. */
+export const demoRole = { name: 'credflow-demo-reader', externalId: 'credflow-demo' } as const;
+/** The role of the embedded Vault's database secrets engine (workflows/getVaultDatabaseCreds.json). */
+export const demoVaultDatabaseRole = 'demo';
 
 export interface EmbeddedStack {
   agent: RunningAgent;
@@ -33,7 +42,8 @@ export interface StartEmbeddedOptions {
  * The embedded default: a throw-away PostgreSQL with password auth and a demo table, a local
  * Secrets Manager and SSM endpoint seeded with `postgresSecrets` in the RDS shape (and the same
  * JSON as the SecureString parameter `/credflow/demo/postgres`), a local Vault endpoint with the
- * same credentials at `secret/demo/postgres` (KV v2), and the agent serving the configuration in
+ * same credentials at `secret/demo/postgres` (KV v2) and a database secrets engine whose role
+ * `demo` creates a user per lease, an IAM role that may read `postgresSecrets`, and the agent serving the configuration in
  * `dir`, which reaches the endpoints only through the AWS SDK and Node's fetch.
  */
 export async function startEmbedded(options: StartEmbeddedOptions): Promise<EmbeddedStack> {
@@ -56,7 +66,11 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
     // Generated per start, kept in memory and in the 0600 state file only: the endpoint refuses
     // every request not signed with them, so other local users cannot read or change the demo secrets.
     const credentials = randomKeyPair();
-    const secrets = await startLocalSecretsManager({ region: embeddedRegion, credentials: [credentials] });
+    // One IAM role, which this start's key pair may assume with the demo's external id and whose
+    // sessions may read postgresSecrets only (workflows/getSecretsAsRole.json).
+    const roles = new RoleRegistry();
+    roles.define({ ...demoRole, secrets: ['postgresSecrets'], trusted: [credentials.accessKeyId] });
+    const secrets = await startLocalSecretsManager({ region: embeddedRegion, credentials: [credentials], roles });
     cleanups.push(() => secrets.close());
     const demoSecret = JSON.stringify({ engine: 'postgres', ...demo });
     secrets.createSecret(
@@ -67,7 +81,25 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
     // The same credentials in SSM Parameter Store, which the same endpoint serves: the
     // demo-postgres-ssm integration reads them through the getSsmParameter workflow.
     secrets.putParameter(demoParameterName, demoSecret, { type: 'SecureString' });
-    const vault = await startLocalVault({ kvMounts: ['secret'] });
+    // Vault's database secrets engine creates a user per lease in the demo database, who may read
+    // its orders (workflows/getVaultDatabaseCreds.json); a lease lasts an hour unless renewed.
+    const vault = await startLocalVault({
+      kvMounts: ['secret'],
+      database: {
+        admin: {
+          host: postgres.host,
+          port: postgres.port,
+          user: postgres.user,
+          password: postgres.password,
+          database: demo.dbname,
+        },
+        roles: {
+          [demoVaultDatabaseRole]: {
+            grants: [`GRANT CONNECT ON DATABASE "${demo.dbname}" TO {{name}}`, 'GRANT SELECT ON orders TO {{name}}'],
+          },
+        },
+      },
+    });
     cleanups.push(() => vault.close());
     vault.putKv('secret', 'demo/postgres', { ...demo });
     const env = options.env ?? process.env;
@@ -88,6 +120,8 @@ export async function startEmbedded(options: StartEmbeddedOptions): Promise<Embe
       region: embeddedRegion,
       secretsCredentials: credentials,
       agentUrl: agent.url,
+      // For CLI commands in another terminal; only when the agent uses the demo's Vault.
+      ...(env.VAULT_ADDR ? {} : { vault: { addr: vault.url, token: vault.rootToken } }),
     });
     return { agent, secrets, vault, postgres, stop };
   } catch (error) {

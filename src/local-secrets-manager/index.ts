@@ -32,3 +32,5 @@ export { PARAMETER_TYPES, ParameterStore } from './parameter-store.js';
 export type { ParameterStoreOptions, ParameterType, StoredParameter } from './parameter-store.js';
 export { ssmOperations } from './ssm-operations.js';
 export { decodePageToken, encodePageToken } from './page-token.js';
+export { RoleRegistry, roleArnOf } from './role-registry.js';
+export type { LocalRole, RoleRegistryOptions } from './role-registry.js';

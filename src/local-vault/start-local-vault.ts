@@ -13,6 +13,8 @@ export interface LocalVaultOptions {
   /** KV version 2 mounts (default: `secret`). */
   kvMounts?: readonly string[];
   appRoles?: readonly AppRoleSpec[];
+  /** Where the AppRole auth method is mounted (default `approle`: logins at `auth/approle/login`). */
+  appRoleMount?: string;
   /** The database secrets engine, mounted at `database/`; without it `database/` paths are 404. */
   database?: DatabaseEngineOptions;
   /** How often expired leases' users are dropped (default 1000 ms). */
@@ -58,10 +60,11 @@ export async function startLocalVault(options: LocalVaultOptions = {}): Promise<
   const tokens = new Tokens(rootToken, options.appRoles ?? []);
   const database = options.database ? new DatabaseEngine(options.database, onValueStored) : undefined;
   const calls: VaultCall[] = [];
+  const appRoleMount = options.appRoleMount ?? 'approle';
 
   const route = async (req: IncomingMessage, path: string, query: URLSearchParams): Promise<unknown> => {
     const method = req.method ?? 'GET';
-    if (method === 'POST' && path === 'auth/approle/login') {
+    if (method === 'POST' && path === `auth/${appRoleMount}/login`) {
       const body = await readJsonBody(req);
       const { token, auth } = tokens.login(body.role_id, body.secret_id);
       onValueStored(token);

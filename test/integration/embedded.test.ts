@@ -221,6 +221,8 @@ describe('credflow serve --embedded, as a new user runs it', () => {
   it.each([
     ['demo-postgres-vault', 'the local Vault (KV v2)'],
     ['demo-postgres-ssm', 'the seeded SSM SecureString'],
+    ['demo-postgres-role', 'Secrets Manager read as an IAM role the local STS lets it assume'],
+    ['demo-postgres-vault-dynamic', "a user the local Vault's database secrets engine created for its lease"],
   ])('answers the same query through %s, whose credentials come from %s', async (integration) => {
     const res = await fetch(curl.url.replace('/integrations/demo-postgres/', `/integrations/${integration}/`), {
       method: 'POST',
@@ -273,6 +275,18 @@ describe('credflow serve --embedded, as a new user runs it', () => {
       expect(masked.stdout).not.toContain(leak);
       expect(masked.stderr).not.toContain(leak);
     }
+  });
+
+  it('lets the CLI in another process find its Vault: dynamic database credentials, masked, from a fresh lease', async () => {
+    const run = await runCli(['workflows', 'run', 'getVaultDatabaseCreds', '--dir', dir], { cwd: dir, env: userEnv() });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/"username": "v-demo-[0-9a-f]+"/);
+    expect(run.stdout).toContain('"password": "********"');
+    expect(run.stdout).toMatch(/lease database\/creds\/demo\/\S+ for 3600 s/);
+    const { vault } = JSON.parse(await readFile(path.join(dir, '.credflow', 'embedded.json'), 'utf8'));
+    expect(run.stderr).toContain(`, and its Vault at ${vault.addr}`);
+    for (const output of [run.stdout, run.stderr, server.stdout(), server.stderr()])
+      expect(output).not.toContain(vault.token);
   });
 
   it('keeps the key pair of its Secrets Manager endpoint, fresh for this start, only in the 0600 state file (issue 19, section 1)', async () => {

@@ -101,5 +101,20 @@ describe('the local Vault endpoint and the Vault client', () => {
       namespace: 'ns',
       caCertFile: undefined,
     });
+    const appRole = { VAULT_ADDR: 'http://v:8200', CREDFLOW_VAULT_ROLE_ID: 'r', CREDFLOW_VAULT_SECRET_ID: 's' };
+    expect(readAgentSettings(appRole).vault?.credentials).toEqual({
+      appRole: { roleId: 'r', secretId: 's', mount: 'approle' },
+    });
+    expect(readAgentSettings({ ...appRole, CREDFLOW_VAULT_APPROLE_MOUNT: 'teams/approle' }).vault?.credentials).toEqual(
+      {
+        appRole: { roleId: 'r', secretId: 's', mount: 'teams/approle' },
+      },
+    );
+    expect(() => readAgentSettings({ ...appRole, CREDFLOW_VAULT_APPROLE_MOUNT: '/approle/' })).toThrow(
+      /CREDFLOW_VAULT_APPROLE_MOUNT: must be the path of an auth mount/,
+    );
+    expect(() =>
+      readAgentSettings({ VAULT_ADDR: 'http://v:8200', CREDFLOW_VAULT_TOKEN: 't', CREDFLOW_VAULT_APPROLE_MOUNT: 'a' }),
+    ).toThrow(/CREDFLOW_VAULT_APPROLE_MOUNT: is used only by an AppRole login/);
   });
 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secretsWorkflow } from '../support/config-dir.js';
 import { logLines, query } from '../support/integration-probes.js';
 import { expectedRdsIamToken, parseRdsIamToken } from '../support/rds-iam-token.js';
-import { roleArnOf } from '../support/local-secrets-manager/role-registry.js';
+import { roleArnOf } from '../../src/local-secrets-manager/index.js';
 import { startTestAgent, testAgentAwsCredentials, type TestAgent } from '../support/start-test-agent.js';
 import { asSuperuser, createTestDatabase, type TestDatabase } from '../support/test-database.js';
 

@@ -74,6 +74,8 @@ describe('HashiCorp Vault: KV v2 and dynamic database credentials with leases', 
     db = await createTestDatabase('vault');
     vault = await startTestVault(db, {
       appRoles: [{ roleId, secretId, paths: ['secret/data/app/*'], tokenTtlSeconds: 3 }],
+      // Mounted elsewhere than Vault's default, as CREDFLOW_VAULT_APPROLE_MOUNT allows.
+      appRoleMount: 'teams/approle',
       roles: { concurrent: {}, renewed: { defaultTtlSeconds: 3 }, retired: {}, previewed: {} },
     });
     vault.putKv('secret', 'app/db', { ...db, api_key: 'kv-v1-Hq8Zr3Tn5Wm2' });
@@ -105,7 +107,12 @@ describe('HashiCorp Vault: KV v2 and dynamic database credentials with leases', 
       ),
       startTestAgent(
         config,
-        { VAULT_ADDR: vault.url, CREDFLOW_VAULT_ROLE_ID: roleId, CREDFLOW_VAULT_SECRET_ID: secretId },
+        {
+          VAULT_ADDR: vault.url,
+          CREDFLOW_VAULT_ROLE_ID: roleId,
+          CREDFLOW_VAULT_SECRET_ID: secretId,
+          CREDFLOW_VAULT_APPROLE_MOUNT: 'teams/approle',
+        },
         { moreSecrets },
       ),
     ]);
@@ -205,8 +212,8 @@ describe('HashiCorp Vault: KV v2 and dynamic database credentials with leases', 
     expect(await eventually(async () => (await usersOf('previewed')).length === 0)).toBe(true);
   });
 
-  it('logs in with AppRole, renews its token before it expires, and is refused by Vault outside its policy', async () => {
-    const logins = () => vault.calls.filter((c) => c.path === '/v1/auth/approle/login').length;
+  it('logs in with AppRole at its mount, renews its token before it expires, and is refused by Vault outside its policy', async () => {
+    const logins = () => vault.calls.filter((c) => c.path === '/v1/auth/teams/approle/login').length;
     const res = await approle.request('POST', '/api/v1/workflows/getKv/run', {});
     expect(res.status).toBe(200);
     expect(res.body.response).toMatchObject({ version: 2, api_key: '********' });

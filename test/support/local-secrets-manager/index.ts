@@ -5,5 +5,5 @@ export type { RecordedRequest } from './request-log.js';
 export type { StoreStats } from './test-secret-store.js';
 export { defaultStoreLimits, MAX_VALUE_BYTES, randomKeyPair } from '../../../src/local-secrets-manager/index.js';
 export type { AwsKeyPair, SecretInput, StoreLimits } from '../../../src/local-secrets-manager/index.js';
-export { roleArnOf } from './role-registry.js';
-export type { TestRole } from './role-registry.js';
+export { roleArnOf } from '../../../src/local-secrets-manager/index.js';
+export type { LocalRole as TestRole } from '../../../src/local-secrets-manager/index.js';

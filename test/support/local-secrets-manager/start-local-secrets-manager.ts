@@ -3,19 +3,20 @@ import {
   operations,
   ParameterStore,
   Params,
+  RoleRegistry,
   startLocalSecretsManager as startShipped,
   wireValue,
   type LocalSecretsManager as ShippedEndpoint,
   type LocalSecretsManagerOptions as ShippedOptions,
   type SecretInput,
   type SecretRotation,
+  type LocalRole,
   type Session,
 } from '../../../src/local-secrets-manager/index.js';
 import { extraOperations } from './extra-operations.js';
 import { FaultInjector, type Faults } from './faults.js';
 import { RequestLog, type RecordedRequest } from './request-log.js';
 import { TestSecretStore, type StoreStats } from './test-secret-store.js';
-import { RoleRegistry, type TestRole } from './role-registry.js';
 
 /** The shipped endpoint as the tests drive it: more operations, faults, a request log and a look inside. */
 export interface LocalSecretsManager extends ShippedEndpoint {
@@ -35,7 +36,7 @@ export interface LocalSecretsManager extends ShippedEndpoint {
   setFaults(faults: Faults): void;
   clearFaults(): void;
   /** Defines (or replaces) a role STS AssumeRole hands out; answers its ARN. */
-  defineRole(role: TestRole): string;
+  defineRole(role: LocalRole): string;
   /**
    * The temporary credentials AssumeRole minted so far, oldest first: for a test that must sign as
    * the role itself (an RDS IAM token is signed locally, so the test recomputes it with these keys).
@@ -74,10 +75,14 @@ export async function startLocalSecretsManager(options: LocalSecretsManagerOptio
   const faults = new FaultInjector();
   const log = new RequestLog();
   const sessions: Session[] = [];
-  const roles = new RoleRegistry((session) => {
-    sessions.push(session);
-    onValueStored?.(session.secretAccessKey);
-    onValueStored?.(session.sessionToken);
+  // DurationSeconds down to 1 second (AWS's minimum is 900), so tests can see sessions expire.
+  const roles = new RoleRegistry({
+    minDurationSeconds: 1,
+    onIssued: (session) => {
+      sessions.push(session);
+      onValueStored?.(session.secretAccessKey);
+      onValueStored?.(session.sessionToken);
+    },
   });
   const endpoint = await startShipped({
     ...shippedOptions,

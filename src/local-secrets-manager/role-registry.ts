@@ -1,13 +1,8 @@
-import {
-  accessDenied,
-  LOCAL_ACCOUNT,
-  type AssumeRoleAsk,
-  type RolePolicy,
-  type Session,
-} from '../../../src/local-secrets-manager/index.js';
+import { accessDenied } from './sts-query.js';
+import { LOCAL_ACCOUNT, type AssumeRoleAsk, type RolePolicy, type Session } from './sts-sessions.js';
 
-/** A role the tests' endpoint knows: who may assume it, with which external id, and what it may read. */
-export interface TestRole {
+/** A role the local endpoint knows: who may assume it, with which external id, and what it may read. */
+export interface LocalRole {
   /** The role's name; its ARN is `arn:aws:iam::123456789012:role/<name>`. */
   name: string;
   /** Secret names a session of the role may read (GetSecretValue, DescribeSecret); nothing else. */
@@ -20,17 +15,28 @@ export interface TestRole {
 
 export const roleArnOf = (name: string): string => `arn:aws:iam::${LOCAL_ACCOUNT}:role/${name}`;
 
+export interface RoleRegistryOptions {
+  /** Told each session minted. */
+  onIssued?: (session: Session) => void;
+  /** Shortest DurationSeconds accepted (AWS's, 900, by default; the tests take 1 to see expiry). */
+  minDurationSeconds?: number;
+}
+
 /**
- * The tests' IAM in miniature: roles, their trust (caller and external id) and the secrets each may
- * read. Accepts DurationSeconds down to 1 second (AWS's minimum is 900) so tests can see expiry.
+ * IAM in miniature, for the embedded demo and the tests: roles, their trust (caller and external
+ * id) and the secrets each may read.
  */
 export class RoleRegistry implements RolePolicy {
-  readonly minDurationSeconds = 1;
-  private readonly roles = new Map<string, TestRole>();
+  readonly minDurationSeconds: number;
+  private readonly roles = new Map<string, LocalRole>();
+  private readonly issued: (session: Session) => void;
 
-  constructor(private readonly issued: (session: Session) => void) {}
+  constructor(options: RoleRegistryOptions = {}) {
+    this.minDurationSeconds = options.minDurationSeconds ?? 900;
+    this.issued = options.onIssued ?? (() => undefined);
+  }
 
-  define(role: TestRole): string {
+  define(role: LocalRole): string {
     const arn = roleArnOf(role.name);
     this.roles.set(arn, { ...role, secrets: [...role.secrets] });
     return arn;
