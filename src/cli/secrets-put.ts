@@ -7,12 +7,18 @@ import { CredflowError, messageOf, truncate } from '../errors.js';
 import type { GlobalOptions } from './context.js';
 import { printJson, printLine } from './print.js';
 
-/** The value from --file, else from stdin; one trailing newline (as `echo` adds) is dropped. */
-async function readValue(file: string | undefined): Promise<string> {
-  let text: string;
+/** A secret's value as Secrets Manager stores it: text, or bytes (SecretBinary). */
+type SecretInput = { SecretString: string } | { SecretBinary: Uint8Array };
+
+/**
+ * The value from --file, else from stdin. Text loses one trailing newline (as `echo` adds); with
+ * `binary`, the bytes are kept exactly, for SecretBinary.
+ */
+async function readValue(file: string | undefined, binary: boolean): Promise<SecretInput> {
+  let bytes: Buffer;
   if (file) {
     try {
-      text = await readFile(file, 'utf8');
+      bytes = await readFile(file);
     } catch (error) {
       throw new CredflowError('BAD_REQUEST', `cannot read --file ${file}: ${messageOf(error)}`);
     }
@@ -24,12 +30,17 @@ async function readValue(file: string | undefined): Promise<string> {
       );
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    text = Buffer.concat(chunks).toString('utf8');
+    bytes = Buffer.concat(chunks);
   }
-  const value = text.replace(/\r?\n$/, '');
-  if (value === '')
-    throw new CredflowError('BAD_REQUEST', `the secret value ${file ? `in ${file} ` : 'on stdin '}is empty`);
-  return value;
+  const empty = () =>
+    new CredflowError('BAD_REQUEST', `the secret value ${file ? `in ${file} ` : 'on stdin '}is empty`);
+  if (binary) {
+    if (bytes.length === 0) throw empty();
+    return { SecretBinary: new Uint8Array(bytes) };
+  }
+  const value = bytes.toString('utf8').replace(/\r?\n$/, '');
+  if (value === '') throw empty();
+  return { SecretString: value };
 }
 
 /**
@@ -40,7 +51,7 @@ async function readValue(file: string | undefined): Promise<string> {
 async function putEmbeddedSecret(
   dir: string,
   name: string,
-  value: string,
+  value: SecretInput,
 ): Promise<{ created: boolean; versionId: string | undefined }> {
   const embedded = await readEmbeddedState(dir);
   if (!embedded) {
@@ -57,11 +68,11 @@ async function putEmbeddedSecret(
   });
   try {
     try {
-      const out = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+      const out = await client.send(new CreateSecretCommand({ Name: name, ...value }));
       return { created: true, versionId: out.VersionId };
     } catch (error) {
       if ((error as Error).name !== 'ResourceExistsException') throw error;
-      const out = await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value }));
+      const out = await client.send(new PutSecretValueCommand({ SecretId: name, ...value }));
       return { created: false, versionId: out.VersionId };
     }
   } catch (error) {
@@ -87,9 +98,10 @@ export function registerSecrets(program: Command, globals: (cmd: Command) => Glo
     )
     .argument('<name>', 'secret name (SecretId)')
     .option('--file <path>', 'read the value from this file instead of stdin')
-    .action(async (name: string, opts: { file?: string }, cmd: Command) => {
+    .option('--binary', 'store the bytes as they are, as SecretBinary (a step reads it base64-encoded)')
+    .action(async (name: string, opts: { file?: string; binary?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const value = await readValue(opts.file);
+      const value = await readValue(opts.file, opts.binary === true);
       const result = await putEmbeddedSecret(path.resolve(g.dir), name, value);
       if (g.json) printJson({ name, ...result });
       else

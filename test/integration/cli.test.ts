@@ -526,6 +526,25 @@ describe('the credflow CLI, run as a separate process', () => {
       expect([current.SecretString, current.VersionStages]).toEqual(['third-value-0123456789', ['AWSCURRENT']]);
     });
 
+    it('stores the bytes of --file as SecretBinary with --binary, which a step reads base64-encoded', async () => {
+      const bytes = Buffer.from([0x00, 0xff, 0x0a, 0x80, 0x7f, 0x0a]);
+      const file = path.join(home, 'keystore.bin');
+      await writeFile(file, bytes);
+      const put = await runCli(
+        ['secrets', 'put', 'my/keystore', '--binary', '--file', file, '--dir', demoDir],
+        bareEnv,
+      );
+      expect(put.code).toBe(0);
+      const sm = new SecretsManagerClient({ endpoint: lsm.url, region: 'us-east-1', credentials: lsm.credentials });
+      const stored = await sm.send(new GetSecretValueCommand({ SecretId: 'my/keystore' }));
+      sm.destroy();
+      // Every byte kept, the trailing newline included.
+      expect([Buffer.from(stored.SecretBinary ?? []).toString('hex'), stored.SecretString]).toEqual([
+        bytes.toString('hex'),
+        undefined,
+      ]);
+    });
+
     it('refuses secrets put clearly when no embedded demo runs for the folder', async () => {
       const run = await runCli(['secrets', 'put', 'my/app-db', '--dir', dir], bareEnv, 'some-value-0123456789');
       expect(run.code).toBe(1);
