@@ -56,6 +56,8 @@ export class SecretMasker {
   private readonly parent: SecretMasker | undefined;
   private readonly root: RootState;
   private readonly own = new Set<string>();
+  /** What of `own` was learnt to be masked piecemeal too (not a JSON document's whole text). */
+  private readonly ownFragmented = new Set<string>();
 
   constructor(parent?: SecretMasker, limits: MaskerLimits = defaultMaskerLimits) {
     this.parent = parent;
@@ -81,6 +83,14 @@ export class SecretMasker {
   /** What a child learnt. */
   get learnt(): ReadonlySet<string> {
     return this.own;
+  }
+
+  /**
+   * What a child learnt to be masked in fragments as well: not a JSON document's whole text, whose
+   * structure (`{"engine":"postgres","username":`) is no secret, only its secret leaves.
+   */
+  get learntFragmented(): ReadonlySet<string> {
+    return this.ownFragmented;
   }
 
   /** Learnt values held now, and their bytes (for the root's bounds). */
@@ -192,6 +202,7 @@ export class SecretMasker {
   private learn(value: string, fragments: boolean): void {
     const root = this.root;
     if (root.pinned.has(value) || root.names.has(value)) return;
+    if (fragments) this.ownFragmented.add(value);
     const known = root.learnt.get(value);
     if (known) {
       // Most recently learnt last: the first entries are the first to be forgotten.

@@ -134,7 +134,7 @@ async function runIn(sandbox: SandboxRunner, job: Parameters<SandboxRunner['run'
  * unscrubbed text, and pino's error serialiser prints a cause's message.
  */
 function scrubbed(error: CredflowError, masker: SecretMasker): CredflowError {
-  const scrub = (text: string) => masker.mask(scrubFragments(text, masker.learnt, MASK));
+  const scrub = (text: string) => masker.mask(scrubFragments(text, masker.learntFragmented, MASK));
   const details =
     error.details &&
     Object.fromEntries(

@@ -20,6 +20,7 @@ function fragmentsIn(text: string, secret: string): string[] {
 }
 
 const apiKey = 'sk_live_51Hxyz9QeRtY7uIoP3aSdF';
+const jsonSecret = { engine: 'postgres', username: 'app_reader', password: 'Jq7-vXe2Rb9-wNt4Lk' };
 const step = (name: string, code: string) => ({ name, code });
 const readSecret = 'const r = await aws.secretsManager.getSecretValue({ SecretId: params.secretName });';
 
@@ -35,6 +36,16 @@ describe('outputs carry no fragment of a plaintext secret (issue 10, section 3)'
           params: { secretName: 'plain/apikey' },
           steps: [step('fetch', `${readSecret} return JSON.parse(r.SecretString);`)],
         },
+        jsonThenFails: {
+          name: 'jsonThenFails',
+          params: { secretName: 'json/db' },
+          steps: [
+            step(
+              'fetch',
+              `${readSecret} const d = JSON.parse(r.SecretString); throw new Error(\`password authentication failed for username \${d.username} (engine postgres, secret postgresSecrets): \${d.password.slice(2, 12)}\`);`,
+            ),
+          ],
+        },
         slices: {
           name: 'slices',
           params: { secretName: 'plain/apikey' },
@@ -45,6 +56,7 @@ describe('outputs carry no fragment of a plaintext secret (issue 10, section 3)'
       integrations: { 'plain-api': postgresIntegration('plain-api', 'parsesPlain') },
     });
     t.secrets.createSecret('plain/apikey', { SecretString: apiKey });
+    t.secrets.createSecret('json/db', { SecretString: JSON.stringify(jsonSecret) });
   });
 
   afterAll(async () => {
@@ -74,6 +86,16 @@ describe('outputs carry no fragment of a plaintext secret (issue 10, section 3)'
     expect(res.status).toBe(502);
     expect(res.text).toContain('was refused');
     expect(fragmentsIn(res.text, apiKey)).toEqual([]);
+  });
+
+  it("scrubs a JSON secret's password fragments from a step's error, but not the words of its structure", async () => {
+    const res = await t.request('POST', '/api/v1/workflows/jsonThenFails/run', {});
+    expect(res.status).toBe(502);
+    expect(fragmentsIn(res.text, jsonSecret.password)).toEqual([]);
+    // The document's keys and plain values ("engine":"postgres","username":) are not secret.
+    expect(res.body.error.message).toContain(
+      'password authentication failed for username app_reader (engine postgres, secret postgresSecrets): ********',
+    );
   });
 
   it('keeps fragments out of a failed query, the status lastRefreshError and every log line', async () => {
