@@ -11,10 +11,16 @@ const sslSchema = z.union(
     z.strictObject({
       enabled: z.union([z.boolean(), templatable]).optional(),
       ca: templatable.optional().describe('PEM text of the CA certificate(s) to trust'),
+      caFile: z
+        .string()
+        .optional()
+        .describe(
+          'a PEM file of the CA certificate(s) to trust (such as the RDS CA bundle), read when the configuration loads; relative to the config folder',
+        ),
       rejectUnauthorized: z.union([z.boolean(), templatable]).optional(),
     }),
   ],
-  { message: 'expected true, false, a <<template>> string or { enabled, ca, rejectUnauthorized }' },
+  { message: 'expected true, false, a <<template>> string or { enabled, ca, caFile, rejectUnauthorized }' },
 );
 
 /**
@@ -47,6 +53,16 @@ export const rdsIamAuthSchema = z.strictObject({
     ),
 });
 
+/** caFile names a file read when the configuration loads: a path, alone, never rendered. */
+function checkCaFile(ssl: { ca?: string | undefined; caFile?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (ssl.caFile === undefined) return;
+  const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['ssl', 'caFile'], message });
+  if (ssl.caFile.trim() === '') issue('must be the path of a PEM file (relative to the config folder)');
+  else if (ssl.caFile.includes('<<'))
+    issue('must be a path, not a <<template>>: the file is read when the configuration loads');
+  if (ssl.ca !== undefined) issue('give either ssl.ca (PEM text) or ssl.caFile (a PEM file), not both');
+}
+
 export const connectionSchema = z
   .strictObject({
     host: templatable.optional(),
@@ -67,6 +83,7 @@ export const connectionSchema = z
       ),
   })
   .superRefine((c, ctx) => {
+    if (typeof c.ssl === 'object') checkCaFile(c.ssl, ctx);
     if (c.auth === undefined) return;
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
     if (c.password !== undefined)
@@ -81,7 +98,7 @@ export const connectionSchema = z
       issue(
         'ssl',
         sslOff
-          ? 'auth "rds-iam" needs TLS: the token is a bearer credential (leave ssl out, or give ssl.ca, the RDS CA bundle)'
+          ? 'auth "rds-iam" needs TLS: the token is a bearer credential (leave ssl out, or give the RDS CA bundle as ssl.caFile or ssl.ca)'
           : 'auth "rds-iam" needs a verified server certificate: rejectUnauthorized false would hand the token to whoever answers',
       );
   })

@@ -6,6 +6,7 @@ import { expandText } from './expand-env.js';
 import { formatPath } from './format-issue.js';
 import { integrationSchema } from './integration-schema.js';
 import type { Integration, Workflow } from './loaded-config.js';
+import { readCaFile, type CaFile } from './read-ca-file.js';
 import { readConfigFile } from './read-document.js';
 
 export interface KnownWorkflows {
@@ -36,11 +37,19 @@ export async function loadIntegration(
     problems.push(`${file}: fetchCredentialsDynamically.workflow: ${why}`);
     return undefined;
   }
+  const caFileName = typeof parsed.connection.ssl === 'object' ? parsed.connection.ssl.caFile : undefined;
+  let caFile: CaFile | undefined;
+  if (caFileName !== undefined) {
+    caFile = await readCaFile(dir, file, caFileName, problems);
+    if (caFile === undefined) return undefined;
+  }
+  // From here on the file's certificates stand where caFile was, as ssl.ca: pg takes them so.
+  const connection = withCa(parsed.connection, caFile);
   let templates: CompiledFields;
   try {
     // Templates are compiled from the connection as written, and `${VAR}` is expanded only in the
     // text around them: a value from the environment arrives as it is, never read as a template.
-    const writtenConnection = (written as { connection: Record<string, unknown> }).connection;
+    const writtenConnection = withCa((written as { connection: Record<string, unknown> }).connection, caFile);
     templates = compileFields(writtenConnection, parsed.name, 'connection', (text, field) =>
       expandText(text, file, field, env),
     );
@@ -59,12 +68,20 @@ export async function loadIntegration(
       return undefined;
     }
   }
-  const literalProblems = checkLiteralFields(file, parsed.connection, templates);
+  const literalProblems = checkLiteralFields(file, connection, templates);
   if (literalProblems.length > 0) {
     problems.push(...literalProblems);
     return undefined;
   }
-  return { ...parsed, file, written, templates };
+  return { ...parsed, connection, file, written, templates, ...(caFile ? { caFile } : {}) };
+}
+
+/** The connection with ssl.caFile replaced by the file's certificates in ssl.ca; as it is without a caFile. */
+function withCa<T extends Record<string, unknown>>(connection: T, caFile: CaFile | undefined): T {
+  if (caFile === undefined) return connection;
+  const ssl: Record<string, unknown> = { ...(connection.ssl as Record<string, unknown>), ca: caFile.pem };
+  delete ssl.caFile;
+  return { ...connection, ssl };
 }
 
 /**

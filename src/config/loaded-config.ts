@@ -1,5 +1,6 @@
 import type { CompiledFields } from '../templates/index.js';
 import type { IntegrationFile } from './integration-schema.js';
+import type { CaFile } from './read-ca-file.js';
 import type { SandboxLimitsOverride } from './workflow-schema.js';
 
 export interface Integration extends IntegrationFile {
@@ -8,6 +9,11 @@ export interface Integration extends IntegrationFile {
   /** The document exactly as written (before `${VAR}` expansion), for display. */
   readonly written: unknown;
   readonly templates: CompiledFields;
+  /**
+   * The file `connection.ssl.caFile` names, read when the config loaded; its certificates are in
+   * `connection.ssl.ca` and the templates. Compared on reload, since the integration file may not change.
+   */
+  readonly caFile?: CaFile;
 }
 
 export interface WorkflowStep {

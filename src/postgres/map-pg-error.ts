@@ -1,6 +1,7 @@
 import { escapeRegExp } from '../config/index.js';
 import { CredflowError, truncate } from '../errors.js';
 import type { SecretMasker } from '../masking/index.js';
+import { tlsFailure } from './tls-failure.js';
 
 const authCodes = new Set(['28P01', '28000']);
 const connectCodes = new Set([
@@ -127,11 +128,12 @@ export function mapPgError(
   }
   if (phase === 'connect' || (code && connectCodes.has(code)) || !code || !/^[0-9A-Z]{5}$/.test(code)) {
     const why =
-      code && connectCodes.has(code)
+      tlsFailure(code, message) ??
+      (code && connectCodes.has(code)
         ? `${code}`
         : code && /^[0-9A-Z]{5}$/.test(code)
           ? `SQLSTATE ${code}: ${message}`
-          : message;
+          : message);
     const what = phase === 'connect' ? 'could not connect to the database' : 'lost the connection to the database';
     return new CredflowError('DB_CONNECT_FAILED', `integration "${integration}": ${what}: ${why}`, {
       details: {

@@ -1,4 +1,4 @@
-import type { LoadedConfig, Workflow } from '../config/index.js';
+import type { Integration, LoadedConfig, Workflow } from '../config/index.js';
 import { workflowOf } from './workflow-of.js';
 
 export interface NameChanges {
@@ -31,15 +31,18 @@ function compare<T>(
   return changes;
 }
 
+/** What an integration is, for comparison: its file as written and the certificates of its CA file. */
+const integrationKey = (i: Integration): string => JSON.stringify([i.written, i.caFile?.pem]);
+
 /**
- * What a reload changes. An integration counts as changed when its file changed or when the
- * workflow it runs did: either way its cached responses and pools belong to the old config.
+ * What a reload changes. An integration counts as changed when its file or its CA file changed, or
+ * when the workflow it runs did: either way its cached responses and pools belong to the old config.
  */
 export function configChanges(before: LoadedConfig, after: LoadedConfig): ConfigChanges {
   const workflows = compare(before.workflows, after.workflows, (a, b) => workflowKey(a) === workflowKey(b));
   const touched = new Set([...workflows.changed, ...workflows.removed]);
   const integrations = compare(before.integrations, after.integrations, (a, b) => {
-    if (JSON.stringify(a.written) !== JSON.stringify(b.written)) return false;
+    if (integrationKey(a) !== integrationKey(b)) return false;
     const workflow = workflowOf(a);
     return workflow === undefined || !touched.has(workflow);
   });

@@ -7,7 +7,7 @@ import { vaultBridge } from '../../src/workflows/bridge/vault-bridge.js';
 import type { Workflow } from '../../src/config/index.js';
 import { startLocalVault } from '../../src/local-vault/index.js';
 import { startTestVault, type TestVault } from '../support/local-vault/start-test-vault.js';
-import { makeTestCertificates } from '../support/local-vault/test-certificates.js';
+import { makeTestCertificates } from '../support/test-certificates.js';
 import { asSuperuser, createTestDatabase } from '../support/test-database.js';
 
 const usersLike = (prefix: string) =>

@@ -46,3 +46,54 @@ describe('mapPgError cuts the server texts', () => {
     expect(error.details).toMatchObject({ detail: 'the detail', hint: 'a hint' });
   });
 });
+
+describe('mapPgError says what went wrong with TLS', () => {
+  const tlsError = (code: string, message: string) => Object.assign(new Error(message), { code });
+  const connect = (error: unknown) =>
+    mapPgError(error, 'orders', new SecretMasker(), 'connect', {
+      host: 'db.internal.example',
+      port: '5432',
+      user: 'app',
+      database: 'orders',
+    });
+
+  it('names a server without TLS as such, rather than quoting pg', () => {
+    const error = connect(new Error('The server does not support SSL connections'));
+    expect(error.code).toBe('DB_CONNECT_FAILED');
+    expect(error.message).toBe(
+      'integration "orders": could not connect to the database: the server does not support TLS (SSL) connections, and this connection requires TLS (connection.ssl; auth "rds-iam" always does)',
+    );
+  });
+
+  it.each(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'])(
+    'says a certificate with %s is not trusted and where to give the CA, without Node’s --use-system-ca advice',
+    (code) => {
+      const error = connect(
+        tlsError(
+          code,
+          'unable to verify the first certificate; if the root CA is installed locally, try running Node.js with --use-system-ca',
+        ),
+      );
+      expect(error.message).toBe(
+        `integration "orders": could not connect to the database: the server's TLS certificate is not trusted (unable to verify the first certificate, ${code}): give the CA that issued it with connection.ssl.caFile (a PEM file) or ssl.ca, or to the whole agent with NODE_EXTRA_CA_CERTS`,
+      );
+      expect(error.details).toEqual({ integration: 'orders', errorCode: code });
+    },
+  );
+
+  it('says an expired certificate has expired, and one for another name is not for the host, without naming the host', () => {
+    expect(connect(tlsError('CERT_HAS_EXPIRED', 'certificate has expired')).message).toMatch(
+      /: the server's TLS certificate has expired \(CERT_HAS_EXPIRED\)$/,
+    );
+    const wrongName = connect(
+      tlsError(
+        'ERR_TLS_CERT_ALTNAME_INVALID',
+        "Hostname/IP does not match certificate's altnames: Host: db.internal.example. is not in the cert's altnames: DNS:other.example",
+      ),
+    );
+    expect(wrongName.message).toMatch(
+      /: the server's TLS certificate is not for the host connected to \(ERR_TLS_CERT_ALTNAME_INVALID\)/,
+    );
+    expect(wrongName.message).not.toContain('db.internal.example');
+  });
+});

@@ -7,9 +7,9 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export interface TestCertificates {
-  /** The CA's certificate (PEM), what VAULT_CACERT names. */
+  /** The CA's certificate (PEM): what a client trusts (VAULT_CACERT, an integration's ssl.caFile). */
   ca: string;
-  /** A key and certificate for 127.0.0.1 signed by that CA. */
+  /** A key and certificate for 127.0.0.1 signed by that CA (a local Vault's, a PostgreSQL server's). */
   key: string;
   cert: string;
 }
