@@ -7,7 +7,6 @@ import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createPoolRegistry } from '../postgres/index.js';
 import { SandboxWorkers } from '../sandbox/index.js';
 import {
-  createHttpGateway,
   LeaseKeeper,
   type AwsIdentity,
   type HttpGateway,
@@ -29,8 +28,8 @@ export interface AgentDeps {
   awsIdentity?: AwsIdentity;
   /** Undefined when VAULT_ADDR is not set. */
   vault?: VaultClient | undefined;
-  /** http.fetch's client; default: one built from settings.httpBridge. */
-  http?: HttpGateway;
+  /** http.fetch's client, built by start-up (which reads CREDFLOW_HTTP_BRIDGE_CA_FILE). */
+  http: HttpGateway;
   ssm: SsmGateway;
   masker: SecretMasker;
   logger: Logger;
@@ -87,7 +86,7 @@ export function createAgent(deps: AgentDeps): ComposedAgent {
       secretsManager: deps.secrets,
       ssm: deps.ssm,
       vault: deps.vault,
-      http: deps.http ?? createHttpGateway(settings.httpBridge),
+      http: deps.http,
       ...(deps.awsIdentity ? { awsIdentity: deps.awsIdentity } : {}),
     },
     ...(leases ? { discardLeases: (obtained) => leases.discard(obtained) } : {}),

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
 import {
@@ -30,6 +29,7 @@ import {
 } from '../secrets/index.js';
 import type { Agent, ReloadTrigger } from '../use-cases/index.js';
 import { createAgent, type AgentParts, type ComposedAgent } from './create-agent.js';
+import { readCaFile } from './read-ca-file.js';
 import { watchConfig } from './watch-config.js';
 
 export interface OpenAgentOptions {
@@ -84,6 +84,8 @@ export interface RunningAgent {
 export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgent & { settings: AgentSettings }> {
   const env = options.env ?? process.env;
   const settings = readAgentSettings(env);
+  const { caFile, ...httpBridge } = settings.httpBridge;
+  const httpCa = caFile === undefined ? undefined : await readCaFile('CREDFLOW_HTTP_BRIDGE_CA_FILE', caFile);
   const masker = new SecretMasker(undefined, settings.masker);
   // The agent's own secrets must never be printed either.
   for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) if (env[name]) masker.add(env[name]);
@@ -127,7 +129,8 @@ export async function openAgent(options: OpenAgentOptions): Promise<ComposedAgen
     awsIdentity,
     vault,
     http: createHttpGateway({
-      ...settings.httpBridge,
+      ...httpBridge,
+      ...(httpCa === undefined ? {} : { ca: httpCa }),
       ...(options.httpResolver ? { resolve: options.httpResolver } : {}),
     }),
     ssm,
@@ -145,18 +148,7 @@ async function vaultClientOf(settings: AgentSettings, masker: SecretMasker): Pro
   if (!vault) return undefined;
   const { credentials } = vault;
   masker.add('token' in credentials ? credentials.token : credentials.appRole.secretId, false);
-  let caCert: string | undefined;
-  if (vault.caCertFile !== undefined) {
-    try {
-      caCert = await readFile(vault.caCertFile, 'utf8');
-    } catch (error) {
-      throw new CredflowError(
-        'CONFIG_INVALID',
-        `environment variable VAULT_CACERT: cannot read ${vault.caCertFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
-        { cause: error },
-      );
-    }
-  }
+  const caCert = vault.caCertFile === undefined ? undefined : await readCaFile('VAULT_CACERT', vault.caCertFile);
   return createVaultClient({
     addr: vault.addr,
     credentials,

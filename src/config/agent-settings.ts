@@ -72,6 +72,7 @@ export const agentSettingsSchema = z
     CREDFLOW_HTTP_BRIDGE_MAX_BYTES: intFrom(1024 * 1024, 1024, 64 * 1024 * 1024),
     CREDFLOW_HTTP_BRIDGE_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
     CREDFLOW_HTTP_BRIDGE_ALLOW_LOOPBACK: z.enum(['true', 'false']).default('false'),
+    CREDFLOW_HTTP_BRIDGE_CA_FILE: z.string().optional(),
     CREDFLOW_PROFILES: z
       .string()
       .regex(/^\s*([A-Za-z0-9][A-Za-z0-9_.-]{0,63}\s*(,\s*|$))*$/, {
@@ -234,6 +235,8 @@ export interface HttpBridgeSettings {
   timeoutMs: number;
   /** Loopback is reachable through allowedHosts entries naming an IP literal (tests, demos). */
   allowLoopback: boolean;
+  /** A PEM file of CA certificates https calls trust besides Node's own; read at start-up. */
+  caFile: string | undefined;
 }
 
 export interface AgentSettings {
@@ -343,6 +346,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv = process.env): AgentSe
       maxBytes: s.CREDFLOW_HTTP_BRIDGE_MAX_BYTES,
       timeoutMs: s.CREDFLOW_HTTP_BRIDGE_TIMEOUT_MS,
       allowLoopback: s.CREDFLOW_HTTP_BRIDGE_ALLOW_LOOPBACK === 'true',
+      caFile: s.CREDFLOW_HTTP_BRIDGE_CA_FILE,
     },
     defaultProfile: s.CREDFLOW_DEFAULT_PROFILE,
     vault: vaultSettings(s),

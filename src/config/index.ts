@@ -27,3 +27,4 @@ export type { RdsIamAuth, ResolvedConnection } from './connection-schema.js';
 export { RDS_IAM_INSECURE_TLS } from './integration-schema.js';
 export { defaultPorts, parseAllowedHost } from './allowed-host.js';
 export type { AllowedHost } from './allowed-host.js';
+export { readCertificates } from './read-ca-file.js';

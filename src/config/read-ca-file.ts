@@ -31,31 +31,43 @@ export async function readCaFile(
 ): Promise<CaFile | undefined> {
   const target = path.resolve(dir, caFile);
   const where = target === caFile ? caFile : `${caFile} (${target})`;
-  const problem = (why: string): undefined => {
-    problems.push(`${file}: connection.ssl.caFile: ${where}: ${why}`);
+  const read = await readCertificates(target);
+  if ('problem' in read) {
+    problems.push(`${file}: connection.ssl.caFile: ${where}: ${read.problem}`);
     return undefined;
-  };
+  }
+  return { path: caFile, pem: read.pem };
+}
+
+/**
+ * The certificates of a PEM file (a CA bundle), each checked to parse, joined; or why not, in words
+ * that follow the path (`file not found`, `holds no PEM certificate`...). For `ssl.caFile` and the
+ * agent's CA settings (VAULT_CACERT, CREDFLOW_HTTP_BRIDGE_CA_FILE).
+ */
+export async function readCertificates(target: string): Promise<{ pem: string } | { problem: string }> {
   let text: string;
   try {
     const read = await readBounded(target);
-    if (typeof read !== 'string') return problem(read.problem);
+    if (typeof read !== 'string') return read;
     text = read;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return problem('file not found');
-    if (code === 'EACCES') return problem('permission denied');
-    return problem(messageOf(error));
+    if (code === 'ENOENT') return { problem: 'file not found' };
+    if (code === 'EACCES') return { problem: 'permission denied' };
+    return { problem: messageOf(error) };
   }
   const blocks = text.match(certificateBlock) ?? [];
-  if (blocks.length === 0) return problem('holds no PEM certificate (a "-----BEGIN CERTIFICATE-----" block)');
+  if (blocks.length === 0) return { problem: 'holds no PEM certificate (a "-----BEGIN CERTIFICATE-----" block)' };
   for (const [index, block] of blocks.entries()) {
     try {
       new X509Certificate(block);
     } catch (error) {
-      return problem(`certificate ${index + 1} of ${blocks.length} is not a valid certificate: ${messageOf(error)}`);
+      return {
+        problem: `certificate ${index + 1} of ${blocks.length} is not a valid certificate: ${messageOf(error)}`,
+      };
     }
   }
-  return { path: caFile, pem: `${blocks.join('\n')}\n` };
+  return { pem: `${blocks.join('\n')}\n` };
 }
 
 /** A regular file's text, up to CA_FILE_MAX_BYTES; a device, pipe or folder is refused before reading. */

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface LocalHttpApi {
@@ -15,15 +16,17 @@ export interface LocalHttpApi {
  * 401 with Doppler's error shape otherwise. Besides: `/echo` (the method, whether an Authorization
  * header came, and the body, as JSON), `/redirect?to=<url>` (302), `/big` (a chunked
  * body of `bigBytes`), `/big-declared` (the same with Content-Length) and `/slow` (never answers).
+ * With `tls` it speaks https with that key and certificate.
  */
 export async function startLocalHttpApi(options: {
   token: string;
   secrets: Record<string, string>;
   bigBytes?: number;
+  tls?: { key: string; cert: string };
 }): Promise<LocalHttpApi> {
   const requests: string[] = [];
   const held = new Set<ServerResponse>();
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://local');
     requests.push(url.pathname);
     const json = (status: number, body: unknown) => {
@@ -72,11 +75,14 @@ export async function startLocalHttpApi(options: {
       default:
         return json(404, { messages: ['not found'], success: false });
     }
-  });
+  };
+  // Only the key and certificate: the server sends no CA with its certificate, as most do not.
+  const { tls } = options;
+  const server = tls ? createTlsServer({ key: tls.key, cert: tls.cert }, handle) : createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     requests,
     async close() {

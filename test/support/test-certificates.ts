@@ -9,16 +9,17 @@ const run = promisify(execFile);
 export interface TestCertificates {
   /** The CA's certificate (PEM): what a client trusts (VAULT_CACERT, an integration's ssl.caFile). */
   ca: string;
-  /** A key and certificate for 127.0.0.1 signed by that CA (a local Vault's, a PostgreSQL server's). */
+  /** A key and certificate for 127.0.0.1 (or `subjectAltName`) signed by that CA (a local Vault's, a PostgreSQL server's, an HTTPS store's). */
   key: string;
   cert: string;
 }
 
 /**
  * A throw-away CA and a server certificate for 127.0.0.1, made with the openssl command (Node can
- * make keys but not X.509 certificates).
+ * make keys but not X.509 certificates). `subjectAltName` (openssl's syntax, `DNS:vault.test`)
+ * makes the certificate for another name instead.
  */
-export async function makeTestCertificates(): Promise<TestCertificates> {
+export async function makeTestCertificates(subjectAltName = 'IP:127.0.0.1'): Promise<TestCertificates> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'credflow-certs-'));
   const at = (name: string) => path.join(dir, name);
   try {
@@ -49,7 +50,7 @@ export async function makeTestCertificates(): Promise<TestCertificates> {
       '-out',
       at('server.csr'),
     ]);
-    await writeFile(at('ext.cnf'), 'subjectAltName = IP:127.0.0.1\n');
+    await writeFile(at('ext.cnf'), `subjectAltName = ${subjectAltName}\n`);
     await run('openssl', [
       'x509',
       '-req',

@@ -121,8 +121,10 @@ describe('the HTTP bridge configuration', () => {
         CREDFLOW_HTTP_BRIDGE_MAX_BYTES: '4096',
         CREDFLOW_HTTP_BRIDGE_TIMEOUT_MS: '250',
         CREDFLOW_HTTP_BRIDGE_ALLOW_LOOPBACK: 'true',
+        CREDFLOW_HTTP_BRIDGE_CA_FILE: '/etc/credflow/internal-ca.pem',
       }).httpBridge,
-    ).toEqual({ maxBytes: 4096, timeoutMs: 250, allowLoopback: true });
+    ).toStrictEqual({ maxBytes: 4096, timeoutMs: 250, allowLoopback: true, caFile: '/etc/credflow/internal-ca.pem' });
+    expect(readAgentSettings({}).httpBridge.caFile).toBeUndefined();
     expect(() => readAgentSettings({ CREDFLOW_HTTP_BRIDGE_ALLOW_LOOPBACK: 'yes' })).toThrow(
       /CREDFLOW_HTTP_BRIDGE_ALLOW_LOOPBACK/,
     );

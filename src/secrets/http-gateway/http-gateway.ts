@@ -1,10 +1,11 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import type { AddressPolicy } from './address-rules.js';
-import { checkAddress, pinnedLookup, Refusal, systemResolver, type Resolver } from './checked-address.js';
+import { checkAddress, Refusal, systemResolver, type Resolver } from './checked-address.js';
+import { connectionOptions } from './connection-options.js';
 import type { HostAllowlist } from './allowed-hosts.js';
 import type { HttpRequest, HttpResponse } from './http-request.js';
+import { certificateRefusal, trustedContext } from './tls-trust.js';
 
 export interface HttpGatewayOptions extends AddressPolicy {
   /** CREDFLOW_HTTP_BRIDGE_MAX_BYTES: bytes of one response body at most. */
@@ -13,6 +14,8 @@ export interface HttpGatewayOptions extends AddressPolicy {
   timeoutMs: number;
   /** Redirects followed at most (default 5). */
   maxRedirects?: number;
+  /** The PEM text of CREDFLOW_HTTP_BRIDGE_CA_FILE: CAs https calls trust besides Node's own. */
+  ca?: string;
   resolve?: Resolver;
 }
 
@@ -50,6 +53,7 @@ export function createHttpGateway(options: HttpGatewayOptions): HttpGateway {
   const resolve = options.resolve ?? systemResolver;
   const checkedAddress = (url: URL, literal: boolean) => checkAddress(url, literal, options, resolve);
   const maxRedirects = options.maxRedirects ?? 5;
+  const secureContext = trustedContext(options.ca);
 
   const hop = async (
     url: URL,
@@ -60,7 +64,6 @@ export function createHttpGateway(options: HttpGatewayOptions): HttpGateway {
     const match = policy.allowed(url);
     if (!match.allowed) throw new Refusal('HostNotAllowed', `${url.origin} is not in the workflow's allowedHosts`);
     const target = await checkedAddress(url, match.literal);
-    const pinned = pinnedLookup(target);
     const headers: Record<string, string> = {
       ...request.headers,
       host: url.host,
@@ -68,20 +71,14 @@ export function createHttpGateway(options: HttpGatewayOptions): HttpGateway {
     };
     if (request.body !== undefined) headers['content-length'] = String(Buffer.byteLength(request.body));
     const client = url.protocol === 'https:' ? https : http;
-    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     return new Promise((resolvePromise, reject) => {
       const req = client.request({
-        protocol: url.protocol,
-        hostname: host,
-        port: url.port === '' ? undefined : Number(url.port),
+        ...connectionOptions(url, target, secureContext),
         path: `${url.pathname}${url.search}`,
         method: request.method,
         headers,
         setHost: false,
-        agent: false,
-        lookup: pinned,
         signal,
-        ...(url.protocol === 'https:' && isIP(host) === 0 ? { servername: host } : {}),
       });
       // Kept for the request's life: an error after the response (an abort while reading) must not go unheard.
       req.on('error', reject);
@@ -182,7 +179,8 @@ export function createHttpGateway(options: HttpGatewayOptions): HttpGateway {
           };
         const code = (error as NodeJS.ErrnoException).code;
         const name = code && /^[A-Z][A-Z0-9_]+$/.test(code) ? code : 'Error';
-        return { ok: false, error: { name, message: `http.fetch ${url.origin}: ${name}` } };
+        const message = certificateRefusal(name, url, options.ca !== undefined) ?? `http.fetch ${url.origin}: ${name}`;
+        return { ok: false, error: { name, message } };
       } finally {
         clearTimeout(timer);
       }
