@@ -20,11 +20,19 @@ const SECRET_COMPOUND = /^(?:api|private|access|secret|master|signing|encryption
 const SCHEMA_KEY_QUALIFIERS = new Set(['primary', 'foreign', 'partition', 'sort', 'unique']);
 
 /**
+ * The identifiers AWS Secrets Manager's API names with the word "secret" (`SecretId` in
+ * `batchGetSecretValue`'s `Errors`, ...): names, shown like `Name`. Exact and case-sensitive: Vault
+ * AppRole's `secret_id` is a credential and stays secret.
+ */
+const AWS_SECRET_IDENTIFIERS = new Set(['SecretId', 'SecretIdList', 'SecretName', 'SecretArn', 'SecretARN']);
+
+/**
  * Whether a key names a secret, so a preview shows its value as MASK. Connection strings and URLs
  * (`connectionString`, `uri`, `url`) are not secret keys: only the password inside them is masked, by
  * the value-based pass. host, port, user(name), database/dbname and engine stay readable.
  */
 export function isSecretKey(key: string): boolean {
+  if (AWS_SECRET_IDENTIFIERS.has(key)) return false;
   if (SECRET_WORDS.test(key)) return true;
   const words = wordsOf(key);
   const last = words.at(-1);

@@ -75,18 +75,19 @@ describe('aws.secretsManager.batchGetSecretValue and describeSecret (issue 14, s
     const res = await run('batch', { ids: ['app/alpha', 'app/none', 'other/gamma', 'app/beta'] });
     expect(res.status).toBe(200);
     const { SecretValues, Errors } = res.body.response.ok;
-    // Under a key with "Secret" in it (SecretValues, SecretId), a preview masks every string, names included.
+    // Under a key with "Secret" in it (SecretValues), a preview masks every string, names included;
+    // SecretId is AWS's name of a secret, shown as Name is.
     expect(SecretValues.map((v: { Name: string; SecretString: string }) => [v.Name, v.SecretString])).toEqual([
       [MASK, MASK],
       [MASK, MASK],
     ]);
     expect(Errors).toEqual([
       {
-        SecretId: MASK,
+        SecretId: 'other/gamma',
         ErrorCode: 'AccessDeniedException',
         Message: 'workflow "batch" may not read the secret "other/gamma": it is not in the workflow\'s allowedSecrets',
       },
-      { SecretId: MASK, ErrorCode: 'ResourceNotFoundException', Message: expect.any(String) },
+      { SecretId: 'app/none', ErrorCode: 'ResourceNotFoundException', Message: expect.any(String) },
     ]);
     // One request to the store, which was not asked for the refused id.
     expect(t.secrets.countRequests('BatchGetSecretValue') - before).toBe(1);

@@ -52,20 +52,24 @@ async function rejection(promise: Promise<unknown>): Promise<CredflowError> {
 }
 
 describe('loadConfig on the shipped example folder', () => {
-  it('loads the shipped workflows and integrations (Secrets Manager, SSM, Vault, HTTP) with zero problems', async () => {
+  it('loads the shipped workflows and integrations (Secrets Manager, SSM, STS, Vault KV and database, HTTP) with zero problems', async () => {
     const config = await loadConfig(repoRoot, {});
     expect(config.problems).toEqual([]);
     expect([...config.workflows.keys()].sort()).toEqual([
       'getDopplerSecrets',
       'getSecrets',
+      'getSecretsAsRole',
       'getSsmParameter',
+      'getVaultDatabaseCreds',
       'getVaultSecret',
     ]);
     expect(config.workflows.get('getDopplerSecrets')?.allowedHosts).toEqual(['https://api.doppler.com']);
     expect([...config.integrations.keys()].sort()).toEqual([
       'demo-postgres',
+      'demo-postgres-role',
       'demo-postgres-ssm',
       'demo-postgres-vault',
+      'demo-postgres-vault-dynamic',
     ]);
     const step = config.workflows.get('getSecrets')?.steps[0];
     expect(step?.source).toBe(path.join('workflows', 'getSecrets.js'));

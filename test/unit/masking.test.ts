@@ -223,6 +223,11 @@ describe('isSecretKey', () => {
     ['db_pwd', true],
     ['secret', true],
     ['clientSecret', true],
+    // AWS's identifiers of a secret are names; AppRole's secret_id is a credential.
+    ['SecretId', false],
+    ['SecretIdList', false],
+    ['secret_id', true],
+    ['secretId', true],
     ['AWS_SECRET_ACCESS_KEY', true],
     ['token', true],
     ['accessToken', true],
